@@ -1,0 +1,39 @@
+# diet-sparse: the two set-up commands of the README, and a few helpers.
+#   make run    install into .venv, train on data/ with configs/default.yml, parse examples
+#   make test   install into .venv (with test tools) and run the whole test suite
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL := models/default
+EXAMPLES := "hello there" "book a flight from Berlin to Lisbon tomorrow" \
+	"what's the weather like in NYC" "play some jazz by Miles Davis"
+
+.PHONY: run test install install-test lint benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+
+install-test: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+
+run: install
+	$(BIN)/diet-sparse train --config configs/default.yml --data data/ --out $(MODEL)
+	$(BIN)/diet-sparse parse --model $(MODEL) $(EXAMPLES)
+
+test: install-test
+	$(BIN)/python -m pytest
+
+lint: install-test
+	$(BIN)/ruff check diet_sparse tests benchmarks
+	$(BIN)/ruff format --check diet_sparse tests benchmarks
+
+benchmark: install
+	$(BIN)/python benchmarks/snips.py
+
+clean:
+	rm -rf $(VENV) models build *.egg-info .pytest_cache

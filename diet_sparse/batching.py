@@ -1,0 +1,98 @@
+"""From featurized messages to padded model batches, and the order of batches in an epoch."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from diet_sparse.featurizer import FeaturizedBatch
+from diet_sparse.model import Batch
+
+
+def batch_signature(n_features: int) -> Batch:
+    """The `tf.function` input signature of a `Batch`: any batch size and length, one trace."""
+    matrix = tf.TensorSpec([None, None], tf.int32)
+    return Batch(
+        features=tf.SparseTensorSpec([None, n_features], tf.float32),
+        mask=tf.TensorSpec([None, None], tf.float32),
+        token_counts=tf.TensorSpec([None], tf.int32),
+        intent_ids=tf.TensorSpec([None], tf.int32),
+        entity_tags=matrix,
+        role_tags=matrix,
+        group_tags=matrix,
+    )
+
+
+def make_batch(
+    featurized: FeaturizedBatch,
+    indices: np.ndarray,
+    intent_ids: np.ndarray | None = None,
+    tags: dict[str, list[np.ndarray]] | None = None,
+) -> Batch:
+    """Pad the messages ``indices`` of ``featurized`` into one `Batch`.
+
+    A message's feature rows are its tokens followed by its sentence row, which is exactly its
+    layout in the batch (tokens at 0..n-1, sentence slot at n), so rows are copied in order.
+    """
+    starts = featurized.offsets[indices]
+    row_counts = featurized.offsets[indices + 1] - starts  # tokens + 1
+    length = int(row_counts.max())
+    batch_size = len(indices)
+
+    rows = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, row_counts)])
+    # Position of each selected row in the flattened (B*T) batch.
+    positions = np.concatenate(
+        [np.arange(n) + b * length for b, n in enumerate(row_counts)]
+    ).astype(np.int64)
+    selected = featurized.features[rows].tocoo()
+    sparse_indices = np.stack([positions[selected.row], selected.col.astype(np.int64)], axis=1)
+    features = tf.SparseTensor(
+        sparse_indices,
+        selected.data.astype(np.float32),
+        dense_shape=(batch_size * length, featurized.features.shape[1]),
+    )
+
+    mask = (np.arange(length)[None, :] < row_counts[:, None]).astype(np.float32)
+    padded = {
+        name: np.zeros((batch_size, length), np.int32) for name in ("entity", "role", "group")
+    }
+    for name, per_message in (tags or {}).items():
+        for b, i in enumerate(indices):
+            padded[name][b, : len(per_message[i])] = per_message[i]
+    return Batch(
+        features=features,
+        mask=tf.constant(mask),
+        token_counts=tf.constant(row_counts - 1, dtype=tf.int32),
+        intent_ids=tf.constant(
+            np.zeros(batch_size, np.int32) if intent_ids is None else intent_ids[indices],
+            dtype=tf.int32,
+        ),
+        entity_tags=tf.constant(padded["entity"]),
+        role_tags=tf.constant(padded["role"]),
+        group_tags=tf.constant(padded["group"]),
+    )
+
+
+def balanced_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A shuffled epoch in which every intent is spread evenly, so each batch holds each intent
+    in proportion to its share of the data rather than in clumps.
+
+    Example:
+        >>> order = balanced_order(np.array([0, 0, 0, 0, 1, 1]), np.random.default_rng(0))
+        >>> sorted(order.tolist())
+        [0, 1, 2, 3, 4, 5]
+    """
+    keys = np.empty(len(labels))
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        rng.shuffle(members)
+        keys[members] = (np.arange(len(members)) + rng.random()) / len(members)
+    return np.argsort(keys, kind="stable")
+
+
+def batch_size_for_epoch(epoch: int, epochs: int, sizes: list[int]) -> int:
+    """Batch size growing linearly from ``sizes[0]`` to ``sizes[-1]`` over the epochs."""
+    start, end = sizes[0], sizes[-1]
+    if epochs <= 1:
+        return start
+    return int(round(start + (end - start) * epoch / (epochs - 1)))

@@ -1,0 +1,208 @@
+"""Model configuration: the hyper-parameters, their defaults, and validation of YAML configs.
+
+Names follow Rasa's DIETClassifier where Rasa has one, so a Rasa user can carry values over.
+Every value is checked before any training starts; errors name the key, the value and what is
+allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from diet_sparse.featurizer import DEFAULT_LEXICAL_FEATURES, LEXICAL_FEATURE_NAMES
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message says which key and why."""
+
+
+@dataclass
+class DIETConfig:
+    """Hyper-parameters of a diet-sparse model, named as in the YAML config."""
+
+    # training
+    epochs: int = 100  # passes over the training data
+    batch_size: list[int] = field(default_factory=lambda: [64, 256])  # grows linearly per epoch
+    learning_rate: float = 0.001  # Adam
+    random_seed: int = 42  # same seed + same data + same config = same predictions
+    # architecture
+    connection_density: float = 0.2  # fraction of connected weights in randomly connected layers
+    transformer_size: int = 256  # width of the encoder
+    number_of_transformer_layers: int = 2
+    number_of_attention_heads: int = 4
+    dense_dimension: int = 128  # sparse input features are projected to this many dimensions
+    embedding_dimension: int = 20  # shared space of sentence and intent embeddings
+    number_of_negative_examples: int = 20  # intents contrasted with the true one per example
+    ranking_length: int = 10  # intents listed in intent_ranking
+    # regularisation
+    drop_rate: float = 0.2  # dropout in the encoder and of sparse input values
+    drop_rate_attention: float = 0.0  # dropout of attention weights
+    regularization_constant: float = 0.002  # L2 weight of all kernels
+    # tasks
+    intent_classification: bool = True
+    entity_recognition: bool = True
+    BILOU_flag: bool = True  # BILOU entity tags; False uses one tag per entity type
+    # featurizers
+    use_word_features: bool = True  # word counts
+    use_char_features: bool = True  # char_wb n-gram counts
+    char_ngram_min: int = 1
+    char_ngram_max: int = 4
+    max_word_features: int | None = None  # vocabulary cap (most frequent); null = no cap
+    max_char_features: int | None = None
+    lexical_features: list[list[str]] = field(
+        default_factory=lambda: [list(window) for window in DEFAULT_LEXICAL_FEATURES]
+    )  # features of the previous, current and next token
+    use_regex_features: bool = True  # regex and lookup-table matches
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# key -> (allowed types, check of the value, description of what is allowed)
+_INT, _FLOAT, _BOOL = (int,), (int, float), (bool,)
+_RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
+    "epochs": (_INT, lambda v: v >= 1, "an integer >= 1"),
+    "learning_rate": (_FLOAT, lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "random_seed": (_INT, lambda v: v >= 0, "an integer >= 0"),
+    "connection_density": (_FLOAT, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "transformer_size": (_INT, lambda v: v >= 1, "an integer >= 1"),
+    "number_of_transformer_layers": (_INT, lambda v: v >= 0, "an integer >= 0"),
+    "number_of_attention_heads": (_INT, lambda v: v >= 1, "an integer >= 1"),
+    "dense_dimension": (_INT, lambda v: v >= 1, "an integer >= 1"),
+    "embedding_dimension": (_INT, lambda v: v >= 1, "an integer >= 1"),
+    "number_of_negative_examples": (_INT, lambda v: v >= 1, "an integer >= 1"),
+    "ranking_length": (_INT, lambda v: v >= 0, "an integer >= 0 (0 lists all intents)"),
+    "drop_rate": (_FLOAT, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "drop_rate_attention": (_FLOAT, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "regularization_constant": (_FLOAT, lambda v: v >= 0, "a number >= 0"),
+    "intent_classification": (_BOOL, lambda v: True, "true or false"),
+    "entity_recognition": (_BOOL, lambda v: True, "true or false"),
+    "BILOU_flag": (_BOOL, lambda v: True, "true or false"),
+    "use_word_features": (_BOOL, lambda v: True, "true or false"),
+    "use_char_features": (_BOOL, lambda v: True, "true or false"),
+    "char_ngram_min": (_INT, lambda v: v >= 1, "an integer >= 1"),
+    "char_ngram_max": (_INT, lambda v: v >= 1, "an integer >= 1"),
+    "max_word_features": (_INT + (type(None),), lambda v: v is None or v >= 1, "null or >= 1"),
+    "max_char_features": (_INT + (type(None),), lambda v: v is None or v >= 1, "null or >= 1"),
+    "use_regex_features": (_BOOL, lambda v: True, "true or false"),
+}
+_VALID_KEYS = [f.name for f in fields(DIETConfig)]
+_DEPRECATED_WEIGHT_SPARSITY = "weight_sparsity"
+
+
+def _check_value(key: str, value: Any, where: str) -> None:
+    if key == "batch_size":
+        sizes = value if isinstance(value, list) else [value]
+        if not (
+            1 <= len(sizes) <= 2
+            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)
+        ):
+            raise ConfigError(
+                f"{where}: batch_size must be an integer >= 1 or a list [start, end] of two "
+                f"such integers, got {value!r}"
+            )
+        return
+    if key == "lexical_features":
+        if not (isinstance(value, list) and len(value) % 2 == 1 or value == []):
+            raise ConfigError(
+                f"{where}: lexical_features must be a list of an odd number of lists (a window "
+                f"centred on the current token), or [] for none, got {value!r}"
+            )
+        for window in value:
+            unknown = (
+                [n for n in window if n not in LEXICAL_FEATURE_NAMES]
+                if isinstance(window, list)
+                else [window]
+            )
+            if unknown:
+                raise ConfigError(
+                    f"{where}: lexical_features has unknown feature {unknown[0]!r}; valid "
+                    f"features are: {', '.join(LEXICAL_FEATURE_NAMES)}"
+                )
+        return
+    types, is_allowed, allowed = _RULES[key]
+    type_ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+    if not type_ok or not is_allowed(value):
+        raise ConfigError(f"{where}: {key} must be {allowed}, got {value!r}")
+
+
+def resolve_config(values: dict[str, Any] | None = None, where: str = "config") -> DIETConfig:
+    """Check user values against the known keys and ranges and fill in the defaults.
+
+    Example:
+        >>> resolve_config({"epochs": 5}).epochs
+        5
+        >>> resolve_config({"weight_sparsity": 0.9}).connection_density  # doctest: +SKIP
+        0.1
+    """
+    values = dict(values or {})
+    if not all(isinstance(k, str) for k in values):
+        raise ConfigError(f"{where}: keys must be strings, got {list(values)!r}")
+    if _DEPRECATED_WEIGHT_SPARSITY in values:
+        if "connection_density" in values:
+            raise ConfigError(
+                f"{where}: give connection_density or the deprecated weight_sparsity, not both"
+            )
+        sparsity = values.pop(_DEPRECATED_WEIGHT_SPARSITY)
+        _check_value("connection_density", sparsity, where)
+        warnings.warn(
+            f"{where}: weight_sparsity is deprecated (Rasa <= 2.5); use "
+            f"connection_density: {1 - sparsity:g} (= 1 - weight_sparsity) instead",
+            FutureWarning,
+            stacklevel=2,
+        )
+        values["connection_density"] = 1.0 - sparsity
+    for key, value in values.items():
+        if key not in _VALID_KEYS:
+            close = difflib.get_close_matches(key, _VALID_KEYS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{where}: unknown key {key!r}.{hint} Valid keys: {', '.join(_VALID_KEYS)}"
+            )
+        _check_value(key, value, where)
+    config = DIETConfig(**values)
+    if isinstance(config.batch_size, int):
+        config.batch_size = [config.batch_size, config.batch_size]
+    elif len(config.batch_size) == 1:
+        config.batch_size = config.batch_size * 2
+    if config.char_ngram_min > config.char_ngram_max:
+        raise ConfigError(
+            f"{where}: char_ngram_min ({config.char_ngram_min}) must not exceed "
+            f"char_ngram_max ({config.char_ngram_max})"
+        )
+    if config.transformer_size % config.number_of_attention_heads:
+        raise ConfigError(
+            f"{where}: transformer_size ({config.transformer_size}) must be divisible by "
+            f"number_of_attention_heads ({config.number_of_attention_heads})"
+        )
+    if not (config.intent_classification or config.entity_recognition):
+        raise ConfigError(f"{where}: intent_classification and entity_recognition are both off")
+    if not (config.use_word_features or config.use_char_features):
+        raise ConfigError(f"{where}: use_word_features and use_char_features are both off")
+    return config
+
+
+def load_config(path: str | Path | None) -> DIETConfig:
+    """Read a YAML config file (a mapping of the keys in `DIETConfig`); None gives defaults."""
+    if path is None:
+        return DIETConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: invalid YAML: {error}") from None
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of key: value, got {values!r}")
+    return resolve_config(values, where=str(path))

@@ -1,0 +1,685 @@
+"""Training data: reading Rasa 3 YAML NLU files into plain Python objects.
+
+`load_training_data` reads intents and their examples, entity annotations in Rasa's
+`[span](entity)` markup, synonyms, regexes and lookup tables; `parse_markup` turns one annotated
+example into plain text and entity offsets. Data that cannot be used raises `TrainingDataError`
+naming the file, line, item and fix; doubtful data warns with `TrainingDataWarning`.
+
+The types below are the contract the rest of the package relies on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from diet_sparse.tokenizer import tokenize
+
+
+class TrainingDataError(ValueError):
+    """Training data that cannot be used; the message names the file, the item and the fix."""
+
+
+class TrainingDataWarning(UserWarning):
+    """Training data that can be used but is probably not what the user meant."""
+
+
+@dataclass(frozen=True)
+class EntityAnnotation:
+    """An entity in an example's plain text: ``text[start:end]`` is the annotated span."""
+
+    start: int
+    end: int
+    value: str
+    entity: str
+    role: str | None = None
+    group: str | None = None
+
+
+@dataclass
+class Example:
+    """One training message: plain text (markup removed), its intent and its entities."""
+
+    text: str
+    intent: str | None
+    entities: list[EntityAnnotation] = field(default_factory=list)
+    metadata: dict | None = None
+    source: str = ""  # "file:line" where the example was read, for error messages
+
+
+@dataclass(frozen=True)
+class RegexPattern:
+    """A regular expression from a ``regex:`` item; featurizers match it against messages."""
+
+    name: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class LookupTable:
+    """The elements of a ``lookup:`` item, merged across files."""
+
+    name: str
+    elements: tuple[str, ...]
+
+
+@dataclass
+class TrainingData:
+    """Everything read from the training data files: examples, synonyms, regexes, lookups."""
+
+    examples: list[Example] = field(default_factory=list)
+    # lower-cased entity text -> canonical value
+    synonyms: dict[str, str] = field(default_factory=dict)
+    regexes: list[RegexPattern] = field(default_factory=list)
+    lookups: list[LookupTable] = field(default_factory=list)
+
+    @property
+    def intents(self) -> list[str]:
+        return sorted({e.intent for e in self.examples if e.intent is not None})
+
+    @property
+    def entity_types(self) -> list[str]:
+        return sorted({a.entity for e in self.examples for a in e.entities})
+
+    @property
+    def roles(self) -> list[str]:
+        return sorted({a.role for e in self.examples for a in e.entities if a.role})
+
+    @property
+    def groups(self) -> list[str]:
+        return sorted({a.group for e in self.examples for a in e.entities if a.group})
+
+
+# --- Entity markup -------------------------------------------------------------------------------
+
+_MARKUP_HINT = (
+    'write an entity as [span](entity) or [span]{"entity": "entity", "value": "...", '
+    '"role": "...", "group": "..."}'
+)
+_ANNOTATION_KEYS = ("entity", "value", "role", "group")
+_SQUARE_BRACKET = re.compile(r"[\[\]]")
+# Entity names become tag labels; spaces or brackets in one are almost always a markup typo.
+_BAD_ENTITY_NAME_CHARACTER = re.compile(r"[\s\[\](){}]")
+_JSON_DECODER = json.JSONDecoder()
+
+
+class _MarkupProblem(Exception):
+    """What is wrong with one example's markup; ``parse_markup`` adds the example and source."""
+
+
+def parse_markup(text: str, source: str = "") -> tuple[str, list[EntityAnnotation]]:
+    """Remove Rasa entity markup from an example, returning the plain text and its entities.
+
+    An entity is written ``[span](entity)`` or ``[span]{"entity": ..., "value": ...,
+    "role": ..., "group": ...}`` (``value``, ``role`` and ``group`` optional; ``value`` defaults to
+    the span text). Entity offsets index the plain text: ``plain[start:end]`` is the span.
+    Parentheses and braces that do not follow ``[span]`` are ordinary text.
+
+    Args:
+        text: One example as written in the training data.
+        source: Where the example comes from (e.g. ``"data/nlu.yml:12"``), used in errors.
+
+    Returns:
+        The plain text and its entities in the order they appear.
+
+    Raises:
+        TrainingDataError: The markup is malformed; the message names ``source``, the example and
+            what is wrong.
+
+    Example:
+        >>> plain, entities = parse_markup('fly from [Rome]{"entity": "city", "role": "from"}')
+        >>> plain
+        'fly from Rome'
+        >>> entities[0]
+        EntityAnnotation(start=9, end=13, value='Rome', entity='city', role='from', group=None)
+        >>> parse_markup("play [jazz](genre) (loud)")[0]
+        'play jazz (loud)'
+    """
+    try:
+        return _parse_markup(text)
+    except _MarkupProblem as problem:
+        location = f"{source}: " if source else ""
+        raise TrainingDataError(
+            f"{location}invalid entity markup in example {text!r}: {problem}"
+        ) from None
+
+
+def _parse_markup(text: str) -> tuple[str, list[EntityAnnotation]]:
+    plain_parts: list[str] = []
+    entities: list[EntityAnnotation] = []
+    plain_length = 0
+    position = 0
+    while (bracket := _SQUARE_BRACKET.search(text, position)) is not None:
+        if bracket.group() == "]":
+            raise _MarkupProblem(
+                f"']' at column {bracket.start() + 1} has no matching '['; {_MARKUP_HINT}"
+            )
+        span, fields, annotation_end = _read_entity(text, bracket.start())
+        before = text[position : bracket.start()]
+        start = plain_length + len(before)
+        plain_length = start + len(span)
+        plain_parts += [before, span]
+        entities.append(
+            EntityAnnotation(
+                start=start,
+                end=plain_length,
+                value=fields.get("value", span),
+                entity=fields["entity"],
+                role=fields.get("role"),
+                group=fields.get("group"),
+            )
+        )
+        position = annotation_end
+    plain_parts.append(text[position:])
+    return "".join(plain_parts), entities
+
+
+def _read_entity(text: str, open_at: int) -> tuple[str, dict[str, str], int]:
+    """Read ``[span](...)`` or ``[span]{...}`` at ``open_at``: the span, its fields, its end."""
+    close_at = text.find("]", open_at + 1)
+    if close_at == -1:
+        raise _MarkupProblem(f"'[' at column {open_at + 1} is never closed by ']'; {_MARKUP_HINT}")
+    nested_at = text.find("[", open_at + 1, close_at)
+    if nested_at != -1:
+        raise _MarkupProblem(
+            f"'[' at column {open_at + 1} is not closed before the next '[' at column "
+            f"{nested_at + 1}; entity spans cannot nest"
+        )
+    span = text[open_at + 1 : close_at]
+    if not span.strip():
+        raise _MarkupProblem(
+            f"empty entity span '[{span}]' at column {open_at + 1}; put the words of the entity "
+            "between the brackets"
+        )
+    annotation_at = close_at + 1
+    opener = text[annotation_at : annotation_at + 1]
+    if opener == "(":
+        fields, end = _read_entity_name(text, annotation_at)
+    elif opener == "{":
+        fields, end = _read_entity_json(text, annotation_at)
+    else:
+        raise _MarkupProblem(
+            f"'[{span}]' at column {open_at + 1} has no annotation: it must be followed directly "
+            f"by (entity) or {{...}}; {_MARKUP_HINT}"
+        )
+    return span, fields, end
+
+
+def _read_entity_name(text: str, open_at: int) -> tuple[dict[str, str], int]:
+    """Read ``(entity)`` at ``open_at``."""
+    close_at = text.find(")", open_at + 1)
+    if close_at == -1:
+        raise _MarkupProblem(f"'(' at column {open_at + 1} is never closed by ')'")
+    name = text[open_at + 1 : close_at]
+    if ":" in name:
+        entity, _, value = name.partition(":")
+        raise _MarkupProblem(
+            f"entity name {name!r} contains ':'; the old (entity:value) form is not supported, "
+            f'write [span]{{"entity": "{entity}", "value": "{value}"}}'
+        )
+    _check_entity_name(name)
+    return {"entity": name}, close_at + 1
+
+
+def _read_entity_json(text: str, open_at: int) -> tuple[dict[str, str], int]:
+    """Read ``{"entity": ..., ...}`` at ``open_at``."""
+    try:
+        fields, end = _JSON_DECODER.raw_decode(text, open_at)
+    except json.JSONDecodeError as error:
+        close_at = text.find("}", open_at)
+        if close_at == -1:
+            raise _MarkupProblem(f"'{{' at column {open_at + 1} is never closed by '}}'") from None
+        raise _MarkupProblem(
+            f"invalid JSON {text[open_at : close_at + 1]} ({error.msg}); write it like "
+            '{"entity": "city", "value": "Berlin"}, with double quotes'
+        ) from None
+    annotation = text[open_at:end]
+    # raw_decode at a "{" can only return a dict.
+    unknown = sorted(set(fields) - set(_ANNOTATION_KEYS))
+    if unknown:
+        raise _MarkupProblem(
+            f"unknown key {', '.join(map(repr, unknown))} in {annotation}; allowed keys: "
+            f"{', '.join(_ANNOTATION_KEYS)}"
+        )
+    if "entity" not in fields:
+        raise _MarkupProblem(f'{annotation} has no "entity" key; {_MARKUP_HINT}')
+    for key, value in fields.items():
+        if not isinstance(value, str) or not value.strip():
+            raise _MarkupProblem(
+                f'"{key}" in {annotation} must be a non-empty string, got {json.dumps(value)}'
+            )
+    _check_entity_name(fields["entity"])
+    return fields, end
+
+
+def _check_entity_name(name: str) -> None:
+    if not name.strip():
+        raise _MarkupProblem("empty entity name; write the entity type, e.g. [Berlin](city)")
+    if _BAD_ENTITY_NAME_CHARACTER.search(name):
+        raise _MarkupProblem(
+            f"invalid entity name {name!r}: entity names cannot contain spaces or brackets"
+        )
+
+
+# --- YAML files ----------------------------------------------------------------------------------
+
+_TOP_LEVEL_KEYS = ("nlu", "version")
+# The key naming an item's kind, and every key an item of that kind may have.
+_ITEM_KEYS = {
+    "intent": ("examples", "intent", "metadata"),
+    "synonym": ("examples", "synonym"),
+    "regex": ("examples", "regex"),
+    "lookup": ("examples", "lookup"),
+}
+_LISTED_EXAMPLE_KEYS = ("metadata", "text")
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is much faster
+
+
+def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData:
+    """Read Rasa 3 YAML NLU training data from files and directories into one ``TrainingData``.
+
+    Each file is a mapping with an optional ``version`` and an ``nlu`` list of items, each one of
+    ``intent`` (with ``examples`` and optional ``metadata``), ``synonym``, ``regex`` or ``lookup``
+    (each with ``examples``). ``examples`` is a block string of ``- example`` lines or, for
+    intents, a list of ``{text: ..., metadata: ...}`` mappings. A directory stands for all
+    ``*.yml`` and ``*.yaml`` files below it, sorted by path. Items of the same name in several
+    files are merged.
+
+    ``Example.source`` is the ``"file:line"`` of each example. ``Example.metadata`` is the
+    intent's metadata updated with the example's own. Synonyms come from ``synonym`` items and
+    from entity annotations whose ``value`` differs from the span text, keyed by the lower-cased
+    text, as Rasa's ``EntitySynonymMapper`` reads them.
+
+    Args:
+        paths: A file, a directory, or a sequence of them.
+
+    Returns:
+        The examples, synonyms, regexes and lookup tables of all files.
+
+    Raises:
+        TrainingDataError: A path does not exist, a directory holds no YAML files, or a file is
+            not valid training data; the message names the file, the line, the item and the fix.
+
+    Warns:
+        TrainingDataWarning: The same text is an example of two intents, an intent has fewer
+            than 2 examples, or an entity span does not start and end on token boundaries.
+
+    Example:
+        >>> data = load_training_data("data/")  # doctest: +SKIP
+        >>> data.intents[:2], len(data.examples)  # doctest: +SKIP
+        (['affirm', 'book_flight'], 202)
+    """
+    reader = _Reader()
+    for path in _yaml_files(paths):
+        reader.read_file(path)
+    return reader.finish()
+
+
+def _yaml_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The files that ``paths`` names, directories expanded, each file once."""
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    if not paths:
+        raise TrainingDataError("no training data paths given; pass a YAML file or a directory")
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()
+            )
+            if not found:
+                raise TrainingDataError(f"directory {path} contains no .yml or .yaml files")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise TrainingDataError(f"training data path {path} does not exist")
+    unique = {file.resolve(): file for file in reversed(files)}  # first mention wins
+    return list(reversed(unique.values()))
+
+
+def _compose(path: Path) -> yaml.Node | None:
+    """Parse a file into YAML nodes, which keep the line each value was written on."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise TrainingDataError(
+            f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8"
+        ) from None
+    try:
+        return yaml.compose(text, Loader=_YAML_LOADER)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        position = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        context = f" ({error.context})" if error.context else ""
+        raise TrainingDataError(
+            f"{where}: invalid YAML{position}: {error.problem}{context}"
+        ) from None
+    except yaml.YAMLError as error:
+        raise TrainingDataError(f"{path}: invalid YAML: {error}") from None
+
+
+def _nlu_items(root: yaml.Node | None, path: Path) -> list[yaml.Node]:
+    """The items of the file's ``nlu`` list, after checking the file's top level."""
+    expected = "a mapping with an 'nlu' list of items such as '- intent: greet'"
+    if root is None:
+        raise TrainingDataError(f"{path} is empty; a training data file is {expected}")
+    fields = _fields(root, path, "the top level of the file")
+    for key, node in fields.items():
+        if key not in _TOP_LEVEL_KEYS:
+            raise TrainingDataError(
+                f"unknown top-level key {key!r} in {path} (line {_line(node)}); expected one "
+                f"of: {', '.join(_TOP_LEVEL_KEYS)}"
+            )
+    if "nlu" not in fields:
+        raise TrainingDataError(f"{path} has no 'nlu' key; a training data file is {expected}")
+    nlu = fields["nlu"]
+    if not isinstance(nlu, yaml.SequenceNode):
+        raise TrainingDataError(
+            f"{path}:{_line(nlu)}: 'nlu' must be a list of items ('- intent: ...'), got "
+            f"{_describe(nlu)}"
+        )
+    return nlu.value
+
+
+def _fields(node: yaml.Node, path: Path, what: str) -> dict[str, yaml.Node]:
+    """The keys and value nodes of a mapping node; ``what`` names it in errors."""
+    if not isinstance(node, yaml.MappingNode):
+        raise TrainingDataError(
+            f"{path}:{_line(node)}: {what} must be a mapping, got {_describe(node)}"
+        )
+    fields: dict[str, yaml.Node] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise TrainingDataError(
+                f"{path}:{_line(key_node)}: {what} has a key that is {_describe(key_node)}"
+            )
+        if key_node.value in fields:
+            raise TrainingDataError(
+                f"{path}:{_line(key_node)}: {what} has the key {key_node.value!r} twice"
+            )
+        fields[key_node.value] = value_node
+    return fields
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _describe(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return "nothing" if node.tag.endswith(":null") else f"the value {node.value!r}"
+
+
+# --- NLU items -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Item:
+    """An item of a file's ``nlu`` list, for error messages: "file:line: intent 'greet': ..."."""
+
+    path: Path
+    kind: str
+    name: str
+    line: int
+
+    def source(self, line: int) -> str:
+        return f"{self.path}:{line}"
+
+    def error(self, problem: str, line: int | None = None) -> TrainingDataError:
+        return TrainingDataError(
+            f"{self.path}:{line or self.line}: {self.kind} {self.name!r}: {problem}"
+        )
+
+
+class _Reader:
+    """Collects the items of all files, merging items of the same name."""
+
+    def __init__(self) -> None:
+        self.examples: list[Example] = []
+        self.synonyms: dict[str, str] = {}
+        self.synonym_sources: dict[str, str] = {}
+        self.regexes: dict[RegexPattern, None] = {}  # an ordered set
+        self.lookups: dict[str, dict[str, None]] = {}  # name -> ordered set of elements
+
+    def read_file(self, path: Path) -> None:
+        for node in _nlu_items(_compose(path), path):
+            item, fields = _item(node, path)
+            if item.kind == "intent":
+                self._read_intent(item, fields)
+            elif item.kind == "synonym":
+                for variant, line in _block_examples(fields["examples"], item):
+                    self._add_synonym(variant, item.name, item.source(line))
+            elif item.kind == "regex":
+                for pattern, line in _block_examples(fields["examples"], item):
+                    _check_regex(pattern, item, line)
+                    self.regexes[RegexPattern(item.name, pattern)] = None
+            else:
+                elements = self.lookups.setdefault(item.name, {})
+                for element, _ in _block_examples(fields["examples"], item):
+                    elements[element] = None
+
+    def finish(self) -> TrainingData:
+        _warn_about_texts_of_several_intents(self.examples)
+        _warn_about_small_intents(self.examples)
+        return TrainingData(
+            examples=self.examples,
+            synonyms=self.synonyms,
+            regexes=list(self.regexes),
+            lookups=[LookupTable(name, tuple(elements)) for name, elements in self.lookups.items()],
+        )
+
+    def _read_intent(self, item: _Item, fields: dict[str, yaml.Node]) -> None:
+        intent_metadata = _metadata(fields.get("metadata"), item, item.line)
+        examples_node = fields["examples"]
+        if isinstance(examples_node, yaml.SequenceNode):
+            entries = _listed_examples(examples_node, item)
+        else:
+            entries = [(text, line, None) for text, line in _block_examples(examples_node, item)]
+        for text, line, example_metadata in entries:
+            plain, entities = parse_markup(text, f"{item.source(line)}: intent {item.name!r}")
+            example = Example(
+                text=plain,
+                intent=item.name,
+                entities=entities,
+                metadata=_merge_metadata(intent_metadata, example_metadata),
+                source=item.source(line),
+            )
+            _warn_about_entities_off_token_boundaries(example)
+            for entity in entities:
+                self._add_synonym(plain[entity.start : entity.end], entity.value, example.source)
+            self.examples.append(example)
+
+    def _add_synonym(self, variant: str, canonical: str, source: str) -> None:
+        if variant == canonical:
+            return
+        key = variant.lower()
+        known = self.synonyms.get(key)
+        if known is not None and known != canonical:
+            raise TrainingDataError(
+                f"{source}: {variant!r} is a synonym of {canonical!r} here but of {known!r} at "
+                f"{self.synonym_sources[key]}; an entity text can map to one value only, so "
+                "remove one of them"
+            )
+        self.synonyms[key] = canonical
+        self.synonym_sources.setdefault(key, source)
+
+
+def _item(node: yaml.Node, path: Path) -> tuple[_Item, dict[str, yaml.Node]]:
+    """Check an ``nlu`` item's keys; return what it is and its value nodes."""
+    fields = _fields(node, path, "an nlu item")
+    kinds = [kind for kind in _ITEM_KEYS if kind in fields]
+    if len(kinds) != 1:
+        found = ", ".join(kinds) if kinds else "none of them"
+        raise TrainingDataError(
+            f"{path}:{_line(node)}: an nlu item needs exactly one of the keys "
+            f"{', '.join(_ITEM_KEYS)}; found {found} (keys: {', '.join(fields)})"
+        )
+    kind = kinds[0]
+    name_node = fields[kind]
+    name = name_node.value if isinstance(name_node, yaml.ScalarNode) else ""
+    if not name.strip():
+        raise TrainingDataError(
+            f"{path}:{_line(node)}: the {kind} name must be a non-empty string, got "
+            f"{_describe(name_node)}"
+        )
+    item = _Item(path, kind, name, _line(node))
+    unknown = [key for key in fields if key not in _ITEM_KEYS[kind]]
+    if unknown:
+        raise item.error(
+            f"unknown key {unknown[0]!r}; allowed keys: {', '.join(_ITEM_KEYS[kind])}",
+            _line(fields[unknown[0]]),
+        )
+    if "examples" not in fields:
+        raise item.error("no 'examples'; add an 'examples: |' block of '- ' lines")
+    return item, fields
+
+
+def _block_examples(node: yaml.Node, item: _Item) -> list[tuple[str, int]]:
+    """The ``- text`` lines of an ``examples: |`` block, each with its line in the file."""
+    if not isinstance(node, yaml.ScalarNode):
+        allowed = "a block string of '- ' lines"
+        if item.kind == "intent":
+            allowed += " or a list of {text: ..., metadata: ...} mappings"
+        raise item.error(f"'examples' must be {allowed}, got {_describe(node)}", _line(node))
+    # Lines of a literal block ("|") sit one below the other after the "|"; other scalar styles
+    # fold lines together, so only the line where they start is known.
+    literal = node.style == "|"
+    first_line = _line(node) + (1 if literal else 0)
+    examples = []
+    for offset, raw_line in enumerate(node.value.split("\n")):
+        line = first_line + offset if literal else first_line
+        stripped = raw_line.strip()
+        if not stripped:
+            continue
+        if stripped == "-":
+            raise item.error("empty example; write its text after '- '", line)
+        if not stripped.startswith("- "):
+            raise item.error(
+                f"example line {stripped!r} does not start with '- '; write one example per "
+                "line as '- text'",
+                line,
+            )
+        examples.append((stripped[2:].strip(), line))
+    if not examples:
+        raise item.error("has no examples; add at least one '- ' line under 'examples:'")
+    return examples
+
+
+def _listed_examples(node: yaml.SequenceNode, item: _Item) -> list[tuple[str, int, dict | None]]:
+    """The entries of a list of ``{text: ..., metadata: ...}`` examples, with their lines."""
+    if item.kind != "intent":
+        raise item.error("'examples' must be a block string of '- ' lines, got a list", _line(node))
+    examples = []
+    for entry in node.value:
+        fields = _fields(entry, item.path, f"an example of intent {item.name!r}")
+        unknown = [key for key in fields if key not in _LISTED_EXAMPLE_KEYS]
+        if unknown:
+            raise item.error(
+                f"example has unknown key {unknown[0]!r}; allowed keys: "
+                f"{', '.join(_LISTED_EXAMPLE_KEYS)}",
+                _line(fields[unknown[0]]),
+            )
+        text_node = fields.get("text")
+        if text_node is None:
+            raise item.error("example has no 'text'", _line(entry))
+        if not isinstance(text_node, yaml.ScalarNode):
+            raise item.error(f"'text' must be a string, got {_describe(text_node)}", _line(entry))
+        line = _line(text_node) + (1 if text_node.style == "|" else 0)
+        text = text_node.value.strip()
+        if not text:
+            raise item.error("empty example text", line)
+        examples.append((text, line, _metadata(fields.get("metadata"), item, line)))
+    if not examples:
+        raise item.error("has no examples; add at least one entry under 'examples:'")
+    return examples
+
+
+def _metadata(node: yaml.Node | None, item: _Item, line: int) -> dict | None:
+    if node is None:
+        return None
+    metadata = yaml.SafeLoader("").construct_document(node)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise item.error(f"'metadata' must be a mapping, got {_describe(node)}", line)
+    return metadata
+
+
+def _merge_metadata(intent_metadata: dict | None, example_metadata: dict | None) -> dict | None:
+    if intent_metadata is None and example_metadata is None:
+        return None
+    return {**(intent_metadata or {}), **(example_metadata or {})}
+
+
+def _check_regex(pattern: str, item: _Item, line: int) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise item.error(
+            f"{pattern!r} is not a valid regular expression ({error}); escape special "
+            "characters with a backslash",
+            line,
+        ) from None
+
+
+# --- Warnings ------------------------------------------------------------------------------------
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, TrainingDataWarning, stacklevel=3)
+
+
+def _warn_about_entities_off_token_boundaries(example: Example) -> None:
+    """Entities are predicted per token, so a span cutting through a token cannot be learned."""
+    tokens = tokenize(example.text)
+    starts = {token.start for token in tokens}
+    ends = {token.end for token in tokens}
+    for entity in example.entities:
+        if entity.start in starts and entity.end in ends:
+            continue
+        span = example.text[entity.start : entity.end]
+        overlapping = [t.text for t in tokens if t.start < entity.end and t.end > entity.start]
+        _warn(
+            f"{example.source}: entity {entity.entity!r} span {span!r} in example "
+            f"{example.text!r} does not start and end on token boundaries (tokens there: "
+            f"{overlapping}); entities are predicted for whole tokens, so put the brackets "
+            "around whole words"
+        )
+
+
+def _warn_about_texts_of_several_intents(examples: list[Example]) -> None:
+    intents_of_text: dict[str, dict[str, str]] = defaultdict(dict)  # text -> intent -> source
+    for example in examples:
+        intents_of_text[example.text].setdefault(example.intent, example.source)
+    for text, intents in intents_of_text.items():
+        if len(intents) > 1:
+            listed = " and ".join(f"intent {name!r} ({source})" for name, source in intents.items())
+            _warn(
+                f"example {text!r} is under {listed}; a classifier cannot tell them apart, "
+                "so keep it under one intent"
+            )
+
+
+def _warn_about_small_intents(examples: list[Example]) -> None:
+    counts = Counter(example.intent for example in examples)
+    first_source = {}
+    for example in examples:
+        first_source.setdefault(example.intent, example.source)
+    for intent, count in counts.items():
+        if count < 2:
+            _warn(
+                f"intent {intent!r} has only {count} example ({first_source[intent]}); give "
+                "each intent at least 2 examples, better 10 or more"
+            )

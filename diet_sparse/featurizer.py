@@ -1,0 +1,719 @@
+"""Sparse features for DIET: one row per token (sequence features) and one per message (sentence).
+
+The columns come in four blocks, in this order, as Rasa's default DIET pipeline builds them:
+word counts and character n-gram counts (``CountVectorsFeaturizer`` with ``word`` and
+``char_wb`` analyzers), one-hot lexical features of a window of tokens
+(``LexicalSyntacticFeaturizer``) and regex / lookup-table matches (``RegexFeaturizer``).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction.text import CountVectorizer
+
+from diet_sparse.data import LookupTable, TrainingData
+from diet_sparse.tokenizer import Token, tokenize
+
+# Rasa's default window for LexicalSyntacticFeaturizer: previous, current and next token.
+DEFAULT_LEXICAL_FEATURES: list[list[str]] = [
+    ["low", "title", "upper"],
+    ["BOS", "EOS", "low", "upper", "title", "digit", "prefix2", "prefix3", "suffix2", "suffix3"],
+    ["low", "title", "upper"],
+]
+
+# Features of one token's text. Affixes (prefix*/suffix*) see the lower-cased text when the
+# featurizer lower-cases, so "Book" and "book" share "prefix2:bo"; casing has its own features.
+_TEXT_FEATURES: dict[str, Callable[[str], str]] = {
+    "low": lambda text: str(text.islower()),
+    "upper": lambda text: str(text.isupper()),
+    "title": lambda text: str(text.istitle()),
+    "digit": lambda text: str(text.isdigit()),
+}
+_AFFIX_FEATURES: dict[str, Callable[[str], str]] = {
+    "prefix2": lambda text: text[:2],
+    "prefix3": lambda text: text[:3],
+    "prefix5": lambda text: text[:5],
+    "suffix1": lambda text: text[-1:],
+    "suffix2": lambda text: text[-2:],
+    "suffix3": lambda text: text[-3:],
+    "suffix5": lambda text: text[-5:],
+}
+_POSITION_FEATURES = ("BOS", "EOS")
+LEXICAL_FEATURE_NAMES: tuple[str, ...] = (
+    *_POSITION_FEATURES,
+    *_TEXT_FEATURES,
+    *_AFFIX_FEATURES,
+)
+
+_JSON_FORMAT = "diet_sparse.featurizer/1"
+_NEVER_MATCHES = r"(?!)"
+
+
+@dataclass
+class FeaturizedBatch:
+    """Sparse features of a batch of messages.
+
+    Message ``i`` owns rows ``offsets[i]:offsets[i + 1]`` of ``features``: one row per token,
+    then its sentence row last. A message without tokens owns just its sentence row.
+
+    Example:
+        >>> batch = FeaturizedBatch(
+        ...     tokens=[[Token("hi", 0, 2)]],
+        ...     features=scipy.sparse.csr_matrix((2, 3), dtype=np.float32),
+        ...     offsets=np.array([0, 2]),
+        ... )
+        >>> batch.message_features(0).shape
+        (2, 3)
+    """
+
+    tokens: list[list[Token]]  # tokens per message
+    features: scipy.sparse.csr_matrix  # float32, (sum_i (len(tokens[i]) + 1), n_features)
+    offsets: np.ndarray  # int64, (n_messages + 1,)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def message_features(self, i: int) -> scipy.sparse.csr_matrix:
+        """Rows of message ``i``: its token rows followed by its sentence row."""
+        return self.features[self.offsets[i] : self.offsets[i + 1]]
+
+    @property
+    def sentence_rows(self) -> np.ndarray:
+        """Row index of each message's sentence row in ``features``."""
+        return self.offsets[1:] - 1
+
+
+@dataclass
+class _TokenLayout:
+    """Where the flattened tokens of a batch go: the arrays have one entry per token."""
+
+    unique_texts: list[str]  # distinct token texts, so each is analysed once per batch
+    inverse: np.ndarray  # index of each token's text in unique_texts
+    position: np.ndarray  # index of the token inside its message
+    length: np.ndarray  # number of tokens of the token's message
+    row: np.ndarray  # the token's row in the batch matrix
+    sentence_row: np.ndarray  # the row of the sentence features of the token's message
+    offsets: np.ndarray  # (n_messages + 1,), as in FeaturizedBatch
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.inverse)
+
+
+def _layout(tokens: list[list[Token]]) -> _TokenLayout:
+    counts = np.fromiter((len(ts) for ts in tokens), dtype=np.int64, count=len(tokens))
+    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+    np.cumsum(counts + 1, out=offsets[1:])
+    message = np.repeat(np.arange(len(tokens), dtype=np.int64), counts)
+    first_token = np.cumsum(counts) - counts  # flat index of each message's first token
+    position = np.arange(len(message), dtype=np.int64) - first_token[message]
+    index: dict[str, int] = {}
+    inverse = np.fromiter(
+        (index.setdefault(t.text, len(index)) for ts in tokens for t in ts),
+        dtype=np.int64,
+        count=len(message),
+    )
+    return _TokenLayout(
+        unique_texts=list(index),
+        inverse=inverse,
+        position=position,
+        length=counts[message],
+        row=offsets[message] + position,
+        sentence_row=offsets[message + 1] - 1,
+        offsets=offsets,
+    )
+
+
+def _window_sources(layout: _TokenLayout, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the tokens that have a neighbour at ``offset`` in their message: the neighbours'
+    flat indices and their own."""
+    target = np.nonzero(
+        (layout.position + offset >= 0) & (layout.position + offset < layout.length)
+    )[0]
+    return target + offset, target
+
+
+def _fit_vocabulary(
+    vectorizer: CountVectorizer, layout: _TokenLayout, max_features: int | None
+) -> dict[str, int]:
+    """The vocabulary ``vectorizer`` learns from every token of ``layout``, one token a document.
+
+    Fitting on the distinct token texts gives the same terms as fitting on all tokens, several
+    times faster; the token counts restore the corpus frequencies that ``max_features`` ranks by.
+    """
+    counts = vectorizer.fit_transform(layout.unique_texts)  # (n_unique, n_terms)
+    terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+    if max_features is not None and len(terms) > max_features:
+        multiplicity = np.bincount(layout.inverse, minlength=len(layout.unique_texts))
+        frequency = np.asarray(counts.T @ multiplicity).ravel()  # (n_terms,)
+        # Most frequent first; ties go to the alphabetically first term (terms are sorted).
+        keep = np.argsort(-frequency, kind="stable")[:max_features]
+        terms = sorted(terms[i] for i in keep)
+    return {term: i for i, term in enumerate(terms)}
+
+
+def _term_columns(
+    analyze: Callable[[str], list[str]], vocabulary: dict[str, int], layout: _TokenLayout
+) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of the known terms of every token: ``(flat token index, column)`` pairs, a term
+    repeated as often as it occurs in the token.
+
+    This is ``CountVectorizer.transform`` (same analyzer, same vocabulary, unknown terms dropped)
+    without its fixed cost of ~100 µs a call, which dominates the transform of one message.
+    Each distinct token text is analysed once.
+    """
+    per_text = [
+        [column for column in map(vocabulary.get, analyze(text)) if column is not None]
+        for text in layout.unique_texts
+    ]
+    per_token = [per_text[u] for u in layout.inverse.tolist()]
+    length = np.fromiter(map(len, per_token), dtype=np.int64, count=len(per_token))
+    columns = np.fromiter(chain.from_iterable(per_token), dtype=np.int64, count=int(length.sum()))
+    return np.repeat(np.arange(len(per_token), dtype=np.int64), length), columns
+
+
+def _summed_csr(
+    rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
+) -> scipy.sparse.csr_matrix:
+    """A float32 CSR matrix with, at each ``(row, col)``, the number of times the pair occurs.
+
+    Equivalent to ``coo_matrix((ones, (rows, cols))).tocsr()`` at half the fixed cost.
+    """
+    n_rows, n_cols = shape
+    key, counts = np.unique(rows * n_cols + cols, return_counts=True)  # sorted by (row, col)
+    row = key // n_cols
+    indptr = np.searchsorted(row, np.arange(n_rows + 1))
+    matrix = scipy.sparse.csr_matrix(
+        (counts.astype(np.float32), key - row * n_cols, indptr), shape=shape
+    )
+    matrix.has_sorted_indices = True
+    return matrix
+
+
+@dataclass
+class _LexicalSlots:
+    """The (offset, feature name) pairs of the lexical window, as arrays over slots."""
+
+    names: list[str]
+    lookups: list[dict[str, int]]  # per slot: {value: column in the lexical block}
+    offset: np.ndarray  # (n_slots,) window offset of each slot
+    text_slots: list[int]  # slots whose value depends on the token text only
+    is_position: np.ndarray  # (n_slots,) BOS or EOS slot
+    is_bos: np.ndarray
+    is_eos: np.ndarray
+    true_column: np.ndarray  # (n_slots,) column of "True" for a BOS/EOS slot, or -1
+    false_column: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        window: list[tuple[int, list[str]]],
+        lookups: dict[tuple[int, str], dict[str, int]],
+    ) -> _LexicalSlots:
+        pairs = [(offset, name) for offset, names in window for name in names]
+        names = [name for _, name in pairs]
+        slot_lookups = [lookups.get(pair, {}) for pair in pairs]
+        return cls(
+            names=names,
+            lookups=slot_lookups,
+            offset=np.array([offset for offset, _ in pairs], dtype=np.int64),
+            text_slots=[s for s, name in enumerate(names) if name not in _POSITION_FEATURES],
+            is_position=np.array([name in _POSITION_FEATURES for name in names], dtype=bool),
+            is_bos=np.array([name == "BOS" for name in names], dtype=bool),
+            is_eos=np.array([name == "EOS" for name in names], dtype=bool),
+            true_column=np.array([lookup.get("True", -1) for lookup in slot_lookups], np.int64),
+            false_column=np.array([lookup.get("False", -1) for lookup in slot_lookups], np.int64),
+        )
+
+
+def _at_position(layout: _TokenLayout, name: str) -> np.ndarray:
+    """Per token: is it the first (``BOS``) or the last (``EOS``) token of its message."""
+    return layout.position == (0 if name == "BOS" else layout.length - 1)
+
+
+def _lookup_pattern(table: LookupTable) -> str:
+    """A case-insensitive regex matching any element as whole words, longest element first."""
+    elements = sorted({e.strip() for e in table.elements if e.strip()}, key=lambda e: (-len(e), e))
+    if not elements:
+        return _NEVER_MATCHES
+    return r"(?i)\b(?:" + "|".join(re.escape(e) for e in elements) + r")\b"
+
+
+class Featurizer:
+    """Sparse count features per token and per message, fitted on training examples.
+
+    Parameters:
+        use_word_features: one column per word of the training vocabulary.
+        use_char_features: one column per character n-gram (``char_wb``) of the training tokens.
+        char_ngram_min, char_ngram_max: n-gram lengths of the character features.
+        max_word_features, max_char_features: keep only the most frequent words / n-grams;
+            ``None`` keeps all.
+        lexical_features: a window of token features, an odd-length list; entry ``j`` lists the
+            features of the token at offset ``j - len // 2`` (e.g. ``[prev, current, next]``).
+            Names: ``LEXICAL_FEATURE_NAMES``. ``None`` uses ``DEFAULT_LEXICAL_FEATURES`` (Rasa's
+            default); ``[]`` turns lexical features off.
+        use_regex_features: one column per regex and per lookup table of the training data.
+        lowercase: lower-case tokens for word, character and affix features.
+
+    Fitted attributes: ``word_vocabulary_``, ``char_vocabulary_``, ``lexical_vocabulary_``
+    (term -> column inside its block), ``regex_patterns_`` (``(name, pattern)`` per column),
+    ``feature_blocks_`` (block name -> width, in column order) and ``n_features_``.
+
+    Example:
+        >>> from diet_sparse.data import Example, RegexPattern, TrainingData
+        >>> data = TrainingData(
+        ...     examples=[Example("book a table in Berlin", "book")],
+        ...     regexes=[RegexPattern("number", r"\\d+")],
+        ... )
+        >>> featurizer = Featurizer(char_ngram_max=2).fit(data)
+        >>> featurizer.feature_blocks_["word"], featurizer.feature_blocks_["regex"]
+        (5, 1)
+        >>> batch = featurizer.transform(["book 2 seats", ""])
+        >>> batch.features.shape[0], batch.offsets.tolist()
+        (5, [0, 4, 5])
+    """
+
+    def __init__(
+        self,
+        *,
+        use_word_features: bool = True,
+        use_char_features: bool = True,
+        char_ngram_min: int = 1,
+        char_ngram_max: int = 4,
+        max_word_features: int | None = None,
+        max_char_features: int | None = None,
+        lexical_features: list[list[str]] | None = None,
+        use_regex_features: bool = True,
+        lowercase: bool = True,
+    ) -> None:
+        for name, value in [("char_ngram_min", char_ngram_min), ("char_ngram_max", char_ngram_max)]:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if char_ngram_max < char_ngram_min:
+            raise ValueError(
+                f"char_ngram_max ({char_ngram_max}) must be >= char_ngram_min ({char_ngram_min})"
+            )
+        for name, value in [
+            ("max_word_features", max_word_features),
+            ("max_char_features", max_char_features),
+        ]:
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 1
+            ):
+                raise ValueError(f"{name} must be None or an integer >= 1, got {value!r}")
+        window = DEFAULT_LEXICAL_FEATURES if lexical_features is None else lexical_features
+        self.lexical_features = _validate_window(window)
+        self.use_word_features = bool(use_word_features)
+        self.use_char_features = bool(use_char_features)
+        self.char_ngram_min = char_ngram_min
+        self.char_ngram_max = char_ngram_max
+        self.max_word_features = max_word_features
+        self.max_char_features = max_char_features
+        self.use_regex_features = bool(use_regex_features)
+        self.lowercase = bool(lowercase)
+        self._fitted = False
+
+    # ----------------------------------------------------------------------------------------
+    # configuration and fitted state
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, JSON-serialisable; ``Featurizer(**config)`` rebuilds it."""
+        return {
+            "use_word_features": self.use_word_features,
+            "use_char_features": self.use_char_features,
+            "char_ngram_min": self.char_ngram_min,
+            "char_ngram_max": self.char_ngram_max,
+            "max_word_features": self.max_word_features,
+            "max_char_features": self.max_char_features,
+            "lexical_features": [list(names) for names in self.lexical_features],
+            "use_regex_features": self.use_regex_features,
+            "lowercase": self.lowercase,
+        }
+
+    @property
+    def feature_blocks_(self) -> dict[str, int]:
+        """Width of each block, in column order: ``word``, ``char``, ``lexical``, ``regex``."""
+        self._check_fitted()
+        return {
+            "word": len(self.word_vocabulary_),
+            "char": len(self.char_vocabulary_),
+            "lexical": len(self.lexical_vocabulary_),
+            "regex": len(self.regex_patterns_),
+        }
+
+    @property
+    def n_features_(self) -> int:
+        """Number of columns of the feature matrix."""
+        self._check_fitted()
+        return self._n_features
+
+    def block_slice(self, block: str) -> slice:
+        """The columns of one block (``word``, ``char``, ``lexical`` or ``regex``).
+
+        Example:
+            >>> from diet_sparse.data import Example, TrainingData
+            >>> featurizer = Featurizer(lexical_features=[]).fit(TrainingData([Example("hi", "x")]))
+            >>> featurizer.block_slice("char")
+            slice(1, 10, None)
+        """
+        start = 0
+        for name, width in self.feature_blocks_.items():
+            if name == block:
+                return slice(start, start + width)
+            start += width
+        raise ValueError(
+            f"unknown feature block {block!r}; expected one of {list(self.feature_blocks_)}"
+        )
+
+    def get_feature_names_out(self) -> list[str]:
+        """A readable name per column: ``word:<word>``, ``char:<n-gram>``,
+        ``lexical:<offset>:<feature>:<value>`` and ``regex:<pattern or lookup name>``.
+
+        Example:
+            >>> from diet_sparse.data import Example, TrainingData
+            >>> featurizer = Featurizer(char_ngram_min=2, char_ngram_max=2,
+            ...                         lexical_features=[["title"]])
+            >>> featurizer.fit(TrainingData([Example("Hi", "greet")])).get_feature_names_out()
+            ['word:hi', 'char: h', 'char:hi', 'char:i ', 'lexical:0:title:True']
+        """
+        self._check_fitted()
+        names: list[str] = []
+        for block, vocabulary in [
+            ("word", self.word_vocabulary_),
+            ("char", self.char_vocabulary_),
+            ("lexical", self.lexical_vocabulary_),
+        ]:
+            by_index = sorted(vocabulary, key=vocabulary.__getitem__)
+            names.extend(f"{block}:{term}" for term in by_index)
+        names.extend(f"regex:{name}" for name, _ in self.regex_patterns_)
+        return names
+
+    def _check_fitted(self) -> None:
+        if not self._fitted:
+            raise NotFittedError("this Featurizer is not fitted yet; call fit(training_data) first")
+
+    # ----------------------------------------------------------------------------------------
+    # fit
+
+    def fit(self, data: TrainingData) -> Featurizer:
+        """Learn the vocabularies and patterns from ``data``'s examples, regexes and lookups.
+
+        Example:
+            >>> from diet_sparse.data import Example, TrainingData
+            >>> featurizer = Featurizer().fit(TrainingData([Example("hello there", "greet")]))
+            >>> sorted(featurizer.word_vocabulary_)
+            ['hello', 'there']
+        """
+        if not isinstance(data, TrainingData):
+            raise TypeError(f"fit expects a TrainingData, got {type(data).__name__}")
+        layout = _layout([tokenize(example.text) for example in data.examples])
+        if not layout.n_tokens and (self.use_word_features or self.use_char_features):
+            raise ValueError(
+                f"cannot fit the featurizer: the {len(data.examples)} training examples contain "
+                "no tokens; add examples with text"
+            )
+
+        word_vocabulary: dict[str, int] = {}
+        if self.use_word_features:
+            word_vocabulary = _fit_vocabulary(
+                self._word_vectorizer(), layout, self.max_word_features
+            )
+        char_vocabulary: dict[str, int] = {}
+        if self.use_char_features:
+            char_vocabulary = _fit_vocabulary(
+                self._char_vectorizer(), layout, self.max_char_features
+            )
+
+        keys: set[str] = set()
+        unique_values = self._unique_values(layout)
+        for offset, names in self._window_offsets():
+            source, _ = _window_sources(layout, offset)
+            seen_texts = np.unique(layout.inverse[source])
+            for name in names:
+                if name in _POSITION_FEATURES:
+                    values = {str(bool(v)) for v in np.unique(_at_position(layout, name)[source])}
+                else:
+                    values = {unique_values[name][i] for i in seen_texts}
+                keys.update(f"{offset}:{name}:{value}" for value in values)
+        lexical_vocabulary = {key: i for i, key in enumerate(sorted(keys))}
+
+        regex_patterns: list[tuple[str, str]] = []
+        if self.use_regex_features:
+            for regex in data.regexes:
+                try:
+                    re.compile(regex.pattern)
+                except re.error as error:
+                    raise ValueError(
+                        f"regex {regex.name!r} has an invalid pattern {regex.pattern!r}: {error}"
+                    ) from error
+                regex_patterns.append((regex.name, regex.pattern))
+            regex_patterns.extend((table.name, _lookup_pattern(table)) for table in data.lookups)
+
+        self._set_fitted(word_vocabulary, char_vocabulary, lexical_vocabulary, regex_patterns)
+        return self
+
+    def fit_transform(self, data: TrainingData) -> FeaturizedBatch:
+        """Fit on ``data`` and return the features of its examples' texts.
+
+        Example:
+            >>> from diet_sparse.data import Example, TrainingData
+            >>> batch = Featurizer().fit_transform(TrainingData([Example("hi there", "greet")]))
+            >>> batch.offsets.tolist()
+            [0, 3]
+        """
+        return self.fit(data).transform([example.text for example in data.examples])
+
+    def _set_fitted(
+        self,
+        word_vocabulary: dict[str, int],
+        char_vocabulary: dict[str, int],
+        lexical_vocabulary: dict[str, int],
+        regex_patterns: list[tuple[str, str]],
+    ) -> None:
+        self.word_vocabulary_ = word_vocabulary
+        self.char_vocabulary_ = char_vocabulary
+        self.lexical_vocabulary_ = lexical_vocabulary
+        self.regex_patterns_ = regex_patterns
+        self._n_features = sum(
+            map(len, [word_vocabulary, char_vocabulary, lexical_vocabulary, regex_patterns])
+        )
+        # Transform-time helpers, rebuilt from the vocabularies (never fitted again): the
+        # analyzer of each count block with its vocabulary.
+        self._count_blocks: list[tuple[Callable[[str], list[str]], dict[str, int]]] = []
+        if word_vocabulary:
+            analyzer = self._word_vectorizer(vocabulary=word_vocabulary).build_analyzer()
+            self._count_blocks.append((analyzer, word_vocabulary))
+        if char_vocabulary:
+            analyzer = self._char_vectorizer(vocabulary=char_vocabulary).build_analyzer()
+            self._count_blocks.append((analyzer, char_vocabulary))
+        lookups: dict[tuple[int, str], dict[str, int]] = {}
+        for key, index in lexical_vocabulary.items():
+            offset, name, value = key.split(":", 2)
+            lookups.setdefault((int(offset), name), {})[value] = index
+        self._slots = _LexicalSlots.build(self._window_offsets(), lookups)
+        self._compiled_patterns = [re.compile(pattern) for _, pattern in regex_patterns]
+        self._fitted = True
+
+    def _word_vectorizer(self, **kwargs: Any) -> CountVectorizer:
+        # Each token is one document and holds no whitespace, so \S+ yields the whole token.
+        return CountVectorizer(
+            token_pattern=r"(?u)\S+", lowercase=self.lowercase, dtype=np.float32, **kwargs
+        )
+
+    def _char_vectorizer(self, **kwargs: Any) -> CountVectorizer:
+        return CountVectorizer(
+            analyzer="char_wb",
+            ngram_range=(self.char_ngram_min, self.char_ngram_max),
+            lowercase=self.lowercase,
+            dtype=np.float32,
+            **kwargs,
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # transform
+
+    def transform(self, texts: Iterable[str]) -> FeaturizedBatch:
+        """Features of ``texts``: token rows, then a sentence row, per message.
+
+        The sentence row holds the sum of the message's token rows in the word and character
+        blocks, zeros in the lexical block and, in the regex block, 1 for every pattern with a
+        non-empty match anywhere in the text. Words and n-grams unseen in training get no column.
+
+        Example:
+            >>> from diet_sparse.data import Example, TrainingData
+            >>> featurizer = Featurizer(use_char_features=False, lexical_features=[])
+            >>> featurizer = featurizer.fit(TrainingData([Example("hello there", "greet")]))
+            >>> featurizer.transform(["hello hello stranger"]).features.toarray()
+            array([[1., 0.],
+                   [1., 0.],
+                   [0., 0.],
+                   [2., 0.]], dtype=float32)
+        """
+        self._check_fitted()
+        if isinstance(texts, str | bytes) or not isinstance(texts, Iterable):
+            raise TypeError(
+                f"transform expects a list of texts, got {type(texts).__name__}; "
+                "wrap a single message in a list: transform([text])"
+            )
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{i}] must be a str, got {type(text).__name__}")
+
+        tokens = [tokenize(text) for text in texts]
+        layout = _layout(tokens)
+        # Every (row, column) pair below adds 1 to that cell of the matrix.
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+
+        start = 0
+        for analyze, vocabulary in self._count_blocks:
+            token, col = _term_columns(analyze, vocabulary, layout)
+            rows += [layout.row[token], layout.sentence_row[token]]  # the sentence row is a sum
+            cols += [col + start, col + start]
+            start += len(vocabulary)
+
+        if self.lexical_vocabulary_ and layout.n_tokens:
+            token, col = self._lexical_columns(layout)
+            rows.append(layout.row[token])
+            cols.append(col + start)
+        start += len(self.lexical_vocabulary_)
+
+        if self._compiled_patterns:
+            token, token_pattern, message, message_pattern = self._regex_matches(texts, tokens)
+            rows += [layout.row[token], layout.offsets[message + 1] - 1]
+            cols += [token_pattern + start, message_pattern + start]
+
+        shape = (int(layout.offsets[-1]), self._n_features)
+        if rows:
+            matrix = _summed_csr(np.concatenate(rows), np.concatenate(cols), shape)
+        else:
+            matrix = scipy.sparse.csr_matrix(shape, dtype=np.float32)
+        return FeaturizedBatch(tokens=tokens, features=matrix, offsets=layout.offsets)
+
+    def _window_offsets(self) -> list[tuple[int, list[str]]]:
+        half = len(self.lexical_features) // 2
+        return [(j - half, names) for j, names in enumerate(self.lexical_features) if names]
+
+    def _unique_values(self, layout: _TokenLayout) -> dict[str, list[str]]:
+        """Value of each text-based lexical feature for each distinct token text."""
+        texts = layout.unique_texts
+        affix_texts = [text.lower() for text in texts] if self.lowercase else texts
+        values: dict[str, list[str]] = {}
+        for name in {name for names in self.lexical_features for name in names}:
+            if name in _TEXT_FEATURES:
+                values[name] = list(map(_TEXT_FEATURES[name], texts))
+            elif name in _AFFIX_FEATURES:
+                values[name] = list(map(_AFFIX_FEATURES[name], affix_texts))
+        return values
+
+    def _lexical_columns(self, layout: _TokenLayout) -> tuple[np.ndarray, np.ndarray]:
+        """(flat token index, column in the lexical block) of every active lexical feature."""
+        slots = self._slots
+        # table[u, s]: the column that distinct text u switches on through slot s, or -1
+        # (value unseen in training, or a BOS/EOS slot, which depends on position, not text).
+        table = np.full((len(layout.unique_texts), len(slots.names)), -1, dtype=np.int64)
+        if slots.text_slots:
+            unique_values = self._unique_values(layout)
+            table[:, slots.text_slots] = np.array(
+                [
+                    [slots.lookups[s].get(value, -1) for value in unique_values[slots.names[s]]]
+                    for s in slots.text_slots
+                ],
+                dtype=np.int64,
+            ).T
+        # Slot s of token t reads the token at t + offset[s], when that is in t's message.
+        source_position = layout.position[:, None] + slots.offset  # (n_tokens, n_slots)
+        valid = (source_position >= 0) & (source_position < layout.length[:, None])
+        source = np.where(valid, np.arange(layout.n_tokens)[:, None] + slots.offset, 0)
+        columns = table[layout.inverse[source], np.arange(len(slots.names))]
+        at = (slots.is_bos & (source_position == 0)) | (
+            slots.is_eos & (source_position == layout.length[:, None] - 1)
+        )
+        position_columns = np.where(at, slots.true_column, slots.false_column)
+        columns = np.where(slots.is_position, position_columns, columns)
+        keep = valid & (columns >= 0)
+        return np.nonzero(keep)[0], columns[keep]
+
+    def _regex_matches(
+        self, texts: Sequence[str], tokens: list[list[Token]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Pattern matches as (flat token index, pattern) and (message index, pattern) pairs."""
+        token_hits: list[tuple[int, int]] = []
+        message_hits: list[tuple[int, int]] = []
+        first_token = 0
+        for message, (text, message_tokens) in enumerate(zip(texts, tokens, strict=True)):
+            starts = [t.start for t in message_tokens]
+            ends = [t.end for t in message_tokens]
+            for pattern_index, pattern in enumerate(self._compiled_patterns):
+                hit: set[int] = set()
+                matched = False
+                for match in pattern.finditer(text):
+                    begin, end = match.span()
+                    if end == begin:  # an empty match overlaps nothing
+                        continue
+                    matched = True
+                    # Tokens overlapping [begin, end): token.end > begin and token.start < end.
+                    hit.update(range(bisect_right(ends, begin), bisect_left(starts, end)))
+                if matched:
+                    message_hits.append((message, pattern_index))
+                token_hits.extend((first_token + j, pattern_index) for j in sorted(hit))
+            first_token += len(message_tokens)
+        token_array = np.asarray(token_hits, dtype=np.int64).reshape(-1, 2)
+        message_array = np.asarray(message_hits, dtype=np.int64).reshape(-1, 2)
+        return token_array[:, 0], token_array[:, 1], message_array[:, 0], message_array[:, 1]
+
+    # ----------------------------------------------------------------------------------------
+    # serialisation
+
+    def to_json(self) -> dict[str, Any]:
+        """The configuration and fitted state as plain JSON types (no pickle).
+
+        Example:
+            >>> import json
+            >>> from diet_sparse.data import Example, TrainingData
+            >>> featurizer = Featurizer().fit(TrainingData([Example("hi", "greet")]))
+            >>> restored = Featurizer.from_json(json.loads(json.dumps(featurizer.to_json())))
+            >>> restored.n_features_ == featurizer.n_features_
+            True
+        """
+        self._check_fitted()
+        return {
+            "format": _JSON_FORMAT,
+            "config": self.get_config(),
+            "word_vocabulary": dict(self.word_vocabulary_),
+            "char_vocabulary": dict(self.char_vocabulary_),
+            "lexical_vocabulary": dict(self.lexical_vocabulary_),
+            "regex_patterns": [
+                {"name": name, "pattern": pattern} for name, pattern in self.regex_patterns_
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, state: dict[str, Any]) -> Featurizer:
+        """Rebuild a fitted featurizer from :meth:`to_json` output (see its example)."""
+        if not isinstance(state, dict) or state.get("format") != _JSON_FORMAT:
+            found = state.get("format") if isinstance(state, dict) else type(state).__name__
+            raise ValueError(
+                f"not a saved featurizer: expected format {_JSON_FORMAT!r}, got {found!r}"
+            )
+        featurizer = cls(**state["config"])
+        featurizer._set_fitted(
+            word_vocabulary={str(k): int(v) for k, v in state["word_vocabulary"].items()},
+            char_vocabulary={str(k): int(v) for k, v in state["char_vocabulary"].items()},
+            lexical_vocabulary={str(k): int(v) for k, v in state["lexical_vocabulary"].items()},
+            regex_patterns=[(p["name"], p["pattern"]) for p in state["regex_patterns"]],
+        )
+        return featurizer
+
+
+def _validate_window(window: Any) -> list[list[str]]:
+    if not isinstance(window, list | tuple) or any(
+        not isinstance(names, list | tuple) for names in window
+    ):
+        raise ValueError(
+            "lexical_features must be a list of lists of feature names, one list per window "
+            f"position, e.g. [['low'], ['BOS', 'title'], ['low']]; got {window!r}"
+        )
+    if window and len(window) % 2 == 0:
+        raise ValueError(
+            "lexical_features must have an odd number of window positions (the middle one is "
+            f"the current token), got {len(window)}"
+        )
+    unknown = sorted({str(n) for names in window for n in names} - set(LEXICAL_FEATURE_NAMES))
+    if unknown:
+        raise ValueError(
+            f"unknown lexical feature name(s) {unknown}; valid names are "
+            f"{list(LEXICAL_FEATURE_NAMES)}"
+        )
+    # A name listed twice at one position would count twice; keep the first.
+    return [list(dict.fromkeys(names)) for names in window]

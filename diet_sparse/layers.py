@@ -1,0 +1,298 @@
+"""Neural network layers: the randomly connected dense layer and the transformer built from it.
+
+`RandomlyConnectedDense` is a Keras `Dense` whose kernel is multiplied by a fixed 0/1 mask.
+`TransformerEncoder` uses it for every projection, so one `connection_density` sets how many
+weights the encoder trains. `SparseToDense` projects sparse count features without densifying them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+
+def connection_mask(
+    input_dim: int, units: int, connection_density: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw the fixed 0/1 connection mask of a randomly connected kernel.
+
+    Entries are Bernoulli(``connection_density``), united with a tiled identity so that every
+    input reaches at least one output and every output has at least one input, even at
+    density 0.0.
+
+    Example:
+        >>> mask = connection_mask(4, 2, 0.0, np.random.default_rng(0))
+        >>> mask.astype(int).tolist()
+        [[1, 0], [0, 1], [1, 0], [0, 1]]
+    """
+    random_part = rng.random((input_dim, units)) < connection_density
+    shorter = min(input_dim, units)
+    rows = np.arange(input_dim)[:, None] % shorter
+    cols = np.arange(units)[None, :] % shorter
+    return (random_part | (rows == cols)).astype(np.float32)
+
+
+class RandomlyConnectedDense(tf.keras.layers.Dense):
+    """A Dense layer in which each output sees only a random fraction of the inputs.
+
+    The topology is drawn once in `build` and never changes: the kernel is multiplied by a
+    non-trainable 0/1 ``kernel_mask`` in every forward pass, so disconnected weights get no
+    gradient and stay exactly zero. ``connection_density=1.0`` is a plain Dense layer.
+
+    Args:
+        units: number of outputs.
+        connection_density: fraction of kernel entries that are connected, in [0, 1].
+        mask_seed: seed of the mask draw; layers built with the same seed and shape get the
+            same topology. None draws a fresh topology.
+        **kwargs: any other `tf.keras.layers.Dense` argument.
+
+    Example:
+        >>> layer = RandomlyConnectedDense(8, connection_density=0.25, mask_seed=1)
+        >>> _ = layer(tf.zeros((1, 16)))
+        >>> layer.kernel_mask.shape
+        TensorShape([16, 8])
+    """
+
+    def __init__(
+        self,
+        units: int,
+        connection_density: float = 0.2,
+        mask_seed: int | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(units, **kwargs)
+        if isinstance(connection_density, bool) or not isinstance(connection_density, int | float):
+            raise TypeError(
+                f"connection_density must be a number in [0, 1], got {connection_density!r}"
+            )
+        if not 0.0 <= connection_density <= 1.0 or math.isnan(connection_density):
+            raise ValueError(f"connection_density must be in [0, 1], got {connection_density}")
+        self.connection_density = float(connection_density)
+        self.mask_seed = mask_seed
+
+    def build(self, input_shape) -> None:
+        super().build(input_shape)
+        input_dim = int(input_shape[-1])
+        if self.connection_density >= 1.0:
+            mask = np.ones((input_dim, self.units), dtype=np.float32)
+        else:
+            rng = np.random.default_rng(self.mask_seed)
+            mask = connection_mask(input_dim, self.units, self.connection_density, rng)
+        self.kernel_mask = self.add_weight(
+            name="kernel_mask",
+            shape=mask.shape,
+            initializer=tf.keras.initializers.Constant(mask),
+            trainable=False,
+            dtype=self.dtype,
+        )
+        # Disconnected weights start at zero too, so the stored kernel is the effective one.
+        self.kernel.assign(self.kernel * mask)
+
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
+        # The mask is applied in the graph, so the gradient of a disconnected weight is zero.
+        outputs = tf.tensordot(inputs, self.effective_kernel, axes=[[-1], [0]])
+        if self.use_bias:
+            outputs = tf.nn.bias_add(outputs, self.bias)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+    @property
+    def effective_kernel(self) -> tf.Tensor:
+        return self.kernel * self.kernel_mask
+
+    def count_connected_weights(self) -> int:
+        """Trainable weights that are connected: unmasked kernel entries plus the bias."""
+        bias = self.units if self.use_bias else 0
+        return int(np.sum(self.kernel_mask.numpy())) + bias
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(connection_density=self.connection_density, mask_seed=self.mask_seed)
+        return config
+
+
+class SparseToDense(tf.keras.layers.Layer):
+    """Project sparse count features to dense vectors without densifying the input.
+
+    Input dropout zeroes a random fraction of the non-zero input values during training, which
+    regularises the large input vocabulary the way Rasa's sparse dropout does.
+    """
+
+    def __init__(self, units: int, input_dim: int, drop_rate: float = 0.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.units = units
+        self.input_dim = input_dim
+        self.drop_rate = drop_rate
+
+    def build(self, input_shape) -> None:
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(self.input_dim, self.units),
+            initializer="glorot_uniform",
+        )
+        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+
+    def call(self, inputs: tf.SparseTensor, training: bool = False) -> tf.Tensor:
+        if training and self.drop_rate > 0:
+            keep = tf.random.uniform(tf.shape(inputs.values)) >= self.drop_rate
+            inputs = tf.sparse.retain(inputs, keep)
+            inputs = inputs.with_values(inputs.values / (1.0 - self.drop_rate))
+        # (B*T, F) x (F, D) -> (B*T, D)
+        return tf.sparse.sparse_dense_matmul(inputs, self.kernel) + self.bias
+
+
+def sinusoidal_positions(length: tf.Tensor, depth: int) -> tf.Tensor:
+    """Fixed sinusoidal position encodings, shape (length, depth)."""
+    positions = tf.cast(tf.range(length), tf.float32)[:, None]
+    frequencies = tf.exp(
+        -math.log(10000.0) * tf.range(0, depth, 2, dtype=tf.float32) / float(depth)
+    )[None, :]
+    angles = positions * frequencies
+    encoding = tf.stack([tf.sin(angles), tf.cos(angles)], axis=-1)
+    return tf.reshape(encoding, (length, -1))[:, :depth]
+
+
+class MultiHeadSelfAttention(tf.keras.layers.Layer):
+    """Self-attention whose query, key, value and output projections are randomly connected."""
+
+    def __init__(
+        self,
+        size: int,
+        heads: int,
+        connection_density: float,
+        seed: int,
+        drop_rate: float,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if size % heads:
+            raise ValueError(
+                f"transformer_size ({size}) must be divisible by "
+                f"number_of_attention_heads ({heads})"
+            )
+        self.size, self.heads = size, heads
+        projection = dict(connection_density=connection_density)
+        self.query = RandomlyConnectedDense(size, mask_seed=seed, name="query", **projection)
+        self.key = RandomlyConnectedDense(size, mask_seed=seed + 1, name="key", **projection)
+        self.value = RandomlyConnectedDense(size, mask_seed=seed + 2, name="value", **projection)
+        self.output_projection = RandomlyConnectedDense(
+            size, mask_seed=seed + 3, name="attention_output", **projection
+        )
+        self.attention_dropout = tf.keras.layers.Dropout(drop_rate)
+
+    def _split_heads(self, x: tf.Tensor) -> tf.Tensor:
+        batch, length = tf.shape(x)[0], tf.shape(x)[1]
+        x = tf.reshape(x, (batch, length, self.heads, self.size // self.heads))
+        return tf.transpose(x, (0, 2, 1, 3))  # (B, H, T, D/H)
+
+    def call(self, x: tf.Tensor, attention_bias: tf.Tensor, training: bool = False) -> tf.Tensor:
+        q = self._split_heads(self.query(x))
+        k = self._split_heads(self.key(x))
+        v = self._split_heads(self.value(x))
+        scores = tf.matmul(q, k, transpose_b=True) / math.sqrt(self.size // self.heads)
+        weights = tf.nn.softmax(scores + attention_bias, axis=-1)  # (B, H, T, T)
+        weights = self.attention_dropout(weights, training=training)
+        context = tf.transpose(tf.matmul(weights, v), (0, 2, 1, 3))  # (B, T, H, D/H)
+        context = tf.reshape(context, (tf.shape(x)[0], tf.shape(x)[1], self.size))
+        return self.output_projection(context)
+
+
+class EncoderLayer(tf.keras.layers.Layer):
+    """Pre-LayerNorm transformer block: the residual stream itself stays unnormalised."""
+
+    def __init__(
+        self,
+        size: int,
+        heads: int,
+        connection_density: float,
+        seed: int,
+        drop_rate: float,
+        drop_rate_attention: float,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.attention_norm = tf.keras.layers.LayerNormalization(
+            epsilon=1e-6, name="attention_norm"
+        )
+        self.attention = MultiHeadSelfAttention(
+            size, heads, connection_density, seed, drop_rate_attention, name="attention"
+        )
+        self.feed_forward_norm = tf.keras.layers.LayerNormalization(
+            epsilon=1e-6, name="feed_forward_norm"
+        )
+        self.feed_forward_in = RandomlyConnectedDense(
+            4 * size,
+            connection_density=connection_density,
+            mask_seed=seed + 4,
+            activation=tf.nn.gelu,
+            name="feed_forward_in",
+        )
+        self.feed_forward_out = RandomlyConnectedDense(
+            size,
+            connection_density=connection_density,
+            mask_seed=seed + 5,
+            name="feed_forward_out",
+        )
+        self.dropout = tf.keras.layers.Dropout(drop_rate)
+
+    def call(self, x: tf.Tensor, attention_bias: tf.Tensor, training: bool = False) -> tf.Tensor:
+        attended = self.attention(self.attention_norm(x), attention_bias, training=training)
+        x = x + self.dropout(attended, training=training)
+        hidden = self.feed_forward_out(self.feed_forward_in(self.feed_forward_norm(x)))
+        return x + self.dropout(hidden, training=training)
+
+
+class TransformerEncoder(tf.keras.layers.Layer):
+    """Randomly connected embedding layer, sinusoidal positions, N encoder layers, final norm."""
+
+    def __init__(
+        self,
+        size: int,
+        layers: int,
+        heads: int,
+        connection_density: float,
+        seed: int,
+        drop_rate: float,
+        drop_rate_attention: float,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.size = size
+        self.embedding = RandomlyConnectedDense(
+            size, connection_density=connection_density, mask_seed=seed, name="embedding"
+        )
+        self.encoder_layers = [
+            EncoderLayer(
+                size,
+                heads,
+                connection_density,
+                seed + 10 * (i + 1),
+                drop_rate,
+                drop_rate_attention,
+                name=f"layer_{i}",
+            )
+            for i in range(layers)
+        ]
+        self.final_norm = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
+        self.dropout = tf.keras.layers.Dropout(drop_rate)
+
+    def call(self, x: tf.Tensor, mask: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """x: (B, T, D_in) features, mask: (B, T) 1.0 for real positions -> (B, T, size)."""
+        x = self.embedding(x) + sinusoidal_positions(tf.shape(x)[1], self.size)
+        x = self.dropout(x, training=training)
+        # Padded keys get a large negative score so no position attends to them.
+        attention_bias = (1.0 - mask[:, None, None, :]) * -1e9  # (B, 1, 1, T)
+        for layer in self.encoder_layers:
+            x = layer(x, attention_bias, training=training)
+        return self.final_norm(x)
+
+    def randomly_connected_layers(self) -> list[RandomlyConnectedDense]:
+        found = [self.embedding]
+        for layer in self.encoder_layers:
+            attention = layer.attention
+            found += [attention.query, attention.key, attention.value, attention.output_projection]
+            found += [layer.feed_forward_in, layer.feed_forward_out]
+        return found

@@ -1,0 +1,126 @@
+"""A trained model ready to parse messages into Rasa's parse result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from diet_sparse.batching import batch_signature, make_batch
+from diet_sparse.config import DIETConfig
+from diet_sparse.crf import decode_with_confidence
+from diet_sparse.featurizer import Featurizer
+from diet_sparse.model import DIET
+from diet_sparse.tagging import TagVocabulary, decode_entity_tags, span_attribute
+
+EXTRACTOR = "DIETClassifier"
+
+
+@dataclass
+class NLU:
+    """Featurizer, model and label maps of a trained model; `parse` turns text into a result."""
+
+    config: DIETConfig
+    featurizer: Featurizer
+    model: DIET
+    intents: list[str]
+    tag_vocabularies: dict[str, TagVocabulary]
+    synonyms: dict[str, str]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        signature = batch_signature(self.featurizer.n_features_)
+        # One trace serves every batch size and length; tf.function is safe to call from threads.
+        self._predict = tf.function(self._forward, input_signature=[signature])
+        self._transitions = {name: v.numpy() for name, v in self.model.transitions.items()}
+
+    def _forward(self, batch) -> dict[str, tf.Tensor]:
+        outputs = self.model(batch.features, batch.mask, batch.token_counts, training=False)
+        if "intent" in outputs:
+            outputs["intent"] = tf.nn.softmax(outputs["intent"], axis=-1)
+        return outputs
+
+    def parse(self, text: str) -> dict[str, Any]:
+        """Intent, intent ranking and entities of one message, in Rasa's format.
+
+        Example:
+            >>> nlu.parse("hello there")["intent"]  # doctest: +SKIP
+            {'name': 'greet', 'confidence': 0.998}
+        """
+        return self.parse_batch([text])[0]
+
+    def parse_batch(self, texts: list[str], batch_size: int = 256) -> list[dict[str, Any]]:
+        """`parse` for many messages at once; much faster per message than one by one."""
+        if isinstance(texts, str):
+            raise TypeError("parse_batch takes a list of texts; use parse() for one text")
+        for text in texts:
+            if not isinstance(text, str):
+                raise TypeError(f"texts must be strings, got {type(text).__name__}: {text!r}")
+        results = []
+        for start in range(0, len(texts), batch_size):
+            chunk = list(texts[start : start + batch_size])
+            results += self._parse_chunk(chunk)
+        return results
+
+    def _parse_chunk(self, texts: list[str]) -> list[dict[str, Any]]:
+        featurized = self.featurizer.transform(texts)
+        batch = make_batch(featurized, np.arange(len(texts)))
+        outputs = {name: value.numpy() for name, value in self._predict(batch).items()}
+        results = []
+        for i, text in enumerate(texts):
+            result: dict[str, Any] = {"text": text}
+            if "intent" in outputs:
+                result.update(self._intent_result(outputs["intent"][i]))
+            else:
+                only = self.intents[0] if self.intents else None
+                result["intent"] = {"name": only, "confidence": 1.0 if only else 0.0}
+                result["intent_ranking"] = [result["intent"]] if only else []
+            tokens = featurized.tokens[i]
+            logits = {name: outputs[name][i, : len(tokens)] for name in self.model.tag_heads}
+            result["entities"] = self._entities(text, tokens, logits)
+            results.append(result)
+        return results
+
+    def _intent_result(self, probabilities: np.ndarray) -> dict[str, Any]:
+        order = np.argsort(-probabilities, kind="stable")
+        ranking_length = self.config.ranking_length or len(order)
+        ranking = [
+            {"name": self.intents[j], "confidence": float(probabilities[j])}
+            for j in order[:ranking_length]
+        ]
+        return {"intent": dict(ranking[0]), "intent_ranking": ranking}
+
+    def _entities(self, text: str, tokens, logits: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+        if "entity" not in logits or not tokens:
+            return []
+        decoded = {
+            name: decode_with_confidence(values, self._transitions[name])
+            for name, values in logits.items()
+        }
+        entities = []
+        tag_ids, confidences = decoded["entity"]
+        for span in decode_entity_tags(tag_ids, confidences, self.tag_vocabularies["entity"]):
+            start, end = tokens[span.first].start, tokens[span.last].end
+            value = text[start:end]
+            entity = {
+                "entity": span.entity,
+                "start": start,
+                "end": end,
+                "confidence_entity": span.confidence,
+                "value": self.synonyms.get(value.lower(), value),
+                "extractor": EXTRACTOR,
+            }
+            for attribute in ("role", "group"):
+                if attribute in decoded:
+                    label, confidence = span_attribute(
+                        *decoded[attribute], span, self.tag_vocabularies[attribute]
+                    )
+                    if label is not None:
+                        entity[attribute] = label
+                        entity[f"confidence_{attribute}"] = confidence
+            if entity["value"] != value:
+                entity["processors"] = ["EntitySynonymMapper"]
+            entities.append(entity)
+        return entities

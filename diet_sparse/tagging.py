@@ -1,0 +1,146 @@
+"""Entity tags: entity spans to per-token tag ids (BILOU or plain) and back.
+
+Entity types get BILOU tags (``B-city``, ``I-city``, ``L-city``, ``U-city``) when `BILOU_flag`
+is on, else one tag per type. Roles and groups are tagged per token with their name, since their
+spans are the entity's.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from diet_sparse.data import EntityAnnotation
+from diet_sparse.tokenizer import Token
+
+OUTSIDE = "O"
+
+
+@dataclass(frozen=True)
+class TagVocabulary:
+    """Tag names by id; id 0 is always ``O`` (no entity)."""
+
+    tags: tuple[str, ...]
+    bilou: bool = False  # tags other than O carry a B-, I-, L- or U- prefix
+
+    @classmethod
+    def for_entities(cls, entity_types: list[str], bilou: bool) -> TagVocabulary:
+        if not bilou:
+            return cls((OUTSIDE, *entity_types))
+        return cls((OUTSIDE, *(f"{p}-{e}" for e in entity_types for p in "BILU")), bilou=True)
+
+    @classmethod
+    def for_labels(cls, labels: list[str]) -> TagVocabulary:
+        return cls((OUTSIDE, *labels))
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    def index(self, tag: str) -> int:
+        return self._ids[tag]
+
+    @property
+    def _ids(self) -> dict[str, int]:
+        cached = self.__dict__.get("_cached_ids")
+        if cached is None:
+            cached = {tag: i for i, tag in enumerate(self.tags)}
+            object.__setattr__(self, "_cached_ids", cached)
+        return cached
+
+
+def _tokens_in_span(tokens: list[Token], start: int, end: int) -> list[int]:
+    """Indices of the tokens that overlap ``[start, end)``."""
+    return [i for i, token in enumerate(tokens) if token.start < end and token.end > start]
+
+
+def entity_tag_ids(
+    tokens: list[Token], entities: list[EntityAnnotation], vocabulary: TagVocabulary
+) -> np.ndarray:
+    """Tag id of every token for the entity types of ``entities``."""
+    ids = np.zeros(len(tokens), dtype=np.int32)
+    for entity in entities:
+        covered = _tokens_in_span(tokens, entity.start, entity.end)
+        for position, i in enumerate(covered):
+            if not vocabulary.bilou:
+                tag = entity.entity
+            elif len(covered) == 1:
+                tag = f"U-{entity.entity}"
+            elif position == 0:
+                tag = f"B-{entity.entity}"
+            elif position == len(covered) - 1:
+                tag = f"L-{entity.entity}"
+            else:
+                tag = f"I-{entity.entity}"
+            ids[i] = vocabulary.index(tag)
+    return ids
+
+
+def attribute_tag_ids(
+    tokens: list[Token],
+    entities: list[EntityAnnotation],
+    vocabulary: TagVocabulary,
+    attribute: str,
+) -> np.ndarray:
+    """Tag id of every token for an entity attribute, ``role`` or ``group``."""
+    ids = np.zeros(len(tokens), dtype=np.int32)
+    for entity in entities:
+        label = getattr(entity, attribute)
+        if label:
+            for i in _tokens_in_span(tokens, entity.start, entity.end):
+                ids[i] = vocabulary.index(label)
+    return ids
+
+
+@dataclass
+class TaggedSpan:
+    """An entity decoded from tags: token range ``[first, last]`` and the lowest confidence."""
+
+    entity: str
+    first: int
+    last: int
+    confidence: float
+
+
+def decode_entity_tags(
+    tag_ids: np.ndarray, confidences: np.ndarray, vocabulary: TagVocabulary
+) -> list[TaggedSpan]:
+    """Group per-token tags into entity spans.
+
+    Decoding is lenient, as a CRF can still emit an odd sequence: a span starts at ``B``/``U``
+    or at a change of entity type, and ends at ``L``/``U``, ``O`` or the next span.
+    A multi-token entity is only as confident as its least confident token.
+    """
+    spans: list[TaggedSpan] = []
+    current: TaggedSpan | None = None
+    for i, tag_id in enumerate(tag_ids):
+        tag = vocabulary.tags[int(tag_id)]
+        if tag == OUTSIDE:
+            current = None
+            continue
+        prefix, _, entity = tag.partition("-") if vocabulary.bilou else ("", "", tag)
+        confidence = float(confidences[i])
+        continues = current is not None and current.entity == entity and prefix not in ("B", "U")
+        if continues:
+            current.last = i
+            current.confidence = min(current.confidence, confidence)
+        else:
+            current = TaggedSpan(entity, i, i, confidence)
+            spans.append(current)
+        if prefix in ("L", "U"):
+            current = None
+    return spans
+
+
+def span_attribute(
+    tag_ids: np.ndarray, confidences: np.ndarray, span: TaggedSpan, vocabulary: TagVocabulary
+) -> tuple[str | None, float]:
+    """The role or group of a span: its most frequent non-``O`` tag, with the lowest confidence."""
+    positions = range(span.first, span.last + 1)
+    labels = Counter(int(tag_ids[i]) for i in positions if tag_ids[i] != 0)
+    if not labels:
+        return None, 0.0
+    label_id = labels.most_common(1)[0][0]
+    confidence = min(float(confidences[i]) for i in positions if tag_ids[i] == label_id)
+    return vocabulary.tags[label_id], confidence

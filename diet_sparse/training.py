@@ -1,0 +1,213 @@
+"""Training: featurize the data once, then a plain loop of compiled training steps."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from diet_sparse import __version__
+from diet_sparse.batching import balanced_order, batch_signature, batch_size_for_epoch, make_batch
+from diet_sparse.config import DIETConfig, load_config, resolve_config
+from diet_sparse.data import TrainingData, TrainingDataError, load_training_data
+from diet_sparse.featurizer import Featurizer
+from diet_sparse.model import DIET
+from diet_sparse.nlu import NLU
+from diet_sparse.tagging import TagVocabulary, attribute_tag_ids, entity_tag_ids
+
+logger = logging.getLogger(__name__)
+
+ConfigLike = DIETConfig | dict[str, Any] | str | Path | None
+DataLike = TrainingData | str | Path | Sequence[str | Path]
+
+
+def as_config(config: ConfigLike) -> DIETConfig:
+    """A `DIETConfig` from a config object, a dict of values, a YAML path or None (defaults)."""
+    if isinstance(config, DIETConfig):
+        return resolve_config(config.to_dict())
+    if isinstance(config, dict):
+        return resolve_config(config)
+    return load_config(config)
+
+
+def make_featurizer(config: DIETConfig) -> Featurizer:
+    return Featurizer(
+        use_word_features=config.use_word_features,
+        use_char_features=config.use_char_features,
+        char_ngram_min=config.char_ngram_min,
+        char_ngram_max=config.char_ngram_max,
+        max_word_features=config.max_word_features,
+        max_char_features=config.max_char_features,
+        lexical_features=config.lexical_features,
+        use_regex_features=config.use_regex_features,
+    )
+
+
+def tag_vocabularies(data: TrainingData, config: DIETConfig) -> dict[str, TagVocabulary]:
+    """One tag vocabulary per entity head the data needs (none without entities)."""
+    if not (config.entity_recognition and data.entity_types):
+        return {}
+    vocabularies = {"entity": TagVocabulary.for_entities(data.entity_types, config.BILOU_flag)}
+    if data.roles:
+        vocabularies["role"] = TagVocabulary.for_labels(data.roles)
+    if data.groups:
+        vocabularies["group"] = TagVocabulary.for_labels(data.groups)
+    return vocabularies
+
+
+def train(
+    data: DataLike,
+    config: ConfigLike = None,
+    out: str | Path | None = None,
+    progress: bool = True,
+) -> NLU:
+    """Train a model on Rasa YAML training data and, with ``out``, save it there.
+
+    Args:
+        data: a `TrainingData`, or YAML files / directories of them.
+        config: a `DIETConfig`, a dict of config values, a YAML config path, or None.
+        out: model directory to write; an existing model there is replaced only once the new
+            one is completely written.
+        progress: show a progress bar with loss, intent accuracy and entity F1.
+
+    Returns:
+        The trained `NLU`, ready to `parse`.
+
+    Example:
+        >>> nlu = train("data/", {"epochs": 20}, out="models/example")  # doctest: +SKIP
+        >>> nlu.parse("hi")["intent"]["name"]  # doctest: +SKIP
+        'greet'
+    """
+    config = as_config(config)  # validated before anything expensive
+    if not isinstance(data, TrainingData):
+        data = load_training_data(data)
+    if not data.examples:
+        raise TrainingDataError("the training data holds no examples")
+    intents = data.intents
+    vocabularies = tag_vocabularies(data, config)
+    if not vocabularies and not (config.intent_classification and len(intents) > 1):
+        raise TrainingDataError(
+            "nothing to learn: the data has fewer than 2 intents and no entities "
+            "(or the tasks that would use them are switched off in the config)"
+        )
+
+    tf.keras.utils.set_random_seed(config.random_seed)
+    started = time.perf_counter()
+    featurizer = make_featurizer(config).fit(data)
+    featurized = featurizer.transform([example.text for example in data.examples])
+    intent_index = {name: i for i, name in enumerate(intents)}
+    intent_ids = np.array(
+        [intent_index.get(example.intent, 0) for example in data.examples], dtype=np.int32
+    )
+    tags = _tag_ids(data, featurized.tokens, vocabularies)
+
+    model = DIET(
+        config,
+        n_features=featurizer.n_features_,
+        n_intents=len(intents),
+        tag_counts={name: len(vocabulary) for name, vocabulary in vocabularies.items()},
+    )
+    model(*_dummy_inputs(featurizer.n_features_))  # build every weight before counting
+    counts = model.count_trainable_weights()
+    print(
+        f"Trainable weights: {counts['randomly_connected']:,} connected in the randomly "
+        f"connected layers (of {counts['randomly_connected_if_dense']:,} if dense, "
+        f"connection_density={config.connection_density:g}); {counts['total']:,} in total.",
+        file=sys.stderr,
+    )
+    _fit(model, config, featurized, intent_ids, tags, progress)
+    seconds = time.perf_counter() - started
+
+    metadata = {
+        "diet_sparse_version": __version__,
+        "tensorflow_version": tf.__version__,
+        "numpy_version": np.__version__,
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "training_seconds": round(seconds, 2),
+        "training_examples": len(data.examples),
+        "trainable_weights": counts,
+    }
+    nlu = NLU(config, featurizer, model, intents, vocabularies, dict(data.synonyms), metadata)
+    if out is not None:
+        from diet_sparse.persistence import save
+
+        save(nlu, out)
+    return nlu
+
+
+def _tag_ids(
+    data: TrainingData, tokens: list, vocabularies: dict[str, TagVocabulary]
+) -> dict[str, list[np.ndarray]]:
+    tags: dict[str, list[np.ndarray]] = {}
+    for name, vocabulary in vocabularies.items():
+        if name == "entity":
+            tags[name] = [
+                entity_tag_ids(t, example.entities, vocabulary)
+                for t, example in zip(tokens, data.examples)
+            ]
+        else:
+            tags[name] = [
+                attribute_tag_ids(t, example.entities, vocabulary, name)
+                for t, example in zip(tokens, data.examples)
+            ]
+    return tags
+
+
+def _dummy_inputs(n_features: int) -> tuple[tf.SparseTensor, tf.Tensor, tf.Tensor]:
+    features = tf.SparseTensor(np.zeros((0, 2), np.int64), np.zeros(0, np.float32), (2, n_features))
+    return features, tf.ones((1, 2)), tf.constant([1], tf.int32)
+
+
+def _fit(
+    model: DIET,
+    config: DIETConfig,
+    featurized,
+    intent_ids: np.ndarray,
+    tags: dict[str, list[np.ndarray]],
+    progress: bool,
+) -> None:
+    optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate)
+    # Creating the slot variables now spares tf.function a second trace on the first step.
+    optimizer.build(model.trainable_variables)
+
+    @tf.function(input_signature=[batch_signature(featurized.features.shape[1])], autograph=False)
+    def train_step(batch):
+        with tf.GradientTape() as tape:
+            results = model.losses_and_metrics(batch, training=True)
+        gradients = tape.gradient(results["loss"], model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return results
+
+    rng = np.random.default_rng(config.random_seed)
+    n_examples = len(intent_ids)
+    epochs = tqdm(
+        range(config.epochs), desc="Epochs", unit="epoch", disable=not progress, file=sys.stderr
+    )
+    for epoch in epochs:
+        batch_size = batch_size_for_epoch(epoch, config.epochs, config.batch_size)
+        order = balanced_order(intent_ids, rng)
+        totals: dict[str, float] = {}
+        n_batches = math.ceil(n_examples / batch_size)
+        for b in range(n_batches):
+            indices = order[b * batch_size : (b + 1) * batch_size]
+            results = train_step(make_batch(featurized, indices, intent_ids, tags))
+            for name, value in results.items():
+                totals[name] = totals.get(name, 0.0) + float(value)
+        means = {name: value / n_batches for name, value in totals.items()}
+        if not all(math.isfinite(v) for v in means.values()):
+            raise FloatingPointError(
+                f"training diverged in epoch {epoch + 1} (loss {means['loss']}); "
+                "lower learning_rate in the config"
+            )
+        shown = {"loss": "loss", "intent_accuracy": "i_acc", "entity_f1": "e_f1"}
+        epochs.set_postfix(
+            {short: f"{means[name]:.3f}" for name, short in shown.items() if name in means}
+        )

@@ -1,0 +1,91 @@
+from pathlib import Path
+
+import pytest
+
+from diet_sparse.config import ConfigError, DIETConfig, load_config, resolve_config
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "config.yml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_follow_rasa_diet():
+    config = DIETConfig()
+    assert config.number_of_transformer_layers == 2
+    assert config.transformer_size == 256
+    assert config.number_of_attention_heads == 4
+    assert config.connection_density == 0.2
+    assert config.embedding_dimension == 20
+    assert config.batch_size == [64, 256]
+
+
+def test_shipped_configs_load_and_document_every_key():
+    default = load_config(CONFIGS / "default.yml")
+    assert default == DIETConfig()
+    assert load_config(CONFIGS / "dense.yml").connection_density == 1.0
+    text = (CONFIGS / "default.yml").read_text()
+    for key in DIETConfig().to_dict():
+        assert f"\n{key}:" in text, f"configs/default.yml does not document {key}"
+
+
+def test_unknown_key_lists_valid_keys_and_suggests(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, "epoch: 5\n"))
+    message = str(error.value)
+    assert "unknown key 'epoch'" in message
+    assert "Did you mean 'epochs'?" in message
+    assert "connection_density" in message
+    assert "config.yml" in message
+
+
+@pytest.mark.parametrize(
+    "text, key, shown",
+    [
+        ("epochs: 0", "epochs", "got 0"),
+        ("epochs: ten", "epochs", "'ten'"),
+        ("connection_density: 1.5", "connection_density", "1.5"),
+        ("connection_density: true", "connection_density", "True"),
+        ("drop_rate: 1.0", "drop_rate", "1.0"),
+        ("batch_size: [64, 0]", "batch_size", "[64, 0]"),
+        ("BILOU_flag: 1", "BILOU_flag", "got 1"),
+        ("lexical_features: [[low], [nope], [low]]", "lexical_features", "'nope'"),
+    ],
+)
+def test_bad_values_name_key_and_value(tmp_path, text, key, shown):
+    with pytest.raises(ConfigError, match=key) as error:
+        load_config(write(tmp_path, text + "\n"))
+    assert shown in str(error.value)
+
+
+def test_weight_sparsity_is_a_deprecated_alias():
+    with pytest.warns(FutureWarning, match="weight_sparsity is deprecated"):
+        config = resolve_config({"weight_sparsity": 0.9})
+    assert config.connection_density == pytest.approx(0.1)
+
+
+def test_weight_sparsity_with_connection_density_is_an_error():
+    with pytest.raises(ConfigError, match="not both"):
+        resolve_config({"weight_sparsity": 0.8, "connection_density": 0.2})
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    with pytest.raises(ConfigError, match="line 2"):
+        load_config(write(tmp_path, "epochs: 5\nbatch_size: [64\n"))
+
+
+def test_batch_size_integer_becomes_constant_range():
+    assert resolve_config({"batch_size": 32}).batch_size == [32, 32]
+
+
+def test_heads_must_divide_size():
+    with pytest.raises(ConfigError, match="divisible"):
+        resolve_config({"transformer_size": 30, "number_of_attention_heads": 4})
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yml")

@@ -1,0 +1,129 @@
+import numpy as np
+import pytest
+from comparing import assert_same_parse
+
+from diet_sparse.data import EntityAnnotation, Example, TrainingData, TrainingDataError
+from diet_sparse.training import train
+
+QUICK = {"epochs": 3, "transformer_size": 16, "dense_dimension": 16, "batch_size": 64}
+
+
+def test_learns_the_example_data(nlu, example_data):
+    results = nlu.parse_batch([example.text for example in example_data.examples])
+    correct = [r["intent"]["name"] == e.intent for r, e in zip(results, example_data.examples)]
+    assert np.mean(correct) >= 0.95
+    gold = {
+        (i, a.start, a.end, a.entity)
+        for i, e in enumerate(example_data.examples)
+        for a in e.entities
+    }
+    found = {
+        (i, x["start"], x["end"], x["entity"]) for i, r in enumerate(results) for x in r["entities"]
+    }
+    assert len(gold & found) / len(gold) >= 0.8
+
+
+def test_parse_result_has_rasa_shape(nlu):
+    result = nlu.parse("book a flight from Berlin to Paris")
+    assert set(result) == {"text", "intent", "entities", "intent_ranking"}
+    assert result["intent"]["name"] == "book_flight"
+    assert result["intent_ranking"][0] == result["intent"]
+    assert len(result["intent_ranking"]) == min(10, len(nlu.intents))
+    confidences = [r["confidence"] for r in result["intent_ranking"]]
+    assert confidences == sorted(confidences, reverse=True)
+    assert all(0.0 <= c <= 1.0 for c in confidences)
+    for entity in result["entities"]:
+        assert result["text"][entity["start"] : entity["end"]] == entity["value"]
+        assert 0.0 <= entity["confidence_entity"] <= 1.0
+        assert entity["extractor"] == "DIETClassifier"
+
+
+def test_roles_are_learned(nlu, example_data):
+    with_roles = [e for e in example_data.examples if any(a.role for a in e.entities)]
+    results = nlu.parse_batch([e.text for e in with_roles])
+    gold = {(i, a.start, a.role) for i, e in enumerate(with_roles) for a in e.entities if a.role}
+    found = {
+        (i, x["start"], x.get("role"))
+        for i, r in enumerate(results)
+        for x in r["entities"]
+        if "role" in x
+    }
+    assert len(with_roles) >= 10
+    assert len(gold & found) / len(gold) >= 0.75
+    assert all(0.0 <= x["confidence_role"] <= 1.0 for r in results for x in r["entities"]
+               if "role" in x)  # fmt: skip
+
+
+def test_synonyms_map_entity_values(nlu):
+    entities = nlu.parse("what's the weather like in NYC today")["entities"]
+    values = {e["value"] for e in entities}
+    assert "New York" in values
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n"])
+def test_empty_text_gives_a_valid_result(nlu, text):
+    result = nlu.parse(text)
+    assert result["text"] == text
+    assert result["entities"] == []
+    assert result["intent"]["name"] in nlu.intents
+
+
+def test_parse_batch_equals_parse(nlu):
+    texts = ["hello", "set an alarm for 7 am", "play some jazz by Miles Davis please", ""]
+    for batched, single in zip(nlu.parse_batch(texts), [nlu.parse(t) for t in texts]):
+        assert_same_parse(batched, single)
+
+
+def test_parse_batch_rejects_a_string(nlu):
+    with pytest.raises(TypeError, match="list of texts"):
+        nlu.parse_batch("hello")
+
+
+def test_disconnected_weights_are_zero_after_training(nlu):
+    for layer in nlu.model.randomly_connected_layers():
+        kernel, mask = layer.kernel.numpy(), layer.kernel_mask.numpy()
+        assert np.all(kernel[mask == 0] == 0.0), layer.name
+        assert 0.1 < mask.mean() < 0.4, layer.name
+
+
+def test_same_seed_gives_identical_predictions(example_data):
+    texts = [e.text for e in example_data.examples[::5]]
+    first = train(example_data, QUICK, progress=False).parse_batch(texts)
+    second = train(example_data, QUICK, progress=False).parse_batch(texts)
+    assert first == second
+    third = train(example_data, dict(QUICK, random_seed=7), progress=False).parse_batch(texts)
+    assert first != third
+
+
+def test_intents_only_data_trains(example_data):
+    data = TrainingData(
+        examples=[
+            Example(e.text, e.intent)
+            for e in example_data.examples
+            if e.intent in ("greet", "goodbye", "affirm")
+        ]  # fmt: skip
+    )
+    nlu = train(data, QUICK, progress=False)
+    result = nlu.parse("hello")
+    assert result["entities"] == []
+    assert result["intent"]["name"] in ("greet", "goodbye", "affirm")
+    assert nlu.model.tag_heads == []
+
+
+def test_single_intent_data_trains_entities_only():
+    examples = [
+        Example(f"I live in {city}", "inform", [EntityAnnotation(10, 10 + len(city), city, "city")])
+        for city in ["Berlin", "Paris", "Rome", "Oslo", "Lima", "Cairo", "Delhi", "Tokyo"]
+    ]
+    config = dict(QUICK, epochs=60, batch_size=4)
+    nlu = train(TrainingData(examples=examples), config, progress=False)
+    result = nlu.parse("I live in Paris")
+    assert result["intent"] == {"name": "inform", "confidence": 1.0}
+    assert not nlu.model.has_intent_head
+    assert [e["value"] for e in result["entities"]] == ["Paris"]
+
+
+def test_nothing_to_learn_is_an_error():
+    data = TrainingData(examples=[Example("hi", "greet"), Example("hello", "greet")])
+    with pytest.raises(TrainingDataError, match="nothing to learn"):
+        train(data, QUICK, progress=False)
