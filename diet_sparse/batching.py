@@ -90,6 +90,28 @@ def balanced_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.argsort(keys, kind="stable")
 
 
+def epoch_batches(
+    order: np.ndarray,
+    lengths: np.ndarray,
+    batch_size: int,
+    rng: np.random.Generator,
+    batches_per_bucket: int = 16,
+) -> list[np.ndarray]:
+    """Cut an epoch's order into batches of messages of similar length, in random order.
+
+    Within each run of ``batches_per_bucket`` batches the messages are sorted by length, so a
+    batch pads little (a batch is as long as its longest message) while every batch still
+    draws from a broad, balanced slice of the epoch.
+    """
+    batches = []
+    span = batch_size * batches_per_bucket
+    for start in range(0, len(order), span):
+        bucket = order[start : start + span]
+        bucket = bucket[np.argsort(lengths[bucket], kind="stable")]
+        batches += [bucket[i : i + batch_size] for i in range(0, len(bucket), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def batch_size_for_epoch(epoch: int, epochs: int, sizes: list[int]) -> int:
     """Batch size growing linearly from ``sizes[0]`` to ``sizes[-1]`` over the epochs."""
     start, end = sizes[0], sizes[-1]

@@ -117,15 +117,28 @@ class RandomlyConnectedDense(tf.keras.layers.Dense):
 class SparseToDense(tf.keras.layers.Layer):
     """Project sparse count features to dense vectors without densifying the input.
 
+    Only the kernel rows of features present in the batch are gathered, so the kernel's gradient
+    is sparse (`tf.IndexedSlices`) and an optimizer can update just those rows: the input
+    vocabulary can be large without every training step touching all of it. The L2 penalty
+    (`regularization_constant`) likewise applies to the rows in use.
+
     Input dropout zeroes a random fraction of the non-zero input values during training, which
-    regularises the large input vocabulary the way Rasa's sparse dropout does.
+    regularises the large input vocabulary the way Rasa's sparse input dropout does.
     """
 
-    def __init__(self, units: int, input_dim: int, drop_rate: float = 0.0, **kwargs) -> None:
+    def __init__(
+        self,
+        units: int,
+        input_dim: int,
+        drop_rate: float = 0.0,
+        regularization_constant: float = 0.0,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.units = units
         self.input_dim = input_dim
         self.drop_rate = drop_rate
+        self.regularization_constant = regularization_constant
 
     def build(self, input_shape) -> None:
         self.kernel = self.add_weight(
@@ -140,8 +153,15 @@ class SparseToDense(tf.keras.layers.Layer):
             keep = tf.random.uniform(tf.shape(inputs.values)) >= self.drop_rate
             inputs = tf.sparse.retain(inputs, keep)
             inputs = inputs.with_values(inputs.values / (1.0 - self.drop_rate))
-        # (B*T, F) x (F, D) -> (B*T, D)
-        return tf.sparse.sparse_dense_matmul(inputs, self.kernel) + self.bias
+        rows, columns = inputs.indices[:, 0], inputs.indices[:, 1]
+        used, position = tf.unique(columns)
+        used_rows = tf.gather(self.kernel, used)  # (U, D): the only rows that get a gradient
+        if training and self.regularization_constant > 0:
+            self.add_loss(self.regularization_constant * tf.reduce_sum(tf.square(used_rows)))
+        weighted = tf.gather(used_rows, position) * inputs.values[:, None]  # (nnz, D)
+        # (B*T, F) x (F, D) -> (B*T, D), summing each row's weighted feature vectors
+        projected = tf.math.unsorted_segment_sum(weighted, rows, inputs.dense_shape[0])
+        return projected + self.bias
 
 
 def sinusoidal_positions(length: tf.Tensor, depth: int) -> tf.Tensor:

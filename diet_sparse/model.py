@@ -17,11 +17,10 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from diet_sparse.config import DIETConfig
-from diet_sparse.crf import crf_decode, crf_log_likelihood
+from diet_sparse.crf import crf_log_likelihood
+from diet_sparse.inference import NumpyDIET, weight_name
 from diet_sparse.layers import RandomlyConnectedDense, SparseToDense, TransformerEncoder
-
-# The entity heads, in the order role and group heads see the entity head's output.
-TAG_HEADS = ("entity", "role", "group")
+from diet_sparse.tagging import TAG_HEADS
 
 
 class Batch(NamedTuple):
@@ -56,7 +55,11 @@ class DIET(tf.keras.Model):
         self.tag_heads = [name for name in TAG_HEADS if name in tag_counts]
         regularizer = tf.keras.regularizers.L2(config.regularization_constant)
         self.input_projection = SparseToDense(
-            config.dense_dimension, n_features, config.drop_rate, name="input_projection"
+            config.dense_dimension,
+            n_features,
+            config.drop_rate,
+            config.regularization_constant,
+            name="input_projection",
         )
         self.input_dropout = tf.keras.layers.Dropout(config.drop_rate)
         self.encoder = TransformerEncoder(
@@ -128,6 +131,28 @@ class DIET(tf.keras.Model):
     def randomly_connected_layers(self) -> list[RandomlyConnectedDense]:
         return self.encoder.randomly_connected_layers()
 
+    def predict_outputs(
+        self, features: tf.SparseTensor, mask: tf.Tensor, token_counts: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        """What prediction uses: intent probabilities and tag logits (`NumpyDIET`'s outputs)."""
+        outputs = self(features, mask, token_counts, training=False)
+        if "intent" in outputs:
+            outputs["intent"] = tf.nn.softmax(outputs["intent"], axis=-1)
+        return outputs
+
+    def to_numpy(self) -> NumpyDIET:
+        """The trained weights as a `NumpyDIET`, which predicts without TensorFlow."""
+        masks = {
+            weight_name(layer.kernel.name): layer.kernel_mask.numpy().astype(bool)
+            for layer in self.randomly_connected_layers()
+        }
+        weights = {
+            weight_name(variable.name): variable.numpy()
+            for variable in self.weights
+            if not variable.name.endswith("kernel_mask:0")
+        }
+        return NumpyDIET(self.config, weights, masks, list(self.tag_heads))
+
     def losses_and_metrics(self, batch: Batch, training: bool) -> dict[str, tf.Tensor]:
         """Loss = intent loss + one CRF loss per tag head + L2, with training metrics."""
         outputs = self(batch.features, batch.mask, batch.token_counts, training=training)
@@ -149,7 +174,8 @@ class DIET(tf.keras.Model):
             results[f"{name}_loss"] = loss
             total += loss
             if name == "entity":
-                predicted = crf_decode(logits, batch.token_counts, self.transitions[name])
+                # A progress signal only: per-token best tags, not the CRF's Viterbi path.
+                predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
                 token_mask = tf.sequence_mask(batch.token_counts, tf.shape(gold)[1])
                 results["entity_f1"] = _token_f1(gold, predicted, token_mask)
         results["loss"] = total
@@ -173,13 +199,13 @@ class DIET(tf.keras.Model):
         return loss, accuracy
 
     def _l2_of_unregularised_kernels(self) -> tf.Tensor:
-        """L2 of the kernels that carry no Keras regulariser: the encoder's and the input's.
+        """L2 of the encoder's kernels, which carry no Keras regulariser.
 
         Randomly connected kernels contribute only their connected entries, so disconnected
-        weights get no gradient from the penalty either and stay exactly zero.
+        weights get no gradient from the penalty either and stay exactly zero. (The input
+        projection adds its own penalty, on the rows a batch uses.)
         """
-        kernels = [self.input_projection.kernel]
-        kernels += [layer.effective_kernel for layer in self.randomly_connected_layers()]
+        kernels = [layer.effective_kernel for layer in self.randomly_connected_layers()]
         return tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
 
     def count_trainable_weights(self) -> dict[str, int]:

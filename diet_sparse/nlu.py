@@ -1,4 +1,8 @@
-"""A trained model ready to parse messages into Rasa's parse result."""
+"""A trained model ready to parse messages into Rasa's parse result.
+
+Parsing runs the numpy forward pass (`inference.NumpyDIET`): no TensorFlow is needed to load a
+model directory and parse with it.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
-from diet_sparse.batching import batch_signature, make_batch
 from diet_sparse.config import DIETConfig
-from diet_sparse.crf import decode_with_confidence
+from diet_sparse.crf_decoding import decode_with_confidence
 from diet_sparse.featurizer import Featurizer
-from diet_sparse.model import DIET
+from diet_sparse.inference import NumpyDIET
 from diet_sparse.tagging import TagVocabulary, decode_entity_tags, span_attribute
 
 EXTRACTOR = "DIETClassifier"
@@ -20,27 +22,27 @@ EXTRACTOR = "DIETClassifier"
 
 @dataclass
 class NLU:
-    """Featurizer, model and label maps of a trained model; `parse` turns text into a result."""
+    """Featurizer, network and label maps of a trained model; `parse` turns text into a result.
+
+    ``keras_model`` is the TensorFlow model when this NLU was just trained, else None.
+    """
 
     config: DIETConfig
     featurizer: Featurizer
-    model: DIET
+    network: NumpyDIET
     intents: list[str]
     tag_vocabularies: dict[str, TagVocabulary]
     synonyms: dict[str, str]
     metadata: dict[str, Any] = field(default_factory=dict)
+    keras_model: Any = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        signature = batch_signature(self.featurizer.n_features_)
-        # One trace serves every batch size and length; tf.function is safe to call from threads.
-        self._predict = tf.function(self._forward, input_signature=[signature])
-        self._transitions = {name: v.numpy() for name, v in self.model.transitions.items()}
-
-    def _forward(self, batch) -> dict[str, tf.Tensor]:
-        outputs = self.model(batch.features, batch.mask, batch.token_counts, training=False)
-        if "intent" in outputs:
-            outputs["intent"] = tf.nn.softmax(outputs["intent"], axis=-1)
-        return outputs
+    @property
+    def entity_types(self) -> list[str]:
+        vocabulary = self.tag_vocabularies.get("entity")
+        if vocabulary is None:
+            return []
+        names = [tag.partition("-")[2] if vocabulary.bilou else tag for tag in vocabulary.tags[1:]]
+        return list(dict.fromkeys(names))
 
     def parse(self, text: str) -> dict[str, Any]:
         """Intent, intent ranking and entities of one message, in Rasa's format.
@@ -49,25 +51,31 @@ class NLU:
             >>> nlu.parse("hello there")["intent"]  # doctest: +SKIP
             {'name': 'greet', 'confidence': 0.998}
         """
-        return self.parse_batch([text])[0]
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a string, got {type(text).__name__}: {text!r}")
+        return self._parse_chunk([text])[0]
 
-    def parse_batch(self, texts: list[str], batch_size: int = 256) -> list[dict[str, Any]]:
-        """`parse` for many messages at once; much faster per message than one by one."""
+    def parse_batch(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
+        """`parse` for many messages at once; much faster per message than one by one.
+
+        Messages are grouped by length so that little time goes into padding.
+        """
         if isinstance(texts, str):
             raise TypeError("parse_batch takes a list of texts; use parse() for one text")
         for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"texts must be strings, got {type(text).__name__}: {text!r}")
-        results = []
+        order = np.argsort([len(text) for text in texts], kind="stable")
+        results: list[dict[str, Any]] = [{}] * len(texts)
         for start in range(0, len(texts), batch_size):
-            chunk = list(texts[start : start + batch_size])
-            results += self._parse_chunk(chunk)
+            chunk = order[start : start + batch_size]
+            for i, result in zip(chunk, self._parse_chunk([texts[i] for i in chunk])):
+                results[i] = result
         return results
 
     def _parse_chunk(self, texts: list[str]) -> list[dict[str, Any]]:
         featurized = self.featurizer.transform(texts)
-        batch = make_batch(featurized, np.arange(len(texts)))
-        outputs = {name: value.numpy() for name, value in self._predict(batch).items()}
+        outputs = self.network(featurized.features, featurized.offsets)
         results = []
         for i, text in enumerate(texts):
             result: dict[str, Any] = {"text": text}
@@ -76,9 +84,9 @@ class NLU:
             else:
                 only = self.intents[0] if self.intents else None
                 result["intent"] = {"name": only, "confidence": 1.0 if only else 0.0}
-                result["intent_ranking"] = [result["intent"]] if only else []
+                result["intent_ranking"] = [dict(result["intent"])] if only else []
             tokens = featurized.tokens[i]
-            logits = {name: outputs[name][i, : len(tokens)] for name in self.model.tag_heads}
+            logits = {name: outputs[name][i, : len(tokens)] for name in self.network.tag_heads}
             result["entities"] = self._entities(text, tokens, logits)
             results.append(result)
         return results
@@ -96,7 +104,7 @@ class NLU:
         if "entity" not in logits or not tokens:
             return []
         decoded = {
-            name: decode_with_confidence(values, self._transitions[name])
+            name: decode_with_confidence(values, self.network.transitions(name))
             for name, values in logits.items()
         }
         entities = []

@@ -22,6 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from diet_sparse.config import ConfigError, resolve_config
+from diet_sparse.featurizer import Featurizer
+from diet_sparse.inference import NumpyDIET
+from diet_sparse.nlu import NLU
+from diet_sparse.tagging import TAG_HEADS, TagVocabulary
+
 FORMAT_VERSION = 1
 FILES = ("metadata.json", "config.json", "featurizer.json", "weights.npz")
 
@@ -30,26 +36,42 @@ class ModelLoadError(RuntimeError):
     """A model directory that cannot be loaded; the message says which file and why."""
 
 
-def _weight_arrays(nlu) -> dict[str, np.ndarray]:
-    masked = {id(layer.kernel): layer for layer in nlu.model.randomly_connected_layers()}
+def _weight_arrays(network: NumpyDIET) -> dict[str, np.ndarray]:
     arrays = {}
-    for variable in nlu.model.weights:
-        name = variable.name
-        if name.endswith("kernel_mask:0"):
-            continue  # stored packed with its kernel below
-        value = variable.numpy()
-        layer = masked.get(id(variable))
-        if layer is None or layer.connection_density >= 1.0:
+    for name, value in network.weights.items():
+        mask = network.masks.get(name)
+        if mask is None or mask.all():
             arrays[name] = value
             continue
-        mask = layer.kernel_mask.numpy().astype(bool)
         arrays[name + "#connected"] = value[mask]
         arrays[name + "#mask"] = np.packbits(mask)
         arrays[name + "#shape"] = np.array(mask.shape, dtype=np.int64)
     return arrays
 
 
-def save(nlu, directory: str | Path) -> Path:
+def _read_weight_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Weights by name (disconnected entries zero) and the masks of randomly connected kernels."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"{path} is not a readable weights file: {error}") from None
+    weights, masks = {}, {}
+    for key, value in arrays.items():
+        name, _, part = key.partition("#")
+        if not part:
+            weights[name] = value
+        elif part == "connected":
+            shape = tuple(arrays[f"{name}#shape"])
+            mask = np.unpackbits(arrays[f"{name}#mask"], count=int(np.prod(shape)))
+            mask = mask.reshape(shape).astype(bool)
+            kernel = np.zeros(shape, dtype=value.dtype)
+            kernel[mask] = value
+            weights[name], masks[name] = kernel, mask
+    return weights, masks
+
+
+def save(nlu: NLU, directory: str | Path) -> Path:
     """Write ``nlu`` to ``directory``, replacing a model already there only once complete."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +91,7 @@ def save(nlu, directory: str | Path) -> Path:
         _write_json(staging / "metadata.json", metadata)
         _write_json(staging / "config.json", nlu.config.to_dict())
         _write_json(staging / "featurizer.json", nlu.featurizer.to_json())
-        np.savez_compressed(staging / "weights.npz", **_weight_arrays(nlu))
+        np.savez_compressed(staging / "weights.npz", **_weight_arrays(nlu.network))
         _replace_directory(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -110,19 +132,14 @@ def _read_json(directory: Path, name: str) -> Any:
         raise ModelLoadError(f"{directory / name} is not valid JSON: {error}") from None
 
 
-def load(directory: str | Path):
+def load(directory: str | Path) -> NLU:
     """Load a model directory written by `save` (or by ``diet-sparse train``).
+
+    Needs no TensorFlow: prediction runs the numpy forward pass.
 
     Example:
         >>> nlu = load("models/default")  # doctest: +SKIP
     """
-    from diet_sparse.config import ConfigError, resolve_config
-    from diet_sparse.featurizer import Featurizer
-    from diet_sparse.model import DIET
-    from diet_sparse.nlu import NLU
-    from diet_sparse.tagging import TagVocabulary
-    from diet_sparse.training import _dummy_inputs
-
     directory = Path(directory)
     if not directory.is_dir():
         raise ModelLoadError(f"model directory {directory} does not exist")
@@ -132,64 +149,46 @@ def load(directory: str | Path):
             f"{directory} is not a complete diet-sparse model: missing {', '.join(missing)}"
         )
     metadata = _read_json(directory, "metadata.json")
-    version = metadata.get("format_version")
+    version = metadata.get("format_version") if isinstance(metadata, dict) else None
     if version != FORMAT_VERSION:
         raise ModelLoadError(
             f"{directory} was saved in model format {version!r} by diet-sparse "
-            f"{metadata.get('diet_sparse_version', '?')}; this diet-sparse reads format "
-            f"{FORMAT_VERSION}. Retrain the model with this version."
+            f"{metadata.get('diet_sparse_version', '?') if isinstance(metadata, dict) else '?'}; "
+            f"this diet-sparse reads format {FORMAT_VERSION}. Retrain the model with this version."
         )
     try:
         config = resolve_config(_read_json(directory, "config.json"), where="config.json")
-    except ConfigError as error:
-        raise ModelLoadError(f"{directory}: {error}") from None
-    featurizer = Featurizer.from_json(_read_json(directory, "featurizer.json"))
-    vocabularies = {
-        name: TagVocabulary(tuple(v["tags"]), bilou=v["bilou"])
-        for name, v in metadata["tag_vocabularies"].items()
+        featurizer = Featurizer.from_json(_read_json(directory, "featurizer.json"))
+        vocabularies = {
+            name: TagVocabulary(tuple(v["tags"]), bilou=v["bilou"])
+            for name, v in metadata["tag_vocabularies"].items()
+        }
+        intents, synonyms = metadata["intents"], metadata["synonyms"]
+    except (ConfigError, KeyError, TypeError, ValueError) as error:
+        raise ModelLoadError(f"{directory} holds an invalid model: {error}") from None
+    weights, masks = _read_weight_arrays(directory / "weights.npz")
+    network = NumpyDIET(config, weights, masks, [h for h in TAG_HEADS if h in vocabularies])
+    _check_weights(network, featurizer, len(intents), vocabularies, directory)
+    return NLU(config, featurizer, network, intents, vocabularies, synonyms, metadata)
+
+
+def _check_weights(network, featurizer, n_intents, vocabularies, directory: Path) -> None:
+    """The weights must fit the featurizer, labels and config saved beside them."""
+    size = network.config.transformer_size
+    expected = {
+        "input_projection/kernel": (featurizer.n_features_, network.config.dense_dimension),
+        "encoder/embedding/kernel": (network.config.dense_dimension, size),
+        **{f"{head}_transitions": (len(v), len(v)) for head, v in vocabularies.items()},
     }
-    model = DIET(
-        config,
-        n_features=featurizer.n_features_,
-        n_intents=len(metadata["intents"]),
-        tag_counts={name: len(v) for name, v in vocabularies.items()},
-    )
-    model(*_dummy_inputs(featurizer.n_features_))
-    _assign_weights(model, directory / "weights.npz")
-    return NLU(
-        config,
-        featurizer,
-        model,
-        metadata["intents"],
-        vocabularies,
-        metadata["synonyms"],
-        metadata,
-    )
-
-
-def _assign_weights(model, path: Path) -> None:
-    with np.load(path, allow_pickle=False) as stored:
-        arrays = dict(stored)
-    masks = {id(layer.kernel_mask): layer for layer in model.randomly_connected_layers()}
-    for variable in model.weights:
-        name = variable.name
-        if id(variable) in masks:
-            continue  # restored with its kernel
-        if name in arrays:
-            value = arrays[name]
-        elif name + "#connected" in arrays:
-            shape = tuple(arrays[name + "#shape"])
-            mask = np.unpackbits(arrays[name + "#mask"], count=int(np.prod(shape)))
-            mask = mask.reshape(shape).astype(bool)
-            value = np.zeros(shape, dtype=np.float32)
-            value[mask] = arrays[name + "#connected"]
-            owner = next(layer for layer in masks.values() if layer.kernel is variable)
-            owner.kernel_mask.assign(mask.astype(np.float32))
-        else:
-            raise ModelLoadError(f"{path} has no weight {name}; the model files do not match")
-        if tuple(value.shape) != tuple(variable.shape):
+    if n_intents > 1 and network.config.intent_classification:
+        expected["intent_embeddings"] = (n_intents, network.config.embedding_dimension)
+    for layer in range(network.config.number_of_transformer_layers):
+        expected[f"encoder/layer_{layer}/feed_forward_in/kernel"] = (size, 4 * size)
+    for name, shape in expected.items():
+        found = network.weights.get(name)
+        if found is None or found.shape != shape:
+            problem = "is missing" if found is None else f"has shape {found.shape}, not {shape}"
             raise ModelLoadError(
-                f"{path}: weight {name} has shape {value.shape}, the model expects "
-                f"{tuple(variable.shape)}"
+                f"{directory / 'weights.npz'}: weight {name} {problem}; the model files do not "
+                "belong together"
             )
-        variable.assign(value)

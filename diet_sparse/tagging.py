@@ -16,6 +16,8 @@ from diet_sparse.data import EntityAnnotation
 from diet_sparse.tokenizer import Token
 
 OUTSIDE = "O"
+# The entity heads a model can have, in the order role and group heads see the entity head.
+TAG_HEADS = ("entity", "role", "group")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,13 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from diet_sparse import __version__
-from diet_sparse.batching import balanced_order, batch_signature, batch_size_for_epoch, make_batch
+from diet_sparse.batching import (
+    balanced_order,
+    batch_signature,
+    batch_size_for_epoch,
+    epoch_batches,
+    make_batch,
+)
 from diet_sparse.config import DIETConfig, load_config, resolve_config
 from diet_sparse.data import TrainingData, TrainingDataError, load_training_data
 from diet_sparse.featurizer import Featurizer
@@ -135,7 +141,16 @@ def train(
         "training_examples": len(data.examples),
         "trainable_weights": counts,
     }
-    nlu = NLU(config, featurizer, model, intents, vocabularies, dict(data.synonyms), metadata)
+    nlu = NLU(
+        config,
+        featurizer,
+        model.to_numpy(),
+        intents,
+        vocabularies,
+        dict(data.synonyms),
+        metadata,
+        keras_model=model,
+    )
     if out is not None:
         from diet_sparse.persistence import save
 
@@ -161,6 +176,37 @@ def _tag_ids(
     return tags
 
 
+class LazyAdam(tf.keras.optimizers.Adam):
+    """Adam that applies a sparse gradient to the touched rows only (like tfa's LazyAdam).
+
+    The input projection's gradient covers only the features present in a batch; plain Adam
+    would still decay the moments of, and move, every row of its large kernel at every step.
+    Dense gradients get the usual Adam update.
+    """
+
+    def update_step(self, gradient, variable):
+        if not isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable)
+        dtype = variable.dtype
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        alpha = (
+            tf.cast(self.learning_rate, dtype)
+            * tf.sqrt(1 - tf.pow(beta_2, step))
+            / (1 - tf.pow(beta_1, step))
+        )
+        index = self._index_dict[self._var_key(variable)]
+        m, v = self._momentums[index], self._velocities[index]
+        rows, position = tf.unique(gradient.indices)
+        values = tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0])
+        m_rows = beta_1 * tf.gather(m, rows) + (1 - beta_1) * values
+        v_rows = beta_2 * tf.gather(v, rows) + (1 - beta_2) * tf.square(values)
+        m.scatter_update(tf.IndexedSlices(m_rows, rows))
+        v.scatter_update(tf.IndexedSlices(v_rows, rows))
+        step_rows = alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon)
+        variable.scatter_sub(tf.IndexedSlices(step_rows, rows))
+
+
 def _dummy_inputs(n_features: int) -> tuple[tf.SparseTensor, tf.Tensor, tf.Tensor]:
     features = tf.SparseTensor(np.zeros((0, 2), np.int64), np.zeros(0, np.float32), (2, n_features))
     return features, tf.ones((1, 2)), tf.constant([1], tf.int32)
@@ -174,7 +220,7 @@ def _fit(
     tags: dict[str, list[np.ndarray]],
     progress: bool,
 ) -> None:
-    optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate)
+    optimizer = LazyAdam(learning_rate=config.learning_rate)
     # Creating the slot variables now spares tf.function a second trace on the first step.
     optimizer.build(model.trainable_variables)
 
@@ -187,17 +233,16 @@ def _fit(
         return results
 
     rng = np.random.default_rng(config.random_seed)
-    n_examples = len(intent_ids)
+    lengths = np.diff(featurized.offsets)
     epochs = tqdm(
         range(config.epochs), desc="Epochs", unit="epoch", disable=not progress, file=sys.stderr
     )
     for epoch in epochs:
         batch_size = batch_size_for_epoch(epoch, config.epochs, config.batch_size)
-        order = balanced_order(intent_ids, rng)
+        batches = epoch_batches(balanced_order(intent_ids, rng), lengths, batch_size, rng)
         totals: dict[str, float] = {}
-        n_batches = math.ceil(n_examples / batch_size)
-        for b in range(n_batches):
-            indices = order[b * batch_size : (b + 1) * batch_size]
+        n_batches = len(batches)
+        for indices in batches:
             results = train_step(make_batch(featurized, indices, intent_ids, tags))
             for name, value in results.items():
                 totals[name] = totals.get(name, 0.0) + float(value)

@@ -17,17 +17,22 @@ def example_data():
 
 
 @pytest.fixture(scope="session")
-def trained_model_dir(tmp_path_factory, example_data):
-    """A model trained on data/ with configs/tiny.yml, saved to a temporary directory."""
-    from diet_sparse.training import train
-
-    directory = tmp_path_factory.mktemp("models") / "tiny"
-    train(example_data, TINY_CONFIG, out=directory, progress=False)
-    return directory
+def trained_model_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("models") / "tiny"
 
 
 @pytest.fixture(scope="session")
-def nlu(trained_model_dir):
+def trained_nlu(example_data, trained_model_dir):
+    """A model trained on data/ with configs/tiny.yml (it keeps its Keras model), and saved to
+    ``trained_model_dir``."""
+    from diet_sparse.training import train
+
+    return train(example_data, TINY_CONFIG, out=trained_model_dir, progress=False)
+
+
+@pytest.fixture(scope="session")
+def nlu(trained_nlu, trained_model_dir):
+    """The model of ``trained_nlu`` loaded from its directory, as users load models."""
     from diet_sparse.persistence import load
 
     return load(trained_model_dir)

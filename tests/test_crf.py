@@ -4,13 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from diet_sparse.crf import (
-    crf_decode,
-    crf_log_likelihood,
-    decode_with_confidence,
-    tag_marginals,
-    viterbi_decode,
-)
+from diet_sparse.crf import crf_log_likelihood, tfa_crf_decode, tfa_crf_log_likelihood
+from diet_sparse.crf_decoding import decode_with_confidence, tag_marginals, viterbi_decode
 
 
 def sequence_score(logits, transitions, tags):
@@ -24,7 +19,8 @@ def test_numpy_viterbi_matches_tensorflow_addons(seed):
     length, n_tags = 7, 5
     logits = rng.normal(size=(length, n_tags)).astype(np.float32)
     transitions = rng.normal(size=(n_tags, n_tags)).astype(np.float32)
-    expected = crf_decode(logits[None], tf.constant([length]), tf.constant(transitions)).numpy()[0]
+    expected = tfa_crf_decode(logits[None], tf.constant([length]), tf.constant(transitions))
+    expected = expected.numpy()[0]
     np.testing.assert_array_equal(viterbi_decode(logits, transitions), expected)
 
 
@@ -75,3 +71,44 @@ def test_confidences_are_probabilities_and_empty_input_works():
     tags, confidences = decode_with_confidence(logits, np.zeros((2, 2)))
     assert tags.tolist() == [0, 1]
     assert ((confidences > 0.9) & (confidences <= 1.0)).all()
+
+
+@pytest.mark.parametrize("n_tags", [3, 40, 317])
+def test_log_likelihood_and_gradients_match_tensorflow_addons(n_tags):
+    rng = np.random.default_rng(n_tags)
+    batch, length = 6, 9
+    logits = tf.constant(rng.normal(scale=3.0, size=(batch, length, n_tags)).astype(np.float32))
+    tags = tf.constant(rng.integers(0, n_tags, size=(batch, length)).astype(np.int32))
+    lengths = tf.constant([9, 1, 4, 9, 2, 7], dtype=tf.int32)
+    transitions = tf.Variable(rng.normal(scale=2.0, size=(n_tags, n_tags)).astype(np.float32))
+
+    def value_and_gradients(function):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            value = function(logits, tags, lengths, transitions)
+            total = tf.reduce_sum(value)
+        return value, tape.gradient(total, [logits, transitions])
+
+    ours, our_gradients = value_and_gradients(crf_log_likelihood)
+    reference, reference_gradients = value_and_gradients(tfa_crf_log_likelihood)
+    np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-5, atol=1e-3)
+    for a, b in zip(our_gradients, reference_gradients):
+        np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(),
+                                   tf.convert_to_tensor(b).numpy(), atol=1e-4)  # fmt: skip
+
+
+def test_log_likelihood_stays_finite_with_extreme_transitions():
+    logits = tf.constant([[[0.0, 50.0], [0.0, -50.0], [30.0, 0.0]]])
+    transitions = tf.Variable([[0.0, -200.0], [-200.0, 0.0]])
+    with tf.GradientTape() as tape:
+        value = crf_log_likelihood(logits, tf.constant([[1, 1, 0]]), tf.constant([3]), transitions)
+    gradient = tape.gradient(value, transitions)
+    assert np.isfinite(value.numpy()).all() and np.isfinite(gradient.numpy()).all()
+
+
+def test_empty_sequence_has_zero_log_likelihood():
+    logits = tf.zeros((2, 3, 4))
+    value = crf_log_likelihood(logits, tf.zeros((2, 3), tf.int32), tf.constant([0, 3]),
+                               tf.zeros((4, 4)))  # fmt: skip
+    assert value.numpy()[0] == 0.0
+    assert value.numpy()[1] == pytest.approx(-3 * np.log(4.0), rel=1e-5)

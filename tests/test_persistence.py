@@ -1,5 +1,7 @@
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,10 +14,19 @@ def all_texts(example_data):
     return [e.text for e in example_data.examples]
 
 
-def test_save_load_gives_identical_predictions(nlu, example_data, tmp_path):
+def test_save_load_gives_identical_predictions(trained_nlu, nlu, example_data, tmp_path):
     texts = all_texts(example_data)
-    save(nlu, tmp_path / "copy")
-    assert load(tmp_path / "copy").parse_batch(texts) == nlu.parse_batch(texts)
+    assert nlu.parse_batch(texts) == trained_nlu.parse_batch(texts)
+    save(nlu, tmp_path / "copy")  # a loaded model saves again, unchanged
+    assert load(tmp_path / "copy").parse_batch(texts) == trained_nlu.parse_batch(texts)
+
+
+def test_loading_does_not_import_tensorflow(trained_model_dir):
+    code = (
+        f"import sys; from diet_sparse import load; load({str(trained_model_dir)!r}).parse('hi');"
+    )
+    code += "sys.exit('tensorflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
 
 
 def test_model_directory_holds_open_formats_only(trained_model_dir):
@@ -30,20 +41,25 @@ def test_model_directory_holds_open_formats_only(trained_model_dir):
         assert any(name.endswith("#mask") for name in weights.files)
 
 
-def test_saved_kernels_store_only_connected_weights(nlu, trained_model_dir):
+def test_saved_kernels_store_only_connected_weights(trained_nlu, trained_model_dir):
+    layers = trained_nlu.keras_model.randomly_connected_layers()
+    assert len(layers) == 13
     with np.load(trained_model_dir / "weights.npz", allow_pickle=False) as weights:
-        for layer in nlu.model.randomly_connected_layers():
-            stored = weights[layer.kernel.name + "#connected"]
+        for layer in layers:
+            name = layer.kernel.name.removeprefix("diet/").removesuffix(":0")
+            stored = weights[name + "#connected"]
             assert stored.size == int(layer.kernel_mask.numpy().sum())
+            assert name not in weights.files  # no dense copy besides
 
 
-def test_loaded_masks_equal_trained_masks(nlu, trained_model_dir):
-    loaded = load(trained_model_dir)
-    for a, b in zip(
-        nlu.model.randomly_connected_layers(), loaded.model.randomly_connected_layers()
-    ):
-        np.testing.assert_array_equal(a.kernel_mask.numpy(), b.kernel_mask.numpy())
-        np.testing.assert_array_equal(a.kernel.numpy(), b.kernel.numpy())
+def test_loaded_weights_and_masks_equal_trained_ones(trained_nlu, nlu):
+    trained, loaded = trained_nlu.network, nlu.network
+    assert trained.weights.keys() == loaded.weights.keys()
+    for name, value in trained.weights.items():
+        np.testing.assert_array_equal(value, loaded.weights[name], err_msg=name)
+    assert trained.masks.keys() == loaded.masks.keys() and len(loaded.masks) == 13
+    for name, mask in trained.masks.items():
+        np.testing.assert_array_equal(mask, loaded.masks[name], err_msg=name)
 
 
 def test_interrupted_save_keeps_the_existing_model(nlu, tmp_path, monkeypatch):

@@ -79,8 +79,8 @@ def test_parse_batch_rejects_a_string(nlu):
         nlu.parse_batch("hello")
 
 
-def test_disconnected_weights_are_zero_after_training(nlu):
-    for layer in nlu.model.randomly_connected_layers():
+def test_disconnected_weights_are_zero_after_training(trained_nlu):
+    for layer in trained_nlu.keras_model.randomly_connected_layers():
         kernel, mask = layer.kernel.numpy(), layer.kernel_mask.numpy()
         assert np.all(kernel[mask == 0] == 0.0), layer.name
         assert 0.1 < mask.mean() < 0.4, layer.name
@@ -107,7 +107,7 @@ def test_intents_only_data_trains(example_data):
     result = nlu.parse("hello")
     assert result["entities"] == []
     assert result["intent"]["name"] in ("greet", "goodbye", "affirm")
-    assert nlu.model.tag_heads == []
+    assert nlu.network.tag_heads == []
 
 
 def test_single_intent_data_trains_entities_only():
@@ -119,7 +119,7 @@ def test_single_intent_data_trains_entities_only():
     nlu = train(TrainingData(examples=examples), config, progress=False)
     result = nlu.parse("I live in Paris")
     assert result["intent"] == {"name": "inform", "confidence": 1.0}
-    assert not nlu.model.has_intent_head
+    assert not nlu.network.has_intent_head
     assert [e["value"] for e in result["entities"]] == ["Paris"]
 
 
