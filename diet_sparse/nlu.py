@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from diet_sparse.config import DIETConfig
-from diet_sparse.crf_decoding import decode_with_confidence
+from diet_sparse.crf_decoding import batch_decode_with_confidence
 from diet_sparse.featurizer import Featurizer
 from diet_sparse.inference import NumpyDIET
 from diet_sparse.tagging import TagVocabulary, decode_entity_tags, span_attribute
@@ -76,6 +76,13 @@ class NLU:
     def _parse_chunk(self, texts: list[str]) -> list[dict[str, Any]]:
         featurized = self.featurizer.transform(texts)
         outputs = self.network(featurized.features, featurized.offsets)
+        token_counts = np.diff(featurized.offsets) - 1
+        decoded = {
+            head: batch_decode_with_confidence(
+                outputs[head], token_counts, self.network.transitions(head)
+            )
+            for head in self.network.tag_heads
+        }
         results = []
         for i, text in enumerate(texts):
             result: dict[str, Any] = {"text": text}
@@ -85,9 +92,8 @@ class NLU:
                 only = self.intents[0] if self.intents else None
                 result["intent"] = {"name": only, "confidence": 1.0 if only else 0.0}
                 result["intent_ranking"] = [dict(result["intent"])] if only else []
-            tokens = featurized.tokens[i]
-            logits = {name: outputs[name][i, : len(tokens)] for name in self.network.tag_heads}
-            result["entities"] = self._entities(text, tokens, logits)
+            tags = {head: (ids[i], confidences[i]) for head, (ids, confidences) in decoded.items()}
+            result["entities"] = self._entities(text, featurized.tokens[i], tags)
             results.append(result)
         return results
 
@@ -100,13 +106,12 @@ class NLU:
         ]
         return {"intent": dict(ranking[0]), "intent_ranking": ranking}
 
-    def _entities(self, text: str, tokens, logits: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-        if "entity" not in logits or not tokens:
+    def _entities(
+        self, text: str, tokens: list, decoded: dict[str, tuple[np.ndarray, np.ndarray]]
+    ) -> list[dict[str, Any]]:
+        """Entities from the decoded tags and confidences of each tag head."""
+        if "entity" not in decoded or not tokens:
             return []
-        decoded = {
-            name: decode_with_confidence(values, self.network.transitions(name))
-            for name, values in logits.items()
-        }
         entities = []
         tag_ids, confidences = decoded["entity"]
         for span in decode_entity_tags(tag_ids, confidences, self.tag_vocabularies["entity"]):

@@ -129,7 +129,7 @@ def train(
         f"connection_density={config.connection_density:g}); {counts['total']:,} in total.",
         file=sys.stderr,
     )
-    _fit(model, config, featurized, intent_ids, tags, progress)
+    history = _fit(model, config, featurized, intent_ids, tags, progress)
     seconds = time.perf_counter() - started
 
     metadata = {
@@ -140,6 +140,7 @@ def train(
         "training_seconds": round(seconds, 2),
         "training_examples": len(data.examples),
         "trainable_weights": counts,
+        "history": history,
     }
     nlu = NLU(
         config,
@@ -219,7 +220,8 @@ def _fit(
     intent_ids: np.ndarray,
     tags: dict[str, list[np.ndarray]],
     progress: bool,
-) -> None:
+) -> list[dict[str, float]]:
+    """Run the epochs; returns per epoch its seconds, batch size and mean training metrics."""
     optimizer = LazyAdam(learning_rate=config.learning_rate)
     # Creating the slot variables now spares tf.function a second trace on the first step.
     optimizer.build(model.trainable_variables)
@@ -237,7 +239,9 @@ def _fit(
     epochs = tqdm(
         range(config.epochs), desc="Epochs", unit="epoch", disable=not progress, file=sys.stderr
     )
+    history = []
     for epoch in epochs:
+        epoch_started = time.perf_counter()
         batch_size = batch_size_for_epoch(epoch, config.epochs, config.batch_size)
         batches = epoch_batches(balanced_order(intent_ids, rng), lengths, batch_size, rng)
         totals: dict[str, float] = {}
@@ -256,3 +260,7 @@ def _fit(
         epochs.set_postfix(
             {short: f"{means[name]:.3f}" for name, short in shown.items() if name in means}
         )
+        seconds = round(time.perf_counter() - epoch_started, 3)
+        history.append({"epoch": epoch + 1, "seconds": seconds, "batch_size": batch_size,
+                        **{name: round(value, 5) for name, value in means.items()}})  # fmt: skip
+    return history

@@ -112,3 +112,18 @@ def test_empty_sequence_has_zero_log_likelihood():
                                tf.zeros((4, 4)))  # fmt: skip
     assert value.numpy()[0] == 0.0
     assert value.numpy()[1] == pytest.approx(-3 * np.log(4.0), rel=1e-5)
+
+
+def test_batch_decoding_equals_decoding_each_message():
+    from diet_sparse.crf_decoding import batch_decode_with_confidence
+
+    rng = np.random.default_rng(8)
+    lengths = np.array([5, 1, 3, 5, 2])
+    logits = rng.normal(scale=2.0, size=(5, 5, 6)).astype(np.float32)
+    transitions = rng.normal(size=(6, 6)).astype(np.float32)
+    tags, confidences = batch_decode_with_confidence(logits, lengths, transitions)
+    for i, n in enumerate(lengths):
+        one_tags, one_confidences = decode_with_confidence(logits[i, :n], transitions)
+        np.testing.assert_array_equal(tags[i, :n], one_tags)
+        np.testing.assert_allclose(confidences[i, :n], one_confidences, rtol=1e-5)
+        assert (tags[i, n:] == 0).all()

@@ -1,0 +1,652 @@
+"""HTTP server speaking Rasa's NLU protocol, so a chatbot can use a diet-sparse model over HTTP.
+
+A Rasa assistant with ``nlu: url: "http://host:port"`` in its ``endpoints.yml`` POSTs
+``{"text": ..., "message_id": ..., "token": ...}`` to ``/model/parse`` and reads back the parse
+result; this server answers exactly that, plus ``/health``, ``/status`` and ``/version``.
+
+Requests that arrive together are parsed as one batch: a single worker takes the first queued
+request, waits up to ``batch_window_ms`` for more (at most ``max_batch_size``), and runs
+``nlu.parse_batch`` once in a worker thread so the event loop keeps accepting requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from diet_sparse import __version__
+
+logger = logging.getLogger("diet_sparse.server")
+
+PARSE_PATH = "/model/parse"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_MAX_TEXT_LENGTH = 2000
+DEFAULT_BATCH_WINDOW_MS = 2.0
+DEFAULT_MAX_BATCH_SIZE = 64
+GRACEFUL_SHUTDOWN_SECONDS = 10  # in-flight requests get this long to finish after SIGTERM
+
+ERROR_NAMES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    422: "invalid_request",
+    500: "internal_error",
+}
+
+
+class ApiError(Exception):
+    """A request the server refuses; becomes ``{"error": name, "detail": detail}``."""
+
+    def __init__(self, status: int, error: str, detail: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+
+class ServerStartError(RuntimeError):
+    """The server cannot start (model, address); the message is the one line to show."""
+
+
+# --- request and response schemas (the OpenAPI document; the parse body is checked by hand) --
+
+
+class ParseRequest(BaseModel):
+    """What Rasa's ``RasaNLUHttpInterpreter`` sends; ``token`` and ``message_id`` may be null."""
+
+    text: str
+    message_id: str | None = None
+    token: str | None = None
+
+
+class IntentResult(BaseModel):
+    name: str | None
+    confidence: float
+
+
+class EntityResult(BaseModel):
+    model_config = ConfigDict(extra="allow")  # role, group and their confidences, processors
+
+    entity: str
+    start: int
+    end: int
+    value: str
+    confidence_entity: float
+    extractor: str
+
+
+class ParseResponse(BaseModel):
+    text: str
+    intent: IntentResult
+    intent_ranking: list[IntentResult]
+    entities: list[EntityResult]
+    message_id: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    detail: Any
+
+
+class StatusResponse(BaseModel):
+    model_directory: str | None
+    diet_sparse_version: str
+    model_trained_with: str | None
+    trained_at: str | None
+    intents: list[str]
+    entity_types: list[str]
+    roles: list[str]
+    groups: list[str]
+    connection_density: float
+    batch_window_ms: float
+    max_text_length: int
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 413, 500)
+}
+
+
+# --- micro-batching --------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    text: str
+    future: asyncio.Future
+    arrived: float  # time.monotonic() when queued
+
+
+class MicroBatcher:
+    """Parses texts that arrive within ``window_ms`` of each other with one ``parse_batch`` call.
+
+    ``window_ms = 0`` parses every request on its own, concurrently in worker threads.
+
+    Example:
+        >>> batcher = MicroBatcher(nlu.parse_batch, window_ms=2)  # doctest: +SKIP
+        >>> batcher.start(); result = await batcher.parse("hello")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        parse_batch: Callable[[list[str]], list[dict[str, Any]]],
+        window_ms: float = DEFAULT_BATCH_WINDOW_MS,
+        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    ) -> None:
+        if window_ms < 0:
+            raise ValueError(f"batch_window_ms must be >= 0, got {window_ms}")
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        self.parse_batch = parse_batch
+        self.window = window_ms / 1000
+        self.max_batch_size = max_batch_size
+        self._queue: asyncio.Queue[_Pending] | None = None
+        self._worker: asyncio.Task | None = None
+
+    def start(self) -> None:
+        """Start the batching worker on the running event loop (no-op without a window)."""
+        if self.window > 0 and self._worker is None:
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop the worker; requests still queued fail (the server has stopped accepting)."""
+        if self._worker is None:
+            return
+        self._worker.cancel()
+        try:
+            await self._worker
+        except asyncio.CancelledError:
+            pass
+        self._worker = None
+        while self._queue is not None and not self._queue.empty():
+            pending = self._queue.get_nowait()
+            if not pending.future.done():
+                pending.future.set_exception(RuntimeError("server shutting down"))
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """The parse result of ``text``, batched with requests arriving at the same time."""
+        if self._worker is None:
+            return (await asyncio.to_thread(self.parse_batch, [text]))[0]
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(text, future, time.monotonic()))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._collect()
+            await self._parse_and_resolve(batch)
+
+    async def _collect(self) -> list[_Pending]:
+        """The first queued request and those arriving within the window after it."""
+        batch = [await self._queue.get()]
+        deadline = batch[0].arrived + self.window
+        while len(batch) < self.max_batch_size:
+            if not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _parse_and_resolve(self, batch: list[_Pending]) -> None:
+        try:
+            results = await self._parse_texts([pending.text for pending in batch])
+        except Exception as error:
+            if len(batch) > 1:  # one bad text must not fail the others: isolate it
+                for pending in batch:
+                    await self._parse_and_resolve([pending])
+                return
+            results = [error]
+        for pending, result in zip(batch, results):
+            if pending.future.done():  # the client went away
+                continue
+            if isinstance(result, Exception):
+                pending.future.set_exception(result)
+            else:
+                pending.future.set_result(result)
+
+    async def _parse_texts(self, texts: list[str]) -> list[dict[str, Any]]:
+        results = await asyncio.to_thread(self.parse_batch, texts)
+        if len(results) != len(texts):
+            raise RuntimeError(f"parse_batch returned {len(results)} results for {len(texts)}")
+        return results
+
+
+# --- authentication ----------------------------------------------------------------------------
+
+
+def _same_token(given: Any, expected: str) -> bool:
+    return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _token_outside_body(request: Request) -> str | None:
+    """The token from ``?token=`` or ``Authorization: Bearer``, if either is there."""
+    token = request.query_params.get("token")
+    if token is not None:
+        return token
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else None
+
+
+def _unauthorized() -> JSONResponse:
+    return _error_response(
+        401,
+        "unauthorized",
+        "this server needs a token: in the JSON body as 'token', as ?token=, "
+        "or as 'Authorization: Bearer <token>'",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+class TokenGuard:
+    """ASGI middleware: every request needs the token, except that POST /model/parse may carry
+    it in its JSON body (as Rasa sends it), which the parse endpoint checks itself."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        authorized = _same_token(_token_outside_body(request), self.token)
+        scope.setdefault("state", {})["token_checked"] = authorized
+        if authorized or (scope["path"] == PARSE_PATH and scope["method"] == "POST"):
+            await self.app(scope, receive, send)
+        else:
+            await _unauthorized()(scope, receive, send)
+
+
+# --- request validation ------------------------------------------------------------------------
+
+
+async def _read_body(request: Request, max_body_bytes: int) -> bytes:
+    """The request body, refused with 413 past ``max_body_bytes`` (declared or actually sent)."""
+    too_large = ApiError(
+        413, "payload_too_large", f"the request body is over the limit of {max_body_bytes} bytes"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_body_bytes:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_body_bytes:
+            raise too_large
+    return bytes(body)
+
+
+def _decode_json(body: bytes) -> Any:
+    if not body.strip():
+        raise ApiError(400, "invalid_json", 'the body is empty; send JSON like {"text": "hello"}')
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError and bad UTF-8 are ValueError
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {error}") from None
+
+
+JSON_TYPES = {
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+def _describe(value: Any) -> str:
+    """The JSON type of a decoded value, for error messages."""
+    return JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _checked_string(body: dict, key: str, required: bool) -> str | None:
+    value = body.get(key)
+    if value is None:
+        if required:
+            detail = "missing 'text'" if key not in body else "'text' must be a string, got null"
+            raise ApiError(400, "invalid_request", detail)
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_request", f"'{key}' must be a string, got {_describe(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(
+            400, "invalid_request", f"'{key}' is not valid Unicode (lone surrogate)"
+        ) from None
+    return value
+
+
+def _parse_request(body: Any, max_text_length: int) -> ParseRequest:
+    """Check the decoded body the way a user can act on; unknown keys are ignored."""
+    if not isinstance(body, dict):
+        raise ApiError(
+            400, "invalid_request", f"the body must be a JSON object, got {_describe(body)}"
+        )
+    text = _checked_string(body, "text", required=True)
+    if len(text) > max_text_length:
+        raise ApiError(
+            413,
+            "text_too_long",
+            f"'text' has {len(text)} characters; the limit is {max_text_length} "
+            "(--max-text-length)",
+        )
+    return ParseRequest.model_construct(
+        text=text,
+        message_id=_checked_string(body, "message_id", required=False),
+        token=_checked_string(body, "token", required=False),
+    )
+
+
+# --- the application ---------------------------------------------------------------------------
+
+
+def _error_response(
+    status: int, error: str, detail: Any, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
+
+
+def _labels(vocabulary) -> list[str]:
+    """Entity types, roles or groups of a tag vocabulary, without ``O`` and BILOU prefixes."""
+    if vocabulary is None:
+        return []
+    names = [tag.split("-", 1)[1] if vocabulary.bilou else tag for tag in vocabulary.tags[1:]]
+    return list(dict.fromkeys(names))
+
+
+def _status(nlu, model_dir: str | None, batch_window_ms: float, max_text_length: int) -> dict:
+    vocabularies = nlu.tag_vocabularies
+    return {
+        "model_directory": model_dir,
+        "diet_sparse_version": __version__,
+        "model_trained_with": nlu.metadata.get("diet_sparse_version"),
+        "trained_at": nlu.metadata.get("trained_at"),
+        "intents": list(nlu.intents),
+        "entity_types": _labels(vocabularies.get("entity")),
+        "roles": _labels(vocabularies.get("role")),
+        "groups": _labels(vocabularies.get("group")),
+        "connection_density": nlu.config.connection_density,
+        "batch_window_ms": batch_window_ms,
+        "max_text_length": max_text_length,
+    }
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        return _error_response(error.status, error.error, error.detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        name = ERROR_NAMES.get(error.status_code, "http_error")
+        return _error_response(error.status_code, name, error.detail, error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        return _error_response(422, "invalid_request", _validation_details(error))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error_response(500, "internal_error", f"{type(error).__name__}: {error}")
+
+
+def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
+    """Pydantic's error list without the parts that may not serialise (input, ctx)."""
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in error.errors()]
+
+
+def create_app(
+    nlu,
+    *,
+    model_dir: str | Path | None = None,
+    auth_token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_text_length: int = DEFAULT_MAX_TEXT_LENGTH,
+    batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+) -> FastAPI:
+    """The FastAPI application serving ``nlu`` (anything with `NLU`'s attributes and methods).
+
+    Example:
+        >>> from fastapi.testclient import TestClient  # doctest: +SKIP
+        >>> with TestClient(create_app(load("models/default"))) as client:  # doctest: +SKIP
+        ...     client.post("/model/parse", json={"text": "hi"}).json()["intent"]
+    """
+    batcher = MicroBatcher(nlu.parse_batch, batch_window_ms, max_batch_size)
+    status = _status(
+        nlu, str(model_dir) if model_dir is not None else None, batch_window_ms, max_text_length
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(
+        title="diet-sparse NLU server",
+        version=__version__,
+        description="Rasa's NLU HTTP protocol: POST /model/parse returns the parse result.",
+        lifespan=lifespan,
+    )
+    _add_error_handlers(app)
+    if auth_token is not None:
+        app.add_middleware(TokenGuard, token=auth_token)
+
+    @app.post(
+        PARSE_PATH,
+        response_model=None,
+        responses={200: {"model": ParseResponse}, **ERROR_RESPONSES},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": ParseRequest.model_json_schema()}},
+            }
+        },
+    )
+    async def parse(request: Request) -> JSONResponse:
+        """Intent, intent ranking and entities of ``text``, as Rasa's parse result."""
+        try:
+            body = await _read_body(request, max_body_bytes)
+        except ClientDisconnect:
+            return JSONResponse({}, status_code=400)  # nobody is listening any more
+        needs_body_token = auth_token is not None and not request.state.token_checked
+        try:
+            decoded = _decode_json(body)
+        except ApiError:
+            if needs_body_token:
+                return _unauthorized()  # say nothing about the body to a client without a token
+            raise
+        if needs_body_token and not (
+            isinstance(decoded, dict) and _same_token(decoded.get("token"), auth_token)
+        ):
+            return _unauthorized()
+        parse_request = _parse_request(decoded, max_text_length)
+        try:
+            result = await batcher.parse(parse_request.text)
+        except Exception as error:
+            logger.exception("parsing %r failed", parse_request.text[:100])
+            raise ApiError(500, "internal_error", f"parsing failed: {error}") from None
+        if parse_request.message_id is not None:
+            result = {**result, "message_id": parse_request.message_id}
+        return JSONResponse(result)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        """200 while the server is up: the model is loaded before it starts listening."""
+        return {"status": "ok"}
+
+    @app.get("/status", response_model=StatusResponse)
+    async def get_status() -> dict[str, Any]:
+        """The model served: directory, intents, entity types, density, when it was trained."""
+        return status
+
+    @app.get("/version")
+    async def version() -> dict[str, str]:
+        """The diet-sparse version serving the model."""
+        return {"version": __version__}
+
+    return app
+
+
+# --- start-up ----------------------------------------------------------------------------------
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` before the (slow) model load, so a taken port fails fast."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise ServerStartError(f"cannot listen on {host}:{port}: {error}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        raise ServerStartError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    return sock
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _load_model(model_dir: str | Path):
+    from diet_sparse.persistence import ModelLoadError, load
+
+    try:
+        nlu = load(model_dir)
+    except ModelLoadError as error:
+        raise ServerStartError(str(error)) from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ServerStartError(
+            f"cannot load the model in {model_dir}: {type(error).__name__}: {error}"
+        ) from None
+    nlu.parse("warm up")  # traces the model now rather than during the first request
+    return nlu
+
+
+def _announce(url: str, host: str, auth_token: str | None) -> None:
+    say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    say(f"diet-sparse {__version__} listening on {url}  (POST {PARSE_PATH}, docs at {url}/docs)")
+    if auth_token is not None:
+        say("Requests must carry the token (JSON 'token', ?token= or Authorization: Bearer).")
+    elif _is_loopback(host):
+        say(f"No --auth-token: only accepting connections from this machine ({host}).")
+    else:
+        say(
+            f"WARNING: listening on {host} without --auth-token: anyone who can reach this "
+            "port can use the model. Pass --auth-token TOKEN, or --host 127.0.0.1."
+        )
+
+
+def _ignore_signal(signum: int, frame: Any) -> None:
+    """Stands in for SIGTERM/SIGINT's default after uvicorn's graceful shutdown re-raises them."""
+
+
+def serve(
+    model_dir: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 5005,
+    auth_token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_text_length: int = DEFAULT_MAX_TEXT_LENGTH,
+    batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+) -> int:
+    """Serve the model in ``model_dir`` over HTTP until SIGTERM or Ctrl-C; returns the exit code.
+
+    The model is loaded (and its first parse traced) before the server starts listening; a model
+    that cannot be loaded or an address that cannot be bound prints one ``error:`` line.
+
+    Example:
+        >>> serve("models/default", port=5005)  # doctest: +SKIP
+    """
+    import uvicorn
+
+    for name, value in (("max_body_bytes", max_body_bytes), ("max_text_length", max_text_length)):
+        if value < 1:
+            print(f"error: {name} must be >= 1, got {value}", file=sys.stderr)
+            return 1
+    if batch_window_ms < 0:
+        print(f"error: batch_window_ms must be >= 0, got {batch_window_ms}", file=sys.stderr)
+        return 1
+    try:
+        sock = _bind(host, port)
+        print(f"Loading the model in {model_dir} ...", file=sys.stderr, flush=True)
+        nlu = _load_model(model_dir)
+    except ServerStartError as error:
+        if "sock" in locals():
+            sock.close()
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    app = create_app(
+        nlu,
+        model_dir=Path(model_dir).resolve(),
+        auth_token=auth_token,
+        max_body_bytes=max_body_bytes,
+        max_text_length=max_text_length,
+        batch_window_ms=batch_window_ms,
+        max_batch_size=max_batch_size,
+    )
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+    _announce(f"http://{shown_host}:{bound_port}", host, auth_token)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    previous = {sig: signal.signal(sig, _ignore_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
+    print("Server stopped.", file=sys.stderr, flush=True)
+    return 0

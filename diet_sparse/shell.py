@@ -1,0 +1,142 @@
+"""Interactive shell: type a message, see its intent, the runners-up and the entities in place.
+
+Reads lines with `input`, so it works at a terminal (with line editing) and with piped stdin.
+Entities are highlighted in colour on a terminal and marked up as ``[Berlin](city:departure)``
+otherwise. ``/exit`` or Ctrl-D ends the session.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_COMMANDS = {"/exit", "/quit"}
+RUNNERS_UP = 2
+COLOURS = ("\033[1;36m", "\033[1;33m", "\033[1;35m", "\033[1;32m")  # cycled per entity
+DIM, RESET = "\033[2m", "\033[0m"
+
+
+def _label(entity: dict[str, Any]) -> str:
+    """``city``, ``city:departure``, ``city#1``: the entity type with its role and group."""
+    label = entity["entity"]
+    if "role" in entity:
+        label += f":{entity['role']}"
+    if "group" in entity:
+        label += f"#{entity['group']}"
+    return label
+
+
+def format_intents(result: dict[str, Any]) -> str:
+    """``intent: book_flight (0.98)  next: greet (0.01), deny (0.00)``
+
+    Example:
+        >>> format_intents({"intent": {"name": "greet", "confidence": 0.9},
+        ...                 "intent_ranking": [{"name": "greet", "confidence": 0.9},
+        ...                                    {"name": "deny", "confidence": 0.1}]})
+        'intent: greet (0.90)  next: deny (0.10)'
+    """
+    intent = result["intent"]
+    line = f"intent: {intent['name']} ({intent['confidence']:.2f})"
+    runners_up = [r for r in result["intent_ranking"] if r["name"] != intent["name"]]
+    if runners_up:
+        shown = ", ".join(f"{r['name']} ({r['confidence']:.2f})" for r in runners_up[:RUNNERS_UP])
+        line += f"  next: {shown}"
+    return line
+
+
+def highlight(text: str, entities: list[dict[str, Any]], colour: bool = False) -> str:
+    """``text`` with each entity span marked: ANSI colour, or ``[span](label)`` without.
+
+    Example:
+        >>> highlight("fly to Berlin", [{"entity": "city", "start": 7, "end": 13}])
+        'fly to [Berlin](city)'
+    """
+    pieces, position = [], 0
+    for i, entity in enumerate(sorted(entities, key=lambda e: e["start"])):
+        start, end = entity["start"], entity["end"]
+        if start < position:
+            continue  # overlapping spans cannot both be marked inline; the list shows both
+        span = text[start:end]
+        if colour:
+            tint = COLOURS[i % len(COLOURS)]
+            marked = f"{tint}{span}{RESET}{DIM}({_label(entity)}){RESET}"
+        else:
+            marked = f"[{span}]({_label(entity)})"
+        pieces += [text[position:start], marked]
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def format_entity(entity: dict[str, Any]) -> str:
+    """One line per entity: label, span, confidence, and the value where a synonym changed it."""
+    line = (
+        f"  {entity['entity']}: {entity['value']!r} [{entity['start']}:{entity['end']}] "
+        f"({entity['confidence_entity']:.2f})"
+    )
+    for attribute in ("role", "group"):
+        if attribute in entity:
+            line += f"  {attribute} {entity[attribute]} ({entity[f'confidence_{attribute}']:.2f})"
+    return line
+
+
+def format_result(result: dict[str, Any], colour: bool = False) -> str:
+    """The block printed for one message: intents, the highlighted text, one line per entity."""
+    lines = [format_intents(result)]
+    entities = result["entities"]
+    if entities:
+        lines.append(highlight(result["text"], entities, colour))
+        lines += [format_entity(entity) for entity in entities]
+    else:
+        lines.append("entities: none")
+    return "\n".join(lines)
+
+
+def _use_colour(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def _enable_line_editing() -> None:
+    try:
+        import readline  # noqa: F401  (importing it gives input() history and editing)
+    except ImportError:
+        pass
+
+
+def run_shell(model_dir: str | Path) -> int:
+    """Load the model in ``model_dir`` and parse each line typed until ``/exit`` or Ctrl-D.
+
+    Example:
+        >>> run_shell("models/default")  # doctest: +SKIP
+        > book a flight from Berlin
+        intent: book_flight (0.99)  next: greet (0.00), deny (0.00)
+        book a flight from [Berlin](city:departure)
+          city: 'Berlin' [19:25] (0.98)  role departure (0.91)
+    """
+    from diet_sparse.persistence import load
+
+    interactive = sys.stdin.isatty()
+    if interactive:
+        _enable_line_editing()
+    print(f"Loading the model in {model_dir} ...", file=sys.stderr, flush=True)
+    nlu = load(model_dir)
+    print("Type a message; /exit or Ctrl-D to quit.", file=sys.stderr, flush=True)
+    colour = _use_colour(sys.stdout)
+    prompt = "> " if interactive else ""
+    while True:
+        try:
+            line = input(prompt)
+        except EOFError:
+            if interactive:
+                print()
+            return 0
+        except KeyboardInterrupt:
+            print()  # Ctrl-C drops the line typed so far, as in Python's own prompt
+            continue
+        text = line.strip()
+        if text in EXIT_COMMANDS:
+            return 0
+        if text:
+            print(format_result(nlu.parse(text), colour), flush=True)

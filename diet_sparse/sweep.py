@@ -1,0 +1,336 @@
+"""The connection-density experiment: F1 against trainable weights, one curve per density.
+
+`sweep` (behind ``diet-sparse sweep``) trains one model per (connection density, transformer
+size, seed), evaluates it on test data and appends a row to ``sweep.csv`` as soon as the point is
+done, so an interrupted sweep resumes where it stopped. After each point it redraws
+``sweep_intent.png`` and ``sweep_entity.png`` from the whole CSV: F1 against the number of
+connected weights in the randomly connected layers (log x axis), one curve per density, as in
+Rasa's figures of randomly connected layers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diet_sparse.data import Example, TrainingData, load_training_data
+
+COLUMNS = (
+    "density",
+    "size",
+    "seed",
+    "randomly_connected_weights",
+    "total_trainable_weights",
+    "intent_weighted_f1",
+    "entity_micro_f1",
+    "train_seconds",
+)
+CSV_NAME = "sweep.csv"
+SETTINGS_NAME = "sweep_settings.json"
+PLOTS = {"intent_weighted_f1": "sweep_intent.png", "entity_micro_f1": "sweep_entity.png"}
+
+
+def sweep(
+    config=None,
+    train: str | Path | Sequence[str | Path] = (),
+    test: str | Path | Sequence[str | Path] = (),
+    densities: Sequence[float] = (1.0, 0.2, 0.05, 0.01),
+    sizes: Sequence[int] = (8, 16, 32, 64, 128, 256),
+    repeats: int = 1,
+    out: str | Path = "sweep",
+    epochs: int | None = None,
+    subsample: float | int | None = None,
+    dataset_name: str | None = None,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """Train and evaluate one model per (density, transformer size, seed); write CSV and plots.
+
+    Each point takes the base config with ``connection_density`` = the density,
+    ``transformer_size`` = the size, ``random_seed`` = the config's seed + r for r in
+    ``range(repeats)``, and ``number_of_attention_heads`` = the largest number not above the
+    config's that divides the size (4 heads stay 4 down to size 4; size 2 gets 2 heads).
+    ``dense_dimension`` and every other key keep the config's value, so only the encoder grows.
+    Trainable weights are counted as the connected (unmasked) weights of the randomly connected
+    layers, as in Rasa's figures; ``total_trainable_weights`` counts every trainable weight,
+    again without the disconnected ones.
+
+    Points already in ``out/sweep.csv`` are skipped. ``out/sweep_settings.json`` records the
+    base config, data and subsample; resuming with different ones is refused, since their rows
+    would not be comparable.
+
+    Args:
+        config: base config: a `DIETConfig`, a dict of config values, a YAML path or None.
+        train: training data files or directories.
+        test: test data files or directories.
+        densities: connection densities, each in [0, 1].
+        sizes: transformer sizes (``transformer_size``), each >= 1.
+        repeats: seeds per point; the plots draw their mean with a min-max band.
+        out: directory for ``sweep.csv``, ``sweep_settings.json`` and the two plots.
+        epochs: overrides the config's ``epochs``.
+        subsample: train on a stratified subsample of the training data: a fraction in (0, 1)
+            or a number of examples (>= 1). Every intent keeps at least one example; the same
+            examples are chosen on every run (seeded by the config's ``random_seed``).
+        dataset_name: name in the plot titles; default: the name of the training data's folder.
+        progress: show each model's training progress bar.
+
+    Returns:
+        Every row of ``sweep.csv`` (earlier runs included), as dicts of numbers.
+
+    Example:
+        >>> sweep("configs/default.yml", train=["train.yml"], test=["test.yml"],
+        ...       densities=[1.0, 0.2], sizes=[16, 64], epochs=20, out="sweep")  # doctest: +SKIP
+    """
+    from diet_sparse.evaluation import evaluate, load_test_data
+    from diet_sparse.training import as_config
+    from diet_sparse.training import train as train_model
+
+    base = as_config(config).to_dict()
+    if epochs is not None:
+        base["epochs"] = epochs
+    as_config(base)  # validated before anything expensive
+    densities = [float(d) for d in densities]
+    for density in densities:
+        if not 0.0 <= density <= 1.0:
+            raise ValueError(f"densities must be in [0, 1], got {density}")
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"sizes must be integers >= 1, got {size!r}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+    train_paths, test_paths = _paths(train, "train"), _paths(test, "test")
+
+    out = Path(out)
+    csv_path = out / CSV_NAME
+    rows = read_rows(csv_path)
+    done = {(row["density"], row["size"], row["seed"]) for row in rows}
+    title = dataset_name or _dataset_name(train_paths)
+    points = [
+        (density, size, base["random_seed"] + r)
+        for density in densities
+        for size in sizes
+        for r in range(repeats)
+    ]
+    todo = [point for point in points if point not in done]
+    configs = {  # every point's config is validated before the first one trains
+        point: as_config(
+            dict(
+                base,
+                connection_density=point[0],
+                transformer_size=point[1],
+                number_of_attention_heads=attention_heads(
+                    point[1], base["number_of_attention_heads"]
+                ),
+                random_seed=point[2],
+            )
+        )
+        for point in todo
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    _check_settings(
+        out / SETTINGS_NAME,
+        {
+            "config": _without(base, "connection_density", "transformer_size",
+                               "number_of_attention_heads", "random_seed"),
+            "train": [str(Path(p).resolve()) for p in train_paths],
+            "test": [str(Path(p).resolve()) for p in test_paths],
+            "subsample": subsample,
+        },
+        resuming=bool(rows),
+    )  # fmt: skip
+
+    if len(todo) < len(points):
+        print(f"{len(points) - len(todo)} of {len(points)} points already in {csv_path}")
+    if todo:
+        training_data = load_training_data(train_paths)
+        if subsample is not None:
+            before = len(training_data.examples)
+            training_data = stratified_subsample(training_data, subsample, base["random_seed"])
+            print(
+                f"Training on a stratified subsample: {len(training_data.examples)} of {before} "
+                "examples",
+                file=sys.stderr,
+            )
+        test_data = load_test_data(test_paths)
+
+    for n, (density, size, seed) in enumerate(todo, start=1):
+        point_config = configs[density, size, seed]
+        started = time.perf_counter()
+        nlu = train_model(training_data, point_config, progress=progress)
+        seconds = time.perf_counter() - started
+        summary = evaluate(nlu, test_data)["summary"]
+        counts = trainable_weights(nlu)
+        row = {
+            "density": density,
+            "size": size,
+            "seed": seed,
+            "randomly_connected_weights": counts["randomly_connected"],
+            "total_trainable_weights": counts["total"],
+            "intent_weighted_f1": summary["intent_weighted_f1"],
+            "entity_micro_f1": summary.get("entity_micro_f1", math.nan),
+            "train_seconds": round(seconds, 2),
+        }
+        _append_row(csv_path, row)
+        rows.append(row)
+        print(
+            f"[{n}/{len(todo)}] density {density:g}, size {size}, seed {seed}: "
+            f"{row['randomly_connected_weights']:,} connected weights, "
+            f"intent F1 {row['intent_weighted_f1']:.3f}, "
+            f"entity F1 {row['entity_micro_f1']:.3f}, {seconds:.1f} s",
+            flush=True,
+        )
+        plot_rows(rows, out, title)
+    if not todo:
+        plot_rows(rows, out, title)
+    return rows
+
+
+def trainable_weights(nlu) -> dict[str, int]:
+    """``{"randomly_connected", "randomly_connected_if_dense", "total"}`` of a trained model.
+
+    The counts `train` records in the model's metadata; else counted on its Keras model.
+    """
+    counts = nlu.metadata.get("trainable_weights")
+    if counts is None:
+        model = getattr(nlu, "keras_model", None) or nlu.model
+        counts = model.count_trainable_weights()
+    return counts
+
+
+def attention_heads(size: int, most: int) -> int:
+    """The largest number of attention heads, at most ``most``, that divides ``size``.
+
+    Example:
+        >>> attention_heads(64, 4), attention_heads(6, 4), attention_heads(2, 4)
+        (4, 3, 2)
+    """
+    return max(h for h in range(1, min(size, most) + 1) if size % h == 0)
+
+
+def stratified_subsample(data: TrainingData, size: float | int, seed: int) -> TrainingData:
+    """The same share of every intent's examples, chosen at random with ``seed``.
+
+    Args:
+        data: training data to sample from; synonyms, regexes and lookups are kept whole.
+        size: a fraction in (0, 1], or a number of examples >= 1 (more than there are keeps
+            everything).
+        seed: seeds the choice, so the same call returns the same examples.
+
+    Returns:
+        A `TrainingData` whose examples keep their original order. Every intent keeps at least
+        one example, so the subsample can be a little larger than asked.
+
+    Example:
+        >>> half = stratified_subsample(data, 0.5, seed=42)  # doctest: +SKIP
+    """
+    n = len(data.examples)
+    if isinstance(size, bool) or not isinstance(size, int | float) or size <= 0:
+        raise ValueError(f"subsample must be a fraction in (0, 1] or a count >= 1, got {size!r}")
+    if isinstance(size, float) and size <= 1.0:
+        fraction = size
+    elif isinstance(size, float) and not size.is_integer():
+        raise ValueError(f"subsample must be a fraction in (0, 1] or a count >= 1, got {size!r}")
+    else:
+        fraction = min(1.0, int(size) / n) if n else 1.0
+    by_intent: dict[str | None, list[int]] = defaultdict(list)
+    for i, example in enumerate(data.examples):
+        by_intent[example.intent].append(i)
+    rng = np.random.default_rng(seed)
+    chosen: list[int] = []
+    for intent in sorted(by_intent, key=lambda name: name or ""):
+        indices = by_intent[intent]
+        keep = max(1, round(fraction * len(indices)))
+        chosen += [indices[j] for j in rng.permutation(len(indices))[:keep]]
+    examples: list[Example] = [data.examples[i] for i in sorted(chosen)]
+    return TrainingData(examples, data.synonyms, data.regexes, data.lookups)
+
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a ``sweep.csv`` as dicts of numbers; no file means no rows."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise ValueError(
+                f"{path} has columns {reader.fieldnames}, expected {list(COLUMNS)}; "
+                "move it away or choose another output directory"
+            )
+        return [
+            {
+                name: int(value) if name in ("size", "seed") or name.endswith("weights") else
+                float(value)
+                for name, value in row.items()
+            }
+            for row in reader
+        ]  # fmt: skip
+
+
+def plot_rows(rows: Sequence[dict[str, Any]], out: str | Path, dataset_name: str) -> list[Path]:
+    """Draw ``sweep_intent.png`` and ``sweep_entity.png`` in ``out`` from sweep rows."""
+    from diet_sparse.plots import METRIC_LABELS, plot_sweep
+
+    return [
+        plot_sweep(rows, metric, Path(out) / name, f"{dataset_name}: {METRIC_LABELS[metric]}")
+        for metric, name in PLOTS.items()
+    ]
+
+
+def _append_row(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _check_settings(path: Path, settings: dict[str, Any], resuming: bool) -> None:
+    """Record the sweep's settings, or, ``resuming`` a sweep with rows, refuse other settings."""
+    settings = json.loads(json.dumps(settings))  # the form they take when read back
+    if resuming and path.exists():
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        if recorded != settings:
+            changed = sorted(
+                key
+                for key in set(recorded) | set(settings)
+                if recorded.get(key) != settings.get(key)
+            )
+            config_keys = sorted(
+                key
+                for key in set(recorded.get("config", {})) | set(settings["config"])
+                if recorded.get("config", {}).get(key) != settings["config"].get(key)
+            )
+            detail = f" (config keys: {', '.join(config_keys)})" if config_keys else ""
+            raise FileExistsError(
+                f"{path.parent} holds a sweep made with other settings: {', '.join(changed)} "
+                f"differ{detail}; choose another output directory to start a new sweep"
+            )
+    else:
+        path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+
+
+def _without(values: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if key not in keys}
+
+
+def _paths(paths: str | Path | Sequence[str | Path], name: str) -> list[str | Path]:
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    if not paths:
+        raise ValueError(f"no {name} data given")
+    return paths
+
+
+def _dataset_name(paths: Sequence[str | Path]) -> str:
+    """The folder of the first training data path: ``datasets/sara/train.yml`` -> ``sara``."""
+    path = Path(paths[0]).resolve()
+    return path.parent.name if path.is_file() else path.name

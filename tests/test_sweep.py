@@ -1,0 +1,120 @@
+import csv
+from collections import Counter
+
+import pytest
+from conftest import EXAMPLE_DATA
+
+from diet_sparse import training
+from diet_sparse.data import Example, TrainingData, load_training_data
+from diet_sparse.sweep import COLUMNS, attention_heads, stratified_subsample, sweep
+
+# matplotlib's mathtext uses pyparsing names that pyparsing >= 3.3 deprecates
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:matplotlib.*"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyparsing.*"),
+]
+
+TINY = {"epochs": 2, "dense_dimension": 16, "batch_size": 64, "number_of_attention_heads": 4}
+
+
+def markup(example):
+    """An example's text with its entities marked up again, as in the YAML files."""
+    text, end = "", 0
+    for a in sorted(example.entities, key=lambda a: a.start):
+        text += f"{example.text[end : a.start]}[{example.text[a.start : a.end]}]({a.entity})"
+        end = a.end
+    return text + example.text[end:]
+
+
+@pytest.fixture
+def small_data(tmp_path):
+    """Four intents of the example data, with their entity types (no roles), as a YAML file."""
+    data = load_training_data(EXAMPLE_DATA)
+    lines = ['version: "3.1"', "nlu:"]
+    for intent in ("book_flight", "greet", "play_music", "goodbye"):
+        lines += [f"- intent: {intent}", "  examples: |"]
+        lines += [f"    - {markup(e)}" for e in data.examples if e.intent == intent][:12]
+    path = tmp_path / "small" / "train.yml"
+    path.parent.mkdir()
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_sweep_writes_one_row_per_point_and_resumes_without_training(
+    small_data, tmp_path, monkeypatch
+):
+    out = tmp_path / "sweep"
+    arguments = dict(train=[small_data], test=[small_data], densities=[1.0, 0.2], sizes=[8, 12],
+                     out=out, epochs=2)  # fmt: skip
+    rows = sweep(TINY, **arguments)
+
+    with (out / "sweep.csv").open() as file:
+        reader = csv.DictReader(file)
+        assert tuple(reader.fieldnames) == COLUMNS
+        written = list(reader)
+    assert len(rows) == len(written) == 4
+    assert {(row["density"], row["size"]) for row in rows} == {(1.0, 8), (1.0, 12), (0.2, 8),
+                                                                (0.2, 12)}  # fmt: skip
+    for row in rows:
+        assert 0.0 <= row["intent_weighted_f1"] <= 1.0
+        assert 0.0 <= row["entity_micro_f1"] <= 1.0
+        assert 0 < row["randomly_connected_weights"] < row["total_trainable_weights"]
+        assert row["train_seconds"] > 0
+    by_point = {(row["density"], row["size"]): row for row in rows}
+    for size in (8, 12):  # fewer connected weights at lower density, more at larger size
+        assert (by_point[0.2, size]["randomly_connected_weights"]
+                < by_point[1.0, size]["randomly_connected_weights"])  # fmt: skip
+    assert (
+        by_point[1.0, 8]["randomly_connected_weights"]
+        < by_point[1.0, 12]["randomly_connected_weights"]
+    )
+    for name in ("sweep_intent.png", "sweep_entity.png"):
+        assert (out / name).read_bytes().startswith(b"\x89PNG")
+        (out / name).unlink()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a point already in sweep.csv was trained again")
+
+    monkeypatch.setattr(training, "train", no_training)
+    again = sweep(TINY, **arguments)
+    assert again == rows
+    assert (out / "sweep_intent.png").stat().st_size > 0
+    assert (out / "sweep_entity.png").stat().st_size > 0
+    assert len((out / "sweep.csv").read_text().splitlines()) == 5
+
+
+def test_resuming_with_other_settings_is_refused(small_data, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(training, "train", lambda *args, **kwargs: calls.append(args))
+    (tmp_path / "sweep_settings.json").write_text('{"config": {}}')
+    (tmp_path / "sweep.csv").write_text(",".join(COLUMNS) + "\n1.0,8,42,100,200,0.5,0.5,1.0\n")
+    with pytest.raises(FileExistsError, match="other settings"):
+        sweep(TINY, train=[small_data], test=[small_data], densities=[1.0], sizes=[8],
+              out=tmp_path, epochs=3)  # fmt: skip
+    assert calls == []
+
+
+def test_stratified_subsample_keeps_every_intent_and_is_deterministic():
+    examples = [Example(f"a{i}", "a") for i in range(40)] + [
+        Example(f"b{i}", "b") for i in range(10)
+    ] + [Example("c", "c")]  # fmt: skip
+    data = TrainingData(examples, synonyms={"x": "y"})
+
+    half = stratified_subsample(data, 0.5, seed=1)
+    assert Counter(e.intent for e in half.examples) == {"a": 20, "b": 5, "c": 1}
+    assert half.synonyms == {"x": "y"}
+    assert [e.text for e in half.examples] == [
+        e.text for e in stratified_subsample(data, 0.5, 1).examples
+    ]
+    assert [e.text for e in half.examples] != [
+        e.text for e in stratified_subsample(data, 0.5, 2).examples
+    ]
+    counted = stratified_subsample(data, 10, seed=1)
+    assert Counter(e.intent for e in counted.examples) == {"a": 8, "b": 2, "c": 1}
+    assert len(stratified_subsample(data, 1000, seed=1).examples) == len(examples)
+    with pytest.raises(ValueError, match="subsample"):
+        stratified_subsample(data, 0, seed=1)
+
+
+def test_attention_heads_divide_the_size():
+    assert [attention_heads(size, 4) for size in (256, 12, 10, 9, 2, 1)] == [4, 4, 2, 3, 2, 1]
