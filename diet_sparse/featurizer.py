@@ -26,7 +26,7 @@ from diet_sparse.tokenizer import Token, tokenize
 # Rasa's default window for LexicalSyntacticFeaturizer: previous, current and next token.
 DEFAULT_LEXICAL_FEATURES: list[list[str]] = [
     ["low", "title", "upper"],
-    ["BOS", "EOS", "low", "upper", "title", "digit", "prefix2", "prefix3", "suffix2", "suffix3"],
+    ["BOS", "EOS", "low", "upper", "title", "digit"],
     ["low", "title", "upper"],
 ]
 

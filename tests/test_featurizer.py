@@ -82,7 +82,14 @@ def test_count_blocks_equal_count_vectorizer_transform_of_each_token():
 
 
 def test_lexical_features_of_token_and_neighbours():
-    featurizer = Featurizer(use_word_features=False, use_char_features=False)
+    window = [
+        ["low", "title", "upper"],
+        ["BOS", "EOS", "low", "title", "prefix3", "suffix2"],
+        ["low", "title", "upper"],
+    ]
+    featurizer = Featurizer(
+        use_word_features=False, use_char_features=False, lexical_features=window
+    )
     featurizer.fit(make_data("visit Berlin today", "go home"))
     features = featurizer.transform(["visit Berlin today"]).features
     first, berlin, last = (active(featurizer, features[i]) for i in range(3))
