@@ -36,12 +36,21 @@ class ModelLoadError(RuntimeError):
     """A model directory that cannot be loaded; the message says which file and why."""
 
 
+def _compact(value: np.ndarray) -> np.ndarray:
+    """float16 when that loses nothing (training rounds the input projection to it), else as is."""
+    if value.dtype == np.float32:
+        half = value.astype(np.float16)
+        if np.array_equal(half.astype(np.float32), value):
+            return half
+    return value
+
+
 def _weight_arrays(network: NumpyDIET) -> dict[str, np.ndarray]:
     arrays = {}
     for name, value in network.weights.items():
         mask = network.masks.get(name)
         if mask is None or mask.all():
-            arrays[name] = value
+            arrays[name] = _compact(value)
             continue
         arrays[name + "#connected"] = value[mask]
         arrays[name + "#mask"] = np.packbits(mask)
@@ -59,6 +68,7 @@ def _read_weight_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np
     weights, masks = {}, {}
     for key, value in arrays.items():
         name, _, part = key.partition("#")
+        value = value.astype(np.float32) if value.dtype == np.float16 else value
         if not part:
             weights[name] = value
         elif part == "connected":

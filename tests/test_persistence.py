@@ -106,3 +106,13 @@ def test_incompatible_format_is_a_clear_error(trained_model_dir, tmp_path):
 def test_missing_directory(tmp_path):
     with pytest.raises(ModelLoadError, match="does not exist"):
         load(tmp_path / "nothing")
+
+
+def test_input_projection_is_stored_in_half_precision(trained_nlu, trained_model_dir):
+    with np.load(trained_model_dir / "weights.npz", allow_pickle=False) as weights:
+        stored = weights["input_projection/kernel"]
+    assert stored.dtype == np.float16
+    in_memory = trained_nlu.network.weights["input_projection/kernel"]
+    np.testing.assert_array_equal(stored.astype(np.float32), in_memory)
+    keras_kernel = trained_nlu.keras_model.input_projection.kernel.numpy()
+    np.testing.assert_array_equal(keras_kernel, in_memory)
