@@ -53,8 +53,8 @@ class DIETConfig:
     use_char_features: bool = True  # char_wb n-gram counts
     char_ngram_min: int = 1
     char_ngram_max: int = 4
-    max_word_features: int | None = None  # vocabulary cap (most frequent); null = no cap
-    max_char_features: int | None = None
+    max_word_features: int | None = 3000  # vocabulary cap (most frequent); None = no cap
+    max_char_features: int | None = 7000
     lexical_features: list[list[str]] = field(
         default_factory=lambda: [list(window) for window in DEFAULT_LEXICAL_FEATURES]
     )  # features of the previous, current and next token
