@@ -6,10 +6,12 @@ model directory and parse with it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from diet_sparse.config import DIETConfig
 from diet_sparse.crf_decoding import batch_decode_with_confidence
@@ -35,6 +37,13 @@ class NLU:
     synonyms: dict[str, str]
     metadata: dict[str, Any] = field(default_factory=dict)
     keras_model: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # A message's matrices are small: extra BLAS threads only add hand-over costs, and on
+        # a busy machine their spinning costs several times the work itself. The limit is set
+        # once here (per call it would cost more than a parse) and applies to the process.
+        threads = int(os.environ.get("DIET_SPARSE_BLAS_THREADS", "1"))
+        threadpool_limits(limits=threads, user_api="blas")
 
     @property
     def entity_types(self) -> list[str]:

@@ -190,7 +190,47 @@ def sweep(
         plot_rows(rows, out, title)
     if not todo:
         plot_rows(rows, out, title)
+    for metric in PLOTS:
+        print(f"{metric}: fewest connected weights within 1 F1 point of the best dense model")
+        for density, found in smallest_within_best_dense(rows, metric).items():
+            shown = "never" if found is None else f"{found[1]:,} weights (size {found[0]})"
+            print(f"  density {density:g}: {shown}")
     return rows
+
+
+def smallest_within_best_dense(
+    rows: Sequence[dict[str, Any]], metric: str, tolerance: float = 0.01
+) -> dict[float, tuple[int, int] | None]:
+    """Per density, the (size, connected weights) of the smallest point whose mean ``metric``
+    over seeds is within ``tolerance`` of the best density-1.0 point; None if none is.
+
+    Example:
+        >>> rows = [
+        ...     {"density": 1.0, "size": 8, "randomly_connected_weights": 900, "f1": 0.90},
+        ...     {"density": 0.2, "size": 8, "randomly_connected_weights": 200, "f1": 0.85},
+        ...     {"density": 0.2, "size": 16, "randomly_connected_weights": 500, "f1": 0.895},
+        ... ]
+        >>> smallest_within_best_dense(rows, "f1")
+        {1.0: (8, 900), 0.2: (16, 500)}
+    """
+    means: dict[tuple[float, int], list[float]] = defaultdict(list)
+    weights: dict[tuple[float, int], int] = {}
+    for row in rows:
+        if not math.isnan(float(row[metric])):
+            key = (float(row["density"]), int(row["size"]))
+            means[key].append(float(row[metric]))
+            weights[key] = int(row["randomly_connected_weights"])
+    scores = {key: float(np.mean(values)) for key, values in means.items()}
+    dense = [score for (density, _), score in scores.items() if density == 1.0]
+    if not dense:
+        return {}
+    target = max(dense) - tolerance
+    found: dict[float, tuple[int, int] | None] = {}
+    for density in sorted({density for density, _ in scores}, reverse=True):
+        close = [(weights[key], key[1]) for key, score in scores.items()
+                 if key[0] == density and score >= target]  # fmt: skip
+        found[density] = (min(close)[1], min(close)[0]) if close else None
+    return found
 
 
 def trainable_weights(nlu) -> dict[str, int]:

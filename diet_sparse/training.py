@@ -226,7 +226,12 @@ def _fit(
     progress: bool,
 ) -> list[dict[str, float]]:
     """Run the epochs; returns per epoch its seconds, batch size and mean training metrics."""
-    optimizer = LazyAdam(learning_rate=config.learning_rate)
+    averaging = config.ema_momentum is not None
+    optimizer = LazyAdam(
+        learning_rate=config.learning_rate,
+        use_ema=averaging,
+        ema_momentum=config.ema_momentum if averaging else 0.99,
+    )
     # Creating the slot variables now spares tf.function a second trace on the first step.
     optimizer.build(model.trainable_variables)
 
@@ -267,4 +272,6 @@ def _fit(
         seconds = round(time.perf_counter() - epoch_started, 3)
         history.append({"epoch": epoch + 1, "seconds": seconds, "batch_size": batch_size,
                         **{name: round(value, 5) for name, value in means.items()}})  # fmt: skip
+    if averaging:
+        optimizer.finalize_variable_values(model.trainable_variables)  # weights := averages
     return history

@@ -118,3 +118,18 @@ def test_stratified_subsample_keeps_every_intent_and_is_deterministic():
 
 def test_attention_heads_divide_the_size():
     assert [attention_heads(size, 4) for size in (256, 12, 10, 9, 2, 1)] == [4, 4, 2, 3, 2, 1]
+
+
+def test_smallest_within_best_dense_averages_seeds_and_reports_never():
+    from diet_sparse.sweep import smallest_within_best_dense
+
+    def row(density, size, weights, f1):
+        return {"density": density, "size": size, "randomly_connected_weights": weights, "f1": f1}
+
+    rows = [
+        row(1.0, 8, 1000, 0.80), row(1.0, 16, 4000, 0.90),
+        row(0.2, 8, 300, 0.70), row(0.2, 16, 900, 0.88), row(0.2, 16, 900, 0.90),
+        row(0.05, 16, 200, 0.70),
+    ]  # fmt: skip
+    found = smallest_within_best_dense(rows, "f1")
+    assert found == {1.0: (16, 4000), 0.2: (16, 900), 0.05: None}  # 0.2 @ 16: mean 0.89
