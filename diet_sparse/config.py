@@ -30,7 +30,7 @@ class DIETConfig:
     epochs: int = 100  # passes over the training data
     batch_size: list[int] = field(default_factory=lambda: [64, 256])  # grows linearly per epoch
     learning_rate: float = 0.001  # Adam
-    ema_momentum: float | None = None  # predict with an exponential moving average of weights
+    ema_momentum: float | None = 0.99  # predict with a moving average of the weights; None: off
     random_seed: int = 42  # same seed + same data + same config = same predictions
     # architecture
     connection_density: float = 0.2  # fraction of connected weights in randomly connected layers
@@ -71,8 +71,11 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "epochs": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "learning_rate": (_FLOAT, lambda v: 0 < v <= 1, "a number in (0, 1]"),
     "random_seed": (_INT, lambda v: v >= 0, "an integer >= 0"),
-    "ema_momentum": (_FLOAT + (type(None),), lambda v: v is None or 0 < v < 1,
-                     "null or a number in (0, 1)"),  # fmt: skip
+    "ema_momentum": (
+        _FLOAT + (type(None),),
+        lambda v: v is None or 0 < v < 1,
+        "null or a number in (0, 1)",
+    ),  # fmt: skip
     "connection_density": (_FLOAT, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "transformer_size": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "number_of_transformer_layers": (_INT, lambda v: v >= 0, "an integer >= 0"),

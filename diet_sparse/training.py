@@ -187,7 +187,23 @@ class LazyAdam(tf.keras.optimizers.Adam):
     The input projection's gradient covers only the features present in a batch; plain Adam
     would still decay the moments of, and move, every row of its large kernel at every step.
     Dense gradients get the usual Adam update.
+
+    With ``use_ema`` the moving average of the weights warms up as tf.train's
+    ExponentialMovingAverage with ``num_updates`` does: its momentum is
+    min(ema_momentum, (1 + step) / (10 + step)), so short trainings are not pulled back
+    towards the initial weights.
     """
+
+    def _update_model_variables_moving_average(self, var_list):
+        if not self.use_ema:
+            return
+        step = tf.cast(self.iterations, tf.float32)
+        momentum = tf.minimum(self.ema_momentum, (1.0 + step) / (10.0 + step))
+        for variable in var_list:
+            average = self._model_variables_moving_average[
+                self._index_dict[self._var_key(variable)]
+            ]
+            average.assign(momentum * average + (1.0 - momentum) * variable)
 
     def update_step(self, gradient, variable):
         if not isinstance(gradient, tf.IndexedSlices):
