@@ -200,7 +200,11 @@ def section_scaling(model_dir: Path, config: dict) -> dict:
     words = " ".join(test_texts()).split()
     latency = {}
     for n_tokens in (5, 20, 80):
-        texts = [" ".join(words[i : i + n_tokens]) for i in range(0, 200 * n_tokens, n_tokens)]
+        # 200 messages of n_tokens consecutive test words, wrapping around the word list
+        texts = [
+            " ".join(words[(i + j) % len(words)] for j in range(n_tokens))
+            for i in range(0, 200 * n_tokens, n_tokens)
+        ]
         latency[n_tokens] = latency_ms(nlu.parse, texts)["median_ms"]
     return {"epoch_seconds_by_examples": epoch_seconds, "parse_median_ms_by_tokens": latency}
 

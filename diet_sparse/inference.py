@@ -74,7 +74,10 @@ class NumpyDIET:
         return self.weights[f"{head}_transitions"]
 
     def _dense(self, x: np.ndarray, name: str) -> np.ndarray:
-        return x @ self.weights[f"{name}/kernel"] + self.weights[f"{name}/bias"]
+        kernel = self.weights[f"{name}/kernel"]
+        # One (B*T, in) x (in, out) product: numpy would run B small ones for a (B, T, in) x.
+        flat = x.reshape(-1, x.shape[-1]) @ kernel + self.weights[f"{name}/bias"]
+        return flat.reshape(*x.shape[:-1], kernel.shape[1])
 
     def __call__(
         self, features: scipy.sparse.csr_matrix, offsets: np.ndarray
