@@ -148,13 +148,6 @@ class NumpyDIET:
             x, self.weights["encoder/final_norm/gamma"], self.weights["encoder/final_norm/beta"]
         )
 
-    def count_connected_weights(self) -> int:
-        """Connected weights (kernel entries plus biases) of the randomly connected layers."""
-        return sum(
-            int(mask.sum()) + self.weights[name.replace("/kernel", "/bias")].size
-            for name, mask in self.masks.items()
-        )
-
 
 def weight_name(variable_name: str) -> str:
     """The stored name of a Keras variable: ``diet/encoder/embedding/kernel:0`` ->
