@@ -5,7 +5,8 @@ A model directory holds:
     config.json     the resolved config the model was trained with
     featurizer.json vocabularies and featurizer options
     weights.npz     every model weight; randomly connected kernels store only their connected
-                    entries plus the bit-packed mask that says where they go
+                    entries plus the bit-packed mask that says where they go, and weights that
+                    are exactly representable in float16 (the input projection) are stored so
 
 A save is written to a temporary directory and renamed into place, so an interrupted save never
 leaves half a model behind an existing name.

@@ -166,19 +166,17 @@ def train(
 def _tag_ids(
     data: TrainingData, tokens: list, vocabularies: dict[str, TagVocabulary]
 ) -> dict[str, list[np.ndarray]]:
-    tags: dict[str, list[np.ndarray]] = {}
-    for name, vocabulary in vocabularies.items():
+    """Per tag head, the tag ids of every training message's tokens."""
+
+    def ids(name: str, vocabulary: TagVocabulary, t: list, entities: list) -> np.ndarray:
         if name == "entity":
-            tags[name] = [
-                entity_tag_ids(t, example.entities, vocabulary)
-                for t, example in zip(tokens, data.examples)
-            ]
-        else:
-            tags[name] = [
-                attribute_tag_ids(t, example.entities, vocabulary, name)
-                for t, example in zip(tokens, data.examples)
-            ]
-    return tags
+            return entity_tag_ids(t, entities, vocabulary)
+        return attribute_tag_ids(t, entities, vocabulary, name)
+
+    return {
+        name: [ids(name, vocabulary, t, e.entities) for t, e in zip(tokens, data.examples)]
+        for name, vocabulary in vocabularies.items()
+    }
 
 
 class LazyAdam(tf.keras.optimizers.Adam):
