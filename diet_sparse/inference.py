@@ -49,6 +49,21 @@ def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return exponentials / exponentials.sum(axis=axis, keepdims=True)
 
 
+def dense_inputs(
+    weights: dict[str, np.ndarray], features: scipy.sparse.csr_matrix, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sparse input projection of a featurized batch, padded: x (B, T, dense_dimension),
+    the mask of real positions (B, T) and each message's row count (tokens + sentence slot)."""
+    row_counts = np.diff(offsets)
+    batch, length = len(row_counts), int(row_counts.max())
+    projected = features @ weights["input_projection/kernel"]
+    x = np.tile(weights["input_projection/bias"], (batch, length, 1))  # padding: bias
+    rows = np.arange(features.shape[0]) - np.repeat(offsets[:-1], row_counts)
+    x[np.repeat(np.arange(batch), row_counts), rows] += projected
+    mask = np.arange(length)[None, :] < row_counts[:, None]
+    return x.astype(np.float32), mask, row_counts
+
+
 @dataclass
 class NumpyDIET:
     """A trained DIET's weights and its forward pass.
@@ -87,15 +102,9 @@ class NumpyDIET:
         Returns intent probabilities (B, I) under ``"intent"`` and tag logits (B, T, N) under
         each tag head's name, where position ``t < tokens`` is a token.
         """
-        row_counts = np.diff(offsets)  # tokens + 1 (the sentence slot) per message
-        batch, length = len(row_counts), int(row_counts.max())
-        projected = features @ self.weights["input_projection/kernel"]
-        x = np.tile(self.weights["input_projection/bias"], (batch, length, 1))  # padding: bias
-        rows = np.arange(features.shape[0]) - np.repeat(offsets[:-1], row_counts)
-        x[np.repeat(np.arange(batch), row_counts), rows] += projected
-        mask = np.arange(length)[None, :] < row_counts[:, None]  # (B, T)
-
-        encoded = self._encode(x.astype(np.float32), mask)
+        x, mask, row_counts = dense_inputs(self.weights, features, offsets)
+        batch = len(row_counts)
+        encoded = self._encode(x, mask)
         outputs = {}
         if self.has_intent_head:
             sentence = encoded[np.arange(batch), row_counts - 1]  # (B, size)

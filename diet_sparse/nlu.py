@@ -1,7 +1,7 @@
 """A trained model ready to parse messages into Rasa's parse result.
 
-Parsing runs the numpy forward pass (`inference.NumpyDIET`): no TensorFlow is needed to load a
-model directory and parse with it.
+Parsing runs the network in ONNX Runtime (`onnx_inference.OnnxDIET`), built from the weights
+when the model is loaded: no TensorFlow is needed to load a model directory and parse with it.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from diet_sparse.config import DIETConfig
-from diet_sparse.crf_decoding import batch_decode_with_confidence
+from diet_sparse.crf_decoding import CRFDecoder
 from diet_sparse.featurizer import Featurizer
 from diet_sparse.inference import NumpyDIET
+from diet_sparse.onnx_inference import OnnxDIET
 from diet_sparse.tagging import TagVocabulary, decode_entity_tags, span_attribute
 
 EXTRACTOR = "DIETClassifier"
@@ -26,7 +27,9 @@ EXTRACTOR = "DIETClassifier"
 class NLU:
     """Featurizer, network and label maps of a trained model; `parse` turns text into a result.
 
-    ``keras_model`` is the TensorFlow model when this NLU was just trained, else None.
+    ``network`` holds the weights (and the forward pass in numpy, the reference);
+    ``predictor`` runs the same forward pass in ONNX Runtime for `parse`. ``keras_model`` is
+    the TensorFlow model when this NLU was just trained, else None.
     """
 
     config: DIETConfig
@@ -37,13 +40,19 @@ class NLU:
     synonyms: dict[str, str]
     metadata: dict[str, Any] = field(default_factory=dict)
     keras_model: Any = field(default=None, repr=False)
+    predictor: Any = field(init=False, repr=False)
+    decoders: dict[str, CRFDecoder] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        # A message's matrices are small: extra BLAS threads only add hand-over costs, and on
-        # a busy machine their spinning costs several times the work itself. The limit is set
+        # A message's matrices are small: extra threads only add hand-over costs, and on a busy
+        # machine their spinning costs several times the work itself. The BLAS limit is set
         # once here (per call it would cost more than a parse) and applies to the process.
-        threads = int(os.environ.get("DIET_SPARSE_BLAS_THREADS", "1"))
+        threads = int(os.environ.get("DIET_SPARSE_THREADS", "1"))
         threadpool_limits(limits=threads, user_api="blas")
+        self.predictor = OnnxDIET(self.network, threads=threads)
+        self.decoders = {
+            head: CRFDecoder(self.network.transitions(head)) for head in self.network.tag_heads
+        }
 
     @property
     def entity_types(self) -> list[str]:
@@ -84,14 +93,22 @@ class NLU:
 
     def _parse_chunk(self, texts: list[str]) -> list[dict[str, Any]]:
         featurized = self.featurizer.transform(texts)
-        outputs = self.network(featurized.features, featurized.offsets)
+        outputs = self.predictor(featurized.features, featurized.offsets)
         token_counts = np.diff(featurized.offsets) - 1
-        decoded = {
-            head: batch_decode_with_confidence(
-                outputs[head], token_counts, self.network.transitions(head)
-            )
-            for head in self.network.tag_heads
-        }
+        decoded = {}
+        for head, decoder in self.decoders.items():
+            if head == "entity":
+                decoded[head] = decoder.decode(outputs[head], token_counts)
+                continue
+            # roles and groups only label entities: messages without any need no decoding
+            tags = np.zeros(outputs[head].shape[:2], dtype=np.int64)
+            confidences = np.zeros(tags.shape, dtype=np.float32)
+            rows = np.flatnonzero((decoded["entity"][0] != 0).any(axis=1))  # tag 0 is O
+            if len(rows):
+                tags[rows], confidences[rows] = decoder.decode(
+                    outputs[head][rows], token_counts[rows]
+                )
+            decoded[head] = (tags, confidences)
         results = []
         for i, text in enumerate(texts):
             result: dict[str, Any] = {"text": text}

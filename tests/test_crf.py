@@ -5,7 +5,12 @@ import pytest
 import tensorflow as tf
 
 from diet_sparse.crf import crf_log_likelihood, tfa_crf_decode, tfa_crf_log_likelihood
-from diet_sparse.crf_decoding import decode_with_confidence, tag_marginals, viterbi_decode
+from diet_sparse.crf_decoding import (
+    CRFDecoder,
+    decode_with_confidence,
+    tag_marginals,
+    viterbi_decode,
+)
 
 
 def sequence_score(logits, transitions, tags):
@@ -49,6 +54,17 @@ def test_marginals_match_brute_force_and_sum_to_one():
     marginals = tag_marginals(logits, transitions)
     np.testing.assert_allclose(marginals, expected, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(marginals.sum(axis=1), 1.0)
+
+
+def test_marginals_stay_finite_and_right_with_extreme_scores():
+    logits = np.array([[0.0, 50.0], [0.0, -50.0], [30.0, 0.0]], dtype=np.float32)
+    transitions = np.array([[0.0, -200.0], [-200.0, 0.0]], dtype=np.float32)
+    marginals = tag_marginals(logits, transitions)
+    assert np.isfinite(marginals).all()
+    # switching tags costs 200, more than any logit gains, so one tag holds throughout: tag 0
+    # (0 + 0 + 30) beats tag 1 (50 - 50 + 0) by 30, a posterior odds of e^30
+    np.testing.assert_allclose(marginals[:, 1], np.exp(-30.0), rtol=1e-4)
+    np.testing.assert_allclose(marginals[:, 0], 1.0, atol=1e-6)
 
 
 def test_log_likelihood_of_brute_force():
@@ -115,13 +131,11 @@ def test_empty_sequence_has_zero_log_likelihood():
 
 
 def test_batch_decoding_equals_decoding_each_message():
-    from diet_sparse.crf_decoding import batch_decode_with_confidence
-
     rng = np.random.default_rng(8)
     lengths = np.array([5, 1, 3, 5, 2])
     logits = rng.normal(scale=2.0, size=(5, 5, 6)).astype(np.float32)
     transitions = rng.normal(size=(6, 6)).astype(np.float32)
-    tags, confidences = batch_decode_with_confidence(logits, lengths, transitions)
+    tags, confidences = CRFDecoder(transitions).decode(logits, lengths)
     for i, n in enumerate(lengths):
         one_tags, one_confidences = decode_with_confidence(logits[i, :n], transitions)
         np.testing.assert_array_equal(tags[i, :n], one_tags)

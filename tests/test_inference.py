@@ -1,4 +1,4 @@
-"""The numpy forward pass must predict what the TensorFlow model predicts."""
+"""The numpy and ONNX Runtime forward passes must predict what the TensorFlow model predicts."""
 
 import numpy as np
 import pytest
@@ -14,11 +14,12 @@ def test_positions_match_tensorflow():
                                atol=1e-6)  # fmt: skip
 
 
+@pytest.mark.parametrize("forward", ["network", "predictor"])  # numpy; ONNX Runtime
 @pytest.mark.parametrize("batch_size", [1, 7, 64])
-def test_numpy_outputs_equal_keras_outputs(trained_nlu, example_data, batch_size):
+def test_outputs_equal_keras_outputs(trained_nlu, example_data, batch_size, forward):
     texts = [example.text for example in example_data.examples][:batch_size] + ["", "?!"]
     featurized = trained_nlu.featurizer.transform(texts)
-    ours = trained_nlu.network(featurized.features, featurized.offsets)
+    ours = getattr(trained_nlu, forward)(featurized.features, featurized.offsets)
     batch = make_batch(featurized, np.arange(len(texts)))
     keras = trained_nlu.keras_model.predict_outputs(batch.features, batch.mask, batch.token_counts)
     assert set(ours) == set(keras) == {"intent", "entity", "role", "group"}
@@ -33,14 +34,10 @@ def test_numpy_outputs_equal_keras_outputs(trained_nlu, example_data, batch_size
 
 
 def test_parse_results_equal_keras_based_parse(trained_nlu, example_data):
-    """Parse every example through the Keras model's outputs and through numpy."""
-    network = trained_nlu.network
+    """Parse every example through the Keras model's outputs and through ONNX Runtime."""
     texts = [example.text for example in example_data.examples]
 
     class KerasNetwork:
-        tag_heads = network.tag_heads
-        transitions = network.transitions
-
         def __call__(self, features, offsets):
             from diet_sparse.featurizer import FeaturizedBatch
 
@@ -53,6 +50,7 @@ def test_parse_results_equal_keras_based_parse(trained_nlu, example_data):
 
     from dataclasses import replace
 
-    keras_based = replace(trained_nlu, network=KerasNetwork())
+    keras_based = replace(trained_nlu)
+    keras_based.predictor = KerasNetwork()
     for ours, theirs in zip(trained_nlu.parse_batch(texts), keras_based.parse_batch(texts)):
         assert_same_parse(ours, theirs, tolerance=1e-4)
