@@ -209,15 +209,34 @@ def section_scaling(model_dir: Path, config: dict) -> dict:
     return {"epoch_seconds_by_examples": epoch_seconds, "parse_median_ms_by_tokens": latency}
 
 
-def section_server(model_dir: Path, clients: int = 8, requests_per_client: int = 400) -> dict:
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (a server's worker processes)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+    tree, grown = {pid}, True
+    while grown:
+        children = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= children
+        grown = bool(children)
+    return sum(rss_mb(p) for p in tree if Path(f"/proc/{p}").exists())
+
+
+def section_server(
+    model_dir: Path, clients: int = 8, requests_per_client: int = 400, processes: int | None = None
+) -> dict:
     import http.client
     import socket
 
+    processes = processes or os.cpu_count() or 1
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [str(Path(sys.executable).parent / "diet-sparse"), "serve", "--model",
-               str(model_dir), "--port", str(port)]  # fmt: skip
+               str(model_dir), "--port", str(port), "--workers", str(processes)]  # fmt: skip
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 60
@@ -233,9 +252,9 @@ def section_server(model_dir: Path, clients: int = 8, requests_per_client: int =
         latencies: list[float] = []
         errors = []
 
-        def client(offset: int) -> None:
+        def client(offset: int, count: int) -> None:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            for i in range(requests_per_client):
+            for i in range(count):
                 body = json.dumps({"text": texts[(offset * 97 + i) % len(texts)]})
                 started = time.perf_counter()
                 connection.request("POST", "/model/parse", body,
@@ -246,18 +265,28 @@ def section_server(model_dir: Path, clients: int = 8, requests_per_client: int =
                 if response.status != 200:
                     errors.append(response.status)
 
-        workers = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-        started = time.perf_counter()
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(timeout=300)
-        seconds = time.perf_counter() - started
-        server_rss = rss_mb(server.pid)
+        def load(count: int) -> float:
+            """Seconds for ``clients`` concurrent clients to send ``count`` requests each."""
+            threads = [threading.Thread(target=client, args=(i, count)) for i in range(clients)]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=300)
+            return time.perf_counter() - started
+
+        # /health answers once one worker process is up; the others may still be loading
+        time.sleep(5)
+        load(20)
+        latencies.clear()
+        errors.clear()
+        seconds = load(requests_per_client)
+        server_rss = tree_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
     return {
+        "server_processes": processes,
         "clients": clients,
         "requests": len(latencies),
         "errors": len(errors),

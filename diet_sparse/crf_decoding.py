@@ -12,6 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 TINY = np.finfo(np.float64).tiny
+# Viterbi weighs only this many previous tags per message when a step would otherwise touch
+# more than PRUNE_ABOVE scores, and the pruning is exact (see `CRFDecoder._step`).
+PRUNED_CANDIDATES = 12
+PRUNE_ABOVE = 50_000
 
 
 class CRFDecoder:
@@ -28,6 +32,7 @@ class CRFDecoder:
         # (next tag, previous tag): Viterbi's maximum over previous tags runs along contiguous
         # memory
         self._incoming = np.ascontiguousarray(transitions.T, dtype=np.float32)
+        self._spread = float(transitions.max() - transitions.min())
         # the forward-backward algorithm's step in probabilities: exp(transitions), scaled to a
         # maximum of 1; float64 leaves room for transition ranges in the hundreds
         scaled = transitions.astype(np.float64) - transitions.max()
@@ -52,24 +57,53 @@ class CRFDecoder:
             return tags
         logits = logits.astype(np.float32, copy=False)
         score = logits[:, 0].copy()  # (B, N): best score of a path ending in each tag
+        # backpointers[t, b, j]: the best tag before tag j at position t. Past a message's end
+        # they point each tag to itself, so that following them from the last position
+        # leads every message back through its own last tag.
         backpointers = np.zeros((length, batch, n_tags), dtype=np.int64)
-        candidates = np.empty((batch, n_tags, n_tags), dtype=np.float32)  # (B, next, previous)
-        row_starts = np.arange(batch * n_tags).reshape(batch, n_tags) * n_tags
-        all_full = bool((lengths == length).all())
+        live = np.arange(length)[None, :] < lengths[:, None]  # (B, T)
+        padded = not live.all()
         for t in range(1, length):
-            np.add(score[:, None, :], self._incoming, out=candidates)
-            best = candidates.argmax(axis=2)
-            backpointers[t] = best
-            new = candidates.reshape(-1)[row_starts + best] + logits[:, t]
-            score = new if all_full else np.where((t < lengths)[:, None], new, score)
+            best, new = self._step(score, logits[:, t])
+            if padded:
+                best = np.where(live[:, t, None], best, np.arange(n_tags))
+                new = np.where(live[:, t, None], new, score)
+            backpointers[t], score = best, new
         rows = np.arange(batch)
-        last = np.maximum(lengths - 1, 0)
-        tags[rows, last] = score.argmax(axis=1)
+        tags[:, -1] = score.argmax(axis=1)
         for t in range(length - 1, 0, -1):
-            inside = t <= last  # messages whose path reaches position t
-            tags[rows[inside], t - 1] = backpointers[t, rows[inside], tags[rows[inside], t]]
-        tags[np.arange(length)[None, :] >= lengths[:, None]] = 0
+            tags[:, t - 1] = backpointers[t, rows, tags[:, t]]
+        tags[~live] = 0
         return tags
+
+    def _step(self, score: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One Viterbi step: for every next tag, the best previous tag and the new best score.
+
+        Where many messages are decoded together, only the best few previous tags of each are
+        weighed, when that is provably exact: a tag whose score trails the best one by more
+        than the spread of the transitions can be no next tag's best predecessor.
+        """
+        batch, n_tags = score.shape
+        keep = PRUNED_CANDIDATES
+        if batch * n_tags * n_tags < PRUNE_ABOVE or keep >= n_tags:
+            return self._full_step(score, logits)
+        order = np.argpartition(-score, keep, axis=1)
+        top = np.sort(order[:, :keep], axis=1)  # sorted: ties go to the lowest tag, as in full
+        candidates = np.take_along_axis(score, top, axis=1)[:, :, None] + self.transitions[top]
+        best = np.take_along_axis(top, candidates.argmax(axis=1), axis=1)
+        new = candidates.max(axis=1) + logits
+        cutoff = np.take_along_axis(score, order[:, keep : keep + 1], axis=1)[:, 0]
+        inexact = np.flatnonzero(cutoff + self._spread >= score.max(axis=1))
+        if len(inexact):
+            best[inexact], new[inexact] = self._full_step(score[inexact], logits[inexact])
+        return best, new
+
+    def _full_step(self, score: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        batch, n_tags = score.shape
+        candidates = score[:, None, :] + self._incoming  # (B, next tag, previous tag)
+        best = candidates.argmax(axis=2)
+        rows = np.arange(batch * n_tags).reshape(batch, n_tags) * n_tags
+        return best, candidates.reshape(-1)[rows + best] + logits
 
     def marginals(self, logits: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Posterior probability of every tag at every position (forward-backward): (B, T, N).

@@ -7,6 +7,7 @@ when the model is loaded: no TensorFlow is needed to load a model directory and 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,10 +74,14 @@ class NLU:
             raise TypeError(f"text must be a string, got {type(text).__name__}: {text!r}")
         return self._parse_chunk([text])[0]
 
-    def parse_batch(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
+    def parse_batch(
+        self, texts: list[str], batch_size: int = 64, workers: int | None = None
+    ) -> list[dict[str, Any]]:
         """`parse` for many messages at once; much faster per message than one by one.
 
-        Messages are grouped by length so that little time goes into padding.
+        Messages are grouped by length so that little time goes into padding, and the groups
+        are parsed by ``workers`` threads (default: one per CPU core). The network and the
+        decoders release Python's lock while they compute, so the threads run side by side.
         """
         if isinstance(texts, str):
             raise TypeError("parse_batch takes a list of texts; use parse() for one text")
@@ -84,10 +89,17 @@ class NLU:
             if not isinstance(text, str):
                 raise TypeError(f"texts must be strings, got {type(text).__name__}: {text!r}")
         order = np.argsort([len(text) for text in texts], kind="stable")
+        chunks = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+        workers = min(workers or os.cpu_count() or 1, len(chunks))
+        parse = lambda chunk: self._parse_chunk([texts[i] for i in chunk])  # noqa: E731
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                parsed = list(pool.map(parse, chunks))
+        else:
+            parsed = [parse(chunk) for chunk in chunks]
         results: list[dict[str, Any]] = [{}] * len(texts)
-        for start in range(0, len(texts), batch_size):
-            chunk = order[start : start + batch_size]
-            for i, result in zip(chunk, self._parse_chunk([texts[i] for i in chunk])):
+        for chunk, chunk_results in zip(chunks, parsed):
+            for i, result in zip(chunk, chunk_results):
                 results[i] = result
         return results
 

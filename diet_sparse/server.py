@@ -6,16 +6,20 @@ result; this server answers exactly that, plus ``/health``, ``/status`` and ``/v
 
 Requests that arrive together are parsed as one batch: a single worker takes the first queued
 request, waits up to ``batch_window_ms`` for more (at most ``max_batch_size``), and runs
-``nlu.parse_batch`` once in a worker thread so the event loop keeps accepting requests.
+``nlu.parse_batch`` once in a worker thread so the event loop keeps accepting requests. Up to
+``concurrent_batches`` batches (one per CPU core by default) are parsed at the same time: while
+one is parsed, the next is collected and started on another core.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import ipaddress
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -43,6 +47,7 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_MAX_TEXT_LENGTH = 2000
 DEFAULT_BATCH_WINDOW_MS = 2.0
 DEFAULT_MAX_BATCH_SIZE = 64
+DEFAULT_CONCURRENT_BATCHES = os.cpu_count() or 1
 GRACEFUL_SHUTDOWN_SECONDS = 10  # in-flight requests get this long to finish after SIGTERM
 
 ERROR_NAMES = {
@@ -154,16 +159,21 @@ class MicroBatcher:
         parse_batch: Callable[[list[str]], list[dict[str, Any]]],
         window_ms: float = DEFAULT_BATCH_WINDOW_MS,
         max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+        concurrent_batches: int = DEFAULT_CONCURRENT_BATCHES,
     ) -> None:
         if window_ms < 0:
             raise ValueError(f"batch_window_ms must be >= 0, got {window_ms}")
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        if concurrent_batches < 1:
+            raise ValueError(f"concurrent_batches must be >= 1, got {concurrent_batches}")
         self.parse_batch = parse_batch
         self.window = window_ms / 1000
         self.max_batch_size = max_batch_size
+        self.concurrent_batches = concurrent_batches
         self._queue: asyncio.Queue[_Pending] | None = None
         self._worker: asyncio.Task | None = None
+        self._in_flight: set[asyncio.Task] = set()
 
     def start(self) -> None:
         """Start the batching worker on the running event loop (no-op without a window)."""
@@ -181,6 +191,7 @@ class MicroBatcher:
         except asyncio.CancelledError:
             pass
         self._worker = None
+        await asyncio.gather(*self._in_flight, return_exceptions=True)  # let started ones finish
         while self._queue is not None and not self._queue.empty():
             pending = self._queue.get_nowait()
             if not pending.future.done():
@@ -195,9 +206,13 @@ class MicroBatcher:
         return await future
 
     async def _run(self) -> None:
+        free = asyncio.Semaphore(self.concurrent_batches)
         while True:
-            batch = await self._collect()
-            await self._parse_and_resolve(batch)
+            await free.acquire()  # collect only once a batch can start: it grows meanwhile
+            task = asyncio.create_task(self._parse_and_resolve(await self._collect()))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+            task.add_done_callback(lambda _: free.release())
 
     async def _collect(self) -> list[_Pending]:
         """The first queued request and those arriving within the window after it."""
@@ -596,18 +611,26 @@ def serve(
     max_text_length: int = DEFAULT_MAX_TEXT_LENGTH,
     batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    workers: int = 1,
 ) -> int:
     """Serve the model in ``model_dir`` over HTTP until SIGTERM or Ctrl-C; returns the exit code.
 
     The model is loaded (and its first parse traced) before the server starts listening; a model
-    that cannot be loaded or an address that cannot be bound prints one ``error:`` line.
+    that cannot be loaded or an address that cannot be bound prints one ``error:`` line. With
+    ``workers`` > 1, that many processes, each with its own copy of the model, share the port:
+    Python runs one thread at a time per process, so more processes use more cores.
 
     Example:
         >>> serve("models/default", port=5005)  # doctest: +SKIP
     """
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    for name, value in (("max_body_bytes", max_body_bytes), ("max_text_length", max_text_length)):
+    for name, value in (
+        ("max_body_bytes", max_body_bytes),
+        ("max_text_length", max_text_length),
+        ("workers", workers),
+    ):
         if value < 1:
             print(f"error: {name} must be >= 1, got {value}", file=sys.stderr)
             return 1
@@ -623,8 +646,7 @@ def serve(
             sock.close()
         print(f"error: {error}", file=sys.stderr)
         return 1
-    app = create_app(
-        nlu,
+    app_options = dict(
         model_dir=Path(model_dir).resolve(),
         auth_token=auth_token,
         max_body_bytes=max_body_bytes,
@@ -632,21 +654,36 @@ def serve(
         batch_window_ms=batch_window_ms,
         max_batch_size=max_batch_size,
     )
+    if workers == 1:
+        app: Any = create_app(nlu, **app_options)
+    else:  # each worker process loads the model itself; this one only checked that it loads
+        del nlu
+        app = functools.partial(_worker_app, app_options)
     bound_host, bound_port = sock.getsockname()[:2]
     shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
     _announce(f"http://{shown_host}:{bound_port}", host, auth_token)
     config = uvicorn.Config(
         app,
+        factory=workers > 1,
+        workers=workers,
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     previous = {sig: signal.signal(sig, _ignore_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        if workers == 1:
+            uvicorn.Server(config).run(sockets=[sock])
+        else:
+            Multiprocess(config, sockets=[sock]).run()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
     print("Server stopped.", file=sys.stderr, flush=True)
     return 0
+
+
+def _worker_app(options: dict[str, Any]) -> FastAPI:
+    """The application of one worker process of `serve` (module level, so it can be pickled)."""
+    return create_app(_load_model(options["model_dir"]), **options)

@@ -141,3 +141,20 @@ def test_batch_decoding_equals_decoding_each_message():
         np.testing.assert_array_equal(tags[i, :n], one_tags)
         np.testing.assert_allclose(confidences[i, :n], one_confidences, rtol=1e-5)
         assert (tags[i, n:] == 0).all()
+
+
+@pytest.mark.parametrize("logit_scale", [0.1, 8.0])  # pruning ruled out / exact and used
+def test_pruned_viterbi_equals_full_viterbi(monkeypatch, logit_scale):
+    import diet_sparse.crf_decoding as crf_decoding
+
+    rng = np.random.default_rng(9)
+    lengths = rng.integers(0, 12, size=40)
+    logits = rng.normal(scale=logit_scale, size=(40, 12, 90)).astype(np.float32)
+    transitions = rng.normal(size=(90, 90)).astype(np.float32)
+    decoder = CRFDecoder(transitions)
+    monkeypatch.setattr(crf_decoding, "PRUNE_ABOVE", 10**12)
+    full = decoder.viterbi(logits, lengths)
+    monkeypatch.setattr(crf_decoding, "PRUNE_ABOVE", 0)
+    np.testing.assert_array_equal(decoder.viterbi(logits, lengths), full)
+    for i, n in enumerate(lengths):
+        np.testing.assert_array_equal(full[i, :n], viterbi_decode(logits[i, :n], transitions))

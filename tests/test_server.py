@@ -106,7 +106,7 @@ def stop(server: Server) -> int:
 def servers(trained_model_dir, tmp_path_factory, request):
     logs = tmp_path_factory.mktemp("server_logs")
     launched = {
-        "open": launch(trained_model_dir, logs / "open.log"),
+        "open": launch(trained_model_dir, logs / "open.log", "--workers", "2"),
         "secured": launch(
             trained_model_dir,
             logs / "secured.log",
@@ -252,7 +252,8 @@ def test_unknown_paths_and_methods_get_a_json_error(server):
 # --- concurrency --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["open", "secured"])  # batched, and one thread per request
+# "open": batched, in two worker processes; "secured": one process, one thread per request
+@pytest.mark.parametrize("name", ["open", "secured"])
 def test_concurrent_requests_each_get_their_own_parse(servers, name, nlu):
     server = servers[name]
     expected = {text: nlu.parse(text) for text in TEXTS}
@@ -503,7 +504,33 @@ def test_requests_arriving_together_are_parsed_as_one_batch():
     assert fake.calls[0] == ["x", "boom", "y"]
 
 
-# --- shutdown (keep last: it stops the token server) -------------------------------------------
+# --- shutdown (keep last: it stops the servers) -------------------------------------------------
+
+
+def child_processes(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # the parent's pid
+            children.append(int(stat.parent.name))
+    return children
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads child processes from /proc")
+def test_sigterm_stops_every_worker_process(server):
+    workers = child_processes(server.process.pid)
+    assert len(workers) >= 2  # the two workers (and multiprocessing's helper)
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=30) == 0
+    deadline = time.monotonic() + 10  # multiprocessing's helper process ends on its own
+    while [pid for pid in workers if Path(f"/proc/{pid}").exists()] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    assert "Server stopped." in server.log_text()
+    assert "Traceback" not in server.log_text()
 
 
 def test_sigterm_lets_an_in_flight_request_finish_then_exits_0(secured):
