@@ -161,8 +161,35 @@ def _fit_vocabulary(
     return {term: i for i, term in enumerate(terms)}
 
 
+class _TermColumns:
+    """The columns of the known terms of a token text, remembered per text.
+
+    A chatbot's messages repeat their words: analysing each word once, rather than once per
+    message, takes most of the featurizing time out of a parse. ``capacity`` bounds the memory;
+    past it the memory starts afresh.
+    """
+
+    def __init__(
+        self,
+        analyze: Callable[[str], list[str]],
+        vocabulary: dict[str, int],
+        capacity: int = 200_000,
+    ) -> None:
+        self.analyze, self.vocabulary, self.capacity = analyze, vocabulary, capacity
+        self._known: dict[str, list[int]] = {}
+
+    def __call__(self, text: str) -> list[int]:
+        columns = self._known.get(text)
+        if columns is None:
+            columns = [c for c in map(self.vocabulary.get, self.analyze(text)) if c is not None]
+            if len(self._known) >= self.capacity:
+                self._known = {}
+            self._known[text] = columns
+        return columns
+
+
 def _term_columns(
-    analyze: Callable[[str], list[str]], vocabulary: dict[str, int], layout: _TokenLayout
+    columns_of: Callable[[str], list[int]], layout: _TokenLayout
 ) -> tuple[np.ndarray, np.ndarray]:
     """Columns of the known terms of every token: ``(flat token index, column)`` pairs, a term
     repeated as often as it occurs in the token.
@@ -171,10 +198,7 @@ def _term_columns(
     without its fixed cost of ~100 µs a call, which dominates the transform of one message.
     Each distinct token text is analysed once.
     """
-    per_text = [
-        [column for column in map(vocabulary.get, analyze(text)) if column is not None]
-        for text in layout.unique_texts
-    ]
+    per_text = [columns_of(text) for text in layout.unique_texts]
     per_token = [per_text[u] for u in layout.inverse.tolist()]
     length = np.fromiter(map(len, per_token), dtype=np.int64, count=len(per_token))
     columns = np.fromiter(chain.from_iterable(per_token), dtype=np.int64, count=int(length.sum()))
@@ -487,14 +511,14 @@ class Featurizer:
             map(len, [word_vocabulary, char_vocabulary, lexical_vocabulary, regex_patterns])
         )
         # Transform-time helpers, rebuilt from the vocabularies (never fitted again): the
-        # analyzer of each count block with its vocabulary.
-        self._count_blocks: list[tuple[Callable[[str], list[str]], dict[str, int]]] = []
+        # term columns of each count block.
+        self._count_blocks: list[_TermColumns] = []
         if word_vocabulary:
             analyzer = self._word_vectorizer(vocabulary=word_vocabulary).build_analyzer()
-            self._count_blocks.append((analyzer, word_vocabulary))
+            self._count_blocks.append(_TermColumns(analyzer, word_vocabulary))
         if char_vocabulary:
             analyzer = self._char_vectorizer(vocabulary=char_vocabulary).build_analyzer()
-            self._count_blocks.append((analyzer, char_vocabulary))
+            self._count_blocks.append(_TermColumns(analyzer, char_vocabulary))
         lookups: dict[tuple[int, str], dict[str, int]] = {}
         for key, index in lexical_vocabulary.items():
             offset, name, value = key.split(":", 2)
@@ -556,11 +580,11 @@ class Featurizer:
         cols: list[np.ndarray] = []
 
         start = 0
-        for analyze, vocabulary in self._count_blocks:
-            token, col = _term_columns(analyze, vocabulary, layout)
+        for columns_of in self._count_blocks:
+            token, col = _term_columns(columns_of, layout)
             rows += [layout.row[token], layout.sentence_row[token]]  # the sentence row is a sum
             cols += [col + start, col + start]
-            start += len(vocabulary)
+            start += len(columns_of.vocabulary)
 
         if self.lexical_vocabulary_ and layout.n_tokens:
             token, col = self._lexical_columns(layout)

@@ -22,6 +22,7 @@ from diet_sparse.onnx_inference import OnnxDIET
 from diet_sparse.tagging import TagVocabulary, decode_entity_tags, span_attribute
 
 EXTRACTOR = "DIETClassifier"
+MAX_THREADS = 4  # a message's matrices are too small to share among more
 
 
 @dataclass
@@ -41,16 +42,20 @@ class NLU:
     synonyms: dict[str, str]
     metadata: dict[str, Any] = field(default_factory=dict)
     keras_model: Any = field(default=None, repr=False)
+    threads: int | None = None
     predictor: Any = field(init=False, repr=False)
     decoders: dict[str, CRFDecoder] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        # A message's matrices are small: extra threads only add hand-over costs, and on a busy
-        # machine their spinning costs several times the work itself. The BLAS limit is set
-        # once here (per call it would cost more than a parse) and applies to the process.
-        threads = int(os.environ.get("DIET_SPARSE_THREADS", "1"))
-        threadpool_limits(limits=threads, user_api="blas")
-        self.predictor = OnnxDIET(self.network, threads=threads)
+        # numpy's matrices here (CRF decoding) are small: extra BLAS threads only add hand-over
+        # costs, and on a busy machine their spinning costs several times the work itself. The
+        # limit is set once here (per call it would cost more than a parse) and applies to the
+        # process.
+        threadpool_limits(limits=1, user_api="blas")
+        if self.threads is None:
+            default = min(os.cpu_count() or 1, MAX_THREADS)
+            self.threads = int(os.environ.get("DIET_SPARSE_THREADS", default))
+        self.predictor = OnnxDIET(self.network, threads=self.threads)
         self.decoders = {
             head: CRFDecoder(self.network.transitions(head)) for head in self.network.tag_heads
         }
@@ -91,7 +96,9 @@ class NLU:
         order = np.argsort([len(text) for text in texts], kind="stable")
         chunks = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
         workers = min(workers or os.cpu_count() or 1, len(chunks))
-        parse = lambda chunk: self._parse_chunk([texts[i] for i in chunk])  # noqa: E731
+        # several workers: one thread each for the network, else they crowd each other out
+        threads = 1 if workers > 1 else None
+        parse = lambda chunk: self._parse_chunk([texts[i] for i in chunk], threads)  # noqa: E731
         if workers > 1:
             with ThreadPoolExecutor(workers) as pool:
                 parsed = list(pool.map(parse, chunks))
@@ -103,9 +110,9 @@ class NLU:
                 results[i] = result
         return results
 
-    def _parse_chunk(self, texts: list[str]) -> list[dict[str, Any]]:
+    def _parse_chunk(self, texts: list[str], threads: int | None = None) -> list[dict[str, Any]]:
         featurized = self.featurizer.transform(texts)
-        outputs = self.predictor(featurized.features, featurized.offsets)
+        outputs = self.predictor(featurized.features, featurized.offsets, threads)
         token_counts = np.diff(featurized.offsets) - 1
         decoded = {}
         for head, decoder in self.decoders.items():

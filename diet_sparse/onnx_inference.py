@@ -11,6 +11,7 @@ and outputs are those of `NumpyDIET`, and tests check that both give the same nu
 from __future__ import annotations
 
 import math
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -156,31 +157,38 @@ class OnnxDIET:
 
     Args:
         network: the weights (and reference forward pass) to run.
-        threads: ONNX Runtime's threads per call. One suits a message's small matrices and a
-            server running other work beside it.
+        threads: ONNX Runtime's threads per call, unless a call asks for another number (each
+            number gets its own session, made on first use).
     """
 
     def __init__(self, network: NumpyDIET, threads: int = 1) -> None:
         self.network = network
-        self.tag_heads = network.tag_heads
-        self.transitions = network.transitions
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = onnxruntime.InferenceSession(
-            build_graph(network).SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
-        self._outputs = [output.name for output in self.session.get_outputs()]
+        self.threads = threads
+        self._graph = build_graph(network).SerializeToString()
+        self._sessions: dict[int, onnxruntime.InferenceSession] = {}
+        self._lock = threading.Lock()
+        self._outputs = [output.name for output in self._session(threads).get_outputs()]
+
+    def _session(self, threads: int) -> onnxruntime.InferenceSession:
+        with self._lock:
+            if threads not in self._sessions:
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+                options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+                self._sessions[threads] = onnxruntime.InferenceSession(
+                    self._graph, options, providers=["CPUExecutionProvider"]
+                )
+            return self._sessions[threads]
 
     def __call__(
-        self, features: scipy.sparse.csr_matrix, offsets: np.ndarray
+        self, features: scipy.sparse.csr_matrix, offsets: np.ndarray, threads: int | None = None
     ) -> dict[str, np.ndarray]:
         x, mask, row_counts = dense_inputs(self.network.weights, features, offsets)
         batch, length = mask.shape
         sentence = np.zeros((batch, length, 1), np.float32)
         sentence[np.arange(batch), row_counts - 1] = 1.0
-        values = self.session.run(
+        values = self._session(threads or self.threads).run(
             self._outputs,
             {
                 "x": x,

@@ -143,10 +143,11 @@ def _read_json(directory: Path, name: str) -> Any:
         raise ModelLoadError(f"{directory / name} is not valid JSON: {error}") from None
 
 
-def load(directory: str | Path) -> NLU:
+def load(directory: str | Path, threads: int | None = None) -> NLU:
     """Load a model directory written by `save` (or by ``diet-sparse train``).
 
-    Needs no TensorFlow: prediction runs the numpy forward pass.
+    Needs no TensorFlow: prediction runs in ONNX Runtime, with ``threads`` threads per message
+    (default: ``DIET_SPARSE_THREADS``, else one per CPU core up to 4).
 
     Example:
         >>> nlu = load("models/default")  # doctest: +SKIP
@@ -180,7 +181,9 @@ def load(directory: str | Path) -> NLU:
     weights, masks = _read_weight_arrays(directory / "weights.npz")
     network = NumpyDIET(config, weights, masks, [h for h in TAG_HEADS if h in vocabularies])
     _check_weights(network, featurizer, len(intents), vocabularies, directory)
-    return NLU(config, featurizer, network, intents, vocabularies, synonyms, metadata)
+    return NLU(
+        config, featurizer, network, intents, vocabularies, synonyms, metadata, threads=threads
+    )
 
 
 def _check_weights(network, featurizer, n_intents, vocabularies, directory: Path) -> None:

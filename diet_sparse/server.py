@@ -572,7 +572,8 @@ def _load_model(model_dir: str | Path):
     from diet_sparse.persistence import ModelLoadError, load
 
     try:
-        nlu = load(model_dir)
+        # one thread per parse: the server's parallelism is its concurrent batches and workers
+        nlu = load(model_dir, threads=1)
     except ModelLoadError as error:
         raise ServerStartError(str(error)) from None
     except (OSError, ValueError, KeyError, TypeError) as error:

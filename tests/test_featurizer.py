@@ -81,6 +81,17 @@ def test_count_blocks_equal_count_vectorizer_transform_of_each_token():
         assert (ours != reference).nnz == 0, name
 
 
+def test_remembered_term_columns_give_the_same_features_as_fresh_ones():
+    texts = ["Book tables in Berlin tonight", "book a table", "jazz jazz unknownword", "Berlin"]
+    fresh = [Featurizer().fit(TRAIN).transform([text]).features for text in texts]
+    featurizer = Featurizer().fit(TRAIN)
+    for block in featurizer._count_blocks:
+        block.capacity = 3  # forgets everything every few words
+    for _ in range(2):  # the second round reads what the first remembered
+        for text, expected in zip(texts, fresh):
+            assert (featurizer.transform([text]).features != expected).nnz == 0
+
+
 def test_lexical_features_of_token_and_neighbours():
     window = [
         ["low", "title", "upper"],

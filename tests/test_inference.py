@@ -38,7 +38,7 @@ def test_parse_results_equal_keras_based_parse(trained_nlu, example_data):
     texts = [example.text for example in example_data.examples]
 
     class KerasNetwork:
-        def __call__(self, features, offsets):
+        def __call__(self, features, offsets, threads=None):
             from diet_sparse.featurizer import FeaturizedBatch
 
             featurized = FeaturizedBatch([[]] * (len(offsets) - 1), features, offsets)
