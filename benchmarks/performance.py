@@ -320,6 +320,11 @@ def main() -> None:
             if section == "train":
                 found = {name: train_throughput(name, args.train_epochs, config)
                          for name in ("snips", "atis")}  # fmt: skip
+                # memory per epoch at the largest batch size throughout: flat, not growing
+                largest = dict(config, batch_size=[max(config["batch_size"])] * 2)
+                found["snips_largest_batch_throughout"] = train_throughput(
+                    "snips", args.train_epochs, largest
+                )
             elif section == "size":
                 found = section_size(scratch, config)
             elif section == "scaling":

@@ -96,19 +96,34 @@ def epoch_batches(
     batch_size: int,
     rng: np.random.Generator,
     batches_per_bucket: int = 16,
+    max_rows: int | None = None,
 ) -> list[np.ndarray]:
     """Cut an epoch's order into batches of messages of similar length, in random order.
 
     Within each run of ``batches_per_bucket`` batches the messages are sorted by length, so a
     batch pads little (a batch is as long as its longest message) while every batch still
-    draws from a broad, balanced slice of the epoch.
+    draws from a broad, balanced slice of the epoch. A batch of long messages whose padded
+    size (messages x length) exceeds ``max_rows`` is cut into equal parts that fit: training's
+    peak memory follows the largest batch, and the longest messages would otherwise make it
+    several times the typical one.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> lengths = np.array([2, 2, 2, 2, 9, 9])
+        >>> sorted(map(len, epoch_batches(np.arange(6), lengths, 3, rng, max_rows=20)))
+        [1, 2, 3]
     """
     batches = []
     span = batch_size * batches_per_bucket
     for start in range(0, len(order), span):
         bucket = order[start : start + span]
         bucket = bucket[np.argsort(lengths[bucket], kind="stable")]
-        batches += [bucket[i : i + batch_size] for i in range(0, len(bucket), batch_size)]
+        for i in range(0, len(bucket), batch_size):
+            batch = bucket[i : i + batch_size]
+            parts = 1
+            if max_rows is not None:
+                parts = min(len(batch), -(-len(batch) * int(lengths[batch].max()) // max_rows))
+            batches += np.array_split(batch, max(parts, 1))
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
