@@ -33,7 +33,8 @@ lint: install-test
 	$(BIN)/ruff format --check diet_sparse tests benchmarks
 
 benchmark: install
-	$(BIN)/python benchmarks/snips.py
+	$(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python benchmarks/performance.py
 
 clean:
 	rm -rf $(VENV) models build *.egg-info .pytest_cache
