@@ -74,6 +74,15 @@ def test_parse_batch_equals_parse(nlu):
         assert_same_parse(batched, single)
 
 
+@pytest.mark.parametrize("workers", [1, 3])
+def test_parse_batch_in_small_groups_on_several_threads_equals_parse(nlu, example_data, workers):
+    texts = [example.text for example in example_data.examples][:40] + ["", "?!"]
+    batched = nlu.parse_batch(texts, batch_size=4, workers=workers)
+    assert [result["text"] for result in batched] == texts  # answers in the order asked
+    for result, text in zip(batched, texts):
+        assert_same_parse(result, nlu.parse(text))
+
+
 def test_parse_batch_rejects_a_string(nlu):
     with pytest.raises(TypeError, match="list of texts"):
         nlu.parse_batch("hello")
