@@ -123,7 +123,7 @@ def epoch_batches(
             parts = 1
             if max_rows is not None:
                 parts = min(len(batch), -(-len(batch) * int(lengths[batch].max()) // max_rows))
-            batches += np.array_split(batch, max(parts, 1))
+            batches += np.array_split(batch, parts)
     return [batches[i] for i in rng.permutation(len(batches))]
 
 

@@ -79,9 +79,10 @@ class CRFDecoder:
     def _step(self, score: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One Viterbi step: for every next tag, the best previous tag and the new best score.
 
-        Where many messages are decoded together, only the best few previous tags of each are
-        weighed, when that is provably exact: a tag whose score trails the best one by more
-        than the spread of the transitions can be no next tag's best predecessor.
+        Where a step would weigh many scores (many messages, or many tags), only the best few
+        previous tags of each message are weighed, when that is provably exact: a tag whose
+        score trails the best one by more than the spread of the transitions can be no next
+        tag's best predecessor.
         """
         batch, n_tags = score.shape
         keep = PRUNED_CANDIDATES

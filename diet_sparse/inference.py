@@ -61,7 +61,7 @@ def dense_inputs(
     rows = np.arange(features.shape[0]) - np.repeat(offsets[:-1], row_counts)
     x[np.repeat(np.arange(batch), row_counts), rows] += projected
     mask = np.arange(length)[None, :] < row_counts[:, None]
-    return x.astype(np.float32), mask, row_counts
+    return x.astype(np.float32, copy=False), mask, row_counts
 
 
 @dataclass

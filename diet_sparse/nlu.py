@@ -115,16 +115,17 @@ class NLU:
         outputs = self.predictor(featurized.features, featurized.offsets, threads)
         token_counts = np.diff(featurized.offsets) - 1
         decoded = {}
-        for head, decoder in self.decoders.items():
-            if head == "entity":
-                decoded[head] = decoder.decode(outputs[head], token_counts)
-                continue
+        if "entity" in self.decoders:
+            decoded["entity"] = self.decoders["entity"].decode(outputs["entity"], token_counts)
             # roles and groups only label entities: messages without any need no decoding
+            rows = np.flatnonzero((decoded["entity"][0] != 0).any(axis=1))  # tag 0 is O
+        for head in ("role", "group"):
+            if head not in self.decoders:
+                continue
             tags = np.zeros(outputs[head].shape[:2], dtype=np.int64)
             confidences = np.zeros(tags.shape, dtype=np.float32)
-            rows = np.flatnonzero((decoded["entity"][0] != 0).any(axis=1))  # tag 0 is O
             if len(rows):
-                tags[rows], confidences[rows] = decoder.decode(
+                tags[rows], confidences[rows] = self.decoders[head].decode(
                     outputs[head][rows], token_counts[rows]
                 )
             decoded[head] = (tags, confidences)
