@@ -16,10 +16,11 @@ from pathlib import Path
 
 from common import ROOT, dataset, directory_size, latency_ms, machine, print_table, write_results
 
+from diet_sparse.config import as_config
 from diet_sparse.data import load_training_data
 from diet_sparse.evaluation import entity_report, intent_report
 from diet_sparse.persistence import load
-from diet_sparse.training import as_config, train
+from diet_sparse.training import train
 
 
 def main() -> None:

@@ -320,7 +320,7 @@ def main() -> None:
     parser.add_argument("--train-epochs", type=int, default=4)
     args = parser.parse_args()
 
-    from diet_sparse.training import as_config
+    from diet_sparse.config import as_config
 
     config = as_config(args.config).to_dict()
     path = RESULTS / "performance.json"

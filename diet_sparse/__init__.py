@@ -1,31 +1,38 @@
 """diet-sparse: intent classification and entity extraction with a randomly connected DIET model.
 
->>> from diet_sparse import train, load
->>> nlu = load("models/default")
->>> nlu.parse("book a table for two in Berlin")["intent"]["name"]
+``train`` and ``load`` are imported on first use, so ``import diet_sparse`` stays fast and
+loading a model never imports TensorFlow (only ``train`` does).
+
+>>> from diet_sparse import train, load  # doctest: +SKIP
+>>> nlu = load("models/default")  # doctest: +SKIP
+>>> nlu.parse("book a table for two in Berlin")["intent"]["name"]  # doctest: +SKIP
 """
 
 import os
+from importlib import import_module, metadata
 
 # TensorFlow's C++ start-up chatter (CUDA probing on CPU-only machines, oneDNN notices) is
 # noise users cannot act on; real failures still surface as Python exceptions.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-__version__ = "0.1.0"
+try:
+    __version__ = metadata.version("diet-sparse")
+except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
-
-def train(*args, **kwargs):
-    """Train a model; see `diet_sparse.training.train`."""
-    from diet_sparse.training import train as _train
-
-    return _train(*args, **kwargs)
-
-
-def load(directory):
-    """Load a saved model directory; see `diet_sparse.persistence.load`."""
-    from diet_sparse.persistence import load as _load
-
-    return _load(directory)
-
+# public name -> module that defines it; imported when first asked for (PEP 562)
+_LAZY = {"train": "diet_sparse.training", "load": "diet_sparse.persistence"}
 
 __all__ = ["train", "load", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module 'diet_sparse' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

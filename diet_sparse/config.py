@@ -15,11 +15,23 @@ from typing import Any
 
 import yaml
 
-from diet_sparse.featurizer import DEFAULT_LEXICAL_FEATURES, LEXICAL_FEATURE_NAMES
-
 
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message says which key and why."""
+
+
+# The featurizer's options are checked here, once, for the YAML config and for direct use of
+# `Featurizer`: the lexical features it knows and Rasa's default window of them.
+LEXICAL_FEATURE_NAMES: tuple[str, ...] = (
+    "BOS", "EOS", "low", "upper", "title", "digit",
+    "prefix2", "prefix3", "prefix5", "suffix1", "suffix2", "suffix3", "suffix5",
+)  # fmt: skip
+# Rasa's default window for LexicalSyntacticFeaturizer: previous, current and next token.
+DEFAULT_LEXICAL_FEATURES: list[list[str]] = [
+    ["low", "title", "upper"],
+    ["BOS", "EOS", "low", "upper", "title", "digit"],
+    ["low", "title", "upper"],
+]
 
 
 @dataclass
@@ -115,27 +127,69 @@ def _check_value(key: str, value: Any, where: str) -> None:
             )
         return
     if key == "lexical_features":
-        if not (isinstance(value, list) and len(value) % 2 == 1 or value == []):
-            raise ConfigError(
-                f"{where}: lexical_features must be a list of an odd number of lists (a window "
-                f"centred on the current token), or [] for none, got {value!r}"
-            )
-        for window in value:
-            unknown = (
-                [n for n in window if n not in LEXICAL_FEATURE_NAMES]
-                if isinstance(window, list)
-                else [window]
-            )
-            if unknown:
-                raise ConfigError(
-                    f"{where}: lexical_features has unknown feature {unknown[0]!r}; valid "
-                    f"features are: {', '.join(LEXICAL_FEATURE_NAMES)}"
-                )
+        check_lexical_features(value, where)
         return
     types, is_allowed, allowed = _RULES[key]
     type_ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
     if not type_ok or not is_allowed(value):
         raise ConfigError(f"{where}: {key} must be {allowed}, got {value!r}")
+
+
+def check_connection_density(value: Any, where: str = "connection_density") -> float:
+    """``connection_density`` checked: a number in [0, 1]."""
+    _check_value("connection_density", value, where)
+    return float(value)
+
+
+def check_heads_divide_size(size: int, heads: int, where: str = "transformer") -> None:
+    """Attention heads split the transformer's width evenly, or not at all."""
+    if size % heads:
+        raise ConfigError(
+            f"{where}: transformer_size ({size}) must be divisible by "
+            f"number_of_attention_heads ({heads})"
+        )
+
+
+def check_lexical_features(value: Any, where: str = "lexical_features") -> list[list[str]]:
+    """The lexical feature window, checked: an odd number of lists of known feature names (the
+    middle list is the current token), or [] for none. Names listed twice at one position are
+    kept once.
+
+    Example:
+        >>> check_lexical_features([["low"], ["BOS", "title", "BOS"], ["low"]])
+        [['low'], ['BOS', 'title'], ['low']]
+    """
+    if not isinstance(value, list | tuple) or any(
+        not isinstance(window, list | tuple) for window in value
+    ):
+        raise ConfigError(
+            f"{where}: lexical_features must be a list of lists of feature names, one list per "
+            f"window position, e.g. [[low], [BOS, title], [low]], or [] for none; got {value!r}"
+        )
+    if len(value) % 2 == 0 and value:
+        raise ConfigError(
+            f"{where}: lexical_features must have an odd number of window positions (the "
+            f"middle one is the current token), got {len(value)}"
+        )
+    for window in value:
+        unknown = [name for name in window if name not in LEXICAL_FEATURE_NAMES]
+        if unknown:
+            raise ConfigError(
+                f"{where}: lexical_features has unknown feature {unknown[0]!r}; valid "
+                f"features are: {', '.join(LEXICAL_FEATURE_NAMES)}"
+            )
+    return [list(dict.fromkeys(window)) for window in value]
+
+
+def check_featurizer_options(values: dict[str, Any], where: str = "featurizer") -> None:
+    """Check featurizer options (keys of `DIETConfig`): each value, and min <= max n-gram."""
+    for key, value in values.items():
+        _check_value(key, value, where)
+    low, high = values.get("char_ngram_min", 1), values.get("char_ngram_max", 4)
+    if low > high:
+        raise ConfigError(
+            f"{where}: char_ngram_min ({low}) must not exceed char_ngram_max ({high})"
+        )
 
 
 def resolve_config(values: dict[str, Any] | None = None, where: str = "config") -> DIETConfig:
@@ -177,16 +231,10 @@ def resolve_config(values: dict[str, Any] | None = None, where: str = "config") 
         config.batch_size = [config.batch_size, config.batch_size]
     elif len(config.batch_size) == 1:
         config.batch_size = config.batch_size * 2
-    if config.char_ngram_min > config.char_ngram_max:
-        raise ConfigError(
-            f"{where}: char_ngram_min ({config.char_ngram_min}) must not exceed "
-            f"char_ngram_max ({config.char_ngram_max})"
-        )
-    if config.transformer_size % config.number_of_attention_heads:
-        raise ConfigError(
-            f"{where}: transformer_size ({config.transformer_size}) must be divisible by "
-            f"number_of_attention_heads ({config.number_of_attention_heads})"
-        )
+    check_featurizer_options(
+        {"char_ngram_min": config.char_ngram_min, "char_ngram_max": config.char_ngram_max}, where
+    )
+    check_heads_divide_size(config.transformer_size, config.number_of_attention_heads, where)
     if not (config.intent_classification or config.entity_recognition):
         raise ConfigError(f"{where}: intent_classification and entity_recognition are both off")
     if not (config.use_word_features or config.use_char_features):
@@ -212,3 +260,21 @@ def load_config(path: str | Path | None) -> DIETConfig:
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a config must be a mapping of key: value, got {values!r}")
     return resolve_config(values, where=str(path))
+
+
+ConfigLike = DIETConfig | dict[str, Any] | str | Path | None
+
+
+def as_config(config: ConfigLike) -> DIETConfig:
+    """A validated `DIETConfig` from a config object, a dict of values, a YAML path or None
+    (the defaults).
+
+    Example:
+        >>> as_config({"epochs": 3}).epochs, as_config(None).epochs
+        (3, 100)
+    """
+    if isinstance(config, DIETConfig):
+        return resolve_config(config.to_dict())
+    if isinstance(config, dict):
+        return resolve_config(config)
+    return load_config(config)

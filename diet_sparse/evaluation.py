@@ -419,7 +419,8 @@ def cross_validate(
     """
     from sklearn.model_selection import StratifiedKFold
 
-    from diet_sparse.training import as_config, train
+    from diet_sparse.config import as_config
+    from diet_sparse.training import train
 
     if not isinstance(folds, int) or folds < 2:
         raise ValueError(f"folds must be an integer >= 2, got {folds!r}")

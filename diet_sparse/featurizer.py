@@ -20,15 +20,14 @@ import scipy.sparse
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import CountVectorizer
 
+from diet_sparse.config import (
+    DEFAULT_LEXICAL_FEATURES,
+    DIETConfig,
+    check_featurizer_options,
+    check_lexical_features,
+)
 from diet_sparse.data import LookupTable, TrainingData
 from diet_sparse.tokenizer import Token, tokenize
-
-# Rasa's default window for LexicalSyntacticFeaturizer: previous, current and next token.
-DEFAULT_LEXICAL_FEATURES: list[list[str]] = [
-    ["low", "title", "upper"],
-    ["BOS", "EOS", "low", "upper", "title", "digit"],
-    ["low", "title", "upper"],
-]
 
 # Features of one token's text. Affixes (prefix*/suffix*) see the lower-cased text when the
 # featurizer lower-cases, so "Book" and "book" share "prefix2:bo"; casing has its own features.
@@ -48,11 +47,6 @@ _AFFIX_FEATURES: dict[str, Callable[[str], str]] = {
     "suffix5": lambda text: text[-5:],
 }
 _POSITION_FEATURES = ("BOS", "EOS")
-LEXICAL_FEATURE_NAMES: tuple[str, ...] = (
-    *_POSITION_FEATURES,
-    *_TEXT_FEATURES,
-    *_AFFIX_FEATURES,
-)
 
 _JSON_FORMAT = "diet_sparse.featurizer/1"
 _NEVER_MATCHES = r"(?!)"
@@ -319,23 +313,17 @@ class Featurizer:
         use_regex_features: bool = True,
         lowercase: bool = True,
     ) -> None:
-        for name, value in [("char_ngram_min", char_ngram_min), ("char_ngram_max", char_ngram_max)]:
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if char_ngram_max < char_ngram_min:
-            raise ValueError(
-                f"char_ngram_max ({char_ngram_max}) must be >= char_ngram_min ({char_ngram_min})"
-            )
-        for name, value in [
-            ("max_word_features", max_word_features),
-            ("max_char_features", max_char_features),
-        ]:
-            if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or value < 1
-            ):
-                raise ValueError(f"{name} must be None or an integer >= 1, got {value!r}")
+        check_featurizer_options(
+            {
+                "char_ngram_min": char_ngram_min,
+                "char_ngram_max": char_ngram_max,
+                "max_word_features": max_word_features,
+                "max_char_features": max_char_features,
+            },
+            where="Featurizer",
+        )
         window = DEFAULT_LEXICAL_FEATURES if lexical_features is None else lexical_features
-        self.lexical_features = _validate_window(window)
+        self.lexical_features = check_lexical_features(window, where="Featurizer")
         self.use_word_features = bool(use_word_features)
         self.use_char_features = bool(use_char_features)
         self.char_ngram_min = char_ngram_min
@@ -345,6 +333,20 @@ class Featurizer:
         self.use_regex_features = bool(use_regex_features)
         self.lowercase = bool(lowercase)
         self._fitted = False
+
+    @classmethod
+    def from_config(cls, config: DIETConfig) -> Featurizer:
+        """An unfitted featurizer with the featurizer options of a model config."""
+        return cls(
+            use_word_features=config.use_word_features,
+            use_char_features=config.use_char_features,
+            char_ngram_min=config.char_ngram_min,
+            char_ngram_max=config.char_ngram_max,
+            max_word_features=config.max_word_features,
+            max_char_features=config.max_char_features,
+            lexical_features=config.lexical_features,
+            use_regex_features=config.use_regex_features,
+        )
 
     # ----------------------------------------------------------------------------------------
     # configuration and fitted state
@@ -718,26 +720,3 @@ class Featurizer:
             regex_patterns=[(p["name"], p["pattern"]) for p in state["regex_patterns"]],
         )
         return featurizer
-
-
-def _validate_window(window: Any) -> list[list[str]]:
-    if not isinstance(window, list | tuple) or any(
-        not isinstance(names, list | tuple) for names in window
-    ):
-        raise ValueError(
-            "lexical_features must be a list of lists of feature names, one list per window "
-            f"position, e.g. [['low'], ['BOS', 'title'], ['low']]; got {window!r}"
-        )
-    if window and len(window) % 2 == 0:
-        raise ValueError(
-            "lexical_features must have an odd number of window positions (the middle one is "
-            f"the current token), got {len(window)}"
-        )
-    unknown = sorted({str(n) for names in window for n in names} - set(LEXICAL_FEATURE_NAMES))
-    if unknown:
-        raise ValueError(
-            f"unknown lexical feature name(s) {unknown}; valid names are "
-            f"{list(LEXICAL_FEATURE_NAMES)}"
-        )
-    # A name listed twice at one position would count twice; keep the first.
-    return [list(dict.fromkeys(names)) for names in window]

@@ -89,8 +89,8 @@ def sweep(
         >>> sweep("configs/default.yml", train=["train.yml"], test=["test.yml"],
         ...       densities=[1.0, 0.2], sizes=[16, 64], epochs=20, out="sweep")  # doctest: +SKIP
     """
+    from diet_sparse.config import as_config
     from diet_sparse.evaluation import evaluate, load_test_data
-    from diet_sparse.training import as_config
     from diet_sparse.training import train as train_model
 
     base = as_config(config).to_dict()

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diet_sparse.data import EntityAnnotation
+from diet_sparse.config import DIETConfig
+from diet_sparse.data import EntityAnnotation, TrainingData
 from diet_sparse.tokenizer import Token
 
 OUTSIDE = "O"
@@ -40,6 +41,16 @@ class TagVocabulary:
     def __len__(self) -> int:
         return len(self.tags)
 
+    def labels(self) -> list[str]:
+        """The entity types (roles, groups) tagged, in tag order: BILOU prefixes and ``O`` off.
+
+        Example:
+            >>> TagVocabulary.for_entities(["city", "date"], bilou=True).labels()
+            ['city', 'date']
+        """
+        names = [tag.partition("-")[2] if self.bilou else tag for tag in self.tags[1:]]
+        return list(dict.fromkeys(names))
+
     def index(self, tag: str) -> int:
         return self._ids[tag]
 
@@ -50,6 +61,18 @@ class TagVocabulary:
             cached = {tag: i for i, tag in enumerate(self.tags)}
             object.__setattr__(self, "_cached_ids", cached)
         return cached
+
+
+def tag_vocabularies(data: TrainingData, config: DIETConfig) -> dict[str, TagVocabulary]:
+    """One tag vocabulary per entity head the data needs (none without entities)."""
+    if not (config.entity_recognition and data.entity_types):
+        return {}
+    vocabularies = {"entity": TagVocabulary.for_entities(data.entity_types, config.BILOU_flag)}
+    if data.roles:
+        vocabularies["role"] = TagVocabulary.for_labels(data.roles)
+    if data.groups:
+        vocabularies["group"] = TagVocabulary.for_labels(data.groups)
+    return vocabularies
 
 
 def _tokens_in_span(tokens: list[Token], start: int, end: int) -> list[int]:

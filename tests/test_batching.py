@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from diet_sparse.batching import balanced_order, batch_size_for_epoch, epoch_batches
+from diet_sparse.training.batching import balanced_order, batch_size_for_epoch, epoch_batches
 
 
 @pytest.mark.parametrize("max_rows", [None, 400, 60])

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from diet_sparse.crf import crf_log_likelihood, tfa_crf_decode, tfa_crf_log_likelihood
 from diet_sparse.crf_decoding import (
     CRFDecoder,
     decode_with_confidence,
     tag_marginals,
     viterbi_decode,
 )
+from diet_sparse.training.crf import crf_log_likelihood, tfa_crf_decode, tfa_crf_log_likelihood
 
 
 def sequence_score(logits, transitions, tags):

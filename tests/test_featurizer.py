@@ -235,7 +235,7 @@ def test_from_json_rejects_other_objects():
 
 
 def test_invalid_lexical_feature_name_is_named_in_the_error():
-    with pytest.raises(ValueError, match="'pos'.*valid names.*prefix5"):
+    with pytest.raises(ValueError, match="'pos'.*valid features.*prefix5"):
         Featurizer(lexical_features=[["low"], ["pos", "title"], ["low"]])
 
 

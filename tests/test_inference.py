@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from comparing import assert_same_parse
 
-from diet_sparse.batching import make_batch
 from diet_sparse.inference import sinusoidal_positions as numpy_positions
-from diet_sparse.layers import sinusoidal_positions as tensorflow_positions
+from diet_sparse.training.batching import make_batch
+from diet_sparse.training.transformer import sinusoidal_positions as tensorflow_positions
 
 
 def test_positions_match_tensorflow():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from diet_sparse.layers import (
+from diet_sparse.training.transformer import (
     RandomlyConnectedDense,
     SparseToDense,
     TransformerEncoder,

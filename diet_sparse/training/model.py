@@ -17,10 +17,14 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from diet_sparse.config import DIETConfig
-from diet_sparse.crf import crf_log_likelihood
 from diet_sparse.inference import NumpyDIET, weight_name
-from diet_sparse.layers import RandomlyConnectedDense, SparseToDense, TransformerEncoder
 from diet_sparse.tagging import TAG_HEADS
+from diet_sparse.training.crf import crf_log_likelihood
+from diet_sparse.training.transformer import (
+    RandomlyConnectedDense,
+    SparseToDense,
+    TransformerEncoder,
+)
 
 
 class Batch(NamedTuple):

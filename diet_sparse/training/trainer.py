@@ -1,72 +1,38 @@
-"""Training: featurize the data once, then a plain loop of compiled training steps."""
+"""The training loop: featurize the data once, then a plain loop of compiled training steps."""
 
 from __future__ import annotations
 
-import logging
 import math
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
 from diet_sparse import __version__
-from diet_sparse.batching import (
+from diet_sparse.config import ConfigLike, DIETConfig, as_config
+from diet_sparse.data import TrainingData, TrainingDataError, load_training_data
+from diet_sparse.featurizer import Featurizer
+from diet_sparse.nlu import NLU
+from diet_sparse.tagging import (
+    TagVocabulary,
+    attribute_tag_ids,
+    entity_tag_ids,
+    tag_vocabularies,
+)
+from diet_sparse.training.batching import (
     balanced_order,
     batch_signature,
     batch_size_for_epoch,
     epoch_batches,
     make_batch,
 )
-from diet_sparse.config import DIETConfig, load_config, resolve_config
-from diet_sparse.data import TrainingData, TrainingDataError, load_training_data
-from diet_sparse.featurizer import Featurizer
-from diet_sparse.model import DIET
-from diet_sparse.nlu import NLU
-from diet_sparse.tagging import TagVocabulary, attribute_tag_ids, entity_tag_ids
+from diet_sparse.training.model import DIET
 
-logger = logging.getLogger(__name__)
-
-ConfigLike = DIETConfig | dict[str, Any] | str | Path | None
 DataLike = TrainingData | str | Path | Sequence[str | Path]
-
-
-def as_config(config: ConfigLike) -> DIETConfig:
-    """A `DIETConfig` from a config object, a dict of values, a YAML path or None (defaults)."""
-    if isinstance(config, DIETConfig):
-        return resolve_config(config.to_dict())
-    if isinstance(config, dict):
-        return resolve_config(config)
-    return load_config(config)
-
-
-def make_featurizer(config: DIETConfig) -> Featurizer:
-    return Featurizer(
-        use_word_features=config.use_word_features,
-        use_char_features=config.use_char_features,
-        char_ngram_min=config.char_ngram_min,
-        char_ngram_max=config.char_ngram_max,
-        max_word_features=config.max_word_features,
-        max_char_features=config.max_char_features,
-        lexical_features=config.lexical_features,
-        use_regex_features=config.use_regex_features,
-    )
-
-
-def tag_vocabularies(data: TrainingData, config: DIETConfig) -> dict[str, TagVocabulary]:
-    """One tag vocabulary per entity head the data needs (none without entities)."""
-    if not (config.entity_recognition and data.entity_types):
-        return {}
-    vocabularies = {"entity": TagVocabulary.for_entities(data.entity_types, config.BILOU_flag)}
-    if data.roles:
-        vocabularies["role"] = TagVocabulary.for_labels(data.roles)
-    if data.groups:
-        vocabularies["group"] = TagVocabulary.for_labels(data.groups)
-    return vocabularies
 
 
 def train(
@@ -107,7 +73,7 @@ def train(
 
     tf.keras.utils.set_random_seed(config.random_seed)
     started = time.perf_counter()
-    featurizer = make_featurizer(config).fit(data)
+    featurizer = Featurizer.from_config(config).fit(data)
     featurized = featurizer.transform([example.text for example in data.examples])
     intent_index = {name: i for i, name in enumerate(intents)}
     intent_ids = np.array(

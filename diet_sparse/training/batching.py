@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from diet_sparse.featurizer import FeaturizedBatch
-from diet_sparse.model import Batch
+from diet_sparse.training.model import Batch
 
 
 def batch_signature(n_features: int) -> Batch:
