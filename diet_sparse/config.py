@@ -135,13 +135,13 @@ def _check_value(key: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: {key} must be {allowed}, got {value!r}")
 
 
-def check_connection_density(value: Any, where: str = "connection_density") -> float:
+def check_connection_density(value: Any, where: str = "RandomlyConnectedDense") -> float:
     """``connection_density`` checked: a number in [0, 1]."""
     _check_value("connection_density", value, where)
     return float(value)
 
 
-def check_heads_divide_size(size: int, heads: int, where: str = "transformer") -> None:
+def check_heads_divide_size(size: int, heads: int, where: str = "TransformerEncoder") -> None:
     """Attention heads split the transformer's width evenly, or not at all."""
     if size % heads:
         raise ConfigError(

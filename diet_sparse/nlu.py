@@ -1,7 +1,8 @@
 """A trained model ready to parse messages into Rasa's parse result.
 
-Parsing runs the network in ONNX Runtime (`onnx_inference.OnnxDIET`), built from the weights
-when the model is loaded: no TensorFlow is needed to load a model directory and parse with it.
+Parsing featurizes the texts, runs the network in ONNX Runtime (`onnx_graph.OnnxDIET`, built
+from the weights when the model is loaded), decodes the tag heads' CRFs and assembles Rasa's
+parse result. No TensorFlow is needed to load a model directory and parse with it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from diet_sparse.config import DIETConfig
 from diet_sparse.crf_decoding import CRFDecoder
 from diet_sparse.featurizer import Featurizer
-from diet_sparse.inference import NumpyDIET
-from diet_sparse.onnx_inference import OnnxDIET
+from diet_sparse.network import DIETWeights
+from diet_sparse.onnx_graph import OnnxDIET
 from diet_sparse.tagging import TagVocabulary, decode_entity_tags, span_attribute
 
 EXTRACTOR = "DIETClassifier"
@@ -29,14 +29,14 @@ MAX_THREADS = 4  # a message's matrices are too small to share among more
 class NLU:
     """Featurizer, network and label maps of a trained model; `parse` turns text into a result.
 
-    ``network`` holds the weights (and the forward pass in numpy, the reference);
-    ``predictor`` runs the same forward pass in ONNX Runtime for `parse`. ``keras_model`` is
-    the TensorFlow model when this NLU was just trained, else None.
+    ``network`` holds the weights; ``predictor`` runs the forward pass on them in ONNX Runtime
+    for `parse`. ``keras_model`` is the TensorFlow model when this NLU was just trained, else
+    None.
     """
 
     config: DIETConfig
     featurizer: Featurizer
-    network: NumpyDIET
+    network: DIETWeights
     intents: list[str]
     tag_vocabularies: dict[str, TagVocabulary]
     synonyms: dict[str, str]
@@ -47,11 +47,6 @@ class NLU:
     decoders: dict[str, CRFDecoder] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        # numpy's matrices here (CRF decoding) are small: extra BLAS threads only add hand-over
-        # costs, and on a busy machine their spinning costs several times the work itself. The
-        # limit is set once here (per call it would cost more than a parse) and applies to the
-        # process.
-        threadpool_limits(limits=1, user_api="blas")
         if self.threads is None:
             default = min(os.cpu_count() or 1, MAX_THREADS)
             self.threads = int(os.environ.get("DIET_SPARSE_THREADS", default))
@@ -59,14 +54,6 @@ class NLU:
         self.decoders = {
             head: CRFDecoder(self.network.transitions(head)) for head in self.network.tag_heads
         }
-
-    @property
-    def entity_types(self) -> list[str]:
-        vocabulary = self.tag_vocabularies.get("entity")
-        if vocabulary is None:
-            return []
-        names = [tag.partition("-")[2] if vocabulary.bilou else tag for tag in vocabulary.tags[1:]]
-        return list(dict.fromkeys(names))
 
     def parse(self, text: str) -> dict[str, Any]:
         """Intent, intent ranking and entities of one message, in Rasa's format.

@@ -9,7 +9,11 @@ A model directory holds:
                     are exactly representable in float16 (the input projection) are stored so
 
 A save is written to a temporary directory and renamed into place, so an interrupted save never
-leaves half a model behind an existing name.
+leaves half a model behind an existing name. Loading checks every file, so a truncated, emptied
+or hand-edited one is reported in one line naming the file and what is wrong.
+
+Format 2 names the heads' weights after the heads that own them (``intent_head/...``,
+``entity_head/...``); format 1 (diet-sparse 0.1) is converted when loaded.
 """
 
 from __future__ import annotations
@@ -23,18 +27,49 @@ from typing import Any
 
 import numpy as np
 
+from diet_sparse import network as names
 from diet_sparse.config import ConfigError, resolve_config
 from diet_sparse.featurizer import Featurizer
-from diet_sparse.inference import NumpyDIET
+from diet_sparse.network import DIETWeights, diet_weight_shapes, weight_path
 from diet_sparse.nlu import NLU
 from diet_sparse.tagging import TAG_HEADS, TagVocabulary
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 FILES = ("metadata.json", "config.json", "featurizer.json", "weights.npz")
 
 
 class ModelLoadError(RuntimeError):
     """A model directory that cannot be loaded; the message says which file and why."""
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def write_json(path: str | Path, value: Any) -> Path:
+    """Write ``value`` as JSON to ``path`` atomically: a reader sees the old file or the new
+    one, never half of one, even if the process is killed while writing."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump(value, file, indent=2, ensure_ascii=False, default=_json_default)
+            file.write("\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def _compact(value: np.ndarray) -> np.ndarray:
@@ -46,7 +81,7 @@ def _compact(value: np.ndarray) -> np.ndarray:
     return value
 
 
-def _weight_arrays(network: NumpyDIET) -> dict[str, np.ndarray]:
+def _weight_arrays(network: DIETWeights) -> dict[str, np.ndarray]:
     arrays = {}
     for name, value in network.weights.items():
         mask = network.masks.get(name)
@@ -57,29 +92,6 @@ def _weight_arrays(network: NumpyDIET) -> dict[str, np.ndarray]:
         arrays[name + "#mask"] = np.packbits(mask)
         arrays[name + "#shape"] = np.array(mask.shape, dtype=np.int64)
     return arrays
-
-
-def _read_weight_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Weights by name (disconnected entries zero) and the masks of randomly connected kernels."""
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(f"{path} is not a readable weights file: {error}") from None
-    weights, masks = {}, {}
-    for key, value in arrays.items():
-        name, _, part = key.partition("#")
-        value = value.astype(np.float32) if value.dtype == np.float16 else value
-        if not part:
-            weights[name] = value
-        elif part == "connected":
-            shape = tuple(arrays[f"{name}#shape"])
-            mask = np.unpackbits(arrays[f"{name}#mask"], count=int(np.prod(shape)))
-            mask = mask.reshape(shape).astype(bool)
-            kernel = np.zeros(shape, dtype=value.dtype)
-            kernel[mask] = value
-            weights[name], masks[name] = kernel, mask
-    return weights, masks
 
 
 def save(nlu: NLU, directory: str | Path) -> Path:
@@ -99,22 +111,15 @@ def save(nlu: NLU, directory: str | Path) -> Path:
     )
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        _write_json(staging / "metadata.json", metadata)
-        _write_json(staging / "config.json", nlu.config.to_dict())
-        _write_json(staging / "featurizer.json", nlu.featurizer.to_json())
+        write_json(staging / "metadata.json", metadata)
+        write_json(staging / "config.json", nlu.config.to_dict())
+        write_json(staging / "featurizer.json", nlu.featurizer.to_json())
         np.savez_compressed(staging / "weights.npz", **_weight_arrays(nlu.network))
         _replace_directory(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return directory
-
-
-def _write_json(path: Path, value: Any) -> None:
-    with open(path, "w", encoding="utf-8") as file:
-        json.dump(value, file, indent=2, ensure_ascii=False)
-        file.flush()
-        os.fsync(file.fileno())
 
 
 def _replace_directory(staging: Path, directory: Path) -> None:
@@ -136,11 +141,7 @@ def _replace_directory(staging: Path, directory: Path) -> None:
         shutil.rmtree(backup, ignore_errors=True)
 
 
-def _read_json(directory: Path, name: str) -> Any:
-    try:
-        return json.loads((directory / name).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ModelLoadError(f"{directory / name} is not valid JSON: {error}") from None
+# --- reading -------------------------------------------------------------------------------
 
 
 def load(directory: str | Path, threads: int | None = None) -> NLU:
@@ -148,6 +149,10 @@ def load(directory: str | Path, threads: int | None = None) -> NLU:
 
     Needs no TensorFlow: prediction runs in ONNX Runtime, with ``threads`` threads per message
     (default: ``DIET_SPARSE_THREADS``, else one per CPU core up to 4).
+
+    Raises:
+        ModelLoadError: the directory is missing, incomplete, or a file in it is damaged or
+            does not fit the others; the message names the file and the problem.
 
     Example:
         >>> nlu = load("models/default")  # doctest: +SKIP
@@ -160,49 +165,148 @@ def load(directory: str | Path, threads: int | None = None) -> NLU:
         raise ModelLoadError(
             f"{directory} is not a complete diet-sparse model: missing {', '.join(missing)}"
         )
-    metadata = _read_json(directory, "metadata.json")
-    version = metadata.get("format_version") if isinstance(metadata, dict) else None
-    if version != FORMAT_VERSION:
-        raise ModelLoadError(
-            f"{directory} was saved in model format {version!r} by diet-sparse "
-            f"{metadata.get('diet_sparse_version', '?') if isinstance(metadata, dict) else '?'}; "
-            f"this diet-sparse reads format {FORMAT_VERSION}. Retrain the model with this version."
-        )
+    metadata, vocabularies = _read_metadata(directory / "metadata.json")
+    config_path = directory / "config.json"
     try:
-        config = resolve_config(_read_json(directory, "config.json"), where="config.json")
-        featurizer = Featurizer.from_json(_read_json(directory, "featurizer.json"))
-        vocabularies = {
-            name: TagVocabulary(tuple(v["tags"]), bilou=v["bilou"])
-            for name, v in metadata["tag_vocabularies"].items()
-        }
-        intents, synonyms = metadata["intents"], metadata["synonyms"]
-    except (ConfigError, KeyError, TypeError, ValueError) as error:
-        raise ModelLoadError(f"{directory} holds an invalid model: {error}") from None
-    weights, masks = _read_weight_arrays(directory / "weights.npz")
-    network = NumpyDIET(config, weights, masks, [h for h in TAG_HEADS if h in vocabularies])
-    _check_weights(network, featurizer, len(intents), vocabularies, directory)
+        config = resolve_config(_read_json(config_path, dict), where=str(config_path))
+    except ConfigError as error:
+        raise ModelLoadError(str(error)) from None
+    featurizer_path = directory / "featurizer.json"
+    try:
+        featurizer = Featurizer.from_json(_read_json(featurizer_path, dict))
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ModelLoadError(f"{featurizer_path}: not a valid featurizer: {error}") from None
+    weights, masks = _read_weights(directory / "weights.npz", metadata["format_version"])
+    network = DIETWeights(config, weights, masks, [h for h in TAG_HEADS if h in vocabularies])
+    _check_weights(network, featurizer, len(metadata["intents"]), vocabularies, directory)
     return NLU(
-        config, featurizer, network, intents, vocabularies, synonyms, metadata, threads=threads
+        config,
+        featurizer,
+        network,
+        metadata["intents"],
+        vocabularies,
+        metadata["synonyms"],
+        metadata,
+        threads=threads,
     )
 
 
-def _check_weights(network, featurizer, n_intents, vocabularies, directory: Path) -> None:
-    """The weights must fit the featurizer, labels and config saved beside them."""
-    size = network.config.transformer_size
-    expected = {
-        "input_projection/kernel": (featurizer.n_features_, network.config.dense_dimension),
-        "encoder/embedding/kernel": (network.config.dense_dimension, size),
-        **{f"{head}_transitions": (len(v), len(v)) for head, v in vocabularies.items()},
-    }
-    if n_intents > 1 and network.config.intent_classification:
-        expected["intent_embeddings"] = (n_intents, network.config.embedding_dimension)
-    for layer in range(network.config.number_of_transformer_layers):
-        expected[f"encoder/layer_{layer}/feed_forward_in/kernel"] = (size, 4 * size)
+def _read_json(path: Path, expected: type) -> Any:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ModelLoadError(f"{path} is not a text file (not UTF-8)") from None
+    except json.JSONDecodeError as error:
+        problem = "is empty" if not path.stat().st_size else f"is not valid JSON: {error}"
+        raise ModelLoadError(f"{path} {problem}") from None
+    if not isinstance(value, expected):
+        raise ModelLoadError(f"{path} must hold a JSON object, found {type(value).__name__}")
+    return value
+
+
+def _read_metadata(path: Path) -> tuple[dict[str, Any], dict[str, TagVocabulary]]:
+    """metadata.json, checked (a readable format, labels, tag vocabularies and synonyms), and
+    its tag vocabularies."""
+    metadata = _read_json(path, dict)
+    version = metadata.get("format_version")
+    if version not in READABLE_FORMATS:
+        raise ModelLoadError(
+            f"{path}: model format {version!r} (saved by diet-sparse "
+            f"{metadata.get('diet_sparse_version', '?')}); this diet-sparse reads formats "
+            f"{', '.join(map(str, READABLE_FORMATS))}. Retrain the model with this version."
+        )
+
+    def fail(field: str, expected: str) -> ModelLoadError:
+        found = metadata.get(field, "nothing")
+        return ModelLoadError(f"{path}: '{field}' must be {expected}, found {found!r:.80}")
+
+    intents = metadata.get("intents")
+    if not (isinstance(intents, list) and all(isinstance(i, str | None) for i in intents)):
+        raise fail("intents", "a list of intent names")
+    synonyms = metadata.get("synonyms")
+    if not (isinstance(synonyms, dict) and all(isinstance(v, str) for v in synonyms.values())):
+        raise fail("synonyms", "an object mapping texts to their canonical values")
+    stored = metadata.get("tag_vocabularies")
+    if not (isinstance(stored, dict) and set(stored) <= set(TAG_HEADS)):
+        raise fail("tag_vocabularies", f"an object with keys among {', '.join(TAG_HEADS)}")
+    vocabularies = {}
+    for head, vocabulary in stored.items():
+        tags = vocabulary.get("tags") if isinstance(vocabulary, dict) else None
+        if not (isinstance(tags, list) and tags and all(isinstance(t, str) for t in tags)):
+            raise fail("tag_vocabularies", f"a list of tag names for '{head}'")
+        vocabularies[head] = TagVocabulary(tuple(tags), bilou=bool(vocabulary.get("bilou")))
+    return metadata, vocabularies
+
+
+def _read_weights(path: Path, format_version: int) -> tuple[dict, dict]:
+    """Weights by name (disconnected entries zero) and the masks of randomly connected kernels."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except Exception as error:  # zipfile, zlib, numpy and OS errors of a damaged file alike
+        problem = "is empty" if not path.stat().st_size else "is damaged or not an npz file"
+        raise ModelLoadError(f"{path} {problem} ({type(error).__name__}: {error})") from None
+    weights, masks = {}, {}
+    for key, value in arrays.items():
+        name, _, part = key.partition("#")
+        if format_version == 1:
+            name = _format_1_name(name)
+        value = value.astype(np.float32) if value.dtype == np.float16 else value
+        if not part:
+            weights[name] = value
+        elif part == "connected":
+            try:
+                shape = tuple(int(n) for n in arrays[f"{key[: -len(part)]}shape"])
+                bits = arrays[f"{key[: -len(part)]}mask"]
+                mask = np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).astype(bool)
+                kernel = np.zeros(shape, dtype=value.dtype)
+                kernel[mask] = value
+            except (KeyError, ValueError, TypeError) as error:
+                raise ModelLoadError(
+                    f"{path}: the randomly connected kernel {name} is damaged ({error})"
+                ) from None
+            weights[name], masks[name] = kernel, mask
+    return weights, masks
+
+
+def _format_1_name(name: str) -> str:
+    """Format 1's weight names, which had no heads: ``entity_logits/kernel`` ->
+    ``entity_head/logits/kernel``, ``intent_embeddings`` -> ``intent_head/intent_embeddings``."""
+    if name == names.INTENT_EMBEDDINGS or name.startswith(names.SENTENCE_EMBEDDING + "/"):
+        return weight_path(names.INTENT_HEAD, name)
+    for head in TAG_HEADS:
+        if name.startswith(f"{head}_logits/"):
+            return weight_path(names.tag_head_name(head), names.LOGITS, name.split("/", 1)[1])
+        if name == f"{head}_transitions":
+            return weight_path(names.tag_head_name(head), names.TRANSITIONS)
+    return name
+
+
+def _check_weights(
+    network: DIETWeights,
+    featurizer: Featurizer,
+    n_intents: int,
+    vocabularies: dict[str, TagVocabulary],
+    directory: Path,
+) -> None:
+    """Every weight the config, featurizer and labels call for is there, in its shape, and
+    nothing else is."""
+    path = directory / "weights.npz"
+    expected = diet_weight_shapes(
+        network.config,
+        featurizer.n_features_,
+        n_intents,
+        {head: len(vocabulary) for head, vocabulary in vocabularies.items()},
+    )
     for name, shape in expected.items():
         found = network.weights.get(name)
         if found is None or found.shape != shape:
             problem = "is missing" if found is None else f"has shape {found.shape}, not {shape}"
             raise ModelLoadError(
-                f"{directory / 'weights.npz'}: weight {name} {problem}; the model files do not "
-                "belong together"
+                f"{path}: weight {name} {problem}; the model's files do not belong together"
             )
+        if not np.all(np.isfinite(found)):
+            raise ModelLoadError(f"{path}: weight {name} holds values that are not finite")
+    unexpected = sorted(set(network.weights) - set(expected))
+    if unexpected:
+        raise ModelLoadError(f"{path}: unexpected weight {unexpected[0]}; is it hand-edited?")

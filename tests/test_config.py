@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,28 @@ def test_heads_must_divide_size():
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yml")
+
+
+def test_lexical_feature_names_are_the_features_the_featurizer_computes():
+    from diet_sparse import featurizer
+    from diet_sparse.config import LEXICAL_FEATURE_NAMES
+
+    computed = featurizer._POSITION_FEATURES, featurizer._TEXT_FEATURES, featurizer._AFFIX_FEATURES
+    assert sorted(LEXICAL_FEATURE_NAMES) == sorted(name for group in computed for name in group)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"char_ngram_min": 3, "char_ngram_max": 2}, "char_ngram_min (3) must not exceed"),
+        ({"max_word_features": 0}, "max_word_features must be null or >= 1"),
+        ({"lexical_features": [["low"], ["nope"], ["low"]]}, "unknown feature 'nope'"),
+    ],
+)
+def test_config_and_featurizer_check_options_with_one_rule(values, message):
+    from diet_sparse.featurizer import Featurizer
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_config(values)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Featurizer(**values)

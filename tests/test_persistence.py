@@ -1,10 +1,14 @@
+"""Model directories: atomic, pickle-free saves; loads that check every file; format 1."""
+
 import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+from comparing import assert_same_parse
 
 from diet_sparse import persistence
 from diet_sparse.persistence import ModelLoadError, load, save
@@ -116,3 +120,102 @@ def test_input_projection_is_stored_in_half_precision(trained_nlu, trained_model
     np.testing.assert_array_equal(stored.astype(np.float32), in_memory)
     keras_kernel = trained_nlu.keras_model.input_projection.kernel.numpy()
     np.testing.assert_array_equal(keras_kernel, in_memory)
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_committed_format_1_model_loads_and_parses_as_when_it_was_saved(tmp_path):
+    """tests/fixtures/format1_model was saved by diet-sparse 0.1 (format 1, weights without
+    heads in their names); format1_parses.json holds what that version parsed with it."""
+    nlu = load(FIXTURES / "format1_model")
+    assert nlu.metadata["format_version"] == 1
+    assert "entity_head/transitions" in nlu.network.weights
+    expected = json.loads((FIXTURES / "format1_parses.json").read_text())
+    assert any(result["entities"] for result in expected)
+    assert any(entity.get("role") for result in expected for entity in result["entities"])
+    for result in expected:
+        assert_same_parse(nlu.parse(result["text"]), result, tolerance=1e-5)
+    save(nlu, tmp_path / "converted")  # saved again, it is a format-2 model
+    again = load(tmp_path / "converted")
+    assert json.loads((tmp_path / "converted" / "metadata.json").read_text())["format_version"] == 2
+    for result in expected:
+        assert_same_parse(again.parse(result["text"]), result, tolerance=1e-5)
+
+
+def damaged_copy(trained_model_dir, tmp_path, name: str, change) -> Path:
+    copy = tmp_path / "damaged"
+    shutil.copytree(trained_model_dir, copy)
+    change(copy / name)
+    return copy
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def edit_json(change):
+    def edit(path: Path) -> None:
+        value = json.loads(path.read_text())
+        change(value)
+        path.write_text(json.dumps(value))
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "name, change, message",
+    [
+        ("weights.npz", truncate, "weights.npz is damaged"),
+        ("weights.npz", empty, "weights.npz is empty"),
+        ("metadata.json", truncate, "metadata.json is not valid JSON"),
+        ("metadata.json", empty, "metadata.json is empty"),
+        ("config.json", empty, "config.json is empty"),
+        ("featurizer.json", truncate, "featurizer.json is not valid JSON"),
+        ("config.json", edit_json(lambda c: c.update(epochs=-1)), "config.json: epochs must be"),
+        ("config.json", edit_json(lambda c: c.update(transformer_size=128)), "weights.npz: weight"),
+        ("metadata.json", edit_json(lambda m: m.update(intents="greet")), "'intents' must be"),
+        ("metadata.json", edit_json(lambda m: m["intents"].pop()), "intent_head/intent_embeddings"),
+        ("metadata.json", edit_json(lambda m: m.pop("tag_vocabularies")), "'tag_vocabularies'"),
+        ("featurizer.json", edit_json(lambda f: f.clear()), "featurizer.json: not a valid"),
+        ("metadata.json", lambda p: p.write_text("[1, 2]"), "must hold a JSON object"),
+    ],
+)
+def test_a_damaged_file_is_named_in_one_line(trained_model_dir, tmp_path, name, change, message):
+    damaged = damaged_copy(trained_model_dir, tmp_path, name, change)
+    with pytest.raises(ModelLoadError) as error:
+        load(damaged)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_hand_edited_weights_file_is_refused(trained_model_dir, tmp_path):
+    def add_weight(path: Path) -> None:
+        with np.load(path) as stored:
+            arrays = dict(stored)
+        arrays["encoder/extra/kernel"] = np.ones((2, 2), np.float32)
+        arrays["entity_head/transitions"] = np.full_like(arrays["entity_head/transitions"], np.nan)
+        np.savez(path, **arrays)
+
+    damaged = damaged_copy(trained_model_dir, tmp_path, "weights.npz", add_weight)
+    with pytest.raises(ModelLoadError, match="entity_head/transitions holds values that are not"):
+        load(damaged)
+
+
+def test_write_json_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "report.json"
+    persistence.write_json(path, {"a": np.int64(1), "b": np.float32(0.5)})
+    assert json.loads(path.read_text()) == {"a": 1, "b": 0.5}
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(persistence.os, "fsync", crash)
+    with pytest.raises(KeyboardInterrupt):
+        persistence.write_json(path, {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 1, "b": 0.5}
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]

@@ -1,13 +1,17 @@
-"""The DIET model: sparse features -> randomly connected transformer -> intent and entity heads.
+"""The DIET model: sparse features -> randomly connected transformer -> intent and tag heads.
 
 A message of n tokens occupies positions 0..n-1 of its row; position n is the sentence slot,
 which carries the message's sentence features in and its sentence embedding out.
 
     features (B*T, F) sparse
-      -> SparseToDense                       (B, T, dense_dimension)
-      -> TransformerEncoder                  (B, T, transformer_size)
-      -> intent head: sentence slot -> embedding, similarity to every intent embedding (B, I)
-      -> entity head: token positions -> tag logits -> CRF (B, T, N); roles and groups likewise
+      -> InputProjection                    (B, T, dense_dimension)
+      -> TransformerEncoder                 (B, T, transformer_size)
+      -> IntentHead: sentence slot -> embedding, similarity to every intent embedding (B, I)
+      -> TagHead per entity attribute: token positions -> tag logits (B, T, N), CRF loss
+
+Each head owns its weights and its loss, so `DIET.call` reads "project, encode, heads". The
+prediction graph (`diet_sparse.onnx_graph`) computes the same outputs from the saved weights,
+whose names come from `diet_sparse.network`.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from diet_sparse import network as names
 from diet_sparse.config import DIETConfig
-from diet_sparse.inference import NumpyDIET, weight_name
+from diet_sparse.network import DIETWeights
 from diet_sparse.tagging import TAG_HEADS
 from diet_sparse.training.crf import crf_log_likelihood
 from diet_sparse.training.transformer import (
@@ -39,6 +44,96 @@ class Batch(NamedTuple):
     group_tags: tf.Tensor  # (B, T) int32
 
 
+class InputProjection(SparseToDense):
+    """Sparse features (B*T, F) -> dense vectors (B, T, dense_dimension), with dropout of the
+    sparse input values and of the projected vectors during training."""
+
+    def __init__(self, units: int, input_dim: int, drop_rate: float, **kwargs) -> None:
+        super().__init__(units, input_dim, drop_rate, **kwargs)
+        self.dense_dropout = tf.keras.layers.Dropout(drop_rate)
+
+    def call(self, features: tf.SparseTensor, mask: tf.Tensor, training: bool = False):
+        x = super().call(features, training=training)  # (B*T, D)
+        x = tf.reshape(x, (tf.shape(mask)[0], tf.shape(mask)[1], self.units))
+        return self.dense_dropout(x, training=training)
+
+
+class IntentHead(tf.keras.layers.Layer):
+    """The sentence slot's encoding, embedded and compared by dot product with one learned
+    embedding per intent; trained with a softmax over the true intent and sampled others."""
+
+    def __init__(self, config: DIETConfig, n_intents: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n_intents = n_intents
+        self.number_of_negative_examples = config.number_of_negative_examples
+        self.sentence_embedding = tf.keras.layers.Dense(
+            config.embedding_dimension,
+            kernel_regularizer=tf.keras.regularizers.L2(config.regularization_constant),
+            name=names.SENTENCE_EMBEDDING,
+        )
+        self.embedding_dimension = config.embedding_dimension
+
+    def build(self, input_shape) -> None:
+        self.intent_embeddings = self.add_weight(
+            name=names.INTENT_EMBEDDINGS,
+            shape=(self.n_intents, self.embedding_dimension),
+            initializer="glorot_uniform",
+        )
+        super().build(input_shape)
+
+    def call(self, encoded: tf.Tensor, token_counts: tf.Tensor) -> tf.Tensor:
+        """encoded (B, T, size), token_counts (B,) -> similarities (B, I)."""
+        sentence = tf.gather(encoded, token_counts, batch_dims=1)  # (B, size): sentence slot
+        embedded = self.sentence_embedding(sentence)  # (B, E)
+        return tf.matmul(embedded, self.intent_embeddings, transpose_b=True)  # (B, I)
+
+    def loss(self, similarities: tf.Tensor, intent_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Softmax over the true intent and `number_of_negative_examples` sampled others;
+        returns the loss and the accuracy over all intents."""
+        n_intents = tf.shape(similarities)[1]
+        is_true = tf.one_hot(intent_ids, n_intents, on_value=True, off_value=False)
+        # Random scores pick the negatives: the k highest among the other intents.
+        draw = tf.where(is_true, -1.0, tf.random.uniform(tf.shape(similarities)))
+        k = tf.minimum(self.number_of_negative_examples, n_intents - 1)
+        threshold = tf.math.top_k(draw, k=k).values[:, -1:]
+        in_softmax = is_true | (draw >= threshold)
+        logits = tf.where(in_softmax, similarities, -1e9)  # left out of the softmax
+        loss = tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=intent_ids, logits=logits)
+        )
+        predicted = tf.argmax(similarities, axis=-1, output_type=tf.int32)
+        accuracy = tf.reduce_mean(tf.cast(tf.equal(predicted, intent_ids), tf.float32))
+        return loss, accuracy
+
+
+class TagHead(tf.keras.layers.Layer):
+    """Per-token tag logits and the CRF transition scores of one entity attribute."""
+
+    def __init__(self, n_tags: int, regularization_constant: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n_tags = n_tags
+        self.logits = tf.keras.layers.Dense(
+            n_tags,
+            kernel_regularizer=tf.keras.regularizers.L2(regularization_constant),
+            name=names.LOGITS,
+        )
+
+    def build(self, input_shape) -> None:
+        self.transitions = self.add_weight(
+            name=names.TRANSITIONS, shape=(self.n_tags, self.n_tags), initializer="zeros"
+        )
+        super().build(input_shape)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        """x (B, T, D) -> tag logits (B, T, N)."""
+        return self.logits(x)
+
+    def loss(self, logits: tf.Tensor, gold: tf.Tensor, token_counts: tf.Tensor) -> tf.Tensor:
+        """Mean negative CRF log-likelihood of the gold tags over the batch."""
+        log_likelihood = crf_log_likelihood(logits, gold, token_counts, self.transitions)
+        return -tf.reduce_mean(log_likelihood)
+
+
 class DIET(tf.keras.Model):
     """Dual Intent and Entity Transformer with randomly connected layers.
 
@@ -46,7 +141,7 @@ class DIET(tf.keras.Model):
         config: hyper-parameters.
         n_features: width of the sparse input features.
         n_intents: number of intents; 0 or 1 turns the intent head off.
-        tag_counts: number of tags (including O) of each entity head to build, keyed by
+        tag_counts: number of tags (including O) of each tag head to build, keyed by
             ``"entity"``, ``"role"``, ``"group"``.
     """
 
@@ -55,17 +150,13 @@ class DIET(tf.keras.Model):
     ) -> None:
         super().__init__(name="diet")
         self.config = config
-        self.n_intents = n_intents
-        self.tag_heads = [name for name in TAG_HEADS if name in tag_counts]
-        regularizer = tf.keras.regularizers.L2(config.regularization_constant)
-        self.input_projection = SparseToDense(
+        self.input_projection = InputProjection(
             config.dense_dimension,
             n_features,
             config.drop_rate,
-            config.regularization_constant,
-            name="input_projection",
+            regularization_constant=config.regularization_constant,
+            name=names.INPUT_PROJECTION,
         )
-        self.input_dropout = tf.keras.layers.Dropout(config.drop_rate)
         self.encoder = TransformerEncoder(
             config.transformer_size,
             config.number_of_transformer_layers,
@@ -74,35 +165,18 @@ class DIET(tf.keras.Model):
             seed=config.random_seed * 1000,
             drop_rate=config.drop_rate,
             drop_rate_attention=config.drop_rate_attention,
-            name="encoder",
+            name=names.ENCODER,
         )
-        if self.has_intent_head:
-            self.sentence_embedding = tf.keras.layers.Dense(
-                config.embedding_dimension,
-                kernel_regularizer=regularizer,
-                name="sentence_embedding",
+        self.intent_head = None
+        if config.intent_classification and n_intents > 1:
+            self.intent_head = IntentHead(config, n_intents, name=names.INTENT_HEAD)
+        self.tag_heads = {
+            head: TagHead(
+                tag_counts[head], config.regularization_constant, name=names.tag_head_name(head)
             )
-            self.intent_embeddings = self.add_weight(
-                name="intent_embeddings",
-                shape=(n_intents, config.embedding_dimension),
-                initializer="glorot_uniform",
-            )
-        self.tag_logits = {
-            name: tf.keras.layers.Dense(
-                count, kernel_regularizer=regularizer, name=f"{name}_logits"
-            )
-            for name, count in tag_counts.items()
+            for head in TAG_HEADS
+            if head in tag_counts
         }
-        self.transitions = {
-            name: self.add_weight(
-                name=f"{name}_transitions", shape=(count, count), initializer="zeros"
-            )
-            for name, count in tag_counts.items()
-        }
-
-    @property
-    def has_intent_head(self) -> bool:
-        return self.config.intent_classification and self.n_intents > 1
 
     def call(
         self,
@@ -111,51 +185,20 @@ class DIET(tf.keras.Model):
         token_counts: tf.Tensor,
         training: bool = False,
     ) -> dict[str, tf.Tensor]:
-        batch_size, length = tf.shape(mask)[0], tf.shape(mask)[1]
-        x = self.input_projection(features, training=training)  # (B*T, dense_dimension)
-        x = tf.reshape(x, (batch_size, length, self.config.dense_dimension))
-        x = self.input_dropout(x, training=training)
+        """Intent similarities (B, I) under ``"intent"`` and tag logits (B, T, N) per tag head."""
+        x = self.input_projection(features, mask, training=training)  # (B, T, dense_dimension)
         encoded = self.encoder(x, mask, training=training)  # (B, T, transformer_size)
-
         outputs = {}
-        if self.has_intent_head:
-            sentence = tf.gather(encoded, token_counts, batch_dims=1)  # (B, transformer_size)
-            sentence = self.sentence_embedding(sentence)  # (B, E)
-            # (B, E) x (I, E)^T -> (B, I)
-            outputs["intent"] = tf.matmul(sentence, self.intent_embeddings, transpose_b=True)
+        if self.intent_head is not None:
+            outputs["intent"] = self.intent_head(encoded, token_counts)
         head_input = encoded
-        for name in self.tag_heads:
-            logits = self.tag_logits[name](head_input)  # (B, T, N)
-            outputs[name] = logits
+        for name, head in self.tag_heads.items():
+            outputs[name] = head(head_input)
             if name == "entity":
                 # Roles and groups depend on the entity type, so their heads see its tag scores.
-                head_input = tf.concat([encoded, tf.stop_gradient(tf.nn.softmax(logits))], -1)
+                entity_probabilities = tf.stop_gradient(tf.nn.softmax(outputs[name]))
+                head_input = tf.concat([encoded, entity_probabilities], -1)
         return outputs
-
-    def randomly_connected_layers(self) -> list[RandomlyConnectedDense]:
-        return self.encoder.randomly_connected_layers()
-
-    def predict_outputs(
-        self, features: tf.SparseTensor, mask: tf.Tensor, token_counts: tf.Tensor
-    ) -> dict[str, tf.Tensor]:
-        """What prediction uses: intent probabilities and tag logits (`NumpyDIET`'s outputs)."""
-        outputs = self(features, mask, token_counts, training=False)
-        if "intent" in outputs:
-            outputs["intent"] = tf.nn.softmax(outputs["intent"], axis=-1)
-        return outputs
-
-    def to_numpy(self) -> NumpyDIET:
-        """The trained weights as a `NumpyDIET`, which predicts without TensorFlow."""
-        masks = {
-            weight_name(layer.kernel.name): layer.kernel_mask.numpy().astype(bool)
-            for layer in self.randomly_connected_layers()
-        }
-        weights = {
-            weight_name(variable.name): variable.numpy()
-            for variable in self.weights
-            if not variable.name.endswith("kernel_mask:0")
-        }
-        return NumpyDIET(self.config, weights, masks, list(self.tag_heads))
 
     def losses_and_metrics(self, batch: Batch, training: bool) -> dict[str, tf.Tensor]:
         """Loss = intent loss + one CRF loss per tag head + L2, with training metrics."""
@@ -163,44 +206,26 @@ class DIET(tf.keras.Model):
         results = {}
         total = tf.add_n(self.losses) if self.losses else tf.constant(0.0)
         total += self.config.regularization_constant * self._l2_of_unregularised_kernels()
-        if self.has_intent_head:
-            loss, accuracy = self._intent_loss(outputs["intent"], batch.intent_ids)
+        if self.intent_head is not None:
+            loss, accuracy = self.intent_head.loss(outputs["intent"], batch.intent_ids)
             results.update(intent_loss=loss, intent_accuracy=accuracy)
             total += loss
-        tags_by_head = {"entity": batch.entity_tags, "role": batch.role_tags,
-                        "group": batch.group_tags}  # fmt: skip
-        for name in self.tag_heads:
-            logits, gold = outputs[name], tags_by_head[name]
-            log_likelihood = crf_log_likelihood(
-                logits, gold, batch.token_counts, self.transitions[name]
-            )
-            loss = -tf.reduce_mean(log_likelihood)
+        gold_tags = {
+            "entity": batch.entity_tags,
+            "role": batch.role_tags,
+            "group": batch.group_tags,
+        }
+        for name, head in self.tag_heads.items():
+            loss = head.loss(outputs[name], gold_tags[name], batch.token_counts)
             results[f"{name}_loss"] = loss
             total += loss
             if name == "entity":
                 # A progress signal only: per-token best tags, not the CRF's Viterbi path.
-                predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-                token_mask = tf.sequence_mask(batch.token_counts, tf.shape(gold)[1])
-                results["entity_f1"] = _token_f1(gold, predicted, token_mask)
+                predicted = tf.argmax(outputs[name], axis=-1, output_type=tf.int32)
+                token_mask = tf.sequence_mask(batch.token_counts, tf.shape(batch.entity_tags)[1])
+                results["entity_f1"] = _token_f1(batch.entity_tags, predicted, token_mask)
         results["loss"] = total
         return results
-
-    def _intent_loss(self, similarities: tf.Tensor, intent_ids: tf.Tensor):
-        """Softmax over the true intent and `number_of_negative_examples` sampled others."""
-        n_intents = tf.shape(similarities)[1]
-        is_true = tf.one_hot(intent_ids, n_intents, on_value=True, off_value=False)
-        # Random scores pick the negatives: the k highest among the other intents.
-        draw = tf.where(is_true, -1.0, tf.random.uniform(tf.shape(similarities)))
-        k = tf.minimum(self.config.number_of_negative_examples, n_intents - 1)
-        threshold = tf.math.top_k(draw, k=k).values[:, -1:]
-        in_softmax = is_true | (draw >= threshold)
-        logits = tf.where(in_softmax, similarities, -1e9)
-        loss = tf.reduce_mean(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=intent_ids, logits=logits)
-        )
-        predicted = tf.argmax(similarities, axis=-1, output_type=tf.int32)
-        accuracy = tf.reduce_mean(tf.cast(tf.equal(predicted, intent_ids), tf.float32))
-        return loss, accuracy
 
     def _l2_of_unregularised_kernels(self) -> tf.Tensor:
         """L2 of the encoder's kernels, which carry no Keras regulariser.
@@ -211,6 +236,31 @@ class DIET(tf.keras.Model):
         """
         kernels = [layer.effective_kernel for layer in self.randomly_connected_layers()]
         return tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
+
+    def randomly_connected_layers(self) -> list[RandomlyConnectedDense]:
+        return self.encoder.randomly_connected_layers()
+
+    def predict_outputs(
+        self, features: tf.SparseTensor, mask: tf.Tensor, token_counts: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        """What prediction computes: intent probabilities and tag logits."""
+        outputs = self(features, mask, token_counts, training=False)
+        if "intent" in outputs:
+            outputs["intent"] = tf.nn.softmax(outputs["intent"], axis=-1)
+        return outputs
+
+    def to_weights(self) -> DIETWeights:
+        """The trained weights as a `DIETWeights`, which prediction runs on without TensorFlow."""
+        masks = {
+            stored_name(layer.kernel.name): layer.kernel_mask.numpy().astype(bool)
+            for layer in self.randomly_connected_layers()
+        }
+        weights = {
+            stored_name(variable.name): variable.numpy()
+            for variable in self.weights
+            if not variable.name.endswith("kernel_mask:0")
+        }
+        return DIETWeights(self.config, weights, masks, list(self.tag_heads))
 
     def count_trainable_weights(self) -> dict[str, int]:
         """Connected weights of the randomly connected layers, and trainable weights in all."""
@@ -227,6 +277,13 @@ class DIET(tf.keras.Model):
             "randomly_connected_if_dense": dense_equivalent,
             "total": all_weights - dense_equivalent + connected,
         }
+
+
+def stored_name(variable_name: str) -> str:
+    """The stored name of a Keras variable: ``diet/encoder/embedding/kernel:0`` ->
+    ``encoder/embedding/kernel``."""
+    name = variable_name.split(":")[0]
+    return name.split("/", 1)[1] if name.startswith("diet/") else name
 
 
 def _token_f1(gold: tf.Tensor, predicted: tf.Tensor, token_mask: tf.Tensor) -> tf.Tensor:

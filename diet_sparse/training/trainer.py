@@ -115,7 +115,7 @@ def train(
     nlu = NLU(
         config,
         featurizer,
-        model.to_numpy(),
+        model.to_weights(),
         intents,
         vocabularies,
         dict(data.synonyms),

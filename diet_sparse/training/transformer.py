@@ -1,8 +1,10 @@
-"""Neural network layers: the randomly connected dense layer and the transformer built from it.
+"""The randomly connected transformer, shared by every model: its dense layer and encoder.
 
 `RandomlyConnectedDense` is a Keras `Dense` whose kernel is multiplied by a fixed 0/1 mask.
 `TransformerEncoder` uses it for every projection, so one `connection_density` sets how many
-weights the encoder trains. `SparseToDense` projects sparse count features without densifying them.
+weights the encoder trains. `SparseToDense` projects sparse count features without densifying
+them. Constants and weight names come from `diet_sparse.network`, which the ONNX prediction
+graph reads too.
 """
 
 from __future__ import annotations
@@ -11,6 +13,15 @@ import math
 
 import numpy as np
 import tensorflow as tf
+
+from diet_sparse import network as names
+from diet_sparse.config import check_connection_density, check_heads_divide_size
+from diet_sparse.network import (
+    ATTENTION_MASK_VALUE,
+    FEED_FORWARD_FACTOR,
+    LAYER_NORM_EPSILON,
+    POSITION_ENCODING_BASE,
+)
 
 
 def connection_mask(
@@ -63,13 +74,7 @@ class RandomlyConnectedDense(tf.keras.layers.Dense):
         **kwargs,
     ) -> None:
         super().__init__(units, **kwargs)
-        if isinstance(connection_density, bool) or not isinstance(connection_density, int | float):
-            raise TypeError(
-                f"connection_density must be a number in [0, 1], got {connection_density!r}"
-            )
-        if not 0.0 <= connection_density <= 1.0 or math.isnan(connection_density):
-            raise ValueError(f"connection_density must be in [0, 1], got {connection_density}")
-        self.connection_density = float(connection_density)
+        self.connection_density = check_connection_density(connection_density)
         self.mask_seed = mask_seed
 
     def build(self, input_shape) -> None:
@@ -172,7 +177,7 @@ def sinusoidal_positions(length: tf.Tensor, depth: int) -> tf.Tensor:
     """Fixed sinusoidal position encodings, shape (length, depth)."""
     positions = tf.cast(tf.range(length), tf.float32)[:, None]
     frequencies = tf.exp(
-        -math.log(10000.0) * tf.range(0, depth, 2, dtype=tf.float32) / float(depth)
+        -math.log(POSITION_ENCODING_BASE) * tf.range(0, depth, 2, dtype=tf.float32) / float(depth)
     )[None, :]
     angles = positions * frequencies
     encoding = tf.stack([tf.sin(angles), tf.cos(angles)], axis=-1)
@@ -192,18 +197,16 @@ class MultiHeadSelfAttention(tf.keras.layers.Layer):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        if size % heads:
-            raise ValueError(
-                f"transformer_size ({size}) must be divisible by "
-                f"number_of_attention_heads ({heads})"
-            )
+        check_heads_divide_size(size, heads)
         self.size, self.heads = size, heads
         projection = dict(connection_density=connection_density)
-        self.query = RandomlyConnectedDense(size, mask_seed=seed, name="query", **projection)
-        self.key = RandomlyConnectedDense(size, mask_seed=seed + 1, name="key", **projection)
-        self.value = RandomlyConnectedDense(size, mask_seed=seed + 2, name="value", **projection)
+        self.query = RandomlyConnectedDense(size, mask_seed=seed, name=names.QUERY, **projection)
+        self.key = RandomlyConnectedDense(size, mask_seed=seed + 1, name=names.KEY, **projection)
+        self.value = RandomlyConnectedDense(
+            size, mask_seed=seed + 2, name=names.VALUE, **projection
+        )
         self.output_projection = RandomlyConnectedDense(
-            size, mask_seed=seed + 3, name="attention_output", **projection
+            size, mask_seed=seed + 3, name=names.ATTENTION_OUTPUT, **projection
         )
         self.attention_dropout = tf.keras.layers.Dropout(drop_rate)
 
@@ -239,26 +242,26 @@ class EncoderLayer(tf.keras.layers.Layer):
     ) -> None:
         super().__init__(**kwargs)
         self.attention_norm = tf.keras.layers.LayerNormalization(
-            epsilon=1e-6, name="attention_norm"
+            epsilon=LAYER_NORM_EPSILON, name=names.ATTENTION_NORM
         )
         self.attention = MultiHeadSelfAttention(
-            size, heads, connection_density, seed, drop_rate_attention, name="attention"
+            size, heads, connection_density, seed, drop_rate_attention, name=names.ATTENTION
         )
         self.feed_forward_norm = tf.keras.layers.LayerNormalization(
-            epsilon=1e-6, name="feed_forward_norm"
+            epsilon=LAYER_NORM_EPSILON, name=names.FEED_FORWARD_NORM
         )
         self.feed_forward_in = RandomlyConnectedDense(
-            4 * size,
+            FEED_FORWARD_FACTOR * size,
             connection_density=connection_density,
             mask_seed=seed + 4,
-            activation=tf.nn.gelu,
-            name="feed_forward_in",
+            activation=tf.nn.gelu,  # exact (erf) GELU
+            name=names.FEED_FORWARD_IN,
         )
         self.feed_forward_out = RandomlyConnectedDense(
             size,
             connection_density=connection_density,
             mask_seed=seed + 5,
-            name="feed_forward_out",
+            name=names.FEED_FORWARD_OUT,
         )
         self.dropout = tf.keras.layers.Dropout(drop_rate)
 
@@ -270,7 +273,19 @@ class EncoderLayer(tf.keras.layers.Layer):
 
 
 class TransformerEncoder(tf.keras.layers.Layer):
-    """Randomly connected embedding layer, sinusoidal positions, N encoder layers, final norm."""
+    """Randomly connected embedding layer, sinusoidal positions, N encoder blocks, final norm.
+
+    Args:
+        size: the encoder's width (``transformer_size``).
+        layers: number of encoder blocks.
+        heads: attention heads; they must divide ``size``.
+        connection_density: of every randomly connected layer, in [0, 1].
+        seed: seeds the connection masks (each layer gets its own seed derived from it).
+        drop_rate: dropout after the embedding and on each block's residual branches.
+        drop_rate_attention: dropout of attention weights.
+        causal: each position attends only to itself and earlier positions (unidirectional,
+            as a dialogue model reading turns in order needs); DIET attends both ways.
+    """
 
     def __init__(
         self,
@@ -281,12 +296,14 @@ class TransformerEncoder(tf.keras.layers.Layer):
         seed: int,
         drop_rate: float,
         drop_rate_attention: float,
+        causal: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.size = size
+        self.causal = causal
         self.embedding = RandomlyConnectedDense(
-            size, connection_density=connection_density, mask_seed=seed, name="embedding"
+            size, connection_density=connection_density, mask_seed=seed, name=names.EMBEDDING
         )
         self.encoder_layers = [
             EncoderLayer(
@@ -296,22 +313,33 @@ class TransformerEncoder(tf.keras.layers.Layer):
                 seed + 10 * (i + 1),
                 drop_rate,
                 drop_rate_attention,
-                name=f"layer_{i}",
+                name=names.encoder_block_name(i),
             )
             for i in range(layers)
         ]
-        self.final_norm = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
+        self.final_norm = tf.keras.layers.LayerNormalization(
+            epsilon=LAYER_NORM_EPSILON, name=names.FINAL_NORM
+        )
         self.dropout = tf.keras.layers.Dropout(drop_rate)
 
     def call(self, x: tf.Tensor, mask: tf.Tensor, training: bool = False) -> tf.Tensor:
         """x: (B, T, D_in) features, mask: (B, T) 1.0 for real positions -> (B, T, size)."""
         x = self.embedding(x) + sinusoidal_positions(tf.shape(x)[1], self.size)
         x = self.dropout(x, training=training)
-        # Padded keys get a large negative score so no position attends to them.
-        attention_bias = (1.0 - mask[:, None, None, :]) * -1e9  # (B, 1, 1, T)
+        attention_bias = self.attention_bias(mask)
         for layer in self.encoder_layers:
             x = layer(x, attention_bias, training=training)
         return self.final_norm(x)
+
+    def attention_bias(self, mask: tf.Tensor) -> tf.Tensor:
+        """Added to the attention scores: padded keys (and, if causal, later ones) get
+        `ATTENTION_MASK_VALUE`, so no position attends to them. (B, 1, 1 or T, T)"""
+        bias = (1.0 - mask[:, None, None, :]) * ATTENTION_MASK_VALUE  # (B, 1, 1, T)
+        if self.causal:
+            length = tf.shape(mask)[1]
+            later = 1.0 - tf.linalg.band_part(tf.ones((length, length)), -1, 0)  # key > query
+            bias = bias + later[None, None] * ATTENTION_MASK_VALUE  # (B, 1, T, T)
+        return bias
 
     def randomly_connected_layers(self) -> list[RandomlyConnectedDense]:
         found = [self.embedding]

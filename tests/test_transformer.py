@@ -1,9 +1,12 @@
+"""The randomly connected dense layer and the transformer encoder built from it (Keras)."""
+
 import math
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from diet_sparse.config import ConfigError, resolve_config
 from diet_sparse.training.transformer import (
     RandomlyConnectedDense,
     SparseToDense,
@@ -76,15 +79,26 @@ def test_density_one_equals_dense():
     assert sparse_layer.count_connected_weights() == 10 * 6 + 6
 
 
-@pytest.mark.parametrize("density", [-0.1, 1.5, float("nan")])
-def test_invalid_density_raises(density):
-    with pytest.raises(ValueError, match="connection_density must be in \\[0, 1\\]"):
+@pytest.mark.parametrize("density", [-0.1, 1.5, float("nan"), "0.2", True])
+def test_invalid_density_raises_the_config_message(density):
+    """The layer's guard and the config's validation say the same thing."""
+    with pytest.raises(ConfigError) as from_config:
+        resolve_config({"connection_density": density})
+    with pytest.raises(ConfigError) as from_layer:
         RandomlyConnectedDense(4, connection_density=density)
+    expected = f"connection_density must be a number in [0, 1], got {density!r}"
+    assert str(from_layer.value).endswith(expected)
+    assert str(from_config.value).endswith(expected)
 
 
-def test_non_numeric_density_raises():
-    with pytest.raises(TypeError, match="connection_density"):
-        RandomlyConnectedDense(4, connection_density="0.2")
+def test_heads_must_divide_the_size_in_config_and_layer():
+    with pytest.raises(ConfigError) as from_config:
+        resolve_config({"transformer_size": 30, "number_of_attention_heads": 4})
+    with pytest.raises(ConfigError) as from_layer:
+        TransformerEncoder(30, 1, 4, 0.2, seed=0, drop_rate=0.0, drop_rate_attention=0.0)
+    expected = "transformer_size (30) must be divisible by number_of_attention_heads (4)"
+    assert str(from_config.value).endswith(expected)
+    assert str(from_layer.value).endswith(expected)
 
 
 def test_same_seed_same_topology_and_connected_count():
@@ -147,3 +161,32 @@ def test_encoder_uses_randomly_connected_layers_everywhere():
     assert all(layer.connection_density == 0.1 for layer in layers)
     densities = [layer.kernel_mask.numpy().mean() for layer in layers]
     assert max(densities) < 0.5
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_causal_attention_sees_only_earlier_positions(causal):
+    encoder = TransformerEncoder(
+        16, 2, 4, 0.2, seed=3, drop_rate=0.0, drop_rate_attention=0.0, causal=causal
+    )
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 6, 8)).astype(np.float32)
+    changed = x.copy()
+    changed[:, 4:] += rng.normal(size=(2, 2, 8)).astype(np.float32)  # only positions 4 and 5
+    mask = tf.ones((2, 6))
+    before, after = encoder(x, mask).numpy(), encoder(changed, mask).numpy()
+    earlier_moved = np.abs(before[:, :4] - after[:, :4]).max()
+    if causal:
+        assert earlier_moved < 1e-6
+    else:
+        assert earlier_moved > 1e-3
+    assert np.abs(before[:, 4:] - after[:, 4:]).max() > 1e-3
+
+
+def test_causal_attention_still_ignores_padding():
+    encoder = TransformerEncoder(
+        16, 1, 2, 0.5, seed=1, drop_rate=0.0, drop_rate_attention=0.0, causal=True
+    )
+    x = np.random.default_rng(1).normal(size=(1, 5, 8)).astype(np.float32)
+    short = encoder(x[:, :3], tf.ones((1, 3))).numpy()
+    padded = encoder(x, tf.constant([[1.0, 1.0, 1.0, 0.0, 0.0]])).numpy()
+    np.testing.assert_allclose(short[0], padded[0, :3], atol=1e-5)

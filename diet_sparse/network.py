@@ -1,0 +1,158 @@
+"""What the training network (Keras, in `diet_sparse.training`) and the prediction network (ONNX,
+in `onnx_graph`) share: the constants of their arithmetic, the names of their weights, and the
+container of trained weights that prediction runs on.
+
+Both networks read every constant and every weight name from here, so they cannot drift apart;
+tests check that they compute the same outputs. Nothing here needs TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from diet_sparse.config import DIETConfig
+from diet_sparse.tagging import TAG_HEADS
+
+# --- arithmetic both networks do -----------------------------------------------------------
+LAYER_NORM_EPSILON = 1e-6
+ATTENTION_MASK_VALUE = -1e9  # added to the score of a key a position must not attend to
+FEED_FORWARD_FACTOR = 4  # the feed-forward block's hidden width, in transformer widths
+POSITION_ENCODING_BASE = 10000.0  # wavelengths of the sinusoidal positions grow up to this
+
+# --- weight names: Keras layer names, and the parts of the names in ``weights.npz`` ----------
+INPUT_PROJECTION = "input_projection"
+ENCODER = "encoder"
+EMBEDDING = "embedding"  # the randomly connected layer in front of the encoder blocks
+ATTENTION_NORM = "attention_norm"
+ATTENTION = "attention"
+QUERY, KEY, VALUE = "query", "key", "value"
+ATTENTION_OUTPUT = "attention_output"
+FEED_FORWARD_NORM = "feed_forward_norm"
+FEED_FORWARD_IN, FEED_FORWARD_OUT = "feed_forward_in", "feed_forward_out"
+FINAL_NORM = "final_norm"
+INTENT_HEAD = "intent_head"
+SENTENCE_EMBEDDING = "sentence_embedding"
+INTENT_EMBEDDINGS = "intent_embeddings"
+LOGITS = "logits"
+TRANSITIONS = "transitions"
+
+
+def encoder_block_name(index: int) -> str:
+    """The name of the encoder's block ``index``: ``layer_0``, ``layer_1``, ..."""
+    return f"layer_{index}"
+
+
+def tag_head_name(head: str) -> str:
+    """The name of a CRF tag head: ``entity_head``, ``role_head``, ``group_head``."""
+    return f"{head}_head"
+
+
+def weight_path(*parts: str) -> str:
+    """A stored weight's name from its layer path: ``encoder/layer_0/attention/query/kernel``."""
+    return "/".join(parts)
+
+
+def sinusoidal_positions(length: int, depth: int) -> np.ndarray:
+    """Fixed sinusoidal position encodings, (length, depth): sin and cos interleaved.
+
+    Example:
+        >>> sinusoidal_positions(3, 4).shape
+        (3, 4)
+    """
+    positions = np.arange(length, dtype=np.float32)[:, None]
+    frequencies = np.exp(
+        -math.log(POSITION_ENCODING_BASE) * np.arange(0, depth, 2, dtype=np.float32) / depth
+    ).astype(np.float32)[None, :]
+    angles = positions * frequencies
+    encoding = np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(length, -1)
+    return encoding[:, :depth].astype(np.float32)
+
+
+@dataclass
+class DIETWeights:
+    """A trained DIET's weights, as prediction and the model directory hold them.
+
+    Args:
+        config: the config the model was trained with.
+        weights: every weight by its stored name (`weight_path`); randomly connected kernels
+            with their disconnected entries zero.
+        masks: the connection mask of each randomly connected kernel, by kernel name.
+        tag_heads: the CRF tag heads the model has, of ``"entity"``, ``"role"``, ``"group"``.
+    """
+
+    config: DIETConfig
+    weights: dict[str, np.ndarray]
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+    tag_heads: list[str] = field(default_factory=list)
+
+    @property
+    def has_intent_head(self) -> bool:
+        return weight_path(INTENT_HEAD, INTENT_EMBEDDINGS) in self.weights
+
+    def transitions(self, head: str) -> np.ndarray:
+        """The CRF transition scores of a tag head, (tags, tags)."""
+        return self.weights[weight_path(tag_head_name(head), TRANSITIONS)]
+
+
+def encoder_weight_shapes(prefix: str, input_dim: int, size: int, layers: int) -> dict:
+    """Name -> shape of every weight of a transformer encoder stored under ``prefix``."""
+    shapes = {}
+
+    def dense(name: str, fan_in: int, units: int) -> None:
+        shapes[weight_path(name, "kernel")] = (fan_in, units)
+        shapes[weight_path(name, "bias")] = (units,)
+
+    def norm(name: str) -> None:
+        shapes[weight_path(name, "gamma")] = shapes[weight_path(name, "beta")] = (size,)
+
+    dense(weight_path(prefix, EMBEDDING), input_dim, size)
+    for i in range(layers):
+        block = weight_path(prefix, encoder_block_name(i))
+        norm(weight_path(block, ATTENTION_NORM))
+        for name in (QUERY, KEY, VALUE, ATTENTION_OUTPUT):
+            dense(weight_path(block, ATTENTION, name), size, size)
+        norm(weight_path(block, FEED_FORWARD_NORM))
+        dense(weight_path(block, FEED_FORWARD_IN), size, FEED_FORWARD_FACTOR * size)
+        dense(weight_path(block, FEED_FORWARD_OUT), FEED_FORWARD_FACTOR * size, size)
+    norm(weight_path(prefix, FINAL_NORM))
+    return shapes
+
+
+def diet_weight_shapes(
+    config: DIETConfig, n_features: int, n_intents: int, tag_counts: dict[str, int]
+) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every weight a DIET model with these inputs and labels has.
+
+    Example:
+        >>> shapes = diet_weight_shapes(DIETConfig(), 500, 3, {"entity": 9})
+        >>> shapes["intent_head/intent_embeddings"], shapes["entity_head/transitions"]
+        ((3, 20), (9, 9))
+    """
+    size = config.transformer_size
+    shapes = {
+        weight_path(INPUT_PROJECTION, "kernel"): (n_features, config.dense_dimension),
+        weight_path(INPUT_PROJECTION, "bias"): (config.dense_dimension,),
+        **encoder_weight_shapes(
+            ENCODER, config.dense_dimension, size, config.number_of_transformer_layers
+        ),
+    }
+    if config.intent_classification and n_intents > 1:
+        embedding = weight_path(INTENT_HEAD, SENTENCE_EMBEDDING)
+        shapes[weight_path(embedding, "kernel")] = (size, config.embedding_dimension)
+        shapes[weight_path(embedding, "bias")] = (config.embedding_dimension,)
+        shapes[weight_path(INTENT_HEAD, INTENT_EMBEDDINGS)] = (
+            n_intents,
+            config.embedding_dimension,
+        )
+    head_input = size
+    for head in (head for head in TAG_HEADS if head in tag_counts):
+        count, name = tag_counts[head], tag_head_name(head)
+        shapes[weight_path(name, LOGITS, "kernel")] = (head_input, count)
+        shapes[weight_path(name, LOGITS, "bias")] = (count,)
+        shapes[weight_path(name, TRANSITIONS)] = (count, count)
+        if head == "entity":
+            head_input = size + count  # role and group heads also see the entity tag scores
+    return shapes

@@ -1,0 +1,62 @@
+"""The DIET model (Keras): its named parts, the weights they own, and their losses."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from diet_sparse import network
+from diet_sparse.config import resolve_config
+from diet_sparse.training.model import DIET, IntentHead, TagHead, stored_name
+
+
+@pytest.mark.parametrize(
+    "values, n_intents, tag_counts",
+    [
+        ({}, 5, {"entity": 9, "role": 3, "group": 4}),
+        ({"number_of_transformer_layers": 0}, 2, {}),
+        ({"intent_classification": False, "number_of_transformer_layers": 3}, 4, {"entity": 5}),
+    ],
+)
+def test_weights_are_named_and_shaped_as_the_shared_spec_says(values, n_intents, tag_counts):
+    config = resolve_config(dict(transformer_size=32, dense_dimension=16, **values))
+    model = DIET(config, 50, n_intents, tag_counts)
+    features = tf.SparseTensor(np.zeros((0, 2), np.int64), np.zeros(0, np.float32), (2, 50))
+    model(features, tf.ones((1, 2)), tf.constant([1]))
+    found = {
+        stored_name(v.name): tuple(v.shape)
+        for v in model.weights
+        if not v.name.endswith("kernel_mask:0")
+    }
+    assert found == network.diet_weight_shapes(config, 50, n_intents, tag_counts)
+
+
+def test_heads_own_their_weights(trained_nlu):
+    model = trained_nlu.keras_model
+    assert isinstance(model.intent_head, IntentHead)
+    assert set(model.tag_heads) == {"entity", "role", "group"}
+    assert all(isinstance(head, TagHead) for head in model.tag_heads.values())
+    owned = {stored_name(v.name) for v in model.intent_head.weights}
+    assert owned == {
+        "intent_head/sentence_embedding/kernel",
+        "intent_head/sentence_embedding/bias",
+        "intent_head/intent_embeddings",
+    }
+    entity = {stored_name(v.name) for v in model.tag_heads["entity"].weights}
+    assert entity == {
+        "entity_head/logits/kernel",
+        "entity_head/logits/bias",
+        "entity_head/transitions",
+    }
+
+
+def test_intent_loss_falls_when_the_true_intent_scores_higher():
+    head = IntentHead(resolve_config({"number_of_negative_examples": 2}), n_intents=4)
+    ids = tf.constant([0, 3])
+    even = tf.zeros((2, 4))
+    right = tf.one_hot(ids, 4) * 5.0
+    loss_even, _ = head.loss(even, ids)
+    loss_right, accuracy = head.loss(right, ids)
+    assert float(loss_right) < float(loss_even)
+    assert float(accuracy) == 1.0
+    # the softmax covers the true intent and 2 sampled others: ln 3 for even scores
+    assert float(loss_even) == pytest.approx(np.log(3), rel=1e-5)

@@ -1,0 +1,187 @@
+"""The ONNX prediction graph computes what the Keras training model computes (to 1e-5)."""
+
+from dataclasses import replace
+
+import numpy as np
+import onnx
+import pytest
+import scipy.sparse
+from comparing import assert_same_parse
+
+from diet_sparse import network, onnx_graph
+from diet_sparse.config import resolve_config
+from diet_sparse.featurizer import FeaturizedBatch
+from diet_sparse.network import sinusoidal_positions as numpy_positions
+from diet_sparse.onnx_graph import OnnxDIET
+from diet_sparse.training.batching import make_batch
+from diet_sparse.training.model import DIET
+from diet_sparse.training.transformer import sinusoidal_positions as tensorflow_positions
+
+TOLERANCE = 1e-5
+
+# (config values, tag heads' tag counts, n_intents) of each case
+CASES = {
+    "default shape": ({}, {"entity": 9, "role": 3, "group": 3}, 6),
+    "dense, 2 heads, 3 layers": (
+        dict(connection_density=1.0, number_of_attention_heads=2, number_of_transformer_layers=3),
+        {"entity": 5},
+        4,
+    ),
+    "intents only, 8 heads": (dict(number_of_attention_heads=8, random_seed=7), {}, 12),
+    "entities only, plain tags": (
+        dict(intent_classification=False, random_seed=3),
+        {"entity": 4},
+        1,
+    ),
+    "one layer, 1 head": (
+        dict(random_seed=11, number_of_transformer_layers=1, number_of_attention_heads=1),
+        {"entity": 5, "role": 2},
+        3,
+    ),
+}
+
+
+def random_model(config_values: dict, tag_counts: dict, n_intents: int):
+    """A DIET whose every weight (norms and transitions too) is random, so that no part of the
+    network sits at a neutral initial value that would hide a difference."""
+    config = resolve_config(
+        dict(dict(transformer_size=32, dense_dimension=16, embedding_dimension=8), **config_values)
+    )
+    model = DIET(config, 40, n_intents, tag_counts)
+    features = scipy.sparse.csr_matrix((2, 40), dtype=np.float32)
+    batch = make_batch(FeaturizedBatch([[], []], features, np.array([0, 1, 2])), np.arange(2))
+    model(batch.features, batch.mask, batch.token_counts)
+    rng = np.random.default_rng(config.random_seed)
+    for variable in model.weights:
+        if variable.name.endswith("kernel_mask:0"):
+            continue
+        noise = rng.normal(scale=0.3, size=variable.shape).astype(np.float32)
+        if "gamma" in variable.name:
+            noise += 1.0
+        masks = {
+            layer.kernel.name: layer.kernel_mask for layer in model.randomly_connected_layers()
+        }
+        if variable.name in masks:
+            noise *= masks[variable.name].numpy()
+        variable.assign(noise)
+    return model
+
+
+def random_batch(n_features: int, lengths: list[int], seed: int) -> FeaturizedBatch:
+    rng = np.random.default_rng(seed)
+    offsets = np.concatenate([[0], np.cumsum(np.array(lengths) + 1)])
+    dense = rng.random((offsets[-1], n_features)) < 0.2
+    features = scipy.sparse.csr_matrix(dense * rng.random(dense.shape), dtype=np.float32)
+    return FeaturizedBatch([[]] * len(lengths), features, offsets)
+
+
+def keras_and_onnx(model: DIET, featurized: FeaturizedBatch) -> tuple[dict, dict]:
+    batch = make_batch(featurized, np.arange(len(featurized)))
+    keras = model.predict_outputs(batch.features, batch.mask, batch.token_counts)
+    onnx = OnnxDIET(model.to_weights())(featurized.features, featurized.offsets)
+    return {name: value.numpy() for name, value in keras.items()}, onnx
+
+
+def largest_difference(keras: dict, onnx: dict, featurized: FeaturizedBatch) -> float:
+    assert set(keras) == set(onnx)
+    token_counts = np.diff(featurized.offsets) - 1
+    worst = 0.0
+    for name, value in onnx.items():
+        if name == "intent":
+            worst = max(worst, np.abs(value - keras[name]).max())
+            continue
+        for i, n in enumerate(token_counts):  # padding positions are free to differ
+            worst = max(worst, np.abs(value[i, :n] - keras[name][i, :n]).max(initial=0.0))
+    return float(worst)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("lengths", [[3], [1, 7, 0, 12], [25, 2]])
+def test_onnx_outputs_equal_keras_outputs(case, lengths):
+    config_values, tag_counts, n_intents = CASES[case]
+    model = random_model(config_values, tag_counts, n_intents)
+    featurized = random_batch(40, lengths, seed=len(lengths))
+    keras, onnx = keras_and_onnx(model, featurized)
+    has_intent_head = n_intents > 1 and config_values.get("intent_classification", True)
+    assert set(onnx) == set(tag_counts) | ({"intent"} if has_intent_head else set())
+    assert largest_difference(keras, onnx, featurized) <= TOLERANCE
+
+
+def test_the_comparison_catches_a_changed_layer_norm_epsilon(monkeypatch):
+    """The tolerance is tight enough that a second, different epsilon would be noticed."""
+    config_values, tag_counts, n_intents = CASES["default shape"]
+    model = random_model(config_values, tag_counts, n_intents)
+    featurized = random_batch(40, [4, 9], seed=0)
+    monkeypatch.setattr(onnx_graph, "LAYER_NORM_EPSILON", 1e-5)  # Keras keeps 1e-6
+    keras, onnx = keras_and_onnx(model, featurized)
+    assert largest_difference(keras, onnx, featurized) > TOLERANCE
+
+
+def test_both_networks_read_the_shared_constants():
+    model = random_model({}, {"entity": 3}, 3)
+    layers = model._flatten_layers(include_self=False)
+    norms = [layer for layer in layers if "LayerNormalization" in type(layer).__name__]
+    assert len(norms) == 5 and {n.epsilon for n in norms} == {network.LAYER_NORM_EPSILON}
+    graph = onnx.load_from_string(onnx_graph.build_diet_graph(model.to_weights()))
+    epsilons = [
+        attribute.f
+        for node in graph.graph.node
+        if node.op_type == "LayerNormalization"
+        for attribute in node.attribute
+        if attribute.name == "epsilon"
+    ]
+    assert len(epsilons) == 5
+    np.testing.assert_allclose(epsilons, network.LAYER_NORM_EPSILON, rtol=1e-6)
+    feed_forward_in = model.encoder.encoder_layers[0].feed_forward_in
+    assert feed_forward_in.units == network.FEED_FORWARD_FACTOR * model.config.transformer_size
+
+
+def test_the_comparison_catches_a_changed_attention_mask_value(monkeypatch):
+    config_values, tag_counts, n_intents = CASES["default shape"]
+    model = random_model(config_values, tag_counts, n_intents)
+    featurized = random_batch(40, [2, 15], seed=1)
+    monkeypatch.setattr(onnx_graph, "ATTENTION_MASK_VALUE", -3.0)  # padding leaks into attention
+    keras, onnx = keras_and_onnx(model, featurized)
+    assert largest_difference(keras, onnx, featurized) > 10 * TOLERANCE
+
+
+def test_positions_match_tensorflow():
+    np.testing.assert_allclose(
+        numpy_positions(13, 32), tensorflow_positions(13, 32).numpy(), atol=1e-6
+    )
+
+
+def test_causal_attention_bias_hides_later_and_padded_positions():
+    bias = onnx_graph.attention_bias(np.array([[True, True, False]]), causal=True)
+    allowed = bias[0, 0] == 0  # (query, key)
+    assert allowed.tolist() == [[True, False, False], [True, True, False], [True, True, False]]
+
+
+def test_trained_model_outputs_equal_keras_outputs(trained_nlu, example_data):
+    texts = [example.text for example in example_data.examples][:64] + ["", "?!"]
+    featurized = trained_nlu.featurizer.transform(texts)
+    batch = make_batch(featurized, np.arange(len(texts)))
+    keras = trained_nlu.keras_model.predict_outputs(batch.features, batch.mask, batch.token_counts)
+    keras = {name: value.numpy() for name, value in keras.items()}
+    ours = trained_nlu.predictor(featurized.features, featurized.offsets)
+    assert set(ours) == {"intent", "entity", "role", "group"}
+    assert largest_difference(keras, ours, featurized) <= TOLERANCE
+
+
+def test_parse_results_equal_keras_based_parse(trained_nlu, example_data):
+    """Parse every example through the Keras model's outputs and through ONNX Runtime."""
+    texts = [example.text for example in example_data.examples]
+
+    class KerasNetwork:
+        def __call__(self, features, offsets, threads=None):
+            featurized = FeaturizedBatch([[]] * (len(offsets) - 1), features, offsets)
+            batch = make_batch(featurized, np.arange(len(offsets) - 1))
+            outputs = trained_nlu.keras_model.predict_outputs(
+                batch.features, batch.mask, batch.token_counts
+            )
+            return {name: value.numpy() for name, value in outputs.items()}
+
+    keras_based = replace(trained_nlu)
+    keras_based.predictor = KerasNetwork()
+    for ours, theirs in zip(trained_nlu.parse_batch(texts), keras_based.parse_batch(texts)):
+        assert_same_parse(ours, theirs, tolerance=1e-5)
