@@ -43,6 +43,10 @@ class ModelLoadError(RuntimeError):
     """A model directory that cannot be loaded; the message says which file and why."""
 
 
+class ModelDirectoryError(FileExistsError):
+    """A model cannot be saved where asked; the message says why."""
+
+
 # --- writing -------------------------------------------------------------------------------
 
 
@@ -122,16 +126,37 @@ def save(nlu: NLU, directory: str | Path) -> Path:
     return directory
 
 
-def _replace_directory(staging: Path, directory: Path) -> None:
-    """Move ``staging`` to ``directory``; an old model there is removed only afterwards."""
+def check_model_directory(directory: str | Path) -> Path:
+    """Raise now what `save` would raise at the end of a long training: ``directory`` must be
+    a model directory, an empty one, or a new one in a folder that can be written to.
+
+    Example:
+        >>> check_model_directory("models/new")  # doctest: +SKIP
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ModelDirectoryError(f"{directory} is a file; a model needs a directory there")
     if (
-        directory.exists()
+        directory.is_dir()
         and not (directory / "metadata.json").exists()
         and any(directory.iterdir())
     ):
-        raise FileExistsError(
+        raise ModelDirectoryError(
             f"{directory} exists and is not a diet-sparse model directory; refusing to replace it"
         )
+    existing = directory.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ModelDirectoryError(
+            f"cannot write a model to {directory}: {existing} is not a writable folder"
+        )
+    return directory
+
+
+def _replace_directory(staging: Path, directory: Path) -> None:
+    """Move ``staging`` to ``directory``; an old model there is removed only afterwards."""
+    check_model_directory(directory)
     backup = None
     if directory.exists():
         backup = staging.with_name(staging.name + ".old")

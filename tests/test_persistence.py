@@ -219,3 +219,15 @@ def test_write_json_is_atomic(tmp_path, monkeypatch):
         persistence.write_json(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 1, "b": 0.5}
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_an_unusable_model_directory_is_refused_before_training(tmp_path, example_data):
+    from diet_sparse.training import train
+
+    file = tmp_path / "model"
+    file.write_text("not a directory")
+    with pytest.raises(persistence.ModelDirectoryError, match="is a file"):
+        train(example_data, {"epochs": 1}, out=file, progress=False)
+    under_file = file / "inner"
+    with pytest.raises(persistence.ModelDirectoryError, match="not a writable folder"):
+        train(example_data, {"epochs": 1}, out=under_file, progress=False)

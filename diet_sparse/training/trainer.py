@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from diet_sparse.config import ConfigLike, DIETConfig, as_config
 from diet_sparse.data import TrainingData, TrainingDataError, load_training_data
 from diet_sparse.featurizer import Featurizer
 from diet_sparse.nlu import NLU
+from diet_sparse.persistence import check_model_directory, save
 from diet_sparse.tagging import (
     TagVocabulary,
     attribute_tag_ids,
@@ -32,6 +34,8 @@ from diet_sparse.training.batching import (
 )
 from diet_sparse.training.model import DIET
 
+logger = logging.getLogger(__name__)
+
 DataLike = TrainingData | str | Path | Sequence[str | Path]
 
 
@@ -39,16 +43,22 @@ def train(
     data: DataLike,
     config: ConfigLike = None,
     out: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | Callable[[dict[str, float]], None] = True,
 ) -> NLU:
     """Train a model on Rasa YAML training data and, with ``out``, save it there.
+
+    Everything that could make the run fail at its end (the config, the data, ``out``) is
+    checked before training starts. The number of trainable weights is logged (``logging``,
+    INFO) before training.
 
     Args:
         data: a `TrainingData`, or YAML files / directories of them.
         config: a `DIETConfig`, a dict of config values, a YAML config path, or None.
         out: model directory to write; an existing model there is replaced only once the new
             one is completely written.
-        progress: show a progress bar with loss, intent accuracy and entity F1.
+        progress: True shows a progress bar (on stderr) with loss, intent accuracy and entity
+            F1; a function is called after each epoch with that epoch's figures instead;
+            False reports nothing.
 
     Returns:
         The trained `NLU`, ready to `parse`.
@@ -59,6 +69,8 @@ def train(
         'greet'
     """
     config = as_config(config)  # validated before anything expensive
+    if out is not None:
+        check_model_directory(out)
     if not isinstance(data, TrainingData):
         data = load_training_data(data)
     if not data.examples:
@@ -89,11 +101,13 @@ def train(
     )
     model(*_dummy_inputs(featurizer.n_features_))  # build every weight before counting
     counts = model.count_trainable_weights()
-    print(
-        f"Trainable weights: {counts['randomly_connected']:,} connected in the randomly "
-        f"connected layers (of {counts['randomly_connected_if_dense']:,} if dense, "
-        f"connection_density={config.connection_density:g}); {counts['total']:,} in total.",
-        file=sys.stderr,
+    logger.info(
+        "Trainable weights: %s connected in the randomly connected layers (of %s if dense, "
+        "connection_density=%g); %s in total.",
+        f"{counts['randomly_connected']:,}",
+        f"{counts['randomly_connected_if_dense']:,}",
+        config.connection_density,
+        f"{counts['total']:,}",
     )
     history = _fit(model, config, featurized, intent_ids, tags, progress)
     # The input projection is most of a model's size; rounded to float16 it is stored in half
@@ -123,8 +137,6 @@ def train(
         keras_model=model,
     )
     if out is not None:
-        from diet_sparse.persistence import save
-
         save(nlu, out)
     return nlu
 
@@ -203,7 +215,7 @@ def _fit(
     featurized,
     intent_ids: np.ndarray,
     tags: dict[str, list[np.ndarray]],
-    progress: bool,
+    progress: bool | Callable[[dict[str, float]], None],
 ) -> list[dict[str, float]]:
     """Run the epochs; returns per epoch its seconds, batch size and mean training metrics."""
     averaging = config.ema_momentum is not None
@@ -228,8 +240,9 @@ def _fit(
     # Batches of the longest messages are cut down to the padded size of a largest batch of
     # messages twice the average length: peak memory stays near the typical batch's.
     max_rows = int(max(config.batch_size) * 2 * lengths.mean())
+    show_bar = progress is True
     epochs = tqdm(
-        range(config.epochs), desc="Epochs", unit="epoch", disable=not progress, file=sys.stderr
+        range(config.epochs), desc="Epochs", unit="epoch", disable=not show_bar, file=sys.stderr
     )
     history = []
     for epoch in epochs:
@@ -249,13 +262,16 @@ def _fit(
                 f"training diverged in epoch {epoch + 1} (loss {means['loss']}); "
                 "lower learning_rate in the config"
             )
-        shown = {"loss": "loss", "intent_accuracy": "i_acc", "entity_f1": "e_f1"}
-        epochs.set_postfix(
-            {short: f"{means[name]:.3f}" for name, short in shown.items() if name in means}
-        )
         seconds = round(time.perf_counter() - epoch_started, 3)
-        history.append({"epoch": epoch + 1, "seconds": seconds, "batch_size": batch_size,
-                        **{name: round(value, 5) for name, value in means.items()}})  # fmt: skip
+        summary = {"epoch": epoch + 1, "seconds": seconds, "batch_size": batch_size}
+        history.append({**summary, **{name: round(value, 5) for name, value in means.items()}})
+        if show_bar:
+            shown = {"loss": "loss", "intent_accuracy": "i_acc", "entity_f1": "e_f1"}
+            epochs.set_postfix(
+                {short: f"{means[name]:.3f}" for name, short in shown.items() if name in means}
+            )
+        elif callable(progress):
+            progress(history[-1])
     if averaging:
         optimizer.finalize_variable_values(model.trainable_variables)  # weights := averages
     return history

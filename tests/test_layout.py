@@ -1,0 +1,88 @@
+"""The package's layout rules: only `diet_sparse.training` imports TensorFlow, and modules import
+only from the layers below them (no import circles), read from the source of every module."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parent.parent / "diet_sparse"
+TENSORFLOW = {"tensorflow", "tensorflow_addons", "keras", "tf_keras"}
+
+# Lowest first: a module may import only modules listed before it. The order is the README's.
+LAYERS = [
+    "config",
+    "tokenizer",
+    "data",
+    "featurizer",
+    "tagging",
+    "network",
+    "onnx_graph",
+    "crf_decoding",
+    "nlu",
+    "persistence",
+    "training.crf",
+    "training.transformer",
+    "training.model",
+    "training.batching",
+    "training.trainer",
+    "training",
+    "plots",
+    "evaluation",
+    "sweep",
+    "server",
+    "shell",
+    "cli",
+]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at its top or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            if node.module == "diet_sparse":  # from diet_sparse import network
+                found |= {f"diet_sparse.{alias.name}" for alias in node.names}
+    return found
+
+
+MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def test_every_module_has_a_place_in_the_layers():
+    assert set(MODULES) - {""} == set(LAYERS)
+
+
+@pytest.mark.parametrize("module", sorted(name for name in MODULES if name))
+def test_only_training_imports_tensorflow(module):
+    imported = {name.split(".")[0] for name in imports(MODULES[module])}
+    if module.split(".")[0] != "training":
+        assert not imported & TENSORFLOW, f"diet_sparse.{module} imports TensorFlow"
+
+
+@pytest.mark.parametrize("module", LAYERS)
+def test_imports_only_go_down_the_layers(module):
+    rank = LAYERS.index(module)
+    for name in imports(MODULES[module]):
+        target = name.removeprefix("diet_sparse").removeprefix(".")
+        if not name.startswith("diet_sparse") or target in ("", "__version__"):
+            continue  # outside the package, or its __init__ (the version)
+        assert target in LAYERS, f"{module} imports {name}, which is not a module"
+        assert LAYERS.index(target) < rank, f"{module} imports {target}, a layer above it"
+
+
+def test_the_checks_see_an_upward_import(tmp_path):
+    """The scan finds imports inside functions too, where a lazy upward import would hide."""
+    source = tmp_path / "example.py"
+    source.write_text(
+        "def f():\n    from diet_sparse.cli import main\n    import tensorflow as tf\n"
+    )
+    assert {"diet_sparse.cli", "tensorflow"} <= imports(source)
