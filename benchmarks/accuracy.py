@@ -30,8 +30,13 @@ def main() -> None:
     parser.add_argument("--test", help="test data (default: <dataset>/test.yml)")
     parser.add_argument("--config", default=str(ROOT / "configs" / "default.yml"))
     parser.add_argument("--epochs", type=int, help="override the config's epochs")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="override config values (YAML values)")  # fmt: skip
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config values (YAML values)",
+    )
     args = parser.parse_args()
 
     import yaml

@@ -46,8 +46,11 @@ def latency_ms(function, inputs, warmup: int = 20) -> dict[str, float]:
 
 
 def machine() -> dict[str, object]:
-    return {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version()}  # fmt: skip
+    return {
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+    }
 
 
 def write_results(name: str, results: dict) -> Path:

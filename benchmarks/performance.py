@@ -113,8 +113,12 @@ def trained_model(directory: Path, config: dict, epochs: int = 2) -> Path:
     from diet_sparse.training import train
 
     if not (directory / "metadata.json").exists():
-        train(load_training_data(dataset("snips", "train")), dict(config, epochs=epochs),
-              out=directory, progress=False)  # fmt: skip
+        train(
+            load_training_data(dataset("snips", "train")),
+            dict(config, epochs=epochs),
+            out=directory,
+            progress=False,
+        )
     return directory
 
 
@@ -251,8 +255,16 @@ def section_server(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [str(Path(sys.executable).parent / "diet-sparse"), "serve", "--model",
-               str(model_dir), "--port", str(port), "--workers", str(processes)]  # fmt: skip
+    command = [
+        str(Path(sys.executable).parent / "diet-sparse"),
+        "serve",
+        "--model",
+        str(model_dir),
+        "--port",
+        str(port),
+        "--workers",
+        str(processes),
+    ]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 60
@@ -273,8 +285,9 @@ def section_server(
             for i in range(count):
                 body = json.dumps({"text": texts[(offset * 97 + i) % len(texts)]})
                 started = time.perf_counter()
-                connection.request("POST", "/model/parse", body,
-                                   {"Content-Type": "application/json"})  # fmt: skip
+                connection.request(
+                    "POST", "/model/parse", body, {"Content-Type": "application/json"}
+                )
                 response = connection.getresponse()
                 response.read()
                 latencies.append((time.perf_counter() - started) * 1000)
@@ -334,8 +347,10 @@ def main() -> None:
         for section in args.only:
             print(f"\n== {section}", flush=True)
             if section == "train":
-                found = {name: train_throughput(name, args.train_epochs, config)
-                         for name in ("snips", "atis")}  # fmt: skip
+                found = {
+                    name: train_throughput(name, args.train_epochs, config)
+                    for name in ("snips", "atis")
+                }
                 # memory per epoch at the largest batch size throughout: flat, not growing
                 largest = dict(config, batch_size=[max(config["batch_size"])] * 2)
                 found["snips_largest_batch_throughout"] = train_throughput(

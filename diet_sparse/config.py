@@ -23,9 +23,20 @@ class ConfigError(ValueError):
 # The featurizer's options are checked here, once, for the YAML config and for direct use of
 # `Featurizer`: the lexical features it knows and Rasa's default window of them.
 LEXICAL_FEATURE_NAMES: tuple[str, ...] = (
-    "BOS", "EOS", "low", "upper", "title", "digit",
-    "prefix2", "prefix3", "prefix5", "suffix1", "suffix2", "suffix3", "suffix5",
-)  # fmt: skip
+    "BOS",
+    "EOS",
+    "low",
+    "upper",
+    "title",
+    "digit",
+    "prefix2",
+    "prefix3",
+    "prefix5",
+    "suffix1",
+    "suffix2",
+    "suffix3",
+    "suffix5",
+)
 # Rasa's default window for LexicalSyntacticFeaturizer: previous, current and next token.
 DEFAULT_LEXICAL_FEATURES: list[list[str]] = [
     ["low", "title", "upper"],
@@ -87,7 +98,7 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
         _FLOAT + (type(None),),
         lambda v: v is None or 0 < v < 1,
         "null or a number in (0, 1)",
-    ),  # fmt: skip
+    ),
     "connection_density": (_FLOAT, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "transformer_size": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "number_of_transformer_layers": (_INT, lambda v: v >= 0, "an integer >= 0"),

@@ -169,8 +169,15 @@ def plot_sweep(
         label = f"density {density:g}"
         axes.plot(x, mean, marker="o", color=colours[density], label=label)
         for size, x_at, y_at in zip(sizes, x, mean):
-            axes.annotate(str(size), (x_at, y_at), xytext=(0, 6), textcoords="offset points",
-                          ha="center", fontsize=7, color="dimgrey")  # fmt: skip
+            axes.annotate(
+                str(size),
+                (x_at, y_at),
+                xytext=(0, 6),
+                textcoords="offset points",
+                ha="center",
+                fontsize=7,
+                color="dimgrey",
+            )
         if any(len(v) > 1 for v in values):
             low = np.array([v.min() for v in values])
             high = np.array([v.max() for v in values])

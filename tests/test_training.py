@@ -50,8 +50,9 @@ def test_roles_are_learned(nlu, example_data):
     }
     assert len(with_roles) >= 10
     assert len(gold & found) / len(gold) >= 0.75
-    assert all(0.0 <= x["confidence_role"] <= 1.0 for r in results for x in r["entities"]
-               if "role" in x)  # fmt: skip
+    assert all(
+        0.0 <= x["confidence_role"] <= 1.0 for r in results for x in r["entities"] if "role" in x
+    )
 
 
 def test_synonyms_map_entity_values(nlu):
@@ -110,7 +111,7 @@ def test_intents_only_data_trains(example_data):
             Example(e.text, e.intent)
             for e in example_data.examples
             if e.intent in ("greet", "goodbye", "affirm")
-        ]  # fmt: skip
+        ]
     )
     nlu = train(data, QUICK, progress=False)
     result = nlu.parse("hello")
