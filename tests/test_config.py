@@ -1,3 +1,5 @@
+"""Model configs: defaults, YAML loading, validation of every key (one rule each), did-you-mean."""
+
 import re
 from pathlib import Path
 

@@ -1,3 +1,5 @@
+"""Training end to end: what train returns, what it refuses before training, weights it keeps."""
+
 import numpy as np
 import pytest
 from comparing import assert_same_parse
@@ -137,3 +139,16 @@ def test_nothing_to_learn_is_an_error():
     data = TrainingData(examples=[Example("hi", "greet"), Example("hello", "greet")])
     with pytest.raises(TrainingDataError, match="nothing to learn"):
         train(data, QUICK, progress=False)
+
+
+def test_train_prints_nothing_and_reports_each_epoch_to_a_callback(example_data, capsys, caplog):
+    import logging
+
+    epochs = []
+    with caplog.at_level(logging.INFO, logger="diet_sparse"):
+        train(example_data, QUICK, progress=epochs.append)
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err == ""
+    assert [summary["epoch"] for summary in epochs] == [1, 2, 3]
+    assert {"loss", "seconds", "batch_size", "intent_accuracy"} <= set(epochs[0])
+    assert any("Trainable weights" in record.getMessage() for record in caplog.records)
