@@ -86,3 +86,29 @@ def test_the_checks_see_an_upward_import(tmp_path):
         "def f():\n    from diet_sparse.cli import main\n    import tensorflow as tf\n"
     )
     assert {"diet_sparse.cli", "tensorflow"} <= imports(source)
+
+
+def test_importing_the_package_is_light_and_its_functions_are_the_real_ones():
+    import inspect
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, diet_sparse; "
+        "print(sorted(m for m in ('tensorflow', 'onnxruntime', 'sklearn') if m in sys.modules))"
+    )
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert imported.stdout.strip() == "[]"
+
+    import diet_sparse
+    from diet_sparse.persistence import load
+    from diet_sparse.training.trainer import train
+
+    assert diet_sparse.train is train and diet_sparse.load is load
+    assert list(inspect.signature(diet_sparse.train).parameters) == [
+        "data",
+        "config",
+        "out",
+        "progress",
+    ]
+    assert set(dir(diet_sparse)) >= {"train", "load", "__version__"}

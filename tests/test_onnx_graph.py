@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 import pytest
 import scipy.sparse
+import tensorflow as tf
 from comparing import assert_same_parse
 
 from diet_sparse import network, onnx_graph
@@ -39,6 +40,15 @@ CASES = {
         3,
     ),
 }
+
+
+def keras_outputs(model: DIET, featurized: FeaturizedBatch) -> dict[str, np.ndarray]:
+    """What prediction computes, by the Keras model: intent probabilities and tag logits."""
+    batch = make_batch(featurized, np.arange(len(featurized)))
+    outputs = model(batch.features, batch.mask, batch.token_counts, training=False)
+    if "intent" in outputs:
+        outputs["intent"] = tf.nn.softmax(outputs["intent"], axis=-1)
+    return {name: value.numpy() for name, value in outputs.items()}
 
 
 def random_model(config_values: dict, tag_counts: dict, n_intents: int):
@@ -76,10 +86,8 @@ def random_batch(n_features: int, lengths: list[int], seed: int) -> FeaturizedBa
 
 
 def keras_and_onnx(model: DIET, featurized: FeaturizedBatch) -> tuple[dict, dict]:
-    batch = make_batch(featurized, np.arange(len(featurized)))
-    keras = model.predict_outputs(batch.features, batch.mask, batch.token_counts)
     onnx = OnnxDIET(model.to_weights())(featurized.features, featurized.offsets)
-    return {name: value.numpy() for name, value in keras.items()}, onnx
+    return keras_outputs(model, featurized), onnx
 
 
 def largest_difference(keras: dict, onnx: dict, featurized: FeaturizedBatch) -> float:
@@ -160,9 +168,7 @@ def test_causal_attention_bias_hides_later_and_padded_positions():
 def test_trained_model_outputs_equal_keras_outputs(trained_nlu, example_data):
     texts = [example.text for example in example_data.examples][:64] + ["", "?!"]
     featurized = trained_nlu.featurizer.transform(texts)
-    batch = make_batch(featurized, np.arange(len(texts)))
-    keras = trained_nlu.keras_model.predict_outputs(batch.features, batch.mask, batch.token_counts)
-    keras = {name: value.numpy() for name, value in keras.items()}
+    keras = keras_outputs(trained_nlu.keras_model, featurized)
     ours = trained_nlu.predictor(featurized.features, featurized.offsets)
     assert set(ours) == {"intent", "entity", "role", "group"}
     assert largest_difference(keras, ours, featurized) <= TOLERANCE
@@ -175,11 +181,7 @@ def test_parse_results_equal_keras_based_parse(trained_nlu, example_data):
     class KerasNetwork:
         def __call__(self, features, offsets, threads=None):
             featurized = FeaturizedBatch([[]] * (len(offsets) - 1), features, offsets)
-            batch = make_batch(featurized, np.arange(len(offsets) - 1))
-            outputs = trained_nlu.keras_model.predict_outputs(
-                batch.features, batch.mask, batch.token_counts
-            )
-            return {name: value.numpy() for name, value in outputs.items()}
+            return keras_outputs(trained_nlu.keras_model, featurized)
 
     keras_based = replace(trained_nlu)
     keras_based.predictor = KerasNetwork()

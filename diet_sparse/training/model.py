@@ -240,15 +240,6 @@ class DIET(tf.keras.Model):
     def randomly_connected_layers(self) -> list[RandomlyConnectedDense]:
         return self.encoder.randomly_connected_layers()
 
-    def predict_outputs(
-        self, features: tf.SparseTensor, mask: tf.Tensor, token_counts: tf.Tensor
-    ) -> dict[str, tf.Tensor]:
-        """What prediction computes: intent probabilities and tag logits."""
-        outputs = self(features, mask, token_counts, training=False)
-        if "intent" in outputs:
-            outputs["intent"] = tf.nn.softmax(outputs["intent"], axis=-1)
-        return outputs
-
     def to_weights(self) -> DIETWeights:
         """The trained weights as a `DIETWeights`, which prediction runs on without TensorFlow."""
         masks = {
