@@ -25,12 +25,16 @@ scored the same way, on (start, end, role) and (start, end, group).
 `cross_validate` (``diet-sparse test --cross-validation``) trains one model per stratified fold,
 writes the mean and standard deviation of each metric to ``cross_validation.json`` and the
 same reports as `test` for the pooled test-fold predictions (each message is tested once).
+
+Reports of an earlier run in the same ``out`` that this run does not write (a role report when
+the new test data has no roles) are removed, so the directory never mixes two runs. Nothing
+here prints: progress goes to the ``diet_sparse.evaluation`` logger, and `format_summary` /
+`format_cross_validation` make the tables that ``diet-sparse test`` prints.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import logging
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -38,11 +42,35 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import classification_report
 
-from diet_sparse.data import Example, TrainingData, TrainingDataWarning, load_training_data
+from diet_sparse.config import ConfigError
+from diet_sparse.data import (
+    Example,
+    TrainingData,
+    TrainingDataError,
+    TrainingDataWarning,
+    load_training_data,
+)
+from diet_sparse.persistence import check_output_directory, write_json
+
+logger = logging.getLogger(__name__)
 
 TestDataLike = TrainingData | Sequence[Example] | str | Path | Sequence[str | Path]
+
+DEFAULT_OUT = "results"  # where `test` and `cross_validate` write their reports
+DEFAULT_FOLDS = 5
+REPORT_NAMES = (
+    "intent_report",
+    "intent_errors",
+    "entity_report",
+    "role_report",
+    "group_report",
+    "entity_errors",
+)
+PLOT_FILES = ("intent_confusion_matrix.png", "intent_histogram.png")
+CROSS_VALIDATION_FILE = "cross_validation.json"
+# every file a run may write in ``out``: those this run does not write are an earlier run's
+REPORT_FILES = (*(f"{name}.json" for name in REPORT_NAMES), *PLOT_FILES, CROSS_VALIDATION_FILE)
 
 
 def intent_report(examples: Sequence[Example], results: Sequence[dict]) -> dict[str, Any]:
@@ -57,6 +85,8 @@ def intent_report(examples: Sequence[Example], results: Sequence[dict]) -> dict[
         >>> report["accuracy"]
         0.5
     """
+    from sklearn.metrics import classification_report  # imported on use: importing it is slow
+
     gold = [example.intent or "" for example in examples]
     predicted = [result["intent"]["name"] or "" for result in results]
     return classification_report(gold, predicted, output_dict=True, zero_division=0)
@@ -226,7 +256,7 @@ def evaluate_results(examples: Sequence[Example], results: Sequence[dict]) -> di
             f"{len(results)} results"
         )
     if not examples:
-        raise ValueError("nothing to evaluate: the test data holds no examples")
+        raise TrainingDataError("nothing to evaluate: the test data holds no examples")
     evaluation: dict[str, Any] = {
         "intent_report": intent_report(examples, results),
         "intent_errors": intent_errors(examples, results),
@@ -287,40 +317,39 @@ def summary_metrics(evaluation: dict[str, Any]) -> dict[str, float]:
 def write_results(evaluation: dict[str, Any], out: str | Path) -> list[Path]:
     """Write the reports, errors and plots of an evaluation to the directory ``out``.
 
+    Reports of an earlier run there that this evaluation does not have (see `REPORT_FILES`),
+    ``cross_validation.json`` included, are removed.
+
     Returns:
         The paths written (see the module docstring for what each file holds).
     """
     from diet_sparse.plots import plot_confidence_histogram, plot_confusion_matrix
 
-    out = Path(out)
+    out = check_output_directory(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in (
-        "intent_report",
-        "intent_errors",
-        "entity_report",
-        "role_report",
-        "group_report",
-        "entity_errors",
-    ):
-        if name in evaluation:
-            written.append(_write_json(out / f"{name}.json", evaluation[name]))
+    written = [
+        write_json(out / f"{name}.json", evaluation[name])
+        for name in REPORT_NAMES
+        if name in evaluation
+    ]
     predictions = evaluation["intent_predictions"]
     gold = [p["intent"] or "" for p in predictions]
     predicted = [p["intent_prediction"]["name"] or "" for p in predictions]
     accuracy = evaluation["intent_report"]["accuracy"]
+    confusion_file, histogram_file = PLOT_FILES
     written.append(
         plot_confusion_matrix(
             gold,
             predicted,
-            out / "intent_confusion_matrix.png",
+            out / confusion_file,
             title=f"Intent confusion matrix, accuracy {accuracy:.3f}",
         )
     )
     confidences = [p["intent_prediction"]["confidence"] for p in predictions]
     correct = [c for c, g, p in zip(confidences, gold, predicted) if g == p]
     wrong = [c for c, g, p in zip(confidences, gold, predicted) if g != p]
-    written.append(plot_confidence_histogram(correct, wrong, out / "intent_histogram.png"))
+    written.append(plot_confidence_histogram(correct, wrong, out / histogram_file))
+    _remove_earlier_reports(out, written)
     return written
 
 
@@ -358,8 +387,13 @@ def format_summary(evaluation: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def test(model_dir: str | Path, data_paths: TestDataLike, out: str | Path = "results") -> dict:
-    """Evaluate a saved model on annotated test data, write reports and plots, print a summary.
+def test(
+    model_dir: str | Path, data_paths: TestDataLike, out: str | Path = DEFAULT_OUT
+) -> dict[str, Any]:
+    """Evaluate a saved model on annotated test data and write reports and plots; prints nothing.
+
+    ``out`` is checked first and the test data read before the model is loaded, so a mistake in
+    either fails at once. `format_summary` makes the table that ``diet-sparse test`` prints.
 
     Args:
         model_dir: a model directory written by ``diet-sparse train``.
@@ -370,15 +404,15 @@ def test(model_dir: str | Path, data_paths: TestDataLike, out: str | Path = "res
         The evaluation of `evaluate_results`.
 
     Example:
-        >>> test("models/default", ["data/"], out="results")  # doctest: +SKIP
+        >>> evaluation = test("models/default", ["data/"], out="results")  # doctest: +SKIP
+        >>> print(format_summary(evaluation))  # doctest: +SKIP
     """
     from diet_sparse.persistence import load
 
-    nlu = load(model_dir)
-    evaluation = evaluate(nlu, data_paths)
+    check_output_directory(out)
+    examples = _examples(data_paths)
+    evaluation = evaluate(load(model_dir), examples)
     write_results(evaluation, out)
-    print(format_summary(evaluation), flush=True)
-    print(f"Reports and plots written to {out}", file=sys.stderr)
     return evaluation
 
 
@@ -388,11 +422,25 @@ test.__test__ = False  # not a pytest test, whatever imports it
 # --- Cross-validation ----------------------------------------------------------------------------
 
 
+def check_folds(folds: Any) -> int:
+    """``folds`` checked: an integer >= 2 (the rule of `cross_validate` and of ``--folds``).
+
+    Example:
+        >>> check_folds(1)
+        Traceback (most recent call last):
+        ...
+        diet_sparse.config.ConfigError: folds must be an integer >= 2, got 1
+    """
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ConfigError(f"folds must be an integer >= 2, got {folds!r}")
+    return folds
+
+
 def cross_validate(
     data_paths: TestDataLike,
     config=None,
-    folds: int = 5,
-    out: str | Path = "results",
+    folds: int = DEFAULT_FOLDS,
+    out: str | Path = DEFAULT_OUT,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train and test ``folds`` models on stratified folds of one dataset; report mean and std.
@@ -401,6 +449,9 @@ def cross_validate(
     config's ``random_seed``). Intents with fewer examples than ``folds`` cannot be in every
     test fold: their examples go to the training data of every fold and are never tested, with a
     warning. Standard deviations are those of the population of folds (``numpy.std``).
+
+    ``folds``, the config, ``out`` and the data are all checked before the first fold trains.
+    Each fold's start is logged (INFO, logger ``diet_sparse.evaluation``); nothing is printed.
 
     Args:
         data_paths: YAML files / directories, a `TrainingData` or a list of `Example`.
@@ -414,17 +465,22 @@ def cross_validate(
         What ``cross_validation.json`` holds: ``folds``, ``tested_examples``,
         ``train_only_intents`` and ``metrics``, each ``{"mean", "std", "per_fold"}``.
 
+    Raises:
+        ConfigError: ``folds`` is not an integer >= 2, or the config is invalid.
+        TrainingDataError: the data cannot be read, or has too few examples for ``folds``.
+        FileExistsError, PermissionError: ``out`` cannot be a directory or cannot be written.
+
     Example:
-        >>> cross_validate("data/", "configs/tiny.yml", folds=3, out="cv")  # doctest: +SKIP
+        >>> summary = cross_validate("data/", "configs/tiny.yml", 3, "cv")  # doctest: +SKIP
+        >>> print(format_cross_validation(summary))  # doctest: +SKIP
     """
     from sklearn.model_selection import StratifiedKFold
 
     from diet_sparse.config import as_config
-    from diet_sparse.training import train
 
-    if not isinstance(folds, int) or folds < 2:
-        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
+    check_folds(folds)
     config = as_config(config)  # validated before anything expensive
+    out = check_output_directory(out)
     data = _training_data(data_paths)
     examples = data.examples
     intents = [example.intent or "" for example in examples]
@@ -440,10 +496,12 @@ def cross_validate(
     tested = [i for i, intent in enumerate(intents) if counts[intent] >= folds]
     train_only = [i for i, intent in enumerate(intents) if counts[intent] < folds]
     if len(tested) < folds:
-        raise ValueError(
+        raise TrainingDataError(
             f"cannot make {folds} folds: only {len(tested)} examples belong to intents with at "
             f"least {folds} examples; use fewer folds or more data"
         )
+
+    from diet_sparse.training import train  # TensorFlow: only once the input is known good
 
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.random_seed)
     per_fold: list[dict[str, float]] = []
@@ -452,10 +510,12 @@ def cross_validate(
     for fold, (train_at, test_at) in enumerate(splitter.split(tested, tested_labels), start=1):
         train_examples = [examples[tested[j]] for j in train_at] + [examples[i] for i in train_only]
         test_examples = [examples[tested[j]] for j in test_at]
-        print(
-            f"Fold {fold}/{folds}: training on {len(train_examples)} examples, "
-            f"testing on {len(test_examples)}",
-            file=sys.stderr,
+        logger.info(
+            "Fold %d/%d: training on %d examples, testing on %d",
+            fold,
+            folds,
+            len(train_examples),
+            len(test_examples),
         )
         fold_data = TrainingData(train_examples, data.synonyms, data.regexes, data.lookups)
         nlu = train(fold_data, config, progress=progress)
@@ -477,21 +537,41 @@ def cross_validate(
             for name in names
         },
     }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "cross_validation.json", summary)
     order = sorted(pooled)
     write_results(evaluate_results([examples[i] for i in order], [pooled[i] for i in order]), out)
-
-    print(f"Cross-validation, {folds} folds, {len(tested)} messages tested:")
-    print(f"{'metric':22}{'mean':>8}{'std':>8}")
-    for name, values in summary["metrics"].items():
-        print(f"{name:22}{values['mean']:>8.3f}{values['std']:>8.3f}")
-    print(f"Results written to {out}", file=sys.stderr)
+    write_json(out / CROSS_VALIDATION_FILE, summary)  # after write_results, which removes it
     return summary
 
 
+def format_cross_validation(summary: dict[str, Any]) -> str:
+    """The table of a `cross_validate` summary: mean and standard deviation of each metric.
+
+    Example:
+        >>> print(format_cross_validation({"folds": 2, "tested_examples": 10, "metrics": {
+        ...     "intent_accuracy": {"mean": 0.9, "std": 0.05}}}))
+        Cross-validation, 2 folds, 10 messages tested:
+        metric                    mean     std
+        intent_accuracy          0.900   0.050
+    """
+    lines = [
+        f"Cross-validation, {summary['folds']} folds, {summary['tested_examples']} messages "
+        "tested:",
+        f"{'metric':22}{'mean':>8}{'std':>8}",
+    ]
+    for name, values in summary["metrics"].items():
+        lines.append(f"{name:22}{values['mean']:>8.3f}{values['std']:>8.3f}")
+    return "\n".join(lines)
+
+
 # --- Helpers -------------------------------------------------------------------------------------
+
+
+def _remove_earlier_reports(out: Path, written: Sequence[Path]) -> None:
+    """Remove the report files in ``out`` that this run did not write: an earlier run's."""
+    for name in REPORT_FILES:
+        path = out / name
+        if path not in written and path.is_file():
+            path.unlink()
 
 
 def load_test_data(paths: str | Path | Sequence[str | Path]) -> TrainingData:
@@ -517,19 +597,3 @@ def _training_data(data: TestDataLike, testing: bool = False) -> TrainingData:
 
 def _examples(data: TestDataLike) -> list[Example]:
     return list(_training_data(data, testing=True).examples)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
-
-
-def _write_json(path: Path, value: Any) -> Path:
-    path.write_text(
-        json.dumps(value, indent=2, ensure_ascii=False, default=_json_default) + "\n",
-        encoding="utf-8",
-    )
-    return path

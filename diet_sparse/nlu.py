@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from diet_sparse.config import DIETConfig
 from diet_sparse.crf_decoding import CRFDecoder
@@ -23,6 +24,16 @@ from diet_sparse.tagging import TagVocabulary, decode_entity_tags, span_attribut
 
 EXTRACTOR = "DIETClassifier"
 MAX_THREADS = 4  # a message's matrices are too small to share among more
+
+
+def limit_blas_threads() -> None:
+    """Limit numpy's BLAS to one thread, in a process that only predicts (the server, the CLI).
+
+    numpy's matrices in CRF decoding are small: extra BLAS threads only add hand-over costs,
+    and on a busy machine their spinning costs several times the work itself. A library must
+    not change this for its user's process, so `NLU` never calls it.
+    """
+    threadpool_limits(limits=1, user_api="blas")
 
 
 @dataclass

@@ -126,6 +126,32 @@ def save(nlu: NLU, directory: str | Path) -> Path:
     return directory
 
 
+def check_output_directory(out: str | Path, what: str = "output directory") -> Path:
+    """``out`` as a `Path`, once sure that it is, or can be made, a directory this process can
+    write to; checked before anything expensive, so no training is lost to a bad ``out``.
+
+    Raises:
+        FileExistsError: ``out``, or a folder above it, is a file.
+        PermissionError: ``out``, or the nearest existing folder above it, is not writable.
+
+    Example:
+        >>> check_output_directory("results")  # doctest: +SKIP
+        PosixPath('results')
+    """
+    out = Path(out)
+    existing = out
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if existing == out and not out.is_dir():
+        raise FileExistsError(f"{what} {out} is an existing file; choose a directory")
+    if not existing.is_dir():
+        raise FileExistsError(f"cannot create {what} {out}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == out else f" (to create {out})"
+        raise PermissionError(f"cannot write to {what} {existing}{where}: permission denied")
+    return out
+
+
 def check_model_directory(directory: str | Path) -> Path:
     """Raise now what `save` would raise at the end of a long training: ``directory`` must be
     a model directory, an empty one, or a new one in a folder that can be written to.
@@ -133,9 +159,8 @@ def check_model_directory(directory: str | Path) -> Path:
     Example:
         >>> check_model_directory("models/new")  # doctest: +SKIP
     """
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise ModelDirectoryError(f"{directory} is a file; a model needs a directory there")
+    directory = check_output_directory(directory, "model directory")
+    check_output_directory(directory.absolute().parent, "folder of the model directory")
     if (
         directory.is_dir()
         and not (directory / "metadata.json").exists()
@@ -143,13 +168,6 @@ def check_model_directory(directory: str | Path) -> Path:
     ):
         raise ModelDirectoryError(
             f"{directory} exists and is not a diet-sparse model directory; refusing to replace it"
-        )
-    existing = directory.parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ModelDirectoryError(
-            f"cannot write a model to {directory}: {existing} is not a writable folder"
         )
     return directory
 

@@ -9,6 +9,10 @@ request, waits up to ``batch_window_ms`` for more (at most ``max_batch_size``), 
 ``nlu.parse_batch`` once in a worker thread so the event loop keeps accepting requests. Up to
 ``concurrent_batches`` batches (one per CPU core by default) are parsed at the same time: while
 one is parsed, the next is collected and started on another core.
+
+`serve` prints nothing: it logs its start-up and shutdown lines to the ``diet_sparse.server``
+logger (``diet-sparse serve`` shows them on stderr) and raises `ServerStartError` (or
+`ConfigError`, for an option out of range) when it cannot start.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import os
 import signal
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -39,16 +43,61 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from diet_sparse import __version__
+from diet_sparse.config import ConfigError
 
-logger = logging.getLogger("diet_sparse.server")
+logger = logging.getLogger(__name__)
 
 PARSE_PATH = "/model/parse"
+DEFAULT_HOST = "127.0.0.1"  # this machine only; another host needs an auth token to be safe
+DEFAULT_PORT = 5005  # Rasa's
+DEFAULT_WORKERS = 1
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_MAX_TEXT_LENGTH = 2000
 DEFAULT_BATCH_WINDOW_MS = 2.0
 DEFAULT_MAX_BATCH_SIZE = 64
 DEFAULT_CONCURRENT_BATCHES = os.cpu_count() or 1
 GRACEFUL_SHUTDOWN_SECONDS = 10  # in-flight requests get this long to finish after SIGTERM
+
+# numeric options: (integer only?, smallest, largest or None) -- `check_option` applies them
+OPTION_RANGES: dict[str, tuple[bool, float, float | None]] = {
+    "port": (True, 0, 65535),  # 0: any free port
+    "workers": (True, 1, None),
+    "max_body_bytes": (True, 1, None),
+    "max_text_length": (True, 1, None),
+    "max_batch_size": (True, 1, None),
+    "concurrent_batches": (True, 1, None),
+    "batch_window_ms": (False, 0, None),  # 0: no batching
+}
+
+
+def check_option(name: str, value: Any) -> None:
+    """Raise `ConfigError` if ``value`` is not allowed for the server option ``name``.
+
+    The one rule for `serve`, `create_app`, `MicroBatcher` and ``diet-sparse serve``: the
+    numeric options of `OPTION_RANGES`, and ``auth_token`` (None or a non-empty string).
+
+    Example:
+        >>> check_option("port", 70000)
+        Traceback (most recent call last):
+        ...
+        diet_sparse.config.ConfigError: port must be an integer in [0, 65535], got 70000
+    """
+    if name == "auth_token":
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigError(f"auth_token must be a non-empty string, got {value!r}")
+        return
+    integer, low, high = OPTION_RANGES[name]
+    allowed = ("an integer" if integer else "a number") + (
+        f" >= {low:g}" if high is None else f" in [{low:g}, {high:g}]"
+    )
+    if integer:
+        number = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        number = number and math.isfinite(value)
+    if not number or value < low or (high is not None and value > high):
+        raise ConfigError(f"{name} must be {allowed}, got {value!r}")
+
 
 ERROR_NAMES = {
     400: "bad_request",
@@ -161,12 +210,9 @@ class MicroBatcher:
         max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
         concurrent_batches: int = DEFAULT_CONCURRENT_BATCHES,
     ) -> None:
-        if window_ms < 0:
-            raise ValueError(f"batch_window_ms must be >= 0, got {window_ms}")
-        if max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
-        if concurrent_batches < 1:
-            raise ValueError(f"concurrent_batches must be >= 1, got {concurrent_batches}")
+        check_option("batch_window_ms", window_ms)
+        check_option("max_batch_size", max_batch_size)
+        check_option("concurrent_batches", concurrent_batches)
         self.parse_batch = parse_batch
         self.window = window_ms / 1000
         self.max_batch_size = max_batch_size
@@ -388,31 +434,28 @@ def _parse_request(body: Any, max_text_length: int) -> ParseRequest:
 # --- the application ---------------------------------------------------------------------------
 
 
+def _check_options(**options: Any) -> None:
+    for name, value in options.items():
+        check_option(name, value)
+
+
 def _error_response(
     status: int, error: str, detail: Any, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
-def _labels(vocabulary) -> list[str]:
-    """Entity types, roles or groups of a tag vocabulary, without ``O`` and BILOU prefixes."""
-    if vocabulary is None:
-        return []
-    names = [tag.split("-", 1)[1] if vocabulary.bilou else tag for tag in vocabulary.tags[1:]]
-    return list(dict.fromkeys(names))
-
-
 def _status(nlu, model_dir: str | None, batch_window_ms: float, max_text_length: int) -> dict:
-    vocabularies = nlu.tag_vocabularies
+    labels = {name: vocabulary.labels() for name, vocabulary in nlu.tag_vocabularies.items()}
     return {
         "model_directory": model_dir,
         "diet_sparse_version": __version__,
         "model_trained_with": nlu.metadata.get("diet_sparse_version"),
         "trained_at": nlu.metadata.get("trained_at"),
         "intents": list(nlu.intents),
-        "entity_types": _labels(vocabularies.get("entity")),
-        "roles": _labels(vocabularies.get("role")),
-        "groups": _labels(vocabularies.get("group")),
+        "entity_types": labels.get("entity", []),
+        "roles": labels.get("role", []),
+        "groups": labels.get("group", []),
         "connection_density": nlu.config.connection_density,
         "batch_window_ms": batch_window_ms,
         "max_text_length": max_text_length,
@@ -456,11 +499,21 @@ def create_app(
 ) -> FastAPI:
     """The FastAPI application serving ``nlu`` (anything with `NLU`'s attributes and methods).
 
+    Raises:
+        ConfigError: an option is out of range (see `check_option`).
+
     Example:
         >>> from fastapi.testclient import TestClient  # doctest: +SKIP
         >>> with TestClient(create_app(load("models/default"))) as client:  # doctest: +SKIP
         ...     client.post("/model/parse", json={"text": "hi"}).json()["intent"]
     """
+    _check_options(
+        auth_token=auth_token,
+        max_body_bytes=max_body_bytes,
+        max_text_length=max_text_length,
+        batch_window_ms=batch_window_ms,
+        max_batch_size=max_batch_size,
+    )
     batcher = MicroBatcher(nlu.parse_batch, batch_window_ms, max_batch_size)
     status = _status(
         nlu, str(model_dir) if model_dir is not None else None, batch_window_ms, max_text_length
@@ -569,8 +622,10 @@ def _is_loopback(host: str) -> bool:
 
 
 def _load_model(model_dir: str | Path):
+    from diet_sparse.nlu import limit_blas_threads
     from diet_sparse.persistence import ModelLoadError, load
 
+    limit_blas_threads()  # this process only predicts
     try:
         # one thread per parse: the server's parallelism is its concurrent batches and workers
         nlu = load(model_dir, threads=1)
@@ -585,16 +640,24 @@ def _load_model(model_dir: str | Path):
 
 
 def _announce(url: str, host: str, auth_token: str | None) -> None:
-    say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    say(f"diet-sparse {__version__} listening on {url}  (POST {PARSE_PATH}, docs at {url}/docs)")
+    logger.info(
+        "diet-sparse %s listening on %s  (POST %s, docs at %s/docs)",
+        __version__,
+        url,
+        PARSE_PATH,
+        url,
+    )
     if auth_token is not None:
-        say("Requests must carry the token (JSON 'token', ?token= or Authorization: Bearer).")
+        logger.info(
+            "Requests must carry the token (JSON 'token', ?token= or Authorization: Bearer)."
+        )
     elif _is_loopback(host):
-        say(f"No --auth-token: only accepting connections from this machine ({host}).")
+        logger.info("No --auth-token: only accepting connections from this machine (%s).", host)
     else:
-        say(
-            f"WARNING: listening on {host} without --auth-token: anyone who can reach this "
-            "port can use the model. Pass --auth-token TOKEN, or --host 127.0.0.1."
+        logger.warning(
+            "WARNING: listening on %s without --auth-token: anyone who can reach this port can "
+            "use the model. Pass --auth-token TOKEN, or --host 127.0.0.1.",
+            host,
         )
 
 
@@ -605,21 +668,28 @@ def _ignore_signal(signum: int, frame: Any) -> None:
 def serve(
     model_dir: str | Path,
     *,
-    host: str = "127.0.0.1",
-    port: int = 5005,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
     auth_token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_text_length: int = DEFAULT_MAX_TEXT_LENGTH,
     batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
-    workers: int = 1,
-) -> int:
-    """Serve the model in ``model_dir`` over HTTP until SIGTERM or Ctrl-C; returns the exit code.
+    workers: int = DEFAULT_WORKERS,
+) -> None:
+    """Serve the model in ``model_dir`` over HTTP until SIGTERM or Ctrl-C.
 
-    The model is loaded (and its first parse traced) before the server starts listening; a model
-    that cannot be loaded or an address that cannot be bound prints one ``error:`` line. With
-    ``workers`` > 1, that many processes, each with its own copy of the model, share the port:
-    Python runs one thread at a time per process, so more processes use more cores.
+    The options are checked, the address bound and the model loaded (and its first parse
+    traced) before the server starts listening. Start-up and shutdown are logged at INFO (a
+    warning when listening beyond this machine without a token) to the ``diet_sparse.server``
+    logger; nothing is printed. With ``workers`` > 1, that many processes, each with its own
+    copy of the model, share the port: Python runs one thread at a time per process, so more
+    processes use more cores.
+
+    Raises:
+        ConfigError: an option is out of range (see `check_option`).
+        ServerStartError: the address cannot be bound or the model cannot be loaded; the
+            message is one line to show.
 
     Example:
         >>> serve("models/default", port=5005)  # doctest: +SKIP
@@ -627,26 +697,22 @@ def serve(
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    for name, value in (
-        ("max_body_bytes", max_body_bytes),
-        ("max_text_length", max_text_length),
-        ("workers", workers),
-    ):
-        if value < 1:
-            print(f"error: {name} must be >= 1, got {value}", file=sys.stderr)
-            return 1
-    if batch_window_ms < 0:
-        print(f"error: batch_window_ms must be >= 0, got {batch_window_ms}", file=sys.stderr)
-        return 1
+    _check_options(
+        port=port,
+        auth_token=auth_token,
+        max_body_bytes=max_body_bytes,
+        max_text_length=max_text_length,
+        batch_window_ms=batch_window_ms,
+        max_batch_size=max_batch_size,
+        workers=workers,
+    )
+    sock = _bind(host, port)
     try:
-        sock = _bind(host, port)
-        print(f"Loading the model in {model_dir} ...", file=sys.stderr, flush=True)
+        logger.info("Loading the model in %s ...", model_dir)
         nlu = _load_model(model_dir)
-    except ServerStartError as error:
-        if "sock" in locals():
-            sock.close()
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    except BaseException:
+        sock.close()
+        raise
     app_options = dict(
         model_dir=Path(model_dir).resolve(),
         auth_token=auth_token,
@@ -681,8 +747,7 @@ def serve(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
-    print("Server stopped.", file=sys.stderr, flush=True)
-    return 0
+    logger.info("Server stopped.")
 
 
 def _worker_app(options: dict[str, Any]) -> FastAPI:

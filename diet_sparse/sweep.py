@@ -6,23 +6,31 @@ done, so an interrupted sweep resumes where it stopped. After each point it redr
 ``sweep_intent.png`` and ``sweep_entity.png`` from the whole CSV: F1 against the number of
 connected weights in the randomly connected layers (log x axis), one curve per density, as in
 Rasa's figures of randomly connected layers.
+
+Nothing here prints: each finished point goes to the ``on_point`` callback (``diet-sparse sweep``
+prints it with `format_point`, and the summary with `format_smallest`), other progress to the
+``diet_sparse.sweep`` logger.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
-import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from diet_sparse.data import Example, TrainingData, load_training_data
+from diet_sparse.config import ConfigError, resolve_config
+from diet_sparse.data import Example, TrainingData, TrainingDataError, load_training_data
+from diet_sparse.persistence import check_output_directory, write_json
+
+logger = logging.getLogger(__name__)
 
 COLUMNS = (
     "density",
@@ -38,19 +46,62 @@ CSV_NAME = "sweep.csv"
 SETTINGS_NAME = "sweep_settings.json"
 PLOTS = {"intent_weighted_f1": "sweep_intent.png", "entity_micro_f1": "sweep_entity.png"}
 
+DEFAULT_DENSITIES = (1.0, 0.2, 0.05, 0.01)
+DEFAULT_SIZES = (8, 16, 32, 64, 128, 256)
+DEFAULT_REPEATS = 1
+DEFAULT_OUT = "sweep"
+# arguments that set a config key: checked by the config's rule for that key
+CONFIG_ARGUMENTS = {
+    "densities": "connection_density",
+    "sizes": "transformer_size",
+    "epochs": "epochs",
+}
+
+PointCallback = Callable[[dict[str, Any], int, int], None]
+
+
+def check_argument(name: str, value: Any) -> None:
+    """Raise `ConfigError` if ``value`` is not allowed for the `sweep` argument ``name``.
+
+    ``name`` is ``densities`` or ``sizes`` (``value`` is one of them), ``epochs``, ``repeats``
+    or ``subsample``. The one rule for `sweep`, `stratified_subsample` and ``diet-sparse sweep``.
+
+    Example:
+        >>> check_argument("sizes", 0)
+        Traceback (most recent call last):
+        ...
+        diet_sparse.config.ConfigError: sweep: transformer_size must be an integer >= 1, got 0
+    """
+    if name in CONFIG_ARGUMENTS:
+        # one attention head: `attention_heads` chooses the heads of each size
+        resolve_config({CONFIG_ARGUMENTS[name]: value, "number_of_attention_heads": 1}, "sweep")
+    elif name == "repeats":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"repeats must be an integer >= 1, got {value!r}")
+    elif name == "subsample":
+        number = not isinstance(value, bool) and isinstance(value, int | float)
+        if not number or not (0 < value < math.inf) or (value > 1 and value != int(value)):
+            raise ConfigError(
+                f"subsample must be a fraction in (0, 1] or a whole number of examples >= 1, "
+                f"got {value!r}"
+            )
+    else:
+        raise ValueError(f"sweep has no argument {name!r}")
+
 
 def sweep(
     config=None,
     train: str | Path | Sequence[str | Path] = (),
     test: str | Path | Sequence[str | Path] = (),
-    densities: Sequence[float] = (1.0, 0.2, 0.05, 0.01),
-    sizes: Sequence[int] = (8, 16, 32, 64, 128, 256),
-    repeats: int = 1,
-    out: str | Path = "sweep",
+    densities: Sequence[float] = DEFAULT_DENSITIES,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    repeats: int = DEFAULT_REPEATS,
+    out: str | Path = DEFAULT_OUT,
     epochs: int | None = None,
     subsample: float | int | None = None,
     dataset_name: str | None = None,
     progress: bool = False,
+    on_point: PointCallback | None = None,
 ) -> list[dict[str, Any]]:
     """Train and evaluate one model per (density, transformer size, seed); write CSV and plots.
 
@@ -65,7 +116,8 @@ def sweep(
 
     Points already in ``out/sweep.csv`` are skipped. ``out/sweep_settings.json`` records the
     base config, data and subsample; resuming with different ones is refused, since their rows
-    would not be comparable.
+    would not be comparable. Every argument, every point's config, ``out`` and the training and
+    test data are checked before the first point trains.
 
     Args:
         config: base config: a `DIETConfig`, a dict of config values, a YAML path or None.
@@ -76,39 +128,48 @@ def sweep(
         repeats: seeds per point; the plots draw their mean with a min-max band.
         out: directory for ``sweep.csv``, ``sweep_settings.json`` and the two plots.
         epochs: overrides the config's ``epochs``.
-        subsample: train on a stratified subsample of the training data: a fraction in (0, 1)
+        subsample: train on a stratified subsample of the training data: a fraction in (0, 1]
             or a number of examples (>= 1). Every intent keeps at least one example; the same
             examples are chosen on every run (seeded by the config's ``random_seed``).
         dataset_name: name in the plot titles; default: the name of the training data's folder.
         progress: show each model's training progress bar.
+        on_point: called with ``(row, n, total)`` after the n-th of the ``total`` points this
+            call trains is written; `format_point` makes the line ``diet-sparse sweep`` prints.
 
     Returns:
         Every row of ``sweep.csv`` (earlier runs included), as dicts of numbers.
 
+    Raises:
+        ConfigError: an argument or a point's config is not allowed.
+        TrainingDataError: the training or test data cannot be read.
+        FileExistsError: ``out`` is a file, or holds a sweep made with other settings.
+        PermissionError: ``out`` cannot be written.
+
     Example:
-        >>> sweep("configs/default.yml", train=["train.yml"], test=["test.yml"],
-        ...       densities=[1.0, 0.2], sizes=[16, 64], epochs=20, out="sweep")  # doctest: +SKIP
+        >>> rows = sweep("configs/default.yml", train=["train.yml"], test=["test.yml"],
+        ...              densities=[1.0, 0.2], sizes=[16, 64], epochs=20, out="sweep",
+        ...              on_point=lambda row, n, total: print(format_point(row, n, total))
+        ...              )  # doctest: +SKIP
+        >>> print(format_smallest(rows))  # doctest: +SKIP
     """
     from diet_sparse.config import as_config
     from diet_sparse.evaluation import evaluate, load_test_data
-    from diet_sparse.training import train as train_model
 
+    densities, sizes = list(densities), list(sizes)
+    for name, values in (("densities", densities), ("sizes", sizes)):
+        for value in values:
+            check_argument(name, value)
+    densities = [float(density) for density in densities]
+    check_argument("repeats", repeats)
+    if epochs is not None:
+        check_argument("epochs", epochs)
+    if subsample is not None:
+        check_argument("subsample", subsample)
     base = as_config(config).to_dict()
     if epochs is not None:
         base["epochs"] = epochs
-    as_config(base)  # validated before anything expensive
-    densities = [float(d) for d in densities]
-    for density in densities:
-        if not 0.0 <= density <= 1.0:
-            raise ValueError(f"densities must be in [0, 1], got {density}")
-    for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"sizes must be integers >= 1, got {size!r}")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
     train_paths, test_paths = _paths(train, "train"), _paths(test, "test")
-
-    out = Path(out)
+    out = check_output_directory(out)
     csv_path = out / CSV_NAME
     rows = read_rows(csv_path)
     done = {(row["density"], row["size"], row["seed"]) for row in rows}
@@ -134,32 +195,31 @@ def sweep(
         )
         for point in todo
     }
-    out.mkdir(parents=True, exist_ok=True)
-    _check_settings(
-        out / SETTINGS_NAME,
-        {
-            "config": _without(base, "connection_density", "transformer_size",
-                               "number_of_attention_heads", "random_seed"),
-            "train": [str(Path(p).resolve()) for p in train_paths],
-            "test": [str(Path(p).resolve()) for p in test_paths],
-            "subsample": subsample,
-        },
-        resuming=bool(rows),
-    )  # fmt: skip
-
     if len(todo) < len(points):
-        print(f"{len(points) - len(todo)} of {len(points)} points already in {csv_path}")
-    if todo:
+        logger.info("%d of %d points already in %s", len(points) - len(todo), len(points), csv_path)
+    if todo:  # read before anything is written, so a bad path leaves no trace
         training_data = load_training_data(train_paths)
+        test_data = load_test_data(test_paths)
         if subsample is not None:
             before = len(training_data.examples)
             training_data = stratified_subsample(training_data, subsample, base["random_seed"])
-            print(
-                f"Training on a stratified subsample: {len(training_data.examples)} of {before} "
-                "examples",
-                file=sys.stderr,
+            logger.info(
+                "Training on a stratified subsample: %d of %d examples",
+                len(training_data.examples),
+                before,
             )
-        test_data = load_test_data(test_paths)
+    out.mkdir(parents=True, exist_ok=True)
+    point_keys = ("connection_density", "transformer_size", "number_of_attention_heads")
+    settings = {
+        "config": _without(base, *point_keys, "random_seed"),
+        "train": [str(Path(p).resolve()) for p in train_paths],
+        "test": [str(Path(p).resolve()) for p in test_paths],
+        "subsample": subsample,
+    }
+    _check_settings(out / SETTINGS_NAME, settings, resuming=bool(rows))
+
+    if todo:
+        from diet_sparse.training import train as train_model  # TensorFlow: now it is needed
 
     for n, (density, size, seed) in enumerate(todo, start=1):
         point_config = configs[density, size, seed]
@@ -180,22 +240,44 @@ def sweep(
         }
         _append_row(csv_path, row)
         rows.append(row)
-        print(
-            f"[{n}/{len(todo)}] density {density:g}, size {size}, seed {seed}: "
-            f"{row['randomly_connected_weights']:,} connected weights, "
-            f"intent F1 {row['intent_weighted_f1']:.3f}, "
-            f"entity F1 {row['entity_micro_f1']:.3f}, {seconds:.1f} s",
-            flush=True,
-        )
+        if on_point is not None:
+            on_point(row, n, len(todo))
         plot_rows(rows, out, title)
     if not todo:
         plot_rows(rows, out, title)
+    return rows
+
+
+def format_point(row: dict[str, Any], n: int, total: int) -> str:
+    """The line of one finished point: ``[n/total] density, size, seed: weights, F1, time``.
+
+    Example:
+        >>> format_point({"density": 0.2, "size": 8, "seed": 42, "randomly_connected_weights":
+        ...     1234, "intent_weighted_f1": 0.9, "entity_micro_f1": 0.8, "train_seconds": 3.2},
+        ...     1, 4)
+        '[1/4] density 0.2, size 8, seed 42: 1,234 connected weights, intent F1 0.900, entity F1 0.800, 3.2 s'
+    """  # noqa: E501
+    return (
+        f"[{n}/{total}] density {row['density']:g}, size {row['size']}, seed {row['seed']}: "
+        f"{row['randomly_connected_weights']:,} connected weights, "
+        f"intent F1 {row['intent_weighted_f1']:.3f}, "
+        f"entity F1 {row['entity_micro_f1']:.3f}, {row['train_seconds']:.1f} s"
+    )
+
+
+def format_smallest(rows: Sequence[dict[str, Any]]) -> str:
+    """Per metric and density, the fewest connected weights within 1 F1 point of the best dense
+    model (`smallest_within_best_dense`), as ``diet-sparse sweep`` prints it after a sweep.
+    """
+    lines = []
     for metric in PLOTS:
-        print(f"{metric}: fewest connected weights within 1 F1 point of the best dense model")
+        lines.append(
+            f"{metric}: fewest connected weights within 1 F1 point of the best dense model"
+        )
         for density, found in smallest_within_best_dense(rows, metric).items():
             shown = "never" if found is None else f"{found[1]:,} weights (size {found[0]})"
-            print(f"  density {density:g}: {shown}")
-    return rows
+            lines.append(f"  density {density:g}: {shown}")
+    return "\n".join(lines)
 
 
 def smallest_within_best_dense(
@@ -234,14 +316,15 @@ def smallest_within_best_dense(
 
 
 def trainable_weights(nlu) -> dict[str, int]:
-    """``{"randomly_connected", "randomly_connected_if_dense", "total"}`` of a trained model.
-
-    The counts `train` records in the model's metadata; else counted on its Keras model.
+    """``{"randomly_connected", "randomly_connected_if_dense", "total"}`` of a trained model:
+    the counts `train` records in the model's metadata.
     """
     counts = nlu.metadata.get("trainable_weights")
     if counts is None:
-        model = getattr(nlu, "keras_model", None) or nlu.model
-        counts = model.count_trainable_weights()
+        raise ValueError(
+            "the model's metadata has no 'trainable_weights': it was not made by "
+            "diet_sparse.train, which records them"
+        )
     return counts
 
 
@@ -271,13 +354,10 @@ def stratified_subsample(data: TrainingData, size: float | int, seed: int) -> Tr
     Example:
         >>> half = stratified_subsample(data, 0.5, seed=42)  # doctest: +SKIP
     """
+    check_argument("subsample", size)
     n = len(data.examples)
-    if isinstance(size, bool) or not isinstance(size, int | float) or size <= 0:
-        raise ValueError(f"subsample must be a fraction in (0, 1] or a count >= 1, got {size!r}")
     if isinstance(size, float) and size <= 1.0:
         fraction = size
-    elif isinstance(size, float) and not size.is_integer():
-        raise ValueError(f"subsample must be a fraction in (0, 1] or a count >= 1, got {size!r}")
     else:
         fraction = min(1.0, int(size) / n) if n else 1.0
     by_intent: dict[str | None, list[int]] = defaultdict(list)
@@ -301,7 +381,7 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8") as file:
         reader = csv.DictReader(file)
         if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise ValueError(
+            raise FileExistsError(
                 f"{path} has columns {reader.fieldnames}, expected {list(COLUMNS)}; "
                 "move it away or choose another output directory"
             )
@@ -356,7 +436,7 @@ def _check_settings(path: Path, settings: dict[str, Any], resuming: bool) -> Non
                 f"differ{detail}; choose another output directory to start a new sweep"
             )
     else:
-        path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+        write_json(path, settings)
 
 
 def _without(values: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -366,7 +446,7 @@ def _without(values: dict[str, Any], *keys: str) -> dict[str, Any]:
 def _paths(paths: str | Path | Sequence[str | Path], name: str) -> list[str | Path]:
     paths = [paths] if isinstance(paths, str | Path) else list(paths)
     if not paths:
-        raise ValueError(f"no {name} data given")
+        raise TrainingDataError(f"no {name} data given")
     return paths
 
 

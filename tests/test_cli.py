@@ -1,4 +1,7 @@
+"""The command line end to end: train then parse in subprocesses, and what each command prints."""
+
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -6,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLE_DATA
+
+from diet_sparse import cli, evaluation, sweep
 
 SCRIPT = Path(sys.executable).parent / "diet-sparse"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "diet_sparse.cli"]
@@ -47,8 +52,10 @@ def test_bad_config_is_one_line_error_before_training(tmp_path):
     config = tmp_path / "config.yml"
     config.write_text("epoch: 2\n")
     result = run("train", "--config", config, "--data", EXAMPLE_DATA, "--out", tmp_path / "m")
-    assert result.returncode == 1
-    assert "error:" in result.stderr and "Did you mean 'epochs'?" in result.stderr
+    assert result.returncode == 2
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        line for line in result.stderr.splitlines() if "Did you mean 'epochs'?" in line
+    ]
     assert "Traceback" not in result.stderr
     assert "Trainable weights" not in result.stderr
     assert not (tmp_path / "m").exists()
@@ -58,13 +65,13 @@ def test_bad_data_names_the_file(tmp_path):
     data = tmp_path / "nlu.yml"
     data.write_text('version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hi [there\n')
     result = run("train", "--data", data, "--out", tmp_path / "m")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "nlu.yml" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_parse_with_missing_model_is_a_clear_error(tmp_path):
     result = run("parse", "--model", tmp_path / "missing", "hi")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -72,3 +79,104 @@ def test_parse_with_missing_model_is_a_clear_error(tmp_path):
 def test_readme_names_the_two_setup_commands():
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert "make run" in readme and "make test" in readme
+
+
+# --- in-process: what each command prints around the library, which prints nothing -------------
+
+
+@pytest.fixture
+def quiet_warnings(monkeypatch):
+    """main() replaces warnings.showwarning; the test's own is restored afterwards."""
+    import warnings
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+
+
+def test_test_prints_the_summary_table_and_where_reports_went(
+    quiet_warnings, trained_model_dir, nlu, tmp_path, capsys
+):
+    out = tmp_path / "results"
+    arguments = ["--model", trained_model_dir, "--data", EXAMPLE_DATA, "--out", out]
+    code = cli.main(["test", *map(str, arguments)])
+    printed = capsys.readouterr()
+    assert code == 0
+    expected = evaluation.format_summary(evaluation.evaluate(nlu, EXAMPLE_DATA))
+    assert printed.out == expected + "\n"
+    assert printed.err.splitlines()[-1] == f"Reports and plots written to {out}"
+    assert (out / "intent_report.json").is_file()
+
+
+def test_sweep_prints_each_point_as_it_is_done_then_the_summary(
+    quiet_warnings, monkeypatch, tmp_path, capsys
+):
+    row = {
+        "density": 0.2,
+        "size": 8,
+        "seed": 42,
+        "randomly_connected_weights": 1234,
+        "total_trainable_weights": 5000,
+        "intent_weighted_f1": 0.9,
+        "entity_micro_f1": 0.8,
+        "train_seconds": 3.25,
+    }
+    dense = dict(row, density=1.0, randomly_connected_weights=6000)
+    given = {}
+
+    def fake_sweep(config, **arguments):
+        given.update(arguments)
+        arguments["on_point"](dense, 1, 2)
+        arguments["on_point"](row, 2, 2)
+        return [dense, row]
+
+    monkeypatch.setattr(sweep, "sweep", fake_sweep)
+    code = cli.main(["sweep", "--train", "t.yml", "--test", "t.yml", "--out", str(tmp_path)])
+    assert code == 0
+    assert capsys.readouterr().out.splitlines() == [
+        sweep.format_point(dense, 1, 2),
+        sweep.format_point(row, 2, 2),
+        *sweep.format_smallest([dense, row]).splitlines(),
+    ]
+    assert "[2/2] density 0.2, size 8, seed 42: 1,234 connected weights" in sweep.format_point(
+        row, 2, 2
+    )
+    # the defaults the CLI passes are the library's
+    assert given["densities"] == list(sweep.DEFAULT_DENSITIES)
+    assert given["sizes"] == list(sweep.DEFAULT_SIZES)
+    assert given["repeats"] == sweep.DEFAULT_REPEATS
+
+
+def test_progress_logged_by_the_library_is_shown_as_plain_lines_on_stderr(
+    quiet_warnings, monkeypatch, tmp_path, capsys
+):
+    accuracy = {"mean": 0.5, "std": 0.1, "per_fold": [0.4, 0.6]}
+    summary = {"folds": 2, "tested_examples": 3, "metrics": {"intent_accuracy": accuracy}}
+
+    def fake_cross_validate(data, config, folds, out):
+        evaluation.logger.info("Fold %d/%d: training on %d examples", 1, folds, 2)
+        evaluation.logger.debug("not shown")
+        return summary
+
+    monkeypatch.setattr(evaluation, "cross_validate", fake_cross_validate)
+    arguments = ["--cross-validation", "--folds", "2", "--data", "d.yml", "--out", str(tmp_path)]
+    code = cli.main(["test", *arguments])
+    printed = capsys.readouterr()
+    assert code == 0
+    assert printed.err.splitlines() == [
+        "Fold 1/2: training on 2 examples",
+        f"Reports and plots written to {tmp_path}",
+    ]
+    assert printed.out == evaluation.format_cross_validation(summary) + "\n"
+    assert not logging.getLogger("diet_sparse").handlers  # main() leaves logging as it was
+
+
+def test_serve_defaults_are_the_servers():
+    from diet_sparse import server
+
+    args = cli.build_parser().parse_args(["serve", "--model", "m"])
+    assert args.host == server.DEFAULT_HOST and args.port == server.DEFAULT_PORT
+    assert args.workers == server.DEFAULT_WORKERS
+    assert args.max_body_bytes == server.DEFAULT_MAX_BODY_BYTES
+    assert args.max_text_length == server.DEFAULT_MAX_TEXT_LENGTH
+    assert args.batch_window_ms == server.DEFAULT_BATCH_WINDOW_MS
+    test_args = cli.build_parser().parse_args(["test", "--data", "d"])
+    assert (test_args.out, test_args.folds) == (evaluation.DEFAULT_OUT, evaluation.DEFAULT_FOLDS)

@@ -1,9 +1,15 @@
+"""Evaluation: reports and errors against hand-computed numbers, written report files, and
+cross-validation; the library prints nothing."""
+
 import json
+import logging
+import re
 
 import numpy as np
 import pytest
 
 from diet_sparse import evaluation
+from diet_sparse.config import ConfigError
 from diet_sparse.data import EntityAnnotation, Example, TrainingData, TrainingDataWarning
 
 # matplotlib's mathtext uses pyparsing names that pyparsing >= 3.3 deprecates
@@ -148,7 +154,9 @@ def test_evaluate_results_needs_one_result_per_example():
         evaluation.evaluate_results([Example("hi", "greet")], [])
 
 
-def test_test_writes_reports_and_plots(nlu, trained_model_dir, example_data, tmp_path, capsys):
+def test_test_writes_reports_and_plots_and_prints_nothing(
+    nlu, trained_model_dir, example_data, tmp_path, capsys
+):
     out = tmp_path / "results"
     returned = evaluation.test(trained_model_dir, example_data, out=out)
 
@@ -178,19 +186,23 @@ def test_test_writes_reports_and_plots(nlu, trained_model_dir, example_data, tmp
     assert all({"text", "entities", "predicted_entities"} == set(e) for e in entity_errors)
     assert returned["intent_report"] == intents
 
-    printed = capsys.readouterr().out
-    assert "accuracy" in printed and "weighted F1" in printed
-    assert f"{intents['accuracy']:.3f}" in printed
-    assert f"{len(errors)} of {n} messages" in printed
+    assert capsys.readouterr() == ("", "")
+    table = evaluation.format_summary(returned)
+    assert "accuracy" in table and "weighted F1" in table
+    assert f"{intents['accuracy']:.3f}" in table
+    assert f"{len(errors)} of {n} messages" in table
 
 
-def test_cross_validation_reports_mean_and_std_per_metric(example_data, tmp_path):
+def test_cross_validation_reports_mean_and_std_per_metric(example_data, tmp_path, capsys, caplog):
     kept = ["book_flight", "greet", "play_music"]
     examples = [e for e in example_data.examples if e.intent in kept]
     rare = Example("wake me at seven", "set_alarm")  # one example: fewer than folds
     data = TrainingData(examples + [rare], example_data.synonyms, example_data.regexes)
     config = {"epochs": 2, "transformer_size": 8, "dense_dimension": 16, "batch_size": 64}
 
+    for name in ("role_report.json", "group_report.json"):  # an earlier run's
+        (tmp_path / name).write_text("{}")
+    caplog.set_level(logging.INFO, logger="diet_sparse.evaluation")
     with pytest.warns(TrainingDataWarning, match="set_alarm"):
         summary = evaluation.cross_validate(data, config, folds=2, out=tmp_path, progress=False)
 
@@ -210,8 +222,63 @@ def test_cross_validation_reports_mean_and_std_per_metric(example_data, tmp_path
     pooled = json.loads((tmp_path / "intent_report.json").read_text())
     assert pooled["weighted avg"]["support"] == len(examples)
     assert (tmp_path / "intent_confusion_matrix.png").read_bytes().startswith(PNG_SIGNATURE)
+    for name in ("role_report.json", "group_report.json"):  # removed, or this run's
+        assert not (tmp_path / name).exists() or json.loads((tmp_path / name).read_text())
+
+    assert capsys.readouterr().out == ""  # training may write to stderr; evaluation does not
+    logged = [r.getMessage() for r in caplog.records if r.name == "diet_sparse.evaluation"]
+    pattern = r"Fold (\d)/2: training on (\d+) examples, testing on (\d+)"
+    folds = [re.fullmatch(pattern, line) for line in logged]
+    assert [int(fold[1]) for fold in folds] == [1, 2]
+    assert sum(int(fold[3]) for fold in folds) == len(examples)
+    assert all(int(fold[2]) + int(fold[3]) == len(examples) + 1 for fold in folds)
+    table = evaluation.format_cross_validation(summary)
+    assert table.splitlines()[0] == f"Cross-validation, 2 folds, {len(examples)} messages tested:"
+    mean = metrics["intent_accuracy"]["mean"]
+    assert f"intent_accuracy{mean:>15.3f}" in table
 
 
 def test_cross_validation_needs_two_folds(example_data):
-    with pytest.raises(ValueError, match="folds"):
+    with pytest.raises(ValueError, match="folds must be an integer >= 2, got 1"):
         evaluation.cross_validate(example_data, None, folds=1)
+
+
+def test_cross_validation_checks_out_before_training(example_data, tmp_path, monkeypatch):
+    from diet_sparse import training
+
+    monkeypatch.setattr(training, "train", lambda *args, **kwargs: pytest.fail("trained"))
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(FileExistsError, match="taken is an existing file"):
+        evaluation.cross_validate(example_data, None, folds=2, out=tmp_path / "taken")
+    with pytest.raises(ConfigError, match="epoch"):
+        evaluation.cross_validate(example_data, {"epoch": 1}, folds=2, out=tmp_path / "cv")
+    assert not (tmp_path / "cv").exists()
+
+
+# --- writing reports -----------------------------------------------------------------------------
+
+
+def _evaluation(roles: bool) -> dict:
+    attributes = {"role": "departure"} if roles else {}
+    examples = [
+        Example("from Rome", "fly", [EntityAnnotation(5, 9, "Rome", "city", **attributes)]),
+        Example("hi", "greet"),
+    ]
+    results = [
+        parsed("fly", entities=[predicted_entity(5, 9, "city", **attributes)]),
+        parsed("greet"),
+    ]
+    return evaluation.evaluate_results(examples, results)
+
+
+def test_reports_of_an_earlier_run_are_removed_and_other_files_kept(tmp_path):
+    evaluation.write_results(_evaluation(roles=True), tmp_path)
+    (tmp_path / "cross_validation.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("mine")
+    assert (tmp_path / "role_report.json").is_file()
+
+    written = evaluation.write_results(_evaluation(roles=False), tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [path.name for path in written] + ["notes.txt"]
+    )
+    assert "role_report.json" not in {path.name for path in written}

@@ -1,6 +1,7 @@
 """Model directories: atomic, pickle-free saves; loads that check every file; format 1."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -226,8 +227,56 @@ def test_an_unusable_model_directory_is_refused_before_training(tmp_path, exampl
 
     file = tmp_path / "model"
     file.write_text("not a directory")
-    with pytest.raises(persistence.ModelDirectoryError, match="is a file"):
+    with pytest.raises(FileExistsError, match="is an existing file"):
         train(example_data, {"epochs": 1}, out=file, progress=False)
-    under_file = file / "inner"
-    with pytest.raises(persistence.ModelDirectoryError, match="not a writable folder"):
-        train(example_data, {"epochs": 1}, out=under_file, progress=False)
+    with pytest.raises(FileExistsError, match="cannot create model directory .*model is a file"):
+        train(example_data, {"epochs": 1}, out=file / "inner", progress=False)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("keep me")
+    with pytest.raises(persistence.ModelDirectoryError, match="not a diet-sparse model"):
+        train(example_data, {"epochs": 1}, out=tmp_path / "notes", progress=False)
+
+
+def test_report_files_are_replaced_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "report.json"
+    persistence.write_json(path, {"accuracy": np.float64(0.5), "support": np.int64(2)})
+    assert json.loads(path.read_text()) == {"accuracy": 0.5, "support": 2}
+    with pytest.raises(TypeError, match="cannot write object"):
+        persistence.write_json(path, {"accuracy": object()})
+    assert json.loads(path.read_text()) == {"accuracy": 0.5, "support": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left
+
+
+def test_output_directory_is_checked_before_anything_is_written(tmp_path):
+    (tmp_path / "file").write_text("")
+    assert persistence.check_output_directory(tmp_path / "new" / "deeper") == (
+        tmp_path / "new" / "deeper"
+    )
+    with pytest.raises(FileExistsError, match="is an existing file"):
+        persistence.check_output_directory(tmp_path / "file")
+    with pytest.raises(FileExistsError, match=r"cannot create output directory .*: .*file is a"):
+        persistence.check_output_directory(tmp_path / "file" / "results")
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_output_directory_that_cannot_be_written_is_refused(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        with pytest.raises(PermissionError, match="permission denied"):
+            persistence.check_output_directory(locked / "results")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_loading_a_model_leaves_the_process_blas_threads_alone(trained_model_dir):
+    """A user's notebook numpy keeps its threads: only the server and the CLI limit them."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    load(trained_model_dir).parse("hello")
+    assert blas_threads() == before

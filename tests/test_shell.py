@@ -80,8 +80,12 @@ def test_missing_model_is_one_error_line(tmp_path, monkeypatch, capsys):
     from diet_sparse.cli import main
 
     monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # main() replaces it
-    assert main(["shell", "--model", str(tmp_path / "missing")]) == 1
-    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: model directory")
+    assert main(["shell", "--model", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        f"error: model directory {tmp_path / 'missing'} does not exist"
+    ]
+    assert "Traceback" not in err
 
 
 def test_intent_line_shows_the_next_two_intents():

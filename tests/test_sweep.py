@@ -1,12 +1,25 @@
+"""The density sweep: rows, resuming, checks before training, subsampling; it prints nothing."""
+
 import csv
+import math
 from collections import Counter
 
 import pytest
 from conftest import EXAMPLE_DATA
 
 from diet_sparse import training
-from diet_sparse.data import Example, TrainingData, load_training_data
-from diet_sparse.sweep import COLUMNS, attention_heads, stratified_subsample, sweep
+from diet_sparse.config import ConfigError
+from diet_sparse.data import Example, TrainingData, TrainingDataError, load_training_data
+from diet_sparse.sweep import (
+    COLUMNS,
+    SETTINGS_NAME,
+    attention_heads,
+    check_argument,
+    format_point,
+    stratified_subsample,
+    sweep,
+    trainable_weights,
+)
 
 # matplotlib's mathtext uses pyparsing names that pyparsing >= 3.3 deprecates
 pytestmark = [
@@ -41,12 +54,16 @@ def small_data(tmp_path):
 
 
 def test_sweep_writes_one_row_per_point_and_resumes_without_training(
-    small_data, tmp_path, monkeypatch
+    small_data, tmp_path, monkeypatch, capsys
 ):
     out = tmp_path / "sweep"
     arguments = dict(train=[small_data], test=[small_data], densities=[1.0, 0.2], sizes=[8, 12],
                      out=out, epochs=2)  # fmt: skip
-    rows = sweep(TINY, **arguments)
+    points = []
+    rows = sweep(TINY, **arguments, on_point=lambda *point: points.append(point))
+    assert capsys.readouterr().out == ""  # training may write to stderr; the sweep does not
+    assert points == [(row, n, 4) for n, row in enumerate(rows, start=1)]
+    assert format_point(rows[0], 1, 4).startswith("[1/4] density 1, size 8, seed 42: ")
 
     with (out / "sweep.csv").open() as file:
         reader = csv.DictReader(file)
@@ -76,7 +93,7 @@ def test_sweep_writes_one_row_per_point_and_resumes_without_training(
         raise AssertionError("a point already in sweep.csv was trained again")
 
     monkeypatch.setattr(training, "train", no_training)
-    again = sweep(TINY, **arguments)
+    again = sweep(TINY, **arguments, on_point=no_training)
     assert again == rows
     assert (out / "sweep_intent.png").stat().st_size > 0
     assert (out / "sweep_entity.png").stat().st_size > 0
@@ -92,6 +109,55 @@ def test_resuming_with_other_settings_is_refused(small_data, tmp_path, monkeypat
         sweep(TINY, train=[small_data], test=[small_data], densities=[1.0], sizes=[8],
               out=tmp_path, epochs=3)  # fmt: skip
     assert calls == []
+
+
+@pytest.mark.parametrize(
+    "argument, value, message",
+    [
+        ("densities", [1.5], "connection_density must be a number in \\[0, 1\\], got 1.5"),
+        ("sizes", [8, 0], "transformer_size must be an integer >= 1, got 0"),
+        ("repeats", 0, "repeats must be an integer >= 1, got 0"),
+        ("epochs", 0, "epochs must be an integer >= 1, got 0"),
+        ("subsample", 0, "subsample must be a fraction in \\(0, 1\\]"),
+        ("subsample", 2.5, "or a whole number of examples >= 1, got 2.5"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_written(
+    small_data, tmp_path, monkeypatch, argument, value, message
+):
+    monkeypatch.setattr(training, "train", lambda *args, **kwargs: pytest.fail("trained"))
+    with pytest.raises(ConfigError, match=message):
+        sweep(TINY, train=small_data, test=small_data, out=tmp_path / "out", **{argument: value})
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_and_test_data_are_checked_before_training(small_data, tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "train", lambda *args, **kwargs: pytest.fail("trained"))
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(FileExistsError, match="taken is an existing file"):
+        sweep(TINY, train=small_data, test=small_data, out=tmp_path / "taken")
+    with pytest.raises(TrainingDataError, match="missing.yml does not exist"):
+        sweep(TINY, train=small_data, test=tmp_path / "missing.yml", out=tmp_path / "out")
+    assert not (tmp_path / "out" / SETTINGS_NAME).exists()
+
+
+def test_check_argument_is_the_rule_of_the_command_line_too():
+    check_argument("densities", 0.0)
+    check_argument("subsample", 1.0)
+    check_argument("subsample", 2000.0)
+    for name, value in (("densities", True), ("sizes", 8.0), ("subsample", math.nan)):
+        with pytest.raises(ConfigError):
+            check_argument(name, value)
+
+
+def test_trainable_weights_come_from_the_metadata_or_a_clear_error():
+    class Model:
+        metadata = {"trainable_weights": {"randomly_connected": 1, "total": 2}}
+
+    assert trainable_weights(Model()) == {"randomly_connected": 1, "total": 2}
+    Model.metadata = {}
+    with pytest.raises(ValueError, match="no 'trainable_weights'"):
+        trainable_weights(Model())
 
 
 def test_stratified_subsample_keeps_every_intent_and_is_deterministic():
