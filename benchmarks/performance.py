@@ -34,6 +34,7 @@ from common import (
     machine,
     percentile,
     print_table,
+    reference_seconds,
 )
 
 from diet_sparse.data import load_training_data
@@ -339,6 +340,7 @@ def main() -> None:
     path = RESULTS / "performance.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     results["machine"] = machine()
+    reference_at_start = reference_seconds()
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         model_dir = scratch / "snips"
@@ -368,7 +370,10 @@ def main() -> None:
             print_table(list(_flatten(found)))
             RESULTS.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(results, indent=2) + "\n")
-    print("\nwritten", path)
+    results["reference_seconds"] = {"start": reference_at_start, "end": reference_seconds()}
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print("\nreference workload (s, start / end):", results["reference_seconds"])
+    print("written", path)
 
 
 def _flatten(values: dict, prefix: str = ""):

@@ -1,0 +1,100 @@
+"""The pure helpers of benchmarks/accuracy.py and benchmarks/common.py: subsamples, summary
+statistics, argument checks, the table and the baseline; nothing here trains diet-sparse."""
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from diet_sparse.data import Example, TrainingData
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+
+import accuracy  # noqa: E402
+import common  # noqa: E402
+
+
+def labelled(counts: dict[str, int]) -> TrainingData:
+    examples = [
+        Example(f"{intent} example {i}", intent) for intent, n in counts.items() for i in range(n)
+    ]
+    return TrainingData(examples, synonyms={"nyc": "New York"})
+
+
+def test_cap_per_intent_keeps_at_most_k_of_each_intent_in_order():
+    data = labelled({"greet": 10, "bye": 3, "ask": 7})
+    capped = common.cap_per_intent(data, 5, seed=1)
+    assert Counter(e.intent for e in capped.examples) == {"greet": 5, "bye": 3, "ask": 5}
+    positions = [data.examples.index(e) for e in capped.examples]
+    assert positions == sorted(positions)
+    assert capped.synonyms == data.synonyms
+
+
+def test_cap_per_intent_is_seeded_and_nested():
+    data = labelled({"greet": 40, "bye": 40})
+
+    def texts(limit: int, seed: int) -> set[str]:
+        return {e.text for e in common.cap_per_intent(data, limit, seed).examples}
+
+    assert texts(5, seed=1) == texts(5, seed=1)
+    assert texts(5, seed=1) != texts(5, seed=2)
+    assert texts(5, seed=1) < texts(10, seed=1)  # a larger K adds to the smaller one's examples
+
+
+def test_cap_per_intent_none_keeps_everything():
+    data = labelled({"greet": 3, "bye": 2})
+    assert common.cap_per_intent(data, None, seed=0) is data
+    with pytest.raises(ValueError, match="limit"):
+        common.cap_per_intent(data, 0, seed=0)
+
+
+def test_mean_and_std_is_the_sample_standard_deviation():
+    assert common.mean_and_std([1.0, 2.0, 3.0]) == {"mean": 2.0, "std": 1.0}
+    assert common.mean_and_std([0.5]) == {"mean": 0.5, "std": None}
+
+
+def test_write_json_replaces_the_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "deep" / "result.json"
+    common.write_json(path, {"runs": [1]})
+    common.write_json(path, {"runs": [1, 2]})
+    assert json.loads(path.read_text()) == {"runs": [1, 2]}
+    assert [p.name for p in path.parent.iterdir()] == ["result.json"]
+
+
+def test_examples_per_intent_arguments():
+    args = accuracy.parse_arguments(["--examples-per-intent", "5", "full", "10", "0", "5"])
+    assert args.examples_per_intent == [5, None, 10]
+    assert args.seeds == 3
+    with pytest.raises(SystemExit):
+        accuracy.parse_arguments(["--examples-per-intent", "-1"])
+
+
+def test_a_missing_data_file_stops_before_training(tmp_path):
+    missing = tmp_path / "missing.yml"
+    with pytest.raises(SystemExit, match=f"data file {missing} not found"):
+        accuracy.main(["--train", str(missing), "--test", str(missing)])
+
+
+def test_summary_and_table():
+    runs = [
+        {
+            "examples_per_intent": 5,
+            "seed": seed,
+            "train_examples": 10,
+            "diet": dict.fromkeys(accuracy.DIET_METRICS, value),
+            "baseline": dict.fromkeys(accuracy.BASELINE_METRICS, value),
+        }
+        for seed, value in ((42, 0.8), (43, 1.0))
+    ]
+    summary = accuracy.summarise(runs)
+    assert summary[0]["seeds"] == [42, 43]
+    assert summary[0]["diet"]["intent_accuracy"]["mean"] == pytest.approx(0.9)
+    table = accuracy.format_table(summary).splitlines()
+    assert table[1].split()[:4] == ["5", "10", "2", "0.900"]
+
+
+def test_baseline_learns_the_example_data(example_data):
+    scores = accuracy.baseline_scores(example_data.examples, example_data.examples, seed=0)
+    assert scores["intent_accuracy"] > 0.9
