@@ -72,6 +72,7 @@ class DIETConfig:
     intent_classification: bool = True
     entity_recognition: bool = True
     BILOU_flag: bool = True  # BILOU entity tags; False uses one tag per entity type
+    use_masked_language_model: bool = False  # also predict masked input tokens (training only)
     # featurizers
     use_word_features: bool = True  # word counts
     use_char_features: bool = True  # char_wb n-gram counts
@@ -113,6 +114,7 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "intent_classification": (_BOOL, lambda v: True, "true or false"),
     "entity_recognition": (_BOOL, lambda v: True, "true or false"),
     "BILOU_flag": (_BOOL, lambda v: True, "true or false"),
+    "use_masked_language_model": (_BOOL, lambda v: True, "true or false"),
     "use_word_features": (_BOOL, lambda v: True, "true or false"),
     "use_char_features": (_BOOL, lambda v: True, "true or false"),
     "char_ngram_min": (_INT, lambda v: v >= 1, "an integer >= 1"),

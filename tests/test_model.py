@@ -6,7 +6,13 @@ import tensorflow as tf
 
 from diet_sparse import network
 from diet_sparse.config import resolve_config
-from diet_sparse.training.model import DIET, IntentHead, TagHead, stored_name
+from diet_sparse.training.model import (
+    DIET,
+    IntentHead,
+    MaskedLanguageModelHead,
+    TagHead,
+    stored_name,
+)
 
 
 @pytest.mark.parametrize(
@@ -60,3 +66,35 @@ def test_intent_loss_falls_when_the_true_intent_scores_higher():
     assert float(accuracy) == 1.0
     # the softmax covers the true intent and 2 sampled others: ln 3 for even scores
     assert float(loss_even) == pytest.approx(np.log(3), rel=1e-5)
+
+
+def test_masked_language_model_masks_only_tokens_about_15_percent():
+    head = MaskedLanguageModelHead(8)
+    tf.random.set_seed(0)
+    x = tf.random.normal((64, 20, 16))
+    token_counts = tf.constant(np.random.default_rng(0).integers(1, 19, 64), tf.int32)
+    masked, chosen = head(x, token_counts)
+    chosen = chosen.numpy()
+    is_token = np.arange(20)[None, :] < token_counts.numpy()[:, None]
+    assert not (chosen & ~is_token).any()  # never the sentence slot or padding
+    assert 0.11 < chosen.sum() / is_token.sum() < 0.19
+    unchanged = np.all(masked.numpy() == x.numpy(), axis=-1)
+    assert unchanged[~chosen].all()
+    by_mask = np.all(masked.numpy() == head.mask_vector.numpy(), axis=-1)
+    assert 0.6 < by_mask.sum() / chosen.sum() < 0.8
+
+
+def test_masked_language_model_trains_and_changes_nothing_at_prediction(example_data):
+    from diet_sparse.training import train
+
+    values = {"epochs": 2, "transformer_size": 16, "dense_dimension": 16, "batch_size": 32}
+    nlu = train(example_data, dict(values, use_masked_language_model=True), progress=False)
+    history = nlu.metadata["history"]
+    assert all(epoch["mlm_loss"] > 0 for epoch in history)
+    assert not any(name.startswith("mlm_head") for name in nlu.network.weights)
+    plain = train(example_data, values, progress=False)
+    assert set(nlu.network.weights) == set(plain.network.weights)
+    assert (
+        nlu.metadata["trainable_weights"]["total"] == plain.metadata["trainable_weights"]["total"]
+    )
+    assert nlu.parse("book a flight to Paris")["intent"]["name"] in nlu.intents

@@ -9,15 +9,18 @@ which carries the message's sentence features in and its sentence embedding out.
       -> IntentHead: sentence slot -> embedding, similarity to every intent embedding (B, I)
       -> TagHead per entity attribute: token positions -> tag logits (B, T, N), CRF loss
 
-Each head owns its weights and its loss, so `DIET.call` reads "project, encode, heads". The
-prediction graph (`diet_sparse.onnx_graph`) computes the same outputs from the saved weights,
-whose names come from `diet_sparse.network`.
+Each head owns its weights and its loss, so `DIET.call` reads "project, encode, heads". With
+``use_masked_language_model``, a training-only `MaskedLanguageModelHead` masks some input tokens
+before the encoder and learns to recover them; its weights are never saved. The prediction
+graph (`diet_sparse.onnx_graph`) computes the same outputs from the saved weights, whose names
+come from `diet_sparse.network`.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 import tensorflow as tf
 
 from diet_sparse import network as names
@@ -30,6 +33,8 @@ from diet_sparse.training.transformer import (
     SparseToDense,
     TransformerEncoder,
 )
+
+MLM_HEAD = "mlm_head"  # training only: never saved, so not among the shared weight names
 
 
 class Batch(NamedTuple):
@@ -134,6 +139,57 @@ class TagHead(tf.keras.layers.Layer):
         return -tf.reduce_mean(log_likelihood)
 
 
+class MaskedLanguageModelHead(tf.keras.layers.Layer):
+    """DIET's masked language model, for training only: of the token positions (not the sentence
+    slot, not padding), 15% are chosen; 70% of those are replaced by a learned mask vector, 10%
+    by another token of the batch, 20% left as they are. The encoder's output at each chosen
+    position is embedded and must be most similar to the embedding of the token's own input
+    vector, against the other chosen tokens of the batch (in-batch negatives; tokens with the
+    same input are not counted as negatives)."""
+
+    MASKED_SHARE = 0.15
+    REPLACED_BY_MASK, REPLACED_BY_OTHER = 0.7, 0.1
+
+    def __init__(self, embedding_dimension: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.output_embedding = tf.keras.layers.Dense(embedding_dimension, name="output_embedding")
+        self.target_embedding = tf.keras.layers.Dense(embedding_dimension, name="target_embedding")
+
+    def build(self, input_shape) -> None:
+        self.mask_vector = self.add_weight(
+            name="mask_vector", shape=(int(input_shape[-1]),), initializer="glorot_uniform"
+        )
+        super().build(input_shape)
+
+    def call(self, x: tf.Tensor, token_counts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """x (B, T, D) -> (x with the chosen tokens replaced, chosen (B, T) bool)."""
+        shape = tf.shape(x)[:2]
+        is_token = tf.sequence_mask(token_counts, shape[1])
+        chosen = is_token & (tf.random.uniform(shape) < self.MASKED_SHARE)
+        roll = tf.random.uniform(shape)
+        by_mask = chosen & (roll < self.REPLACED_BY_MASK)
+        by_other = chosen & ~by_mask & (roll < self.REPLACED_BY_MASK + self.REPLACED_BY_OTHER)
+        tokens = tf.boolean_mask(x, is_token)  # (N, D)
+        picked = tf.random.uniform(shape, maxval=tf.maximum(tf.shape(tokens)[0], 1), dtype=tf.int32)
+        others = tf.gather(tokens, tf.minimum(picked, tf.shape(tokens)[0] - 1))  # (B, T, D)
+        x = tf.where(by_other[..., None], others, x)
+        x = tf.where(by_mask[..., None], self.mask_vector, x)
+        return x, chosen
+
+    def loss(self, encoded: tf.Tensor, inputs: tf.Tensor, chosen: tf.Tensor) -> tf.Tensor:
+        """Mean softmax cross-entropy of recovering each chosen token (0 if none is chosen)."""
+        targets = tf.boolean_mask(inputs, chosen)  # (M, D): the unmasked input vectors
+        outputs = self.output_embedding(tf.boolean_mask(encoded, chosen))  # (M, E)
+        similarities = tf.matmul(outputs, self.target_embedding(targets), transpose_b=True)
+        unit = tf.math.l2_normalize(tf.stop_gradient(targets), axis=-1)
+        same_token = tf.matmul(unit, unit, transpose_b=True) > 0.9999
+        others = tf.logical_not(tf.eye(tf.shape(targets)[0], dtype=tf.bool))
+        similarities = tf.where(same_token & others, -1e9, similarities)
+        # cross-entropy with each token's own target as the class; also fine with no tokens
+        losses = tf.reduce_logsumexp(similarities, axis=1) - tf.linalg.diag_part(similarities)
+        return tf.math.divide_no_nan(tf.reduce_sum(losses), tf.cast(tf.size(losses), tf.float32))
+
+
 class DIET(tf.keras.Model):
     """Dual Intent and Entity Transformer with randomly connected layers.
 
@@ -150,6 +206,7 @@ class DIET(tf.keras.Model):
     ) -> None:
         super().__init__(name="diet")
         self.config = config
+        self.n_features = n_features
         self.input_projection = InputProjection(
             config.dense_dimension,
             n_features,
@@ -177,6 +234,9 @@ class DIET(tf.keras.Model):
             for head in TAG_HEADS
             if head in tag_counts
         }
+        self.mlm_head = None
+        if config.use_masked_language_model:
+            self.mlm_head = MaskedLanguageModelHead(config.embedding_dimension, name=MLM_HEAD)
 
     def call(
         self,
@@ -188,6 +248,22 @@ class DIET(tf.keras.Model):
         """Intent similarities (B, I) under ``"intent"`` and tag logits (B, T, N) per tag head."""
         x = self.input_projection(features, mask, training=training)  # (B, T, dense_dimension)
         encoded = self.encoder(x, mask, training=training)  # (B, T, transformer_size)
+        return self.heads(encoded, token_counts)
+
+    def build_all(self) -> None:
+        """Create every weight, the training-only heads' too, from one empty message."""
+        features = tf.SparseTensor(
+            np.zeros((0, 2), np.int64), np.zeros(0, np.float32), (2, self.n_features)
+        )
+        mask, token_counts = tf.ones((1, 2)), tf.constant([1], tf.int32)
+        self(features, mask, token_counts)
+        if self.mlm_head is not None:
+            x = self.input_projection(features, mask)
+            masked, chosen = self.mlm_head(x, token_counts)
+            self.mlm_head.loss(self.encoder(masked, mask), x, chosen)
+
+    def heads(self, encoded: tf.Tensor, token_counts: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The intent head's and the tag heads' outputs on the encoding (B, T, size)."""
         outputs = {}
         if self.intent_head is not None:
             outputs["intent"] = self.intent_head(encoded, token_counts)
@@ -201,11 +277,20 @@ class DIET(tf.keras.Model):
         return outputs
 
     def losses_and_metrics(self, batch: Batch, training: bool) -> dict[str, tf.Tensor]:
-        """Loss = intent loss + one CRF loss per tag head + L2, with training metrics."""
-        outputs = self(batch.features, batch.mask, batch.token_counts, training=training)
+        """Loss = intent loss + one CRF loss per tag head (+ the masked language model's) + L2,
+        with training metrics."""
+        x = self.input_projection(batch.features, batch.mask, training=training)
         results = {}
+        if self.mlm_head is not None and training:
+            masked, chosen = self.mlm_head(x, batch.token_counts)
+            encoded = self.encoder(masked, batch.mask, training=training)
+            results["mlm_loss"] = self.mlm_head.loss(encoded, x, chosen)
+        else:
+            encoded = self.encoder(x, batch.mask, training=training)
+        outputs = self.heads(encoded, batch.token_counts)
         total = tf.add_n(self.losses) if self.losses else tf.constant(0.0)
         total += self.config.regularization_constant * self._l2_of_unregularised_kernels()
+        total += results.get("mlm_loss", 0.0)
         if self.intent_head is not None:
             loss, accuracy = self.intent_head.loss(outputs["intent"], batch.intent_ids)
             results.update(intent_loss=loss, intent_accuracy=accuracy)
@@ -240,6 +325,15 @@ class DIET(tf.keras.Model):
     def randomly_connected_layers(self) -> list[RandomlyConnectedDense]:
         return self.encoder.randomly_connected_layers()
 
+    def prediction_weights(self) -> list[tf.Variable]:
+        """The variables prediction uses: all but the masks and training-only heads' weights."""
+        training_only = {id(v) for v in self.mlm_head.weights} if self.mlm_head else set()
+        return [
+            variable
+            for variable in self.weights
+            if not variable.name.endswith("kernel_mask:0") and id(variable) not in training_only
+        ]
+
     def to_weights(self) -> DIETWeights:
         """The trained weights as a `DIETWeights`, which prediction runs on without TensorFlow."""
         masks = {
@@ -247,9 +341,7 @@ class DIET(tf.keras.Model):
             for layer in self.randomly_connected_layers()
         }
         weights = {
-            stored_name(variable.name): variable.numpy()
-            for variable in self.weights
-            if not variable.name.endswith("kernel_mask:0")
+            stored_name(variable.name): variable.numpy() for variable in self.prediction_weights()
         }
         return DIETWeights(self.config, weights, masks, list(self.tag_heads))
 
@@ -262,7 +354,9 @@ class DIET(tf.keras.Model):
             int(layer.kernel.shape.num_elements()) + layer.units
             for layer in self.randomly_connected_layers()
         )
-        all_weights = sum(int(w.shape.num_elements()) for w in self.trainable_weights)
+        all_weights = sum(
+            int(w.shape.num_elements()) for w in self.prediction_weights() if w.trainable
+        )
         return {
             "randomly_connected": connected,
             "randomly_connected_if_dense": dense_equivalent,

@@ -99,7 +99,7 @@ def train(
         n_intents=len(intents),
         tag_counts={name: len(vocabulary) for name, vocabulary in vocabularies.items()},
     )
-    model(*_dummy_inputs(featurizer.n_features_))  # build every weight before counting
+    model.build_all()  # every weight exists before counting and before the optimizer
     counts = model.count_trainable_weights()
     logger.info(
         "Trainable weights: %s connected in the randomly connected layers (of %s if dense, "
@@ -202,11 +202,6 @@ class LazyAdam(tf.keras.optimizers.Adam):
         v.scatter_update(tf.IndexedSlices(v_rows, rows))
         step_rows = alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon)
         variable.scatter_sub(tf.IndexedSlices(step_rows, rows))
-
-
-def _dummy_inputs(n_features: int) -> tuple[tf.SparseTensor, tf.Tensor, tf.Tensor]:
-    features = tf.SparseTensor(np.zeros((0, 2), np.int64), np.zeros(0, np.float32), (2, n_features))
-    return features, tf.ones((1, 2)), tf.constant([1], tf.int32)
 
 
 def _fit(
