@@ -134,21 +134,3 @@ class CRFDecoder:
 
         joint = forward * backward
         return (joint / np.maximum(joint.sum(axis=2, keepdims=True), TINY)).astype(np.float32)
-
-
-def decode_with_confidence(
-    logits: np.ndarray, transitions: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Viterbi tags of one message (T, N) and, per token, the posterior probability of its tag."""
-    tags, confidences = CRFDecoder(transitions).decode(logits[None], np.array([len(logits)]))
-    return tags[0], confidences[0]
-
-
-def viterbi_decode(logits: np.ndarray, transitions: np.ndarray) -> np.ndarray:
-    """Most likely tag sequence of one message: logits (T, N), transitions (N, N) -> (T,)."""
-    return CRFDecoder(transitions).viterbi(logits[None], np.array([len(logits)]))[0]
-
-
-def tag_marginals(logits: np.ndarray, transitions: np.ndarray) -> np.ndarray:
-    """Posterior tag probabilities of one message: (T, N)."""
-    return CRFDecoder(transitions).marginals(logits[None], np.array([len(logits)]))[0]

@@ -17,17 +17,24 @@ def example_data():
 
 
 @pytest.fixture(scope="session")
-def trained_model_dir(tmp_path_factory):
+def model_dir_to_train(tmp_path_factory):
+    """Where ``trained_nlu`` saves its model; tests ask for ``trained_model_dir`` instead."""
     return tmp_path_factory.mktemp("models") / "tiny"
 
 
 @pytest.fixture(scope="session")
-def trained_nlu(example_data, trained_model_dir):
+def trained_nlu(example_data, model_dir_to_train):
     """A model trained on data/ with configs/tiny.yml (it keeps its Keras model), and saved to
     ``trained_model_dir``."""
     from diet_sparse.training import train
 
-    return train(example_data, TINY_CONFIG, out=trained_model_dir, progress=False)
+    return train(example_data, TINY_CONFIG, out=model_dir_to_train, progress=False)
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(trained_nlu, model_dir_to_train):
+    """The directory ``trained_nlu`` is saved in: the model is there whichever test runs first."""
+    return model_dir_to_train
 
 
 @pytest.fixture(scope="session")

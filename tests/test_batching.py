@@ -1,3 +1,5 @@
+"""Training batches: each message once, similar lengths together, intents spread, sizes grow."""
+
 import numpy as np
 import pytest
 

@@ -1,16 +1,32 @@
+"""The CRF: numpy Viterbi, marginals and confidences, and the training log-likelihood vs TFA."""
+
 import itertools
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from diet_sparse.crf_decoding import (
-    CRFDecoder,
-    decode_with_confidence,
-    tag_marginals,
-    viterbi_decode,
-)
+from diet_sparse.crf_decoding import CRFDecoder
 from diet_sparse.training.crf import crf_log_likelihood, tfa_crf_decode, tfa_crf_log_likelihood
+
+
+# one message at a time, through the batch decoder
+def decode_with_confidence(
+    logits: np.ndarray, transitions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Viterbi tags of one message (T, N) and, per token, the posterior probability of its tag."""
+    tags, confidences = CRFDecoder(transitions).decode(logits[None], np.array([len(logits)]))
+    return tags[0], confidences[0]
+
+
+def viterbi_decode(logits: np.ndarray, transitions: np.ndarray) -> np.ndarray:
+    """Most likely tag sequence of one message: logits (T, N), transitions (N, N) -> (T,)."""
+    return CRFDecoder(transitions).viterbi(logits[None], np.array([len(logits)]))[0]
+
+
+def tag_marginals(logits: np.ndarray, transitions: np.ndarray) -> np.ndarray:
+    """Posterior tag probabilities of one message: (T, N)."""
+    return CRFDecoder(transitions).marginals(logits[None], np.array([len(logits)]))[0]
 
 
 def sequence_score(logits, transitions, tags):

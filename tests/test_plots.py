@@ -1,3 +1,5 @@
+"""Evaluation and sweep plots: PNG files are written, sized to the number of intents."""
+
 import math
 import struct
 

@@ -2,7 +2,8 @@
 
 Two servers run for the whole module: an open one (batching window 2 ms) and one with
 ``--auth-token`` that parses every request on its own (window 0), so both request paths are
-exercised under concurrency. The last test shuts the token server down with SIGTERM.
+exercised under concurrency. The shutdown tests stop servers of their own, so the tests can run
+in any order.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from diet_sparse import __version__
-from diet_sparse.server import MicroBatcher, create_app, serve
+from diet_sparse.server import MicroBatcher, create_app
 
 SCRIPT = Path(sys.executable).parent / "diet-sparse"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "diet_sparse.cli"]
@@ -47,6 +48,9 @@ TEXTS = [
     "",
     "fly from Paris to Rome on friday",
 ]
+# the command-line options of the two kinds of server
+OPEN_OPTIONS = ("--workers", "2")
+SECURED_OPTIONS = ("--auth-token", TOKEN, "--batch-window-ms", "0", "--max-text-length", "50")
 
 
 # --- running servers ----------------------------------------------------------------------------
@@ -106,17 +110,8 @@ def stop(server: Server) -> int:
 def servers(trained_model_dir, tmp_path_factory, request):
     logs = tmp_path_factory.mktemp("server_logs")
     launched = {
-        "open": launch(trained_model_dir, logs / "open.log", "--workers", "2"),
-        "secured": launch(
-            trained_model_dir,
-            logs / "secured.log",
-            "--auth-token",
-            TOKEN,
-            "--batch-window-ms",
-            "0",
-            "--max-text-length",
-            "50",
-        ),
+        "open": launch(trained_model_dir, logs / "open.log", *OPEN_OPTIONS),
+        "secured": launch(trained_model_dir, logs / "secured.log", *SECURED_OPTIONS),
     }
     try:
         request.getfixturevalue("nlu")  # load the in-process model while the servers start
@@ -134,6 +129,21 @@ def server(servers) -> Server:
 @pytest.fixture(scope="module")
 def secured(servers) -> Server:
     return servers["secured"]
+
+
+@pytest.fixture
+def start_own_server(trained_model_dir, tmp_path):
+    """Start servers for one test alone (tests that stop them); those still running stop after."""
+    started: list[Server] = []
+
+    def start(*options: str) -> Server:
+        log = tmp_path / f"server{len(started)}.log"
+        started.append(launch(trained_model_dir, log, *options))
+        return wait_ready(started[-1])
+
+    yield start
+    for server in started:
+        stop(server)
 
 
 def post_parse(server: Server, body, **kwargs) -> httpx.Response:
@@ -398,40 +408,6 @@ def test_limits_apply_once_the_token_is_given(secured):
     assert_error(post_parse(secured, {"text": 1, "token": TOKEN}), 400, "invalid_request")
 
 
-# --- start-up failures --------------------------------------------------------------------------
-
-
-def test_missing_model_directory_stops_start_up_with_one_line(tmp_path, capsys):
-    assert serve(tmp_path / "missing", port=0) == 1
-    error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith("error: ") and "does not exist" in error
-
-
-def test_invalid_model_directory_stops_start_up_with_one_line(tmp_path, capsys):
-    (tmp_path / "metadata.json").write_text("{}")
-    assert serve(tmp_path, port=0) == 1
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    assert err.strip().splitlines()[-1].startswith("error: ")
-    assert "not a complete diet-sparse model" in err
-
-
-def test_taken_port_stops_start_up_before_loading_the_model(tmp_path, capsys):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        assert serve(tmp_path / "missing", port=taken.getsockname()[1]) == 1
-    err = capsys.readouterr().err
-    assert "error: cannot listen on 127.0.0.1" in err and "Loading" not in err
-
-
-def test_binding_every_interface_without_token_warns(capsys):
-    from diet_sparse.server import _announce
-
-    _announce("http://0.0.0.0:5005", "0.0.0.0", auth_token=None)
-    assert "WARNING" in capsys.readouterr().err
-
-
 # --- in-process: failures inside the model, and the batching itself ---------------------------
 
 
@@ -504,7 +480,7 @@ def test_requests_arriving_together_are_parsed_as_one_batch():
     assert fake.calls[0] == ["x", "boom", "y"]
 
 
-# --- shutdown (keep last: it stops the servers) -------------------------------------------------
+# --- shutdown (each test stops a server of its own) ---------------------------------------------
 
 
 def child_processes(pid: int) -> list[int]:
@@ -520,7 +496,8 @@ def child_processes(pid: int) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads child processes from /proc")
-def test_sigterm_stops_every_worker_process(server):
+def test_sigterm_stops_every_worker_process(start_own_server):
+    server = start_own_server(*OPEN_OPTIONS)
     workers = child_processes(server.process.pid)
     assert len(workers) >= 2  # the two workers (and multiprocessing's helper)
     server.process.send_signal(signal.SIGTERM)
@@ -533,7 +510,8 @@ def test_sigterm_stops_every_worker_process(server):
     assert "Traceback" not in server.log_text()
 
 
-def test_sigterm_lets_an_in_flight_request_finish_then_exits_0(secured):
+def test_sigterm_lets_an_in_flight_request_finish_then_exits_0(start_own_server):
+    secured = start_own_server(*SECURED_OPTIONS)
     host, port = re.match(r"http://([^:/]+):(\d+)", secured.url).groups()
     body = json.dumps({"text": "hello there", "token": TOKEN}).encode()
     with socket.create_connection((host, int(port)), timeout=30) as connection:
