@@ -70,6 +70,8 @@ def _test(args: argparse.Namespace) -> int:
             raise ConfigError("diet-sparse test needs --model, or --cross-validation with --config")
         result = evaluation.test(args.model, args.data, out=args.out)
         print(evaluation.format_summary(result), flush=True)
+        print("\nIf nlu_fallback replaced uncertain intents (fallback_report.json):")
+        print(evaluation.format_fallback_report(result["fallback_report"]), flush=True)
     print(f"Reports and plots written to {args.out}", file=sys.stderr)
     return 0
 

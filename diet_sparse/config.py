@@ -64,6 +64,8 @@ class DIETConfig:
     embedding_dimension: int = 20  # shared space of sentence and intent embeddings
     number_of_negative_examples: int = 20  # intents contrasted with the true one per example
     ranking_length: int = 10  # intents listed in intent_ranking
+    fallback_threshold: float | None = None  # below this top confidence: nlu_fallback; None: off
+    ambiguity_threshold: float | None = None  # top two closer than this: nlu_fallback; None: off
     # regularisation
     drop_rate: float = 0.2  # dropout in the encoder and of sparse input values
     drop_rate_attention: float = 0.0  # dropout of attention weights
@@ -108,6 +110,16 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "embedding_dimension": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "number_of_negative_examples": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "ranking_length": (_INT, lambda v: v >= 0, "an integer >= 0 (0 lists all intents)"),
+    "fallback_threshold": (
+        _FLOAT + (type(None),),
+        lambda v: v is None or 0 <= v <= 1,
+        "null or a number in [0, 1]",
+    ),
+    "ambiguity_threshold": (
+        _FLOAT + (type(None),),
+        lambda v: v is None or 0 <= v <= 1,
+        "null or a number in [0, 1]",
+    ),
     "drop_rate": (_FLOAT, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "drop_rate_attention": (_FLOAT, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "regularization_constant": (_FLOAT, lambda v: v >= 0, "a number >= 0"),

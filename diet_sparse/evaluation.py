@@ -19,6 +19,9 @@ scored the same way, on (start, end, role) and (start, end, group).
                                 can never collide with an entity type of the same name
     entity_errors.json          messages whose predicted entities (span, type, role, group) differ
                                 from the gold ones, both listed
+    fallback_report.json        for several fallback_threshold / ambiguity_threshold values, how
+                                many messages would fall back to nlu_fallback and the intent
+                                accuracy of the rest: to choose thresholds
     intent_confusion_matrix.png gold against predicted intents
     intent_histogram.png        confidence of correct and of wrong intent predictions
 
@@ -66,7 +69,11 @@ REPORT_NAMES = (
     "role_report",
     "group_report",
     "entity_errors",
+    "fallback_report",
 )
+# thresholds `fallback_report` tries: confidence thresholds alone, then with ambiguity ones
+FALLBACK_THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
+AMBIGUITY_THRESHOLDS = (0.05, 0.1, 0.2)
 PLOT_FILES = ("intent_confusion_matrix.png", "intent_histogram.png")
 CROSS_VALIDATION_FILE = "cross_validation.json"
 # every file a run may write in ``out``: those this run does not write are an earlier run's
@@ -270,8 +277,71 @@ def evaluate_results(examples: Sequence[Example], results: Sequence[dict]) -> di
     evaluation["intent_predictions"] = [
         _intent_prediction(example, result) for example, result in zip(examples, results)
     ]
+    evaluation["fallback_report"] = fallback_report(examples, results)
     evaluation["summary"] = summary_metrics(evaluation)
     return evaluation
+
+
+def fallback_report(examples: Sequence[Example], results: Sequence[dict]) -> list[dict[str, Any]]:
+    """How many messages would fall back to ``nlu_fallback``, and how accurate the intents of
+    the others are, for each threshold in `FALLBACK_THRESHOLDS` and each pair of those with
+    `AMBIGUITY_THRESHOLDS`. Read from each result's intent ranking (a fallback the model
+    already applied is looked through), so one parse serves every threshold.
+
+    Example:
+        >>> rows = fallback_report(
+        ...     [Example("hi", "greet"), Example("bye", "goodbye")],
+        ...     [{"intent_ranking": [{"name": "greet", "confidence": 0.9}]},
+        ...      {"intent_ranking": [{"name": "greet", "confidence": 0.4},
+        ...                          {"name": "goodbye", "confidence": 0.35}]}],
+        ... )
+        >>> rows[0]["fallback_threshold"], rows[0]["fallen_back"], rows[1]["fallen_back"]
+        (0.3, 0, 1)
+        >>> rows[1]["accuracy_of_the_rest"]
+        1.0
+    """
+    from diet_sparse.nlu import FALLBACK_INTENT, fallback_confidence
+
+    ranked = []
+    for result in results:
+        ranking = [r for r in result.get("intent_ranking", []) if r["name"] != FALLBACK_INTENT]
+        ranked.append(
+            ([r["confidence"] for r in ranking[:2]], ranking[0]["name"] if ranking else None)
+        )
+    settings = [(threshold, None) for threshold in FALLBACK_THRESHOLDS] + [
+        (threshold, ambiguity)
+        for threshold in FALLBACK_THRESHOLDS
+        for ambiguity in AMBIGUITY_THRESHOLDS
+    ]
+    rows = []
+    for threshold, ambiguity in settings:
+        kept = [
+            example.intent == predicted
+            for example, (top, predicted) in zip(examples, ranked)
+            if fallback_confidence(top, threshold, ambiguity) is None
+        ]
+        rows.append(
+            {
+                "fallback_threshold": threshold,
+                "ambiguity_threshold": ambiguity,
+                "fallen_back": len(examples) - len(kept),
+                "fallen_back_share": 1 - len(kept) / len(examples),
+                "accuracy_of_the_rest": sum(kept) / len(kept) if kept else None,
+            }
+        )
+    return rows
+
+
+def format_fallback_report(rows: Sequence[dict[str, Any]]) -> str:
+    """`fallback_report`'s rows as a text table."""
+    lines = [f"{'fallback':>9}{'ambiguity':>10}{'fall back':>11}{'accuracy of the rest':>22}"]
+    for row in rows:
+        rest = row["accuracy_of_the_rest"]
+        lines.append(
+            f"{row['fallback_threshold']:>9.2f}{row['ambiguity_threshold'] or '-':>10}"
+            f"{row['fallen_back_share']:>10.1%}{'-' if rest is None else f'{rest:.3f}':>22}"
+        )
+    return "\n".join(lines)
 
 
 def evaluate(nlu, data: TestDataLike) -> dict[str, Any]:

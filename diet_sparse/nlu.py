@@ -23,7 +23,34 @@ from diet_sparse.onnx_graph import OnnxDIET
 from diet_sparse.tagging import TagVocabulary, decode_entity_tags, span_attribute
 
 EXTRACTOR = "DIETClassifier"
+FALLBACK_INTENT = "nlu_fallback"  # Rasa's FallbackClassifier's intent
 MAX_THREADS = 4  # a message's matrices are too small to share among more
+
+
+def fallback_confidence(
+    top: list[float], threshold: float | None, ambiguity_threshold: float | None
+) -> float | None:
+    """The confidence of ``nlu_fallback`` for a message whose best intents have the
+    confidences ``top`` (highest first), or None when the message does not fall back: as
+    Rasa's FallbackClassifier, when the best is below ``threshold`` or the best two are
+    closer than ``ambiguity_threshold``. The fallback's confidence is the threshold (the top
+    confidence when only the ambiguity threshold is set).
+
+    Example:
+        >>> fallback_confidence([0.4, 0.3], 0.5, None), fallback_confidence([0.9, 0.05], 0.5, 0.1)
+        (0.5, None)
+        >>> fallback_confidence([0.5, 0.45], None, 0.1)
+        0.5
+    """
+    if not top:
+        return None
+    below = threshold is not None and top[0] < threshold
+    ambiguous = (
+        ambiguity_threshold is not None and len(top) > 1 and top[0] - top[1] < ambiguity_threshold
+    )
+    if not (below or ambiguous):
+        return None
+    return float(threshold if threshold is not None else top[0])
 
 
 def limit_blas_threads() -> None:
@@ -148,6 +175,13 @@ class NLU:
             {"name": self.intents[j], "confidence": float(probabilities[j])}
             for j in order[:ranking_length]
         ]
+        fallback = fallback_confidence(
+            [float(probabilities[j]) for j in order[:2]],
+            self.config.fallback_threshold,
+            self.config.ambiguity_threshold,
+        )
+        if fallback is not None:
+            ranking = [{"name": FALLBACK_INTENT, "confidence": fallback}, *ranking]
         return {"intent": dict(ranking[0]), "intent_ranking": ranking}
 
     def _entities(

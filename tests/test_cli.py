@@ -100,8 +100,13 @@ def test_test_prints_the_summary_table_and_where_reports_went(
     code = cli.main(["test", *map(str, arguments)])
     printed = capsys.readouterr()
     assert code == 0
-    expected = evaluation.format_summary(evaluation.evaluate(nlu, EXAMPLE_DATA))
-    assert printed.out == expected + "\n"
+    evaluated = evaluation.evaluate(nlu, EXAMPLE_DATA)
+    summary, fallback = printed.out.split("\n\n")
+    assert summary == evaluation.format_summary(evaluated)
+    assert fallback.splitlines()[0].startswith("If nlu_fallback replaced uncertain intents")
+    assert "\n".join(fallback.splitlines()[1:]) == evaluation.format_fallback_report(
+        evaluated["fallback_report"]
+    )
     assert printed.err.splitlines()[-1] == f"Reports and plots written to {out}"
     assert (out / "intent_report.json").is_file()
 

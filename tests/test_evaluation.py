@@ -282,3 +282,23 @@ def test_reports_of_an_earlier_run_are_removed_and_other_files_kept(tmp_path):
         [path.name for path in written] + ["notes.txt"]
     )
     assert "role_report.json" not in {path.name for path in written}
+
+
+def test_fallback_report_counts_messages_below_each_threshold():
+    examples = [Example("a", "x"), Example("b", "y"), Example("c", "y")]
+    results = [
+        {"intent_ranking": [{"name": "x", "confidence": 0.95}, {"name": "y", "confidence": 0.05}]},
+        {"intent_ranking": [{"name": "x", "confidence": 0.6}, {"name": "y", "confidence": 0.4}]},
+        {"intent_ranking": [{"name": "y", "confidence": 0.52}, {"name": "x", "confidence": 0.48}]},
+    ]
+    rows = {
+        (row["fallback_threshold"], row["ambiguity_threshold"]): row
+        for row in evaluation.fallback_report(examples, results)
+    }
+    assert rows[0.3, None]["fallen_back"] == 0
+    assert rows[0.3, None]["accuracy_of_the_rest"] == pytest.approx(2 / 3)
+    assert rows[0.7, None]["fallen_back"] == 2  # 0.6 and 0.52 fall back; the right one is kept
+    assert rows[0.7, None]["accuracy_of_the_rest"] == 1.0
+    assert rows[0.3, 0.1]["fallen_back"] == 1  # 0.52 against 0.48: ambiguous
+    assert rows[0.9, 0.2]["accuracy_of_the_rest"] == 1.0
+    assert rows[0.9, 0.2]["fallen_back_share"] == pytest.approx(2 / 3)

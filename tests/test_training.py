@@ -152,3 +152,27 @@ def test_train_prints_nothing_and_reports_each_epoch_to_a_callback(example_data,
     assert [summary["epoch"] for summary in epochs] == [1, 2, 3]
     assert {"loss", "seconds", "batch_size", "intent_accuracy"} <= set(epochs[0])
     assert any("Trainable weights" in record.getMessage() for record in caplog.records)
+
+
+def test_fallback_thresholds_answer_nlu_fallback_and_keep_the_ranking(nlu):
+    from dataclasses import replace
+
+    text = "book a flight from Berlin to Paris"
+    plain = nlu.parse(text)
+    confident = plain["intent"]["confidence"]
+    nlu.config = replace(nlu.config, fallback_threshold=min(1.0, confident + 0.01))
+    try:
+        fallen = nlu.parse(text)
+        assert fallen["intent"] == {
+            "name": "nlu_fallback",
+            "confidence": nlu.config.fallback_threshold,
+        }
+        assert fallen["intent_ranking"][1:] == plain["intent_ranking"]
+        assert fallen["entities"] == plain["entities"]
+        nlu.config = replace(nlu.config, fallback_threshold=confident / 2)
+        assert nlu.parse(text) == plain
+        nlu.config = replace(nlu.config, fallback_threshold=None, ambiguity_threshold=1.0)
+        assert nlu.parse(text)["intent"] == {"name": "nlu_fallback", "confidence": confident}
+    finally:
+        nlu.config = replace(nlu.config, fallback_threshold=None, ambiguity_threshold=None)
+    assert nlu.parse(text) == plain
