@@ -8,12 +8,13 @@ parse result. No TensorFlow is needed to load a model directory and parse with i
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from diet_sparse.config import DIETConfig
 from diet_sparse.crf_decoding import CRFDecoder
@@ -54,13 +55,42 @@ def fallback_confidence(
 
 
 def limit_blas_threads() -> None:
-    """Limit numpy's BLAS to one thread, in a process that only predicts (the server, the CLI).
+    """Limit numpy's BLAS to one thread for good, in a process that only predicts (the server,
+    the CLI): see `ONE_BLAS_THREAD`, which parsing uses in a user's own process."""
+    threadpool_limits(limits=1, user_api="blas")
+
+
+class _OneBlasThread:
+    """While any parse runs, numpy's BLAS uses one thread; afterwards it has the threads it had.
 
     numpy's matrices in CRF decoding are small: extra BLAS threads only add hand-over costs,
-    and on a busy machine their spinning costs several times the work itself. A library must
-    not change this for its user's process, so `NLU` never calls it.
+    and on a busy machine their spinning costs several times the work itself. Changing the
+    limit costs a few microseconds, but it is process-wide: with parses running in several
+    threads at once, the first to start sets it and the last to finish restores it.
     """
-    threadpool_limits(limits=1, user_api="blas")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._controller: ThreadpoolController | None = None
+        self._limiter: Any = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._running == 0:
+                if self._controller is None:  # finding the BLAS libraries takes milliseconds
+                    self._controller = ThreadpoolController()
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._running += 1
+
+    def __exit__(self, *exception: object) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0:
+                self._limiter.restore_original_limits()
+
+
+ONE_BLAS_THREAD = _OneBlasThread()
 
 
 @dataclass
@@ -102,7 +132,8 @@ class NLU:
         """
         if not isinstance(text, str):
             raise TypeError(f"text must be a string, got {type(text).__name__}: {text!r}")
-        return self._parse_chunk([text])[0]
+        with ONE_BLAS_THREAD:
+            return self._parse_chunk([text])[0]
 
     def parse_batch(
         self, texts: list[str], batch_size: int = 64, workers: int | None = None
@@ -124,11 +155,12 @@ class NLU:
         # several workers: one thread each for the network, else they crowd each other out
         threads = 1 if workers > 1 else None
         parse = lambda chunk: self._parse_chunk([texts[i] for i in chunk], threads)  # noqa: E731
-        if workers > 1:
-            with ThreadPoolExecutor(workers) as pool:
-                parsed = list(pool.map(parse, chunks))
-        else:
-            parsed = [parse(chunk) for chunk in chunks]
+        with ONE_BLAS_THREAD:
+            if workers > 1:
+                with ThreadPoolExecutor(workers) as pool:
+                    parsed = list(pool.map(parse, chunks))
+            else:
+                parsed = [parse(chunk) for chunk in chunks]
         results: list[dict[str, Any]] = [{}] * len(texts)
         for chunk, chunk_results in zip(chunks, parsed):
             for i, result in zip(chunk, chunk_results):

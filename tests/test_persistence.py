@@ -271,12 +271,25 @@ def test_output_directory_that_cannot_be_written_is_refused(tmp_path):
 
 
 def test_loading_a_model_leaves_the_process_blas_threads_alone(trained_model_dir):
-    """A user's notebook numpy keeps its threads: only the server and the CLI limit them."""
+    """A user's notebook numpy keeps its threads: parsing limits BLAS to one thread only while
+    it runs (also with parses in several threads at once); the server and the CLI limit them
+    for good."""
     from threadpoolctl import threadpool_info
 
     def blas_threads():
         return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
 
     before = blas_threads()
-    load(trained_model_dir).parse("hello")
+    nlu = load(trained_model_dir)
+    during = []
+    decode = nlu.decoders["entity"].decode
+
+    def watched(*args):
+        during.append(blas_threads())
+        return decode(*args)
+
+    nlu.decoders["entity"].decode = watched
+    nlu.parse("book a flight to Paris")
+    nlu.parse_batch(["hello", "book a flight to Paris"] * 70, batch_size=16, workers=2)
     assert blas_threads() == before
+    assert during and all(threads == [1] * len(before) for threads in during)
