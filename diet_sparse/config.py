@@ -91,6 +91,38 @@ class DIETConfig:
         return asdict(self)
 
 
+@dataclass
+class TEDConfig:
+    """Hyper-parameters of the dialogue policy, named (and, where noted, valued) as Rasa's
+    TEDPolicy names them."""
+
+    # featurization
+    max_history: int | None = 5  # turns a prediction sees; None: all (Rasa's default: None)
+    # training
+    epochs: int = 100  # (Rasa's default is 1; its docs and suggested config use 100)
+    batch_size: list[int] = field(default_factory=lambda: [64, 256])  # grows linearly per epoch
+    learning_rate: float = 0.001  # Adam
+    ema_momentum: float | None = None  # predict with a moving average of the weights; None: off
+    random_seed: int = 42
+    # architecture
+    connection_density: float = 0.2  # of every randomly connected layer
+    transformer_size: int = 128  # width of the dialogue transformer
+    number_of_transformer_layers: int = 1
+    number_of_attention_heads: int = 4
+    encoding_dimension: int = 50  # intent, previous action and action labels are encoded to this
+    dense_dimension: int = 20  # every turn attribute is first projected to this
+    embedding_dimension: int = 20  # shared space of dialogue and action embeddings
+    number_of_negative_examples: int = 20  # actions contrasted with the true one per example
+    ranking_length: int = 0  # actions listed in the scores; 0 = all
+    # regularisation
+    drop_rate_dialogue: float = 0.1  # dropout in the dialogue transformer
+    drop_rate_attention: float = 0.0
+    regularization_constant: float = 0.001  # L2 weight of all kernels
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 # key -> (allowed types, check of the value, description of what is allowed)
 _INT, _FLOAT, _BOOL = (int,), (int, float), (bool,)
 _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
@@ -134,8 +166,11 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "max_word_features": (_INT + (type(None),), lambda v: v is None or v >= 1, "null or >= 1"),
     "max_char_features": (_INT + (type(None),), lambda v: v is None or v >= 1, "null or >= 1"),
     "use_regex_features": (_BOOL, lambda v: True, "true or false"),
+    "max_history": (_INT + (type(None),), lambda v: v is None or v >= 1, "null or an integer >= 1"),
+    "encoding_dimension": (_INT, lambda v: v >= 1, "an integer >= 1"),
+    "drop_rate_dialogue": (_FLOAT, lambda v: 0 <= v < 1, "a number in [0, 1)"),
 }
-_VALID_KEYS = [f.name for f in fields(DIETConfig)]
+_VALID_KEYS = {kind: [f.name for f in fields(kind)] for kind in (DIETConfig, TEDConfig)}
 _DEPRECATED_WEIGHT_SPARSITY = "weight_sparsity"
 
 
@@ -217,12 +252,17 @@ def check_featurizer_options(values: dict[str, Any], where: str = "featurizer") 
         )
 
 
-def resolve_config(values: dict[str, Any] | None = None, where: str = "config") -> DIETConfig:
-    """Check user values against the known keys and ranges and fill in the defaults.
+def resolve_config(
+    values: dict[str, Any] | None = None, where: str = "config", kind: type = DIETConfig
+) -> Any:
+    """Check user values against the known keys and ranges of a config ``kind`` (`DIETConfig`
+    or `TEDConfig`) and fill in the defaults.
 
     Example:
         >>> resolve_config({"epochs": 5}).epochs
         5
+        >>> resolve_config({"max_history": None}, kind=TEDConfig).transformer_size
+        128
         >>> resolve_config({"weight_sparsity": 0.9}).connection_density  # doctest: +SKIP
         0.1
     """
@@ -243,23 +283,26 @@ def resolve_config(values: dict[str, Any] | None = None, where: str = "config") 
             stacklevel=2,
         )
         values["connection_density"] = 1.0 - sparsity
+    valid_keys = _VALID_KEYS[kind]
     for key, value in values.items():
-        if key not in _VALID_KEYS:
-            close = difflib.get_close_matches(key, _VALID_KEYS, n=1)
+        if key not in valid_keys:
+            close = difflib.get_close_matches(key, valid_keys, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigError(
-                f"{where}: unknown key {key!r}.{hint} Valid keys: {', '.join(_VALID_KEYS)}"
+                f"{where}: unknown key {key!r}.{hint} Valid keys: {', '.join(valid_keys)}"
             )
         _check_value(key, value, where)
-    config = DIETConfig(**values)
+    config = kind(**values)
     if isinstance(config.batch_size, int):
         config.batch_size = [config.batch_size, config.batch_size]
     elif len(config.batch_size) == 1:
         config.batch_size = config.batch_size * 2
+    check_heads_divide_size(config.transformer_size, config.number_of_attention_heads, where)
+    if kind is TEDConfig:
+        return config
     check_featurizer_options(
         {"char_ngram_min": config.char_ngram_min, "char_ngram_max": config.char_ngram_max}, where
     )
-    check_heads_divide_size(config.transformer_size, config.number_of_attention_heads, where)
     if not (config.intent_classification or config.entity_recognition):
         raise ConfigError(f"{where}: intent_classification and entity_recognition are both off")
     if not (config.use_word_features or config.use_char_features):
@@ -267,10 +310,10 @@ def resolve_config(values: dict[str, Any] | None = None, where: str = "config") 
     return config
 
 
-def load_config(path: str | Path | None) -> DIETConfig:
-    """Read a YAML config file (a mapping of the keys in `DIETConfig`); None gives defaults."""
+def load_config(path: str | Path | None, kind: type = DIETConfig) -> Any:
+    """Read a YAML config file (a mapping of the keys of ``kind``); None gives defaults."""
     if path is None:
-        return DIETConfig()
+        return kind()
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
@@ -284,22 +327,26 @@ def load_config(path: str | Path | None) -> DIETConfig:
         values = {}
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a config must be a mapping of key: value, got {values!r}")
-    return resolve_config(values, where=str(path))
+    return resolve_config(values, where=str(path), kind=kind)
 
 
-ConfigLike = DIETConfig | dict[str, Any] | str | Path | None
+ConfigLike = DIETConfig | TEDConfig | dict[str, Any] | str | Path | None
 
 
-def as_config(config: ConfigLike) -> DIETConfig:
-    """A validated `DIETConfig` from a config object, a dict of values, a YAML path or None
-    (the defaults).
+def as_config(config: ConfigLike, kind: type = DIETConfig) -> Any:
+    """A validated config of ``kind`` (`DIETConfig` or `TEDConfig`) from a config object, a
+    dict of values, a YAML path or None (the defaults).
 
     Example:
         >>> as_config({"epochs": 3}).epochs, as_config(None).epochs
         (3, 100)
+        >>> as_config({"max_history": 10}, kind=TEDConfig).max_history
+        10
     """
-    if isinstance(config, DIETConfig):
-        return resolve_config(config.to_dict())
+    if isinstance(config, DIETConfig | TEDConfig):
+        if not isinstance(config, kind):
+            raise ConfigError(f"expected a {kind.__name__}, got a {type(config).__name__}")
+        return resolve_config(config.to_dict(), kind=kind)
     if isinstance(config, dict):
-        return resolve_config(config)
-    return load_config(config)
+        return resolve_config(config, kind=kind)
+    return load_config(config, kind=kind)

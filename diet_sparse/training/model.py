@@ -28,10 +28,12 @@ from diet_sparse.config import DIETConfig
 from diet_sparse.network import DIETWeights
 from diet_sparse.tagging import TAG_HEADS
 from diet_sparse.training.crf import crf_log_likelihood
+from diet_sparse.training.similarity import sampled_softmax_loss
 from diet_sparse.training.transformer import (
     RandomlyConnectedDense,
     SparseToDense,
     TransformerEncoder,
+    count_trainable_weights,
 )
 
 MLM_HEAD = "mlm_head"  # training only: never saved, so not among the shared weight names
@@ -95,20 +97,7 @@ class IntentHead(tf.keras.layers.Layer):
     def loss(self, similarities: tf.Tensor, intent_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Softmax over the true intent and `number_of_negative_examples` sampled others;
         returns the loss and the accuracy over all intents."""
-        n_intents = tf.shape(similarities)[1]
-        is_true = tf.one_hot(intent_ids, n_intents, on_value=True, off_value=False)
-        # Random scores pick the negatives: the k highest among the other intents.
-        draw = tf.where(is_true, -1.0, tf.random.uniform(tf.shape(similarities)))
-        k = tf.minimum(self.number_of_negative_examples, n_intents - 1)
-        threshold = tf.math.top_k(draw, k=k).values[:, -1:]
-        in_softmax = is_true | (draw >= threshold)
-        logits = tf.where(in_softmax, similarities, -1e9)  # left out of the softmax
-        loss = tf.reduce_mean(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=intent_ids, logits=logits)
-        )
-        predicted = tf.argmax(similarities, axis=-1, output_type=tf.int32)
-        accuracy = tf.reduce_mean(tf.cast(tf.equal(predicted, intent_ids), tf.float32))
-        return loss, accuracy
+        return sampled_softmax_loss(similarities, intent_ids, self.number_of_negative_examples)
 
 
 class TagHead(tf.keras.layers.Layer):
@@ -347,28 +336,16 @@ class DIET(tf.keras.Model):
 
     def count_trainable_weights(self) -> dict[str, int]:
         """Connected weights of the randomly connected layers, and trainable weights in all."""
-        connected = sum(
-            layer.count_connected_weights() for layer in self.randomly_connected_layers()
+        return count_trainable_weights(
+            self.randomly_connected_layers(), [w for w in self.prediction_weights() if w.trainable]
         )
-        dense_equivalent = sum(
-            int(layer.kernel.shape.num_elements()) + layer.units
-            for layer in self.randomly_connected_layers()
-        )
-        all_weights = sum(
-            int(w.shape.num_elements()) for w in self.prediction_weights() if w.trainable
-        )
-        return {
-            "randomly_connected": connected,
-            "randomly_connected_if_dense": dense_equivalent,
-            "total": all_weights - dense_equivalent + connected,
-        }
 
 
-def stored_name(variable_name: str) -> str:
+def stored_name(variable_name: str, model_name: str = "diet") -> str:
     """The stored name of a Keras variable: ``diet/encoder/embedding/kernel:0`` ->
     ``encoder/embedding/kernel``."""
     name = variable_name.split(":")[0]
-    return name.split("/", 1)[1] if name.startswith("diet/") else name
+    return name.removeprefix(f"{model_name}/")
 
 
 def _token_f1(gold: tf.Tensor, predicted: tf.Tensor, token_mask: tf.Tensor) -> tf.Tensor:

@@ -119,6 +119,25 @@ class RandomlyConnectedDense(tf.keras.layers.Dense):
         return config
 
 
+def count_trainable_weights(
+    randomly_connected: list[RandomlyConnectedDense], trainable: list[tf.Variable]
+) -> dict[str, int]:
+    """How many weights a model trains, counted as Rasa's figures of randomly connected layers
+    count them: ``randomly_connected``, the connected kernel entries and biases of the randomly
+    connected layers; ``randomly_connected_if_dense``, as many if they were dense; ``total``,
+    every trainable weight in ``trainable`` without the disconnected ones."""
+    connected = sum(layer.count_connected_weights() for layer in randomly_connected)
+    dense_equivalent = sum(
+        int(layer.kernel.shape.num_elements()) + layer.units for layer in randomly_connected
+    )
+    all_weights = sum(int(w.shape.num_elements()) for w in trainable)
+    return {
+        "randomly_connected": connected,
+        "randomly_connected_if_dense": dense_equivalent,
+        "total": all_weights - dense_equivalent + connected,
+    }
+
+
 class SparseToDense(tf.keras.layers.Layer):
     """Project sparse count features to dense vectors without densifying the input.
 
