@@ -10,6 +10,7 @@ The types below are the contract the rest of the package relies on.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -271,7 +273,24 @@ def _check_entity_name(name: str) -> None:
 
 # --- YAML files ----------------------------------------------------------------------------------
 
-_TOP_LEVEL_KEYS = ("nlu", "version")
+# Every top-level key of a Rasa 3 project's YAML files: NLU data, stories and rules, and the
+# domain. A project's data/ folder mixes them in any way, so each reader (this one for ``nlu``,
+# ``domain.py`` and ``stories.py`` for theirs) skips the others' keys and rejects only unknown ones.
+RASA_TOP_LEVEL_KEYS = (
+    "version",
+    "nlu",
+    "stories",
+    "rules",
+    "intents",
+    "entities",
+    "slots",
+    "responses",
+    "actions",
+    "forms",
+    "e2e_actions",
+    "session_config",
+    "config",
+)
 # The key naming an item's kind, and every key an item of that kind may have.
 _ITEM_KEYS = {
     "intent": ("examples", "intent", "metadata"),
@@ -281,6 +300,7 @@ _ITEM_KEYS = {
 }
 _LISTED_EXAMPLE_KEYS = ("metadata", "text")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is much faster
+_SCALAR_CONSTRUCTOR = yaml.SafeLoader("")  # turns one composed scalar node into its value
 
 
 def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData:
@@ -291,7 +311,9 @@ def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData
     (each with ``examples``). ``examples`` is a block string of ``- example`` lines or, for
     intents, a list of ``{text: ..., metadata: ...}`` mappings. A directory stands for all
     ``*.yml`` and ``*.yaml`` files below it, sorted by path. Items of the same name in several
-    files are merged.
+    files are merged. The other keys of a Rasa project's files (``stories``, ``rules`` and the
+    domain's, see ``RASA_TOP_LEVEL_KEYS``) are skipped, so a file may mix them with ``nlu`` and
+    a project's whole ``data/`` folder can be read; a file without ``nlu`` adds nothing.
 
     ``Example.source`` is the ``"file:line"`` of each example. ``Example.metadata`` is the
     intent's metadata updated with the example's own. Synonyms come from ``synonym`` items and
@@ -305,8 +327,9 @@ def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData
         The examples, synonyms, regexes and lookup tables of all files.
 
     Raises:
-        TrainingDataError: A path does not exist, a directory holds no YAML files, or a file is
-            not valid training data; the message names the file, the line, the item and the fix.
+        TrainingDataError: A path does not exist, a directory holds no YAML files, no file has
+            an ``nlu`` key, a file has a top-level key no Rasa file has, or a file is not valid
+            training data; the message names the file, the line, the item and the fix.
 
     Warns:
         TrainingDataWarning: The same text is an example of two intents, an intent has fewer
@@ -318,17 +341,26 @@ def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData
         (['affirm', 'book_flight'], 202)
     """
     reader = _Reader()
-    for path in _yaml_files(paths):
+    files = _yaml_files(paths)
+    for path in files:
         reader.read_file(path)
+    if not reader.files_with_nlu:
+        where = str(files[0]) if len(files) == 1 else f"any of the {len(files)} files"
+        raise TrainingDataError(
+            f"no 'nlu' key in {where}; a training data file is a mapping with an 'nlu' list of "
+            "items such as '- intent: greet'"
+        )
     return reader.finish()
 
 
-def _yaml_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
+def _yaml_files(
+    paths: str | Path | Sequence[str | Path], what: str = "training data"
+) -> list[Path]:
     """The files that ``paths`` names, directories expanded, each file once."""
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     if not paths:
-        raise TrainingDataError("no training data paths given; pass a YAML file or a directory")
+        raise TrainingDataError(f"no {what} paths given; pass a YAML file or a directory")
     files: list[Path] = []
     for given in paths:
         path = Path(given)
@@ -342,7 +374,7 @@ def _yaml_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise TrainingDataError(f"training data path {path} does not exist")
+            raise TrainingDataError(f"{what} path {path} does not exist")
     unique = {file.resolve(): file for file in reversed(files)}  # first mention wins
     return list(reversed(unique.values()))
 
@@ -369,20 +401,18 @@ def _compose(path: Path) -> yaml.Node | None:
         raise TrainingDataError(f"{path}: invalid YAML: {error}") from None
 
 
-def _nlu_items(root: yaml.Node | None, path: Path) -> list[yaml.Node]:
-    """The items of the file's ``nlu`` list, after checking the file's top level."""
-    expected = "a mapping with an 'nlu' list of items such as '- intent: greet'"
+def _nlu_items(root: yaml.Node | None, path: Path) -> list[yaml.Node] | None:
+    """The items of the file's ``nlu`` list after checking the file's top level; ``None`` for a
+    file without ``nlu`` (a domain, stories or rules file of the same project)."""
     if root is None:
-        raise TrainingDataError(f"{path} is empty; a training data file is {expected}")
+        raise TrainingDataError(
+            f"{path} is empty; a training data file is a mapping with an 'nlu' list of items "
+            "such as '- intent: greet'"
+        )
     fields = _fields(root, path, "the top level of the file")
-    for key, node in fields.items():
-        if key not in _TOP_LEVEL_KEYS:
-            raise TrainingDataError(
-                f"unknown top-level key {key!r} in {path} (line {_line(node)}); expected one "
-                f"of: {', '.join(_TOP_LEVEL_KEYS)}"
-            )
+    _check_top_level_keys(root, path)
     if "nlu" not in fields:
-        raise TrainingDataError(f"{path} has no 'nlu' key; a training data file is {expected}")
+        return None
     nlu = fields["nlu"]
     if not isinstance(nlu, yaml.SequenceNode):
         raise TrainingDataError(
@@ -390,6 +420,24 @@ def _nlu_items(root: yaml.Node | None, path: Path) -> list[yaml.Node]:
             f"{_describe(nlu)}"
         )
     return nlu.value
+
+
+def _check_top_level_keys(root: yaml.MappingNode, path: Path) -> None:
+    """Reject a top-level key that no Rasa file has; each reader then takes its own keys."""
+    for key_node, _ in root.value:
+        key = key_node.value
+        if key not in RASA_TOP_LEVEL_KEYS:
+            raise TrainingDataError(
+                f"unknown top-level key {key!r} in {path} (line {_line(key_node)})"
+                f"{_did_you_mean(key, RASA_TOP_LEVEL_KEYS)}; expected one of: "
+                f"{', '.join(RASA_TOP_LEVEL_KEYS)}"
+            )
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or nothing if none is close."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _fields(node: yaml.Node, path: Path, what: str) -> dict[str, yaml.Node]:
@@ -414,6 +462,18 @@ def _fields(node: yaml.Node, path: Path, what: str) -> dict[str, yaml.Node]:
 
 def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
+
+
+def _yaml_value(node: yaml.Node) -> Any:
+    """The Python value of a node, with booleans as Rasa's YAML 1.2 reader sees them: only
+    ``true`` and ``false`` (any case) are booleans, ``yes``, ``no``, ``on``, ``off`` are text."""
+    if isinstance(node, yaml.SequenceNode):
+        return [_yaml_value(item) for item in node.value]
+    if isinstance(node, yaml.MappingNode):
+        return {_yaml_value(key): _yaml_value(value) for key, value in node.value}
+    if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
+        return node.value
+    return _SCALAR_CONSTRUCTOR.construct_document(node)
 
 
 def _describe(node: yaml.Node) -> str:
@@ -454,9 +514,14 @@ class _Reader:
         self.synonym_sources: dict[str, str] = {}
         self.regexes: dict[RegexPattern, None] = {}  # an ordered set
         self.lookups: dict[str, dict[str, None]] = {}  # name -> ordered set of elements
+        self.files_with_nlu = 0
 
     def read_file(self, path: Path) -> None:
-        for node in _nlu_items(_compose(path), path):
+        items = _nlu_items(_compose(path), path)
+        if items is None:
+            return  # a domain, stories or rules file: nothing for NLU
+        self.files_with_nlu += 1
+        for node in items:
             item, fields = _item(node, path)
             if item.kind == "intent":
                 self._read_intent(item, fields)

@@ -369,16 +369,19 @@ ERROR_CASES = {
     "unknown top-level key": (
         """
         version: "3.1"
-        rules:
+        rulez:
         - rule: greet
         nlu:
         - intent: greet
           examples: |
             - hi
         """,
-        ["unknown top-level key 'rules' in {path}", "expected one of: nlu, version"],
+        [
+            "unknown top-level key 'rulez' in {path} (line 2) (did you mean 'rules'?)",
+            "expected one of: version, nlu, stories, rules, intents",
+        ],
     ),
-    "no nlu": ('version: "3.1"\n', ["{path} has no 'nlu' key"]),
+    "no nlu": ('version: "3.1"\n', ["no 'nlu' key in {path}; a training data file is"]),
     "not a mapping": ("- hi\n- hello\n", ["{path}:1: the top level", "must be a mapping"]),
     "empty file": ("\n", ["{path} is empty"]),
     "nlu not a list": ("nlu:\n  intent: greet\n", ["{path}:2: 'nlu' must be a list"]),
@@ -592,6 +595,61 @@ def test_entity_including_edge_punctuation_warns(tmp_path):
     path = intent_file(tmp_path, "nlu.yml", "book_flight", "fly to [Rome!](city)", "fly to Oslo")
     with pytest.warns(TrainingDataWarning, match="span 'Rome!'"):
         load_training_data(path)
+
+
+# --- files of a whole Rasa project ---------------------------------------------------------------
+
+PROJECT = Path(__file__).parent / "fixtures" / "dialogue"
+
+
+def test_stories_rules_and_domain_keys_next_to_nlu_are_skipped(tmp_path):
+    path = write(
+        tmp_path,
+        "mixed.yml",
+        """
+        version: "3.1"
+        intents: [greet]
+        entities: [city]
+        slots:
+          city: {type: text}
+        responses:
+          utter_greet: [{text: Hi}]
+        actions: [action_x]
+        forms: {}
+        e2e_actions: []
+        session_config: {session_expiration_time: 60}
+        config: {store_entities_as_slots: true}
+        stories:
+        - story: greet
+          steps: [{intent: greet}]
+        rules:
+        - rule: greet
+          steps: [{intent: greet}]
+        nlu:
+        - intent: greet
+          examples: |
+            - hi
+            - hello
+        """,
+    )
+    data = load_without_warnings(path)
+    assert [e.text for e in data.examples] == ["hi", "hello"]
+
+
+def test_a_rasa_project_folder_reads_the_nlu_of_its_files_and_skips_the_rest():
+    data = load_without_warnings(PROJECT)  # domain.yml, data/nlu.yml, stories.yml, rules.yml
+    assert data.intents == ["affirm", "book_flight", "chitchat", "deny", "greet", "inform"]
+    assert len(data.examples) == 12
+    assert data.roles == ["departure", "destination"]
+
+
+def test_files_without_nlu_add_nothing_but_one_file_must_have_it(tmp_path):
+    write(tmp_path, "domain.yml", "intents: [greet]\n")
+    write(tmp_path, "data/stories.yml", "stories:\n- story: a\n  steps: [{intent: greet}]\n")
+    with pytest.raises(TrainingDataError, match="no 'nlu' key in any of the 2 files"):
+        load_training_data(tmp_path)
+    intent_file(tmp_path, "data/nlu.yml", "greet", "hi", "hello")
+    assert load_without_warnings(tmp_path).intents == ["greet"]
 
 
 # --- the project's example data and the shared benchmark datasets ---------------------------------

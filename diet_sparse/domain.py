@@ -1,0 +1,964 @@
+"""The dialogue domain: reading Rasa 3 ``domain.yml`` files into a ``Domain``.
+
+A domain says what a dialogue policy sees and what it chooses from: the intents and the entities
+each intent uses, entities with their roles and groups, slots and the features a policy sees of
+them, responses, forms, and the action names (Rasa's default actions first, ``action_listen`` at
+index 0). ``load_domain`` reads one file or several files and folders and merges them; a domain
+that cannot be used raises ``TrainingDataError`` naming the file, the line and the key, as the NLU
+reader in ``data.py`` does.
+
+Where this differs from Rasa 3 (on purpose, and only in what Rasa would accept):
+
+- ``action_names`` puts forms right after the custom actions and sorts the responses after them,
+  as Rasa's docs describe; Rasa 3's code sorts the responses first and appends the forms after
+  them. Retrieval responses (``utter_faq/ask_x``) are not actions; their retrieval action
+  (``utter_faq``) is, as Rasa adds it from the retrieval intents of the NLU data.
+- ``intents`` keep the order of the files, followed by Rasa's default intents (Rasa sorts them).
+  Of Rasa's default slots only ``requested_slot`` is added (for forms); none has features.
+- Names defined twice in merged files must agree (Rasa keeps the first definition silently).
+- Values are read as Rasa's YAML 1.2 reader reads them: ``yes``/``no``/``on``/``off`` are text.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from diet_sparse.data import (
+    TrainingDataError,
+    TrainingDataWarning,
+    _check_top_level_keys,
+    _compose,
+    _describe,
+    _did_you_mean,
+    _fields,
+    _Item,
+    _line,
+    _yaml_files,
+    _yaml_value,
+)
+
+# Rasa 3.0's DEFAULT_ACTION_NAMES (rasa/shared/core/constants.py) in its order, without the rule
+# snippet marker "...", which only stands for "any steps" in rules and is never predicted. Later
+# Rasa versions insert more (e.g. action_send_text after action_back). Policies rely on
+# action_listen being index 0.
+DEFAULT_ACTION_NAMES = (
+    "action_listen",
+    "action_restart",
+    "action_session_start",
+    "action_default_fallback",
+    "action_deactivate_loop",
+    "action_revert_fallback_events",
+    "action_default_ask_affirmation",
+    "action_default_ask_rephrase",
+    "action_two_stage_fallback",
+    "action_unlikely_intent",
+    "action_back",
+    "action_extract_slots",
+)
+ACTION_LISTEN = DEFAULT_ACTION_NAMES[0]
+# Intents every Rasa domain has, declared or not (rasa/shared/core/constants.py DEFAULT_INTENTS).
+DEFAULT_INTENTS = ("restart", "back", "out_of_scope", "session_start", "nlu_fallback")
+# Default actions that run as loops, so stories may set them as the active loop.
+DEFAULT_LOOPS = ("action_two_stage_fallback",)
+# The slot a form sets to the slot it asks for; Rasa adds it (unfeaturized) to domains with forms.
+REQUESTED_SLOT = "requested_slot"
+SLOT_TYPES = ("text", "bool", "categorical", "float", "list", "any")
+# The extra value of every categorical slot: any value not listed is featurized as this one.
+OTHER_VALUE = "__other__"
+ENTITY_LABEL_SEPARATOR = "#"  # "city#from": entity "city" with role (or group) "from"
+
+_DOMAIN_KEYS = (
+    "version",
+    "intents",
+    "entities",
+    "slots",
+    "responses",
+    "actions",
+    "forms",
+    "e2e_actions",
+    "session_config",
+    "config",
+)
+_INTENT_KEYS = ("use_entities", "ignore_entities", "is_retrieval_intent")
+_ENTITY_KEYS = ("roles", "groups", "influence_conversation")
+_SLOT_KEYS = (
+    "type",
+    "values",
+    "min_value",
+    "max_value",
+    "influence_conversation",
+    "initial_value",
+    "mappings",
+)
+_FORM_KEYS = ("required_slots", "ignored_intents")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A slot: a value the dialogue remembers, and the features a dialogue policy sees of it.
+
+    ``values`` (categorical slots) are the declared values followed by ``"__other__"``, which
+    stands for every value not declared; ``min_value`` and ``max_value`` scale a float slot.
+    ``mappings`` are kept as written (they say how Rasa fills the slot; nothing runs them here).
+    """
+
+    name: str
+    type: str  # one of SLOT_TYPES
+    values: tuple[str, ...] = ()
+    min_value: float = 0.0
+    max_value: float = 1.0
+    influence_conversation: bool = True
+    initial_value: Any = None
+    mappings: tuple[dict, ...] = ()
+
+    @property
+    def feature_size(self) -> int:
+        """How many features ``features`` returns: 0 for ``any`` and non-influencing slots.
+
+        Example:
+            >>> Slot("confirmed", "bool").feature_size, Slot("notes", "any").feature_size
+            (2, 0)
+        """
+        if not self.influence_conversation or self.type == "any":
+            return 0
+        if self.type in ("bool", "float"):
+            return 2
+        if self.type == "categorical":
+            return len(self.values)
+        return 1  # text and list: is the slot set
+
+    def features(self, value: Any) -> list[float]:
+        """The slot's features for ``value`` (``None`` = not set), as Rasa 3's slots make them.
+
+        text: [is set]; list: [is not empty]; bool: [is set, value]; float: [is set, value
+        clipped to [min_value, max_value] and scaled to [0, 1]]; categorical: one-hot over
+        ``values`` (case-insensitive; an undeclared value counts as ``"__other__"``). A value
+        that cannot be read as the slot's type gives the features of an unset slot, as in Rasa.
+
+        Example:
+            >>> Slot("price", "float", min_value=0.0, max_value=200.0).features(50)
+            [1.0, 0.25]
+            >>> Slot("confirmed", "bool").features("no")
+            [1.0, 0.0]
+            >>> Slot("size", "categorical", values=("small", "large", "__other__")).features("Huge")
+            [0.0, 0.0, 1.0]
+        """
+        size = self.feature_size
+        if size == 0:
+            return []
+        if value is None:
+            return [0.0] * size
+        if self.type == "text":
+            return [1.0]
+        if self.type == "list":
+            return [1.0 if value else 0.0]
+        if self.type == "bool":
+            try:
+                return [1.0, float(_as_bool(value))]
+            except ValueError:
+                return [0.0, 0.0]
+        if self.type == "float":
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                return [0.0, 0.0]
+            clipped = min(max(number, self.min_value), self.max_value)
+            width = (self.max_value - self.min_value) or 1.0
+            return [1.0, (clipped - self.min_value) / width]
+        one_hot = [0.0] * size
+        category = self.category(value)
+        if category in self.values:
+            one_hot[self.values.index(category)] = 1.0
+        return one_hot
+
+    def category(self, value: Any) -> str:
+        """The value of ``values`` that ``value`` stands for: the same text ignoring case, else
+        ``"__other__"`` (categorical slots).
+
+        Example:
+            >>> Slot("size", "categorical", values=("small", "__other__")).category("SMALL")
+            'small'
+        """
+        text = str(value).casefold()
+        for declared in self.values:
+            if declared.casefold() == text:
+                return declared
+        return OTHER_VALUE
+
+    def check_value(self, value: Any) -> None:
+        """Raise ``ValueError`` saying what is expected if ``value`` cannot be this slot's value.
+
+        Bool slots take true/false, yes/no or numbers (1 is true), float slots numbers; ``None``
+        (unset) fits every slot. Categorical slots take any value (undeclared ones count as
+        ``"__other__"``), and text, list and any slots take anything.
+
+        Example:
+            >>> Slot("confirmed", "bool").check_value("maybe")
+            Traceback (most recent call last):
+            ...
+            ValueError: slot 'confirmed' is bool: expected true/false, yes/no or 1/0, got 'maybe'
+        """
+        if value is None:
+            return
+        if self.type == "bool":
+            try:
+                _as_bool(value)
+            except ValueError:
+                raise ValueError(
+                    f"slot {self.name!r} is bool: expected true/false, yes/no or 1/0, got {value!r}"
+                ) from None
+        elif self.type == "float":
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"slot {self.name!r} is float: expected a number, got {value!r}"
+                ) from None
+
+
+def _as_bool(value: Any) -> bool:
+    """Rasa's ``bool_from_any``: booleans, numbers (1 is true) and true/false/yes/no text."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value == 1.0
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text.isnumeric():
+            return float(text) == 1.0
+        if text in ("true", "yes"):
+            return True
+        if text in ("false", "no"):
+            return False
+    raise ValueError(f"cannot read {value!r} as true or false")
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What a dialogue policy sees and chooses from, read from ``domain.yml`` files.
+
+    ``intents`` are the declared intents followed by Rasa's default intents that were not
+    declared. ``used_entities`` maps each intent to the entity labels it uses (entity names and
+    ``entity#role`` / ``entity#group`` labels, sorted), after its ``use_entities`` /
+    ``ignore_entities``. ``responses`` maps each response to the texts of its variations.
+    ``forms`` maps each form to its required slots. ``action_names`` is the list a policy
+    predicts from: Rasa's default actions, then the custom ``actions`` and the forms, then the
+    ``utter_`` responses (sorted), each once.
+    """
+
+    intents: tuple[str, ...]
+    entities: tuple[str, ...]
+    roles: dict[str, tuple[str, ...]]
+    groups: dict[str, tuple[str, ...]]
+    used_entities: dict[str, tuple[str, ...]]
+    slots: dict[str, Slot]
+    responses: dict[str, tuple[str, ...]]
+    actions: tuple[str, ...]
+    forms: dict[str, tuple[str, ...]]
+    action_names: tuple[str, ...]
+    action_texts: tuple[str, ...] = ()  # e2e_actions: bot texts used as actions
+    store_entities_as_slots: bool = True  # config: fill slots from entities (slots_for_entities)
+    session_config: dict = field(default_factory=dict)  # read, not used
+    version: str | None = None
+
+    @property
+    def entity_states(self) -> list[str]:
+        """Entity labels a policy sees: entities, then ``entity#role``, then ``entity#group``
+        labels (Rasa's ``Domain.entity_states``).
+
+        Example:
+            >>> domain = load_domain(_example_domain_file())
+            >>> domain.entity_states
+            ['city', 'date', 'city#from', 'city#to']
+        """
+        return (
+            list(self.entities)
+            + [f"{e}{ENTITY_LABEL_SEPARATOR}{r}" for e, roles in self.roles.items() for r in roles]
+            + [
+                f"{e}{ENTITY_LABEL_SEPARATOR}{g}"
+                for e, groups in self.groups.items()
+                for g in groups
+            ]
+        )
+
+    @property
+    def slot_states(self) -> list[str]:
+        """A name for each slot feature, ``<slot>_<index>``, in the order slots are declared.
+
+        Example:
+            >>> load_domain(_example_domain_file()).slot_states
+            ['confirmed_0', 'confirmed_1', 'seat_0', 'seat_1', 'seat_2', 'seat_3']
+        """
+        return [
+            f"{slot.name}_{index}"
+            for slot in self.slots.values()
+            for index in range(slot.feature_size)
+        ]
+
+    @property
+    def loop_names(self) -> tuple[str, ...]:
+        """What can be an active loop: the forms and Rasa's default loops.
+
+        Example:
+            >>> load_domain(_example_domain_file()).loop_names
+            ('booking_form', 'action_two_stage_fallback')
+        """
+        return tuple(self.forms) + DEFAULT_LOOPS
+
+    def slots_for_entities(self, entities: Iterable[Sequence]) -> list[tuple[str, Any]]:
+        """The slots Rasa fills from a user turn's entities when it turns stories into training
+        dialogues: each slot with a ``from_entity`` mapping (without an ``active_loop``
+        condition) whose entity, role and group match, with the last matching value (all of
+        them for a list slot). Live trackers get these slot events from Rasa itself.
+
+        Args:
+            entities: ``(type, value, role, group)`` of each entity.
+
+        Returns:
+            ``(slot, value)`` pairs, in the order the slots are declared.
+
+        Example:
+            >>> domain = load_domain(_example_domain_file())
+            >>> entities = [("seat", "aisle", None, None), ("city", "Rome", None, None)]
+            >>> domain.slots_for_entities(entities)
+            [('seat', 'aisle')]
+        """
+        if not self.store_entities_as_slots:
+            return []
+        entities = [tuple(entity) + (None,) * (4 - len(entity)) for entity in entities]
+        filled = []
+        for slot in self.slots.values():
+            values = [
+                value
+                for mapping in slot.mappings
+                if mapping.get("type") == "from_entity" and not _needs_active_loop(mapping)
+                for entity_type, value, role, group in entities
+                if (entity_type, role, group)
+                == (mapping.get("entity"), mapping.get("role"), mapping.get("group"))
+            ]
+            if values:
+                filled.append((slot.name, values if slot.type == "list" else values[-1]))
+        return filled
+
+    def entities_used_by(self, intent: str) -> tuple[str, ...]:
+        """The entity labels a policy sees with ``intent``; all of them for an unknown intent.
+
+        Example:
+            >>> domain = load_domain(_example_domain_file())
+            >>> domain.entities_used_by("book"), domain.entities_used_by("greet")
+            (('city', 'city#from', 'city#to', 'date'), ())
+        """
+        if intent in self.used_entities:
+            return self.used_entities[intent]
+        return tuple(sorted(self.entity_states))
+
+
+def load_domain(paths: str | Path | Sequence[str | Path]) -> Domain:
+    """Read a Rasa 3 domain from YAML files and directories, merging them into one ``Domain``.
+
+    A directory stands for all ``*.yml`` and ``*.yaml`` files below it, sorted by path. Keys of
+    the other Rasa files (``nlu``, ``stories``, ``rules``) are skipped, so a file may mix them.
+    Read keys: ``version``, ``intents`` (names, or ``name: {use_entities: [...] | true | false,
+    ignore_entities: [...]}``), ``entities`` (names, or ``name: {roles: [...], groups: [...],
+    influence_conversation: false}``), ``slots`` (``type`` text, bool, categorical with
+    ``values``, float with ``min_value``/``max_value``, list or any; ``influence_conversation``,
+    ``initial_value``, ``mappings``), ``responses``, ``actions``, ``forms`` (``required_slots`` as
+    a list, or Rasa 2's mapping of slots), ``e2e_actions``, and ``session_config`` and
+    ``config``, which are read and not used. A name defined in several files must have the same
+    definition in each. A domain with forms gets Rasa's unfeaturized ``requested_slot``.
+
+    Args:
+        paths: A file, a directory, or a sequence of them.
+
+    Returns:
+        The merged domain.
+
+    Raises:
+        TrainingDataError: A path does not exist, no file has a domain key, a top-level key is
+            unknown, or a definition is invalid (a slot without a valid type, a categorical slot
+            without values, a float slot whose min_value is not below its max_value, a value of
+            the wrong type, a name defined differently in two places, a form requiring an
+            undeclared slot); the message names the file, the line, the key and what is expected.
+
+    Warns:
+        TrainingDataWarning: A response name does not start with ``utter_`` (it cannot be
+            predicted), an initial value lies outside a float slot's range or is not one of a
+            categorical slot's values, or an intent both uses and ignores an entity.
+
+    Example:
+        >>> domain = load_domain(_example_domain_file())
+        >>> domain.intents
+        ('greet', 'book', 'restart', 'back', 'out_of_scope', 'session_start', 'nlu_fallback')
+        >>> domain.action_names[0], domain.action_names[12:]
+        ('action_listen', ('action_book', 'booking_form', 'utter_greet'))
+        >>> domain.slots["seat"].values, domain.slots["seat"].features("aisle")
+        (('window', 'aisle', 'middle', '__other__'), [0.0, 1.0, 0.0, 0.0])
+    """
+    reader = _DomainReader()
+    files = _yaml_files(paths, "domain")
+    for path in files:
+        reader.read_file(path)
+    if not reader.files_with_domain_keys:
+        where = str(files[0]) if len(files) == 1 else f"any of the {len(files)} files"
+        raise TrainingDataError(
+            f"no domain key in {where}; a domain file is a mapping with keys such as 'intents', "
+            "'slots', 'responses' and 'actions'"
+        )
+    return reader.finish()
+
+
+# --- Reading -------------------------------------------------------------------------------------
+
+
+class _DomainReader:
+    """Collects the definitions of all files; a name may be defined again only identically."""
+
+    def __init__(self) -> None:
+        # Each table: name -> (definition, "file:line" where it was first defined).
+        self.intents: dict[str, tuple[tuple, str]] = {}
+        self.entities: dict[str, tuple[tuple, str]] = {}
+        self.slots: dict[str, tuple[Slot, str]] = {}
+        self.responses: dict[str, tuple[list, str]] = {}
+        self.forms: dict[str, tuple[tuple[str, ...], str]] = {}
+        self.actions: dict[str, None] = {}  # ordered sets
+        self.action_texts: dict[str, None] = {}
+        self.session_config: dict = {}
+        self.version: str | None = None
+        self.store_entities_as_slots = True
+        self.files_with_domain_keys = 0
+
+    def read_file(self, path: Path) -> None:
+        root = _compose(path)
+        if root is None:
+            raise TrainingDataError(f"{path} is empty; a domain file is a mapping of domain keys")
+        fields = _fields(root, path, "the top level of the file")
+        for key_node, _ in root.value:
+            if key_node.value == "templates":
+                raise TrainingDataError(
+                    f"unknown top-level key 'templates' in {path} (line {_line(key_node)}); Rasa "
+                    "2 renamed it 'responses'"
+                )
+        _check_top_level_keys(root, path)
+        if not set(fields) & (set(_DOMAIN_KEYS) - {"version"}):
+            return  # an NLU, stories or rules file of the same project
+        self.files_with_domain_keys += 1
+        if "version" in fields and self.version is None:
+            self.version = str(_yaml_value(fields["version"]))
+        for key, node in fields.items():
+            if _is_null(node) or key in ("version", "nlu", "stories", "rules"):
+                continue
+            if key == "intents":
+                self._read_intents(node, path)
+            elif key == "entities":
+                self._read_entities(node, path)
+            elif key == "slots":
+                for name, slot_node, line in _named_fields(node, path, "'slots'"):
+                    slot = _read_slot(_Item(path, "slot", name, line), slot_node)
+                    self._define(self.slots, "slot", name, slot, f"{path}:{line}")
+            elif key == "responses":
+                self._read_responses(node, path)
+            elif key == "actions":
+                for name, _ in _action_names(node, path):
+                    self.actions.setdefault(name, None)
+            elif key == "forms":
+                self._read_forms(node, path)
+            elif key == "e2e_actions":
+                for text, _ in _names(node, path, "'e2e_actions'", "a bot text"):
+                    self.action_texts.setdefault(text, None)
+            elif key == "session_config":
+                self.session_config = self.session_config or _mapping_value(node, path, key)
+            else:  # config
+                config = _mapping_value(node, path, key)
+                if config.get("store_entities_as_slots") is False:
+                    self.store_entities_as_slots = False
+
+    def _define(self, table: dict, kind: str, name: str, definition: Any, source: str) -> None:
+        known = table.get(name)
+        if known is None:
+            table[name] = (definition, source)
+        elif known[0] != definition:
+            raise TrainingDataError(
+                f"{source}: {kind} {name!r} is defined differently at {known[1]}; a name can "
+                "have one definition only, so make them the same or remove one"
+            )
+
+    def _read_intents(self, node: yaml.Node, path: Path) -> None:
+        for name, properties, item_node in _named_items(node, path, "'intents'", "an intent"):
+            item = _Item(path, "intent", name, _line(item_node))
+            use: bool | tuple = True
+            ignore: tuple = ()
+            if properties is not None:
+                fields = _known_fields(properties, item, _INTENT_KEYS)
+                if "use_entities" in fields:
+                    use = _use_entities(fields["use_entities"], item)
+                if "ignore_entities" in fields:
+                    ignore = tuple(_item_names(fields["ignore_entities"], item, "ignore_entities"))
+            self._define(self.intents, "intent", name, (use, ignore), item.source(item.line))
+
+    def _read_entities(self, node: yaml.Node, path: Path) -> None:
+        for name, properties, item_node in _named_items(node, path, "'entities'", "an entity"):
+            item = _Item(path, "entity", name, _line(item_node))
+            roles: tuple = ()
+            groups: tuple = ()
+            influences = True
+            if properties is not None:
+                fields = _known_fields(properties, item, _ENTITY_KEYS)
+                if "roles" in fields:
+                    roles = tuple(_item_names(fields["roles"], item, "roles"))
+                if "groups" in fields:
+                    groups = tuple(_item_names(fields["groups"], item, "groups"))
+                if "influence_conversation" in fields:
+                    influences = _bool(
+                        fields["influence_conversation"], item, "influence_conversation"
+                    )
+            definition = (roles, groups, influences)
+            self._define(self.entities, "entity", name, definition, item.source(item.line))
+
+    def _read_responses(self, node: yaml.Node, path: Path) -> None:
+        for name, variations_node, line in _named_fields(node, path, "'responses'"):
+            item = _Item(path, "response", name, line)
+            if not isinstance(variations_node, yaml.SequenceNode) or not variations_node.value:
+                raise item.error(
+                    "expected a list of variations such as '- text: Hello!', got "
+                    f"{_describe(variations_node)}",
+                    _line(variations_node),
+                )
+            variations = []
+            for variation in variations_node.value:
+                fields = _fields(variation, path, f"a variation of response {name!r}")
+                text = fields.get("text")
+                if text is not None and not isinstance(_yaml_value(text), str):
+                    raise item.error(f"'text' must be text, got {_describe(text)}", _line(text))
+                variations.append(_yaml_value(variation))
+            self._define(self.responses, "response", name, variations, item.source(line))
+
+    def _read_forms(self, node: yaml.Node, path: Path) -> None:
+        for name, form_node, line in _named_fields(node, path, "'forms'"):
+            item = _Item(path, "form", name, line)
+            required: tuple[str, ...] = ()
+            if not _is_null(form_node):
+                fields = _known_fields(form_node, item, _FORM_KEYS)
+                slots_node = fields.get("required_slots")
+                if isinstance(slots_node, yaml.MappingNode):  # Rasa 2: slot -> its mappings
+                    required = tuple(key.value for key, _ in slots_node.value)
+                elif slots_node is not None and not _is_null(slots_node):
+                    required = tuple(_item_names(slots_node, item, "required_slots"))
+                if "ignored_intents" in fields and not _is_null(fields["ignored_intents"]):
+                    _item_names(fields["ignored_intents"], item, "ignored_intents")
+            self._define(self.forms, "form", name, required, item.source(line))
+
+    def finish(self) -> Domain:
+        entities = {name: definition for name, (definition, _) in self.entities.items()}
+        roles = {name: d[0] for name, d in entities.items() if d[0]}
+        groups = {name: d[1] for name, d in entities.items() if d[1]}
+        not_influencing = [name for name, d in entities.items() if not d[2]]
+
+        used_entities = {}
+        for intent, ((use, ignore), source) in self.intents.items():
+            for entity in (use if use is not True else ()) + ignore:
+                if entity not in entities:
+                    raise TrainingDataError(
+                        f"{source}: intent {intent!r}: entity {entity!r} in use_entities or "
+                        f"ignore_entities is not declared under 'entities'"
+                    )
+            used_entities[intent] = _used_entities(
+                intent, use, ignore + tuple(not_influencing), entities, roles, groups
+            )
+        intents = tuple(self.intents) + tuple(i for i in DEFAULT_INTENTS if i not in self.intents)
+        for intent in intents[len(self.intents) :]:
+            used_entities[intent] = _used_entities(
+                intent, True, tuple(not_influencing), entities, roles, groups
+            )
+
+        slots = {name: slot for name, (slot, _) in self.slots.items()}
+        for form, (required, source) in self.forms.items():
+            for slot in required:
+                if slot not in slots:
+                    raise TrainingDataError(
+                        f"{source}: form {form!r}: required slot {slot!r} is not declared under "
+                        "'slots'"
+                    )
+        if self.forms and REQUESTED_SLOT not in slots:
+            slots[REQUESTED_SLOT] = Slot(REQUESTED_SLOT, "text", influence_conversation=False)
+
+        responses = {}
+        for name, (variations, source) in self.responses.items():
+            if not name.startswith("utter_"):
+                warnings.warn(
+                    f"{source}: response {name!r} does not start with 'utter_', so it is not an "
+                    "action a policy can predict; rename it 'utter_...'",
+                    TrainingDataWarning,
+                    stacklevel=3,
+                )
+            responses[name] = tuple(v["text"] for v in variations if v.get("text") is not None)
+
+        return Domain(
+            intents=intents,
+            entities=tuple(entities),
+            roles=roles,
+            groups=groups,
+            used_entities=used_entities,
+            slots=slots,
+            responses=responses,
+            actions=tuple(self.actions),
+            forms={name: required for name, (required, _) in self.forms.items()},
+            action_names=_action_names_of(tuple(self.actions), tuple(self.forms), responses),
+            action_texts=tuple(self.action_texts),
+            store_entities_as_slots=self.store_entities_as_slots,
+            session_config=self.session_config,
+            version=self.version,
+        )
+
+
+def _needs_active_loop(mapping: dict) -> bool:
+    """Whether a slot mapping applies only while a form runs (Rasa checks the first condition)."""
+    conditions = mapping.get("conditions")
+    first = conditions[0] if isinstance(conditions, list) and conditions else None
+    return isinstance(first, dict) and first.get("active_loop") is not None
+
+
+def _action_names_of(
+    actions: tuple[str, ...], forms: tuple[str, ...], responses: dict[str, tuple[str, ...]]
+) -> tuple[str, ...]:
+    """Default actions, custom actions, forms, then utter_ responses (sorted), each once."""
+    utter_actions = sorted(
+        name.split("/")[0] for name in responses if name.startswith("utter_")
+    )  # utter_faq/ask_x is a response of the retrieval action utter_faq
+    names: dict[str, None] = {}
+    for name in DEFAULT_ACTION_NAMES + actions + forms + tuple(utter_actions):
+        names.setdefault(name, None)
+    return tuple(names)
+
+
+def _used_entities(
+    intent: str,
+    use: bool | tuple[str, ...],
+    ignore: tuple[str, ...],
+    entities: dict[str, tuple],
+    roles: dict[str, tuple[str, ...]],
+    groups: dict[str, tuple[str, ...]],
+) -> tuple[str, ...]:
+    """Rasa's ``used_entities`` of an intent: the used entities with their role and group labels,
+    minus the ignored ones with theirs, sorted."""
+
+    def with_labels(names) -> set[str]:
+        labels = set(names)
+        for name in names:
+            labels |= {f"{name}{ENTITY_LABEL_SEPARATOR}{r}" for r in roles.get(name, ())}
+            labels |= {f"{name}{ENTITY_LABEL_SEPARATOR}{g}" for g in groups.get(name, ())}
+        return labels
+
+    included = with_labels(entities if use is True else use)
+    excluded = with_labels(ignore)
+    both = sorted(set(use) & set(ignore)) if use is not True else []
+    if both:
+        warnings.warn(
+            f"intent {intent!r} both uses and ignores {both}; ignoring wins",
+            TrainingDataWarning,
+            stacklevel=4,
+        )
+    return tuple(sorted(included - excluded))
+
+
+def _read_slot(item: _Item, node: yaml.Node) -> Slot:
+    name, path = item.name, item.path
+    if _is_null(node):
+        raise item.error(f"no 'type'; add 'type:' with one of: {', '.join(SLOT_TYPES)}")
+    fields = _known_fields(node, item, _SLOT_KEYS)
+    if "type" not in fields:
+        raise item.error(f"no 'type'; add 'type:' with one of: {', '.join(SLOT_TYPES)}")
+    slot_type = _yaml_value(fields["type"])
+    if slot_type not in SLOT_TYPES:
+        hint = ""
+        if isinstance(slot_type, str) and ("unfeaturized" in slot_type or "." in slot_type):
+            hint = " (an unfeaturized slot is 'type: any'; custom slot classes are not supported)"
+        raise item.error(
+            f"unknown type {slot_type!r}; expected one of: {', '.join(SLOT_TYPES)}{hint}",
+            _line(fields["type"]),
+        )
+    for key, only_for in (
+        ("values", "categorical"),
+        ("min_value", "float"),
+        ("max_value", "float"),
+    ):
+        if key in fields and slot_type != only_for:
+            raise item.error(f"'{key}' is only for {only_for} slots", _line(fields[key]))
+
+    influence = slot_type != "any"
+    if "influence_conversation" in fields:
+        influence = _bool(fields["influence_conversation"], item, "influence_conversation")
+        if influence and slot_type == "any":
+            raise item.error(
+                "an 'any' slot cannot influence the conversation; set influence_conversation: "
+                "false or pick a type with features (text, bool, categorical, float, list)",
+                _line(fields["influence_conversation"]),
+            )
+    values: tuple[str, ...] = ()
+    if slot_type == "categorical":
+        values = _categorical_values(fields.get("values"), item)
+    min_value = _number(fields["min_value"], item, "min_value") if "min_value" in fields else 0.0
+    max_value = _number(fields["max_value"], item, "max_value") if "max_value" in fields else 1.0
+    if min_value >= max_value:
+        raise item.error(
+            f"min_value {min_value} must be smaller than max_value {max_value}",
+            _line(fields.get("min_value", fields.get("max_value", node))),
+        )
+    mappings = ()
+    if "mappings" in fields and not _is_null(fields["mappings"]):
+        mappings = _mappings(fields["mappings"], item)
+    slot = Slot(
+        name=name,
+        type=slot_type,
+        values=values,
+        min_value=min_value,
+        max_value=max_value,
+        influence_conversation=influence,
+        mappings=mappings,
+        initial_value=_yaml_value(fields["initial_value"]) if "initial_value" in fields else None,
+    )
+    if slot.initial_value is not None:
+        line = _line(fields["initial_value"])
+        try:
+            slot.check_value(slot.initial_value)
+        except ValueError as error:
+            raise item.error(f"initial_value: {error}", line) from None
+        _warn_about_slot_value(slot, slot.initial_value, f"{path}:{line}: initial_value")
+    return slot
+
+
+def _warn_about_slot_value(slot: Slot, value: Any, where: str) -> None:
+    """Warn about a value Rasa accepts but featurizes differently than written."""
+    if value is None:
+        return
+    if slot.type == "categorical" and slot.category(value) == OTHER_VALUE:
+        if str(value).casefold() != OTHER_VALUE:
+            warnings.warn(
+                f"{where}: {value!r} is not one of the values of categorical slot {slot.name!r} "
+                f"({', '.join(slot.values[:-1])}); it is featurized as {OTHER_VALUE!r}",
+                TrainingDataWarning,
+                stacklevel=4,
+            )
+    elif slot.type == "float" and not slot.min_value <= float(value) <= slot.max_value:
+        warnings.warn(
+            f"{where}: {value!r} is outside [{slot.min_value}, {slot.max_value}] of float slot "
+            f"{slot.name!r}; it is featurized as the nearest bound",
+            TrainingDataWarning,
+            stacklevel=4,
+        )
+
+
+def _categorical_values(node: yaml.Node | None, item: _Item) -> tuple[str, ...]:
+    """The declared values as text (Rasa compares them as text), then ``__other__``."""
+    if node is None or not isinstance(node, yaml.SequenceNode) or not node.value:
+        got = "nothing" if node is None else _describe(node)
+        raise item.error(
+            f"a categorical slot needs 'values', a list of the values it can take; got {got}",
+            _line(node) if node is not None else None,
+        )
+    values = []
+    for value_node in node.value:
+        if not isinstance(value_node, yaml.ScalarNode):
+            raise item.error(
+                f"a value must be a scalar, got {_describe(value_node)}", _line(value_node)
+            )
+        value = _yaml_value(value_node)
+        if value is None:
+            raise item.error(
+                "null is not a value (it means 'not set'); write \"null\" in quotes for the text",
+                _line(value_node),
+            )
+        values.append(str(value))
+    if OTHER_VALUE not in values:
+        values.append(OTHER_VALUE)
+    return tuple(values)
+
+
+def _mappings(node: yaml.Node, item: _Item) -> tuple[dict, ...]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise item.error(
+            f"'mappings' must be a list such as '- type: from_entity', got {_describe(node)}",
+            _line(node),
+        )
+    mappings = []
+    for mapping in node.value:
+        fields = _fields(mapping, item.path, f"a mapping of slot {item.name!r}")
+        if "type" not in fields:
+            raise item.error("a mapping needs a 'type', e.g. 'type: from_entity'", _line(mapping))
+        mappings.append(_yaml_value(mapping))
+    return tuple(mappings)
+
+
+# --- Small readers -------------------------------------------------------------------------------
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
+
+
+def _known_fields(node: yaml.Node, item: _Item, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
+    """The fields of an item's mapping, after rejecting keys that are not ``allowed``."""
+    fields = _fields(node, item.path, f"{item.kind} {item.name!r}")
+    for key, value in fields.items():
+        if key not in allowed:
+            raise item.error(
+                f"unknown key {key!r}{_did_you_mean(key, allowed)}; allowed keys: "
+                f"{', '.join(allowed)}",
+                _line(value),
+            )
+    return fields
+
+
+def _name(node: yaml.Node, path: Path, what: str) -> str:
+    value = _yaml_value(node) if isinstance(node, yaml.ScalarNode) else None
+    if not isinstance(value, str) or not value.strip():
+        raise TrainingDataError(
+            f"{path}:{_line(node)}: {what} must be a non-empty name, got {_describe(node)}"
+        )
+    return value
+
+
+def _names(node: yaml.Node, path: Path, where: str, what: str) -> list[tuple[str, int]]:
+    """The names of a list, each with its line."""
+    if not isinstance(node, yaml.SequenceNode):
+        raise TrainingDataError(
+            f"{path}:{_line(node)}: {where} must be a list, got {_describe(node)}"
+        )
+    return [(_name(entry, path, what), _line(entry)) for entry in node.value]
+
+
+def _item_names(node: yaml.Node, item: _Item, key: str) -> list[str]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise item.error(f"'{key}' must be a list of names, got {_describe(node)}", _line(node))
+    return [
+        _name(entry, item.path, f"an entry of '{key}' of {item.kind} {item.name!r}")
+        for entry in node.value
+    ]
+
+
+def _named_fields(node: yaml.Node, path: Path, where: str) -> list[tuple[str, yaml.Node, int]]:
+    """The entries of a mapping of names (``slots``, ``responses``, ``forms``): each name, its
+    value, and the line of the name."""
+    if not isinstance(node, yaml.MappingNode):
+        raise TrainingDataError(
+            f"{path}:{_line(node)}: {where} must be a mapping of names, got {_describe(node)}"
+        )
+    return [
+        (_name(key, path, f"a name in {where}"), value, _line(key)) for key, value in node.value
+    ]
+
+
+def _named_items(
+    node: yaml.Node, path: Path, where: str, what: str
+) -> list[tuple[str, yaml.Node | None, yaml.Node]]:
+    """The entries of a list of ``name`` or ``name: {properties}`` (intents, entities)."""
+    if not isinstance(node, yaml.SequenceNode):
+        raise TrainingDataError(
+            f"{path}:{_line(node)}: {where} must be a list, got {_describe(node)}"
+        )
+    items = []
+    for entry in node.value:
+        if isinstance(entry, yaml.MappingNode):
+            if len(entry.value) != 1:
+                raise TrainingDataError(
+                    f"{path}:{_line(entry)}: {what} with properties is one 'name: {{...}}' "
+                    f"mapping, got {len(entry.value)} keys"
+                )
+            key, properties = entry.value[0]
+            name = _name(key, path, what)
+            if _is_null(properties):
+                raise TrainingDataError(
+                    f"{path}:{_line(entry)}: {what} {name!r} is followed by ':' but has no "
+                    "properties; remove the ':'"
+                )
+            items.append((name, properties, entry))
+        else:
+            items.append((_name(entry, path, what), None, entry))
+    return items
+
+
+def _action_names(node: yaml.Node, path: Path) -> list[tuple[str, int]]:
+    """``actions``: names, or ``name: {send_domain: true}`` (the properties are not used)."""
+    return [
+        (name, _line(entry))
+        for name, _, entry in _named_items(node, path, "'actions'", "an action")
+    ]
+
+
+def _use_entities(node: yaml.Node, item: _Item) -> bool | tuple[str, ...]:
+    """``true`` (all entities), ``false`` or an empty list (none), or a list of entities."""
+    if isinstance(node, yaml.SequenceNode):
+        return tuple(_item_names(node, item, "use_entities"))
+    value = _yaml_value(node)
+    if isinstance(value, bool) or value is None:
+        return True if value else ()
+    raise item.error(
+        f"'use_entities' must be true, false or a list of entities, got {_describe(node)}",
+        _line(node),
+    )
+
+
+def _bool(node: yaml.Node, item: _Item, key: str) -> bool:
+    value = _yaml_value(node)
+    if not isinstance(value, bool):
+        raise item.error(f"'{key}' must be true or false, got {_describe(node)}", _line(node))
+    return value
+
+
+def _number(node: yaml.Node, item: _Item, key: str) -> float:
+    value = _yaml_value(node)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise item.error(f"'{key}' must be a number, got {_describe(node)}", _line(node))
+    return float(value)
+
+
+def _mapping_value(node: yaml.Node, path: Path, key: str) -> dict:
+    if not isinstance(node, yaml.MappingNode):
+        raise TrainingDataError(
+            f"{path}:{_line(node)}: '{key}' must be a mapping, got {_describe(node)}"
+        )
+    return _yaml_value(node)
+
+
+@functools.cache
+def _example_domain_file() -> Path:
+    """A small domain file for the docstring examples."""
+    path = Path(tempfile.mkdtemp()) / "domain.yml"
+    path.write_text(
+        """
+version: "3.1"
+intents:
+- greet:
+    use_entities: []
+- book
+entities:
+- city:
+    roles: [from, to]
+- date
+slots:
+  confirmed:
+    type: bool
+    mappings: [{type: custom}]
+  seat:
+    type: categorical
+    values: [window, aisle, middle]
+    mappings: [{type: from_entity, entity: seat}]
+responses:
+  utter_greet:
+  - text: Hello!
+actions:
+- action_book
+forms:
+  booking_form:
+    required_slots: [seat]
+""",
+        encoding="utf-8",
+    )
+    return path
