@@ -21,9 +21,14 @@ except metadata.PackageNotFoundError:  # run from a source tree that was never i
     __version__ = "0+unknown"
 
 # public name -> module that defines it; imported when first asked for (PEP 562)
-_LAZY = {"train": "diet_sparse.training", "load": "diet_sparse.persistence"}
+_LAZY = {
+    "train": "diet_sparse.training",
+    "load": "diet_sparse.persistence",
+    "train_policy": "diet_sparse.training",
+    "load_policy": "diet_sparse.persistence",
+}
 
-__all__ = ["train", "load", "__version__"]
+__all__ = ["train", "load", "train_policy", "load_policy", "__version__"]
 
 
 def __getattr__(name: str):

@@ -14,10 +14,15 @@ or hand-edited one is reported in one line naming the file and what is wrong.
 
 Format 2 names the heads' weights after the heads that own them (``intent_head/...``,
 ``entity_head/...``); format 1 (diet-sparse 0.1) is converted when loaded.
+
+A dialogue policy's directory (`save_policy`, `load_policy`) holds ``metadata.json`` (with
+``"kind": "policy"``), ``config.json``, ``domain.json`` (the domain it was trained with) and
+``weights.npz``, in the same formats.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -28,15 +33,25 @@ from typing import Any
 import numpy as np
 
 from diet_sparse import network as names
-from diet_sparse.config import ConfigError, resolve_config
+from diet_sparse.config import ConfigError, TEDConfig, resolve_config
+from diet_sparse.domain import Domain, Slot
 from diet_sparse.featurizer import Featurizer
-from diet_sparse.network import DIETWeights, diet_weight_shapes, weight_path
+from diet_sparse.network import (
+    DIETWeights,
+    TEDWeights,
+    diet_weight_shapes,
+    ted_weight_shapes,
+    weight_path,
+)
 from diet_sparse.nlu import NLU
+from diet_sparse.policy import Policy
 from diet_sparse.tagging import TAG_HEADS, TagVocabulary
 
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
 FILES = ("metadata.json", "config.json", "featurizer.json", "weights.npz")
+POLICY_FORMAT_VERSION = 1
+POLICY_FILES = ("metadata.json", "config.json", "domain.json", "weights.npz")
 
 
 class ModelLoadError(RuntimeError):
@@ -85,7 +100,7 @@ def _compact(value: np.ndarray) -> np.ndarray:
     return value
 
 
-def _weight_arrays(network: DIETWeights) -> dict[str, np.ndarray]:
+def _weight_arrays(network: DIETWeights | TEDWeights) -> dict[str, np.ndarray]:
     arrays = {}
     for name, value in network.weights.items():
         mask = network.masks.get(name)
@@ -281,7 +296,7 @@ def _read_metadata(path: Path) -> tuple[dict[str, Any], dict[str, TagVocabulary]
     return metadata, vocabularies
 
 
-def _read_weights(path: Path, format_version: int) -> tuple[dict, dict]:
+def _read_weights(path: Path, format_version: int, diet: bool = True) -> tuple[dict, dict]:
     """Weights by name (disconnected entries zero) and the masks of randomly connected kernels."""
     try:
         with np.load(path, allow_pickle=False) as stored:
@@ -292,7 +307,7 @@ def _read_weights(path: Path, format_version: int) -> tuple[dict, dict]:
     weights, masks = {}, {}
     for key, value in arrays.items():
         name, _, part = key.partition("#")
-        if format_version == 1:
+        if diet and format_version == 1:
             name = _format_1_name(name)
         value = value.astype(np.float32) if value.dtype == np.float16 else value
         if not part:
@@ -341,8 +356,12 @@ def _check_weights(
         n_intents,
         {head: len(vocabulary) for head, vocabulary in vocabularies.items()},
     )
+    _check_weight_shapes(network.weights, expected, path)
+
+
+def _check_weight_shapes(weights: dict, expected: dict, path: Path) -> None:
     for name, shape in expected.items():
-        found = network.weights.get(name)
+        found = weights.get(name)
         if found is None or found.shape != shape:
             problem = "is missing" if found is None else f"has shape {found.shape}, not {shape}"
             raise ModelLoadError(
@@ -350,6 +369,108 @@ def _check_weights(
             )
         if not np.all(np.isfinite(found)):
             raise ModelLoadError(f"{path}: weight {name} holds values that are not finite")
-    unexpected = sorted(set(network.weights) - set(expected))
+    unexpected = sorted(set(weights) - set(expected))
     if unexpected:
         raise ModelLoadError(f"{path}: unexpected weight {unexpected[0]}; is it hand-edited?")
+
+
+# --- dialogue policies ---------------------------------------------------------------------
+
+
+def save_policy(policy: Policy, directory: str | Path) -> Path:
+    """Write a dialogue ``policy`` to ``directory``, replacing one there only once complete."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    metadata = dict(
+        policy.metadata,
+        kind="policy",
+        format_version=POLICY_FORMAT_VERSION,
+        attribute_sizes=policy.network.attribute_sizes,
+        action_names=list(policy.domain.action_names),
+    )
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        write_json(staging / "metadata.json", metadata)
+        write_json(staging / "config.json", policy.config.to_dict())
+        write_json(staging / "domain.json", _domain_to_json(policy.domain))
+        np.savez_compressed(staging / "weights.npz", **_weight_arrays(policy.network))
+        _replace_directory(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def load_policy(directory: str | Path, threads: int = 1) -> Policy:
+    """Load a dialogue policy written by `save_policy` (``diet-sparse train core``); needs no
+    TensorFlow.
+
+    Raises:
+        ModelLoadError: the directory is missing, incomplete, not a policy, or a file in it is
+            damaged or does not fit the others; the message names the file and the problem.
+
+    Example:
+        >>> policy = load_policy("models/policy")  # doctest: +SKIP
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelLoadError(f"policy directory {directory} does not exist")
+    missing = [name for name in POLICY_FILES if not (directory / name).is_file()]
+    metadata = (
+        _read_json(directory / "metadata.json", dict) if "metadata.json" not in missing else {}
+    )
+    if missing or metadata.get("kind") != "policy":
+        what = f"missing {', '.join(missing)}" if missing else "its metadata.json is not a policy's"
+        raise ModelLoadError(f"{directory} is not a diet-sparse dialogue policy: {what}")
+    if metadata.get("format_version") != POLICY_FORMAT_VERSION:
+        raise ModelLoadError(
+            f"{directory / 'metadata.json'}: policy format {metadata.get('format_version')!r}; "
+            f"this diet-sparse reads format {POLICY_FORMAT_VERSION}. Retrain the policy."
+        )
+    config_path = directory / "config.json"
+    try:
+        config = resolve_config(_read_json(config_path, dict), str(config_path), kind=TEDConfig)
+    except ConfigError as error:
+        raise ModelLoadError(str(error)) from None
+    domain_path = directory / "domain.json"
+    try:
+        domain = _domain_from_json(_read_json(domain_path, dict))
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ModelLoadError(f"{domain_path}: not a valid domain: {error!r}") from None
+    from diet_sparse.dialogue_features import TurnFeaturizer
+
+    sizes = TurnFeaturizer(domain).attribute_sizes
+    weights, masks = _read_weights(directory / "weights.npz", POLICY_FORMAT_VERSION, diet=False)
+    expected = ted_weight_shapes(config, sizes, len(domain.action_names))
+    _check_weight_shapes(weights, expected, directory / "weights.npz")
+    network = TEDWeights(config, weights, masks, sizes, len(domain.action_names))
+    return Policy(config, domain, network, metadata, threads=threads)
+
+
+def _domain_to_json(domain: Domain) -> dict[str, Any]:
+    return dataclasses.asdict(domain)
+
+
+def _domain_from_json(value: dict[str, Any]) -> Domain:
+    """The `Domain` that `_domain_to_json` wrote (JSON made its tuples lists)."""
+    tuples = lambda mapping: {key: tuple(items) for key, items in mapping.items()}  # noqa: E731
+    slots = {
+        name: Slot(**dict(slot, values=tuple(slot["values"]), mappings=tuple(slot["mappings"])))
+        for name, slot in value["slots"].items()
+    }
+    return Domain(
+        **dict(
+            value,
+            intents=tuple(value["intents"]),
+            entities=tuple(value["entities"]),
+            roles=tuples(value["roles"]),
+            groups=tuples(value["groups"]),
+            used_entities=tuples(value["used_entities"]),
+            slots=slots,
+            responses=tuples(value["responses"]),
+            actions=tuple(value["actions"]),
+            forms=tuples(value["forms"]),
+            action_names=tuple(value["action_names"]),
+            action_texts=tuple(value.get("action_texts", ())),
+        )
+    )

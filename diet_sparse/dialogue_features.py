@@ -1,0 +1,221 @@
+"""Dialogue featurization, as Rasa 3's TED featurizes a tracker: events -> one state per turn ->
+the features of each turn attribute.
+
+After every bot action the dialogue is in a `State`: the last user message's intent and entity
+labels (only in the turn right after the user spoke), the previous action, the slots that
+influence the conversation, and the active form. A policy predicts the next action from the
+states so far, the newest `max_history` of them. `TurnFeaturizer` turns states into the arrays
+the TED model reads: per attribute (`network.TURN_ATTRIBUTES`), one-hot intent, multi-hot entity
+labels, one-hot previous action, the slots' features, one-hot active form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from diet_sparse.domain import ACTION_LISTEN, ENTITY_LABEL_SEPARATOR, Domain
+from diet_sparse.network import TURN_ATTRIBUTES
+from diet_sparse.stories import (
+    ActionExecuted,
+    ActiveLoop,
+    Event,
+    SlotSet,
+    Story,
+    UserUttered,
+    with_entity_slots,
+)
+
+
+class DialogueError(ValueError):
+    """Events a policy cannot featurize; the message names the event and what is wrong."""
+
+
+@dataclass(frozen=True)
+class State:
+    """The dialogue after a bot action, as the policy sees it."""
+
+    intent: str | None = None  # only in the turn right after the user spoke
+    entities: tuple[str, ...] = ()  # entity labels of that user message: city, city#from, ...
+    prev_action: str | None = None
+    slots: tuple[tuple[str, Any], ...] = ()  # (name, value) of slots that are set
+    active_loop: str | None = None
+
+
+def states_and_actions(events: Iterable[Event], domain: Domain) -> tuple[list[State], list[str]]:
+    """For every bot action in ``events``, the state before it and its name.
+
+    ``states[i]`` is the dialogue right before ``actions[i]``; the state after the last event
+    is ``states_and_actions(...)`` of the whole conversation's `current_state`.
+
+    Example:
+        >>> from diet_sparse.domain import _example_domain_file, load_domain
+        >>> domain = load_domain(_example_domain_file())
+        >>> events = [ActionExecuted("action_listen"), UserUttered("greet"),
+        ...           ActionExecuted("utter_greet")]
+        >>> states, actions = states_and_actions(events, domain)
+        >>> actions, states[1].intent, states[1].prev_action
+        (['action_listen', 'utter_greet'], 'greet', 'action_listen')
+    """
+    tracker = _Tracker(domain)
+    states, actions = [], []
+    for index, event in enumerate(events):
+        if isinstance(event, ActionExecuted):
+            states.append(tracker.state())
+            actions.append(tracker.check_action(event, index))
+        tracker.apply(event, index)
+    return states, actions
+
+
+def story_states_and_actions(story: Story, domain: Domain) -> tuple[list[State], list[str]]:
+    """`states_and_actions` of a training or test story, with the slots that Rasa fills from
+    its entities (`stories.with_entity_slots`), which stories leave implicit."""
+    return states_and_actions(with_entity_slots(story.events, domain), domain)
+
+
+def conversation_states(events: Iterable[Event], domain: Domain) -> list[State]:
+    """Every state of a conversation: the one before each bot action, then the current one
+    (which the next action is predicted from)."""
+    tracker = _Tracker(domain)
+    states = []
+    for index, event in enumerate(events):
+        if isinstance(event, ActionExecuted):
+            states.append(tracker.state())
+            tracker.check_action(event, index)
+        tracker.apply(event, index)
+    return [*states, tracker.state()]
+
+
+class _Tracker:
+    """The dialogue so far, event by event."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
+        self.user: UserUttered | None = None
+        self.prev_action: str | None = None
+        self.slots = {
+            name: slot.initial_value for name, slot in domain.slots.items() if slot.feature_size
+        }
+        self.active_loop: str | None = None
+
+    def apply(self, event: Event, index: int) -> None:
+        if isinstance(event, UserUttered):
+            if event.intent is not None and event.intent not in self.domain.intents:
+                raise DialogueError(f"event {index}: intent {event.intent!r} is not in the domain")
+            self.user = event
+        elif isinstance(event, ActionExecuted):
+            self.prev_action = event.name
+        elif isinstance(event, SlotSet):
+            if event.name not in self.domain.slots:
+                raise DialogueError(f"event {index}: slot {event.name!r} is not in the domain")
+            if event.name in self.slots:
+                self.slots[event.name] = event.value
+        elif isinstance(event, ActiveLoop):
+            if event.name is not None and event.name not in self.domain.loop_names:
+                raise DialogueError(
+                    f"event {index}: active loop {event.name!r} is not a form of the domain"
+                )
+            self.active_loop = event.name
+
+    def check_action(self, event: ActionExecuted, index: int) -> str:
+        if event.name not in self.domain.action_names:
+            raise DialogueError(f"event {index}: action {event.name!r} is not in the domain")
+        return event.name
+
+    def state(self) -> State:
+        just_spoke = self.user is not None and self.prev_action == ACTION_LISTEN
+        intent = self.user.intent if just_spoke else None
+        entities: tuple[str, ...] = ()
+        if just_spoke:
+            used = set(self.domain.entities_used_by(intent or ""))
+            labels = set()
+            for entity in self.user.entities:
+                labels.add(entity.type)
+                for extra in (entity.role, entity.group):
+                    if extra:
+                        labels.add(f"{entity.type}{ENTITY_LABEL_SEPARATOR}{extra}")
+            entities = tuple(sorted(labels & used))
+        slots = tuple((name, value) for name, value in self.slots.items() if value is not None)
+        return State(intent, entities, self.prev_action, slots, self.active_loop)
+
+
+class TurnFeaturizer:
+    """States -> the per-attribute arrays of the TED model, newest turn first.
+
+    Args:
+        domain: the intents, entity labels, actions, slots and forms that features stand for.
+    """
+
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
+        self._intents = {name: i for i, name in enumerate(domain.intents)}
+        self._entities = {label: i for i, label in enumerate(domain.entity_states)}
+        self._actions = {name: i for i, name in enumerate(domain.action_names)}
+        self._loops = {name: i for i, name in enumerate(domain.loop_names)}
+        self._slots = [slot for slot in domain.slots.values() if slot.feature_size]
+        self.attribute_sizes = {
+            "intent": len(self._intents),
+            "prev_action": len(self._actions),
+            "entities": len(self._entities),
+            "slots": sum(slot.feature_size for slot in self._slots),
+            "active_loop": len(self._loops) if domain.forms else 0,
+        }
+        assert tuple(self.attribute_sizes) == TURN_ATTRIBUTES
+
+    def action_id(self, name: str) -> int:
+        return self._actions[name]
+
+    def featurize(
+        self, dialogues: Sequence[Sequence[State]], max_history: int | None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Each dialogue's newest ``max_history`` states (all for None), newest first, as
+        attribute -> (B, T, F) float32 arrays, and the number of turns of each dialogue."""
+        cut = [list(states[-max_history:] if max_history else states) for states in dialogues]
+        lengths = np.array([len(states) for states in cut], dtype=np.int64)
+        longest = max(int(lengths.max(initial=0)), 1)
+        arrays = {
+            attribute: np.zeros((len(cut), longest, size), np.float32)
+            for attribute, size in self.attribute_sizes.items()
+            if size
+        }
+        for b, states in enumerate(cut):
+            for t, state in enumerate(reversed(states)):  # newest first
+                self._write(state, {a: values[b, t] for a, values in arrays.items()})
+        return arrays, lengths
+
+    def _write(self, state: State, rows: dict[str, np.ndarray]) -> None:
+        if state.intent is not None:
+            rows["intent"][self._intents[state.intent]] = 1.0
+        for label in state.entities:
+            if "entities" in rows and label in self._entities:
+                rows["entities"][self._entities[label]] = 1.0
+        if state.prev_action is not None:
+            rows["prev_action"][self._actions[state.prev_action]] = 1.0
+        if "slots" in rows:
+            values = dict(state.slots)
+            rows["slots"][:] = [
+                feature for slot in self._slots for feature in slot.features(values.get(slot.name))
+            ]
+        if state.active_loop is not None and "active_loop" in rows:
+            rows["active_loop"][self._loops[state.active_loop]] = 1.0
+
+
+def training_examples(
+    stories: Iterable[Story], domain: Domain, max_history: int | None
+) -> tuple[list[tuple[State, ...]], list[str]]:
+    """One example per bot action of the stories (rules are left out, as Rasa's TED leaves
+    them): the states before it, the newest ``max_history`` of them, and the action; an example
+    that occurs twice is kept once."""
+    seen: dict[tuple[tuple[State, ...], str], None] = {}
+    for story in stories:
+        if story.is_rule:
+            continue
+        states, actions = story_states_and_actions(story, domain)
+        for i, action in enumerate(actions):
+            history = states[: i + 1]
+            history = history[-max_history:] if max_history else history
+            seen.setdefault((tuple(history), action), None)
+    return [history for history, _ in seen], [action for _, action in seen]

@@ -1,0 +1,177 @@
+"""Training the TED dialogue policy: domain and stories -> training examples -> a plain loop of
+compiled training steps -> a `Policy` (saved with ``out``)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from diet_sparse import __version__
+from diet_sparse.config import ConfigLike, TEDConfig, as_config
+from diet_sparse.data import TrainingDataError
+from diet_sparse.dialogue_features import TurnFeaturizer, training_examples
+from diet_sparse.domain import Domain, load_domain
+from diet_sparse.persistence import check_model_directory, save_policy
+from diet_sparse.policy import Policy
+from diet_sparse.stories import Story, load_stories, validate_stories
+from diet_sparse.training.batching import batch_size_for_epoch
+from diet_sparse.training.policy_model import TED, DialogueBatch, dialogue_batch
+from diet_sparse.training.trainer import LazyAdam
+
+logger = logging.getLogger(__name__)
+
+PathsLike = str | Path | Sequence[str | Path]
+
+
+def train_policy(
+    domain: Domain | PathsLike,
+    stories: Sequence[Story] | PathsLike,
+    config: ConfigLike = None,
+    out: str | Path | None = None,
+    progress: bool | Callable[[dict[str, float]], None] = True,
+) -> Policy:
+    """Train a TED policy on Rasa stories and, with ``out``, save it there.
+
+    The config, the domain, the stories (checked against the domain) and ``out`` are checked
+    before training starts. Rules are read but, as in Rasa, TED does not train on them (the
+    rule policy applies them). The number of trainable weights is logged before training.
+
+    Args:
+        domain: a `Domain`, or ``domain.yml`` files / folders.
+        stories: `Story` objects, or YAML files / folders holding ``stories:`` (and ``rules:``).
+        config: a `TEDConfig`, a dict of its values, a YAML config path, or None.
+        out: policy directory to write; an existing one is replaced only once complete.
+        progress: True shows a progress bar with the loss and action accuracy; a function is
+            called after each epoch with its figures instead; False reports nothing.
+
+    Returns:
+        The trained `Policy`.
+
+    Example:
+        >>> policy = train_policy("data/domain.yml", "data/", out="models/policy")  # doctest: +SKIP
+    """
+    config = as_config(config, kind=TEDConfig)
+    if out is not None:
+        check_model_directory(out)
+    if not isinstance(domain, Domain):
+        domain = load_domain(domain)
+    if not (isinstance(stories, Sequence) and all(isinstance(s, Story) for s in stories)):
+        stories = load_stories(stories)
+    validate_stories(stories, domain)
+    rules = sum(story.is_rule for story in stories)
+    if rules:
+        logger.info(
+            "%d rules read; TED trains on stories only (rules are the rule policy's)", rules
+        )
+    histories, actions = training_examples(stories, domain, config.max_history)
+    if not histories:
+        raise TrainingDataError("nothing to learn: the stories hold no bot actions")
+
+    tf.keras.utils.set_random_seed(config.random_seed)
+    started = time.perf_counter()
+    featurizer = TurnFeaturizer(domain)
+    features, lengths = featurizer.featurize(histories, config.max_history)
+    action_ids = np.array([featurizer.action_id(action) for action in actions], np.int32)
+    model = TED(config, featurizer.attribute_sizes, len(domain.action_names))
+    model.build_all()
+    counts = model.count_trainable_weights()
+    logger.info(
+        "Trainable weights: %s connected in the randomly connected layers (of %s if dense, "
+        "connection_density=%g); %s in total. %d training examples.",
+        f"{counts['randomly_connected']:,}",
+        f"{counts['randomly_connected_if_dense']:,}",
+        config.connection_density,
+        f"{counts['total']:,}",
+        len(action_ids),
+    )
+    history = _fit(model, config, features, lengths, action_ids, progress)
+    metadata = {
+        "kind": "policy",
+        "diet_sparse_version": __version__,
+        "tensorflow_version": tf.__version__,
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "training_seconds": round(time.perf_counter() - started, 2),
+        "training_examples": len(action_ids),
+        "trainable_weights": counts,
+        "history": history,
+    }
+    policy = Policy(config, domain, model.to_weights(), metadata, keras_model=model)
+    if out is not None:
+        save_policy(policy, out)
+    return policy
+
+
+def _fit(
+    model: TED,
+    config: TEDConfig,
+    features: dict[str, np.ndarray],
+    lengths: np.ndarray,
+    action_ids: np.ndarray,
+    progress: bool | Callable[[dict[str, float]], None],
+) -> list[dict[str, float]]:
+    """Run the epochs; returns per epoch its seconds, batch size and mean training metrics."""
+    averaging = config.ema_momentum is not None
+    optimizer = LazyAdam(
+        learning_rate=config.learning_rate,
+        use_ema=averaging,
+        ema_momentum=config.ema_momentum if averaging else 0.99,
+    )
+    optimizer.build(model.trainable_variables)
+    signature = DialogueBatch(
+        features={
+            a: tf.TensorSpec([None, None, f.shape[2]], tf.float32) for a, f in features.items()
+        },
+        mask=tf.TensorSpec([None, None], tf.float32),
+        action_ids=tf.TensorSpec([None], tf.int32),
+    )
+
+    @tf.function(input_signature=[signature], autograph=False)
+    def train_step(batch):
+        with tf.GradientTape() as tape:
+            results = model.losses_and_metrics(batch, training=True)
+        gradients = tape.gradient(results["loss"], model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return results
+
+    rng = np.random.default_rng(config.random_seed)
+    show_bar = progress is True
+    epochs = tqdm(
+        range(config.epochs), desc="Epochs", unit="epoch", disable=not show_bar, file=sys.stderr
+    )
+    history = []
+    for epoch in epochs:
+        epoch_started = time.perf_counter()
+        batch_size = batch_size_for_epoch(epoch, config.epochs, config.batch_size)
+        order = rng.permutation(len(action_ids))
+        totals: dict[str, float] = {}
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        for indices in batches:
+            batch = dialogue_batch(
+                {a: f[indices] for a, f in features.items()}, lengths[indices], action_ids[indices]
+            )
+            for name, value in train_step(batch).items():
+                totals[name] = totals.get(name, 0.0) + float(value)
+        means = {name: value / len(batches) for name, value in totals.items()}
+        if not all(math.isfinite(v) for v in means.values()):
+            raise FloatingPointError(
+                f"training diverged in epoch {epoch + 1} (loss {means['loss']}); "
+                "lower learning_rate in the config"
+            )
+        seconds = round(time.perf_counter() - epoch_started, 3)
+        summary = {"epoch": epoch + 1, "seconds": seconds, "batch_size": batch_size}
+        history.append({**summary, **{name: round(value, 5) for name, value in means.items()}})
+        if show_bar:
+            epochs.set_postfix(loss=f"{means['loss']:.3f}", acc=f"{means['action_accuracy']:.3f}")
+        elif callable(progress):
+            progress(history[-1])
+    if averaging:
+        optimizer.finalize_variable_values(model.trainable_variables)
+    return history
