@@ -3,6 +3,10 @@
 A Rasa assistant with ``nlu: url: "http://host:port"`` in its ``endpoints.yml`` POSTs
 ``{"text": ..., "message_id": ..., "token": ...}`` to ``/model/parse`` and reads back the parse
 result; this server answers exactly that, plus ``/health``, ``/status`` and ``/version``.
+Started with a dialogue policy as well (``policy_dir``, ``--policy``), it also answers
+``POST /model/predict``: a body ``{"events": [...]}`` holding the events of a Rasa tracker gets
+back the policy's scores of the next action (`Policy.predict`), each prediction made in a worker
+thread.
 
 Requests that arrive together are parsed as one batch: a single worker takes the first queued
 request, waits up to ``batch_window_ms`` for more (at most ``max_batch_size``), and runs
@@ -44,15 +48,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from diet_sparse import __version__
 from diet_sparse.config import ConfigError
+from diet_sparse.data import TrainingDataError
+from diet_sparse.dialogue_features import DialogueError
+from diet_sparse.stories import events_from_tracker_json
 
 logger = logging.getLogger(__name__)
 
 PARSE_PATH = "/model/parse"
+PREDICT_PATH = "/model/predict"
+BODY_TOKEN_PATHS = (PARSE_PATH, PREDICT_PATH)  # POSTs that may carry the token in their body
 DEFAULT_HOST = "127.0.0.1"  # this machine only; another host needs an auth token to be safe
 DEFAULT_PORT = 5005  # Rasa's
 DEFAULT_WORKERS = 1
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_MAX_TEXT_LENGTH = 2000
+DEFAULT_MAX_EVENTS = 5000  # tracker events in one /model/predict request
 DEFAULT_BATCH_WINDOW_MS = 2.0
 DEFAULT_MAX_BATCH_SIZE = 64
 DEFAULT_CONCURRENT_BATCHES = os.cpu_count() or 1
@@ -64,6 +74,7 @@ OPTION_RANGES: dict[str, tuple[bool, float, float | None]] = {
     "workers": (True, 1, None),
     "max_body_bytes": (True, 1, None),
     "max_text_length": (True, 1, None),
+    "max_events": (True, 1, None),
     "max_batch_size": (True, 1, None),
     "concurrent_batches": (True, 1, None),
     "batch_window_ms": (False, 0, None),  # 0: no batching
@@ -121,10 +132,10 @@ class ApiError(Exception):
 
 
 class ServerStartError(RuntimeError):
-    """The server cannot start (model, address); the message is the one line to show."""
+    """The server cannot start (model, policy, address); the message is the one line to show."""
 
 
-# --- request and response schemas (the OpenAPI document; the parse body is checked by hand) --
+# --- request and response schemas (the OpenAPI document; bodies are checked by hand) ---------
 
 
 class ParseRequest(BaseModel):
@@ -159,6 +170,34 @@ class ParseResponse(BaseModel):
     message_id: str | None = None
 
 
+class TrackerEvent(BaseModel):
+    """One event of a Rasa tracker; ``user``, ``action``, ``slot`` and ``active_loop`` events
+    shape the prediction, ``restart``, ``session_started``, ``undo``, ``rewind`` and
+    ``reset_slots`` are applied as Rasa applies them, and the other kinds are skipped."""
+
+    model_config = ConfigDict(extra="allow")  # name, parse_data, value, timestamp, ...
+
+    event: str
+
+
+class PredictRequest(BaseModel):
+    """The conversation so far, oldest event first; ``token`` as in `ParseRequest`."""
+
+    events: list[TrackerEvent]
+    token: str | None = None
+
+
+class ActionScore(BaseModel):
+    action: str
+    score: float
+
+
+class PredictResponse(BaseModel):
+    scores: list[ActionScore]  # highest first
+    policy: str
+    confidence: float  # the first score
+
+
 class ErrorResponse(BaseModel):
     error: str
     detail: Any
@@ -176,11 +215,38 @@ class StatusResponse(BaseModel):
     connection_density: float
     batch_window_ms: float
     max_text_length: int
+    policy_directory: str | None
+    policy_action_count: int | None  # None: started without a policy
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 401, 413, 500)
 }
+PARSE_EXAMPLE = '{"text": "hello"}'
+PREDICT_EXAMPLE = '{"events": [{"event": "action", "name": "action_listen"}]}'
+
+
+def _request_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of an endpoint that reads ``model``'s JSON by hand, with the
+    models it nests written out in place: OpenAPI's document has no ``$defs`` to refer to."""
+    schema = model.model_json_schema()
+    nested = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(nested[node["$ref"].rpartition("/")[2]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": inline(schema)}},
+        }
+    }
 
 
 # --- micro-batching --------------------------------------------------------------------------
@@ -328,8 +394,9 @@ def _unauthorized() -> JSONResponse:
 
 
 class TokenGuard:
-    """ASGI middleware: every request needs the token, except that POST /model/parse may carry
-    it in its JSON body (as Rasa sends it), which the parse endpoint checks itself."""
+    """ASGI middleware: every request needs the token, except that POST /model/parse and
+    /model/predict (`BODY_TOKEN_PATHS`) may carry it in their JSON body (as Rasa sends it), which
+    those endpoints check themselves."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -342,7 +409,7 @@ class TokenGuard:
         request = Request(scope)
         authorized = _same_token(_token_outside_body(request), self.token)
         scope.setdefault("state", {})["token_checked"] = authorized
-        if authorized or (scope["path"] == PARSE_PATH and scope["method"] == "POST"):
+        if authorized or (scope["path"] in BODY_TOKEN_PATHS and scope["method"] == "POST"):
             await self.app(scope, receive, send)
         else:
             await _unauthorized()(scope, receive, send)
@@ -367,9 +434,34 @@ async def _read_body(request: Request, max_body_bytes: int) -> bytes:
     return bytes(body)
 
 
-def _decode_json(body: bytes) -> Any:
+async def _authorized_json(
+    request: Request, max_body_bytes: int, auth_token: str | None, example: str
+) -> Any:
+    """The decoded JSON body of a POST to a `BODY_TOKEN_PATHS` path, once its token is checked
+    (outside the body by `TokenGuard`, else here as the body's ``token``), or the `JSONResponse`
+    to send instead: 401 without the token, saying nothing about the body, or an empty one when
+    the client went away. ``example`` is a body to show when it is empty."""
+    try:
+        body = await _read_body(request, max_body_bytes)
+    except ClientDisconnect:
+        return JSONResponse({}, status_code=400)  # nobody is listening any more
+    needs_body_token = auth_token is not None and not request.state.token_checked
+    try:
+        decoded = _decode_json(body, example)
+    except ApiError:
+        if needs_body_token:
+            return _unauthorized()  # say nothing about the body to a client without a token
+        raise
+    if needs_body_token and not (
+        isinstance(decoded, dict) and _same_token(decoded.get("token"), auth_token)
+    ):
+        return _unauthorized()
+    return decoded
+
+
+def _decode_json(body: bytes, example: str) -> Any:
     if not body.strip():
-        raise ApiError(400, "invalid_json", 'the body is empty; send JSON like {"text": "hello"}')
+        raise ApiError(400, "invalid_json", f"the body is empty; send JSON like {example}")
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as error:  # JSONDecodeError and bad UTF-8 are ValueError
@@ -410,12 +502,16 @@ def _checked_string(body: dict, key: str, required: bool) -> str | None:
     return value
 
 
-def _parse_request(body: Any, max_text_length: int) -> ParseRequest:
-    """Check the decoded body the way a user can act on; unknown keys are ignored."""
+def _check_object(body: Any) -> None:
     if not isinstance(body, dict):
         raise ApiError(
             400, "invalid_request", f"the body must be a JSON object, got {_describe(body)}"
         )
+
+
+def _parse_request(body: Any, max_text_length: int) -> ParseRequest:
+    """Check the decoded body the way a user can act on; unknown keys are ignored."""
+    _check_object(body)
     text = _checked_string(body, "text", required=True)
     if len(text) > max_text_length:
         raise ApiError(
@@ -429,6 +525,62 @@ def _parse_request(body: Any, max_text_length: int) -> ParseRequest:
         message_id=_checked_string(body, "message_id", required=False),
         token=_checked_string(body, "token", required=False),
     )
+
+
+def _predict_events(body: Any, max_events: int) -> list[Any]:
+    """The ``events`` of a decoded /model/predict body, checked as a whole; the events themselves
+    are read by `_predict`. Unknown keys are ignored."""
+    _check_object(body)
+    _checked_string(body, "token", required=False)
+    if "events" not in body:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"missing 'events', the tracker's events: send {PREDICT_EXAMPLE}",
+        )
+    events = body["events"]
+    if not isinstance(events, list):
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"'events' must be an array of tracker events, got {_describe(events)}",
+        )
+    if len(events) > max_events:
+        raise ApiError(
+            413,
+            "too_many_events",
+            f"'events' has {len(events)} events; the limit is {max_events}",
+        )
+    return events
+
+
+def _predict(policy, events: list[Any]) -> dict[str, Any]:
+    """``policy``'s prediction from tracker ``events`` (run in a worker thread).
+
+    Raises:
+        ApiError: 400 for an event that cannot be read or names what the policy's domain lacks;
+            the detail names the event by its index in ``events``.
+    """
+    try:
+        read = events_from_tracker_json(events)
+    except TrainingDataError as error:  # "tracker event <index>: ...", the index in ``events``
+        raise ApiError(400, "invalid_event", str(error)) from None
+    try:
+        return policy.predict(read)
+    except DialogueError as error:  # its index counts the events read, not those sent
+        raise _locate_unknown_name(policy, events, error) from None
+
+
+def _locate_unknown_name(policy, events: list[Any], error: DialogueError) -> ApiError:
+    """The 400 for the first of ``events`` that names what the domain lacks. An event's names
+    are checked without the events around it, so the event can be found on its own."""
+    for index, event in enumerate(events):
+        try:
+            policy.states([event])
+        except DialogueError as alone:
+            problem = str(alone).removeprefix("event 0: ")
+            return ApiError(400, "not_in_domain", f"tracker event {index}: {problem}")
+    return ApiError(400, "not_in_domain", str(error))
 
 
 # --- the application ---------------------------------------------------------------------------
@@ -445,7 +597,14 @@ def _error_response(
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
-def _status(nlu, model_dir: str | None, batch_window_ms: float, max_text_length: int) -> dict:
+def _status(
+    nlu,
+    model_dir: str | None,
+    batch_window_ms: float,
+    max_text_length: int,
+    policy,
+    policy_dir: str | None,
+) -> dict:
     labels = {name: vocabulary.labels() for name, vocabulary in nlu.tag_vocabularies.items()}
     return {
         "model_directory": model_dir,
@@ -459,6 +618,8 @@ def _status(nlu, model_dir: str | None, batch_window_ms: float, max_text_length:
         "connection_density": nlu.config.connection_density,
         "batch_window_ms": batch_window_ms,
         "max_text_length": max_text_length,
+        "policy_directory": policy_dir,
+        "policy_action_count": len(policy.action_names) if policy is not None else None,
     }
 
 
@@ -491,13 +652,18 @@ def create_app(
     nlu,
     *,
     model_dir: str | Path | None = None,
+    policy=None,
+    policy_dir: str | Path | None = None,
     auth_token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_text_length: int = DEFAULT_MAX_TEXT_LENGTH,
+    max_events: int = DEFAULT_MAX_EVENTS,
     batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
 ) -> FastAPI:
-    """The FastAPI application serving ``nlu`` (anything with `NLU`'s attributes and methods).
+    """The FastAPI application serving ``nlu`` (anything with `NLU`'s attributes and methods)
+    and, if given, the dialogue ``policy`` (a `Policy`) at POST /model/predict; without one,
+    that path answers 404. ``model_dir`` and ``policy_dir`` are only shown by /status.
 
     Raises:
         ConfigError: an option is out of range (see `check_option`).
@@ -511,12 +677,18 @@ def create_app(
         auth_token=auth_token,
         max_body_bytes=max_body_bytes,
         max_text_length=max_text_length,
+        max_events=max_events,
         batch_window_ms=batch_window_ms,
         max_batch_size=max_batch_size,
     )
     batcher = MicroBatcher(nlu.parse_batch, batch_window_ms, max_batch_size)
     status = _status(
-        nlu, str(model_dir) if model_dir is not None else None, batch_window_ms, max_text_length
+        nlu,
+        str(model_dir) if model_dir is not None else None,
+        batch_window_ms,
+        max_text_length,
+        policy,
+        str(policy_dir) if policy_dir is not None else None,
     )
 
     @asynccontextmanager
@@ -528,7 +700,8 @@ def create_app(
     app = FastAPI(
         title="diet-sparse NLU server",
         version=__version__,
-        description="Rasa's NLU HTTP protocol: POST /model/parse returns the parse result.",
+        description="Rasa's NLU HTTP protocol: POST /model/parse returns the parse result. "
+        "Started with a dialogue policy, POST /model/predict returns the next action's scores.",
         lifespan=lifespan,
     )
     _add_error_handlers(app)
@@ -539,30 +712,13 @@ def create_app(
         PARSE_PATH,
         response_model=None,
         responses={200: {"model": ParseResponse}, **ERROR_RESPONSES},
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": ParseRequest.model_json_schema()}},
-            }
-        },
+        openapi_extra=_request_body(ParseRequest),
     )
     async def parse(request: Request) -> JSONResponse:
         """Intent, intent ranking and entities of ``text``, as Rasa's parse result."""
-        try:
-            body = await _read_body(request, max_body_bytes)
-        except ClientDisconnect:
-            return JSONResponse({}, status_code=400)  # nobody is listening any more
-        needs_body_token = auth_token is not None and not request.state.token_checked
-        try:
-            decoded = _decode_json(body)
-        except ApiError:
-            if needs_body_token:
-                return _unauthorized()  # say nothing about the body to a client without a token
-            raise
-        if needs_body_token and not (
-            isinstance(decoded, dict) and _same_token(decoded.get("token"), auth_token)
-        ):
-            return _unauthorized()
+        decoded = await _authorized_json(request, max_body_bytes, auth_token, PARSE_EXAMPLE)
+        if isinstance(decoded, JSONResponse):
+            return decoded
         parse_request = _parse_request(decoded, max_text_length)
         try:
             result = await batcher.parse(parse_request.text)
@@ -573,6 +729,42 @@ def create_app(
             result = {**result, "message_id": parse_request.message_id}
         return JSONResponse(result)
 
+    @app.post(
+        PREDICT_PATH,
+        response_model=None,
+        responses={
+            200: {"model": PredictResponse},
+            404: {"model": ErrorResponse},
+            **ERROR_RESPONSES,
+        },
+        openapi_extra=_request_body(PredictRequest),
+    )
+    async def predict(request: Request) -> JSONResponse:
+        """The policy's scores of the next action after ``events``, a Rasa tracker's events;
+        404 when the server was started without a policy."""
+        no_policy = ApiError(
+            404,
+            "not_found",
+            "this server was started without --policy: it has no dialogue policy to predict with",
+        )
+        token_checked = auth_token is None or request.state.token_checked
+        if policy is None and token_checked:
+            raise no_policy
+        decoded = await _authorized_json(request, max_body_bytes, auth_token, PREDICT_EXAMPLE)
+        if isinstance(decoded, JSONResponse):
+            return decoded
+        if policy is None:  # the token was in the body
+            raise no_policy
+        events = _predict_events(decoded, max_events)
+        try:
+            result = await asyncio.to_thread(_predict, policy, events)
+        except ApiError:
+            raise
+        except Exception as error:
+            logger.exception("predicting from %d events failed", len(events))
+            raise ApiError(500, "internal_error", f"prediction failed: {error}") from None
+        return JSONResponse(result)
+
     @app.get("/health")
     async def health() -> dict[str, str]:
         """200 while the server is up: the model is loaded before it starts listening."""
@@ -580,7 +772,8 @@ def create_app(
 
     @app.get("/status", response_model=StatusResponse)
     async def get_status() -> dict[str, Any]:
-        """The model served: directory, intents, entity types, density, when it was trained."""
+        """The model served: directory, intents, entity types, density, when it was trained;
+        the policy's directory and number of actions (null without a policy)."""
         return status
 
     @app.get("/version")
@@ -639,13 +832,25 @@ def _load_model(model_dir: str | Path):
     return nlu
 
 
-def _announce(url: str, host: str, auth_token: str | None) -> None:
+def _load_policy(policy_dir: str | Path):
+    from diet_sparse.persistence import ModelLoadError, load_policy
+
+    try:
+        policy = load_policy(policy_dir, threads=1)  # one thread per prediction, as for parses
+        policy.predict([])  # makes its ONNX Runtime session now rather than on a request
+    except ModelLoadError as error:
+        raise ServerStartError(str(error)) from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ServerStartError(
+            f"cannot load the policy in {policy_dir}: {type(error).__name__}: {error}"
+        ) from None
+    return policy
+
+
+def _announce(url: str, host: str, auth_token: str | None, with_policy: bool = False) -> None:
+    paths = f"POST {PARSE_PATH} and {PREDICT_PATH}" if with_policy else f"POST {PARSE_PATH}"
     logger.info(
-        "diet-sparse %s listening on %s  (POST %s, docs at %s/docs)",
-        __version__,
-        url,
-        PARSE_PATH,
-        url,
+        "diet-sparse %s listening on %s  (%s, docs at %s/docs)", __version__, url, paths, url
     )
     if auth_token is not None:
         logger.info(
@@ -673,26 +878,29 @@ def serve(
     auth_token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_text_length: int = DEFAULT_MAX_TEXT_LENGTH,
+    max_events: int = DEFAULT_MAX_EVENTS,
     batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
     workers: int = DEFAULT_WORKERS,
+    policy_dir: str | Path | None = None,
 ) -> None:
-    """Serve the model in ``model_dir`` over HTTP until SIGTERM or Ctrl-C.
+    """Serve the model in ``model_dir`` (and the dialogue policy in ``policy_dir``, at POST
+    /model/predict) over HTTP until SIGTERM or Ctrl-C.
 
-    The options are checked, the address bound and the model loaded (and its first parse
-    traced) before the server starts listening. Start-up and shutdown are logged at INFO (a
-    warning when listening beyond this machine without a token) to the ``diet_sparse.server``
-    logger; nothing is printed. With ``workers`` > 1, that many processes, each with its own
-    copy of the model, share the port: Python runs one thread at a time per process, so more
-    processes use more cores.
+    The options are checked, the address bound, and the policy and the model loaded (each
+    making a first prediction, to warm up) before the server starts listening. Start-up and
+    shutdown are logged at INFO (a warning when listening beyond this machine without a token)
+    to the ``diet_sparse.server`` logger; nothing is printed. With ``workers`` > 1, that many
+    processes, each with its own copy of the model and policy, share the port: Python runs one
+    thread at a time per process, so more processes use more cores.
 
     Raises:
         ConfigError: an option is out of range (see `check_option`).
-        ServerStartError: the address cannot be bound or the model cannot be loaded; the
-            message is one line to show.
+        ServerStartError: the address cannot be bound or the model or the policy cannot be
+            loaded; the message is one line to show.
 
     Example:
-        >>> serve("models/default", port=5005)  # doctest: +SKIP
+        >>> serve("models/default", port=5005, policy_dir="models/policy")  # doctest: +SKIP
     """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -702,12 +910,17 @@ def serve(
         auth_token=auth_token,
         max_body_bytes=max_body_bytes,
         max_text_length=max_text_length,
+        max_events=max_events,
         batch_window_ms=batch_window_ms,
         max_batch_size=max_batch_size,
         workers=workers,
     )
     sock = _bind(host, port)
     try:
+        policy = None
+        if policy_dir is not None:  # first: it loads in a moment, the model takes longer
+            logger.info("Loading the policy in %s ...", policy_dir)
+            policy = _load_policy(policy_dir)
         logger.info("Loading the model in %s ...", model_dir)
         nlu = _load_model(model_dir)
     except BaseException:
@@ -715,20 +928,22 @@ def serve(
         raise
     app_options = dict(
         model_dir=Path(model_dir).resolve(),
+        policy_dir=Path(policy_dir).resolve() if policy_dir is not None else None,
         auth_token=auth_token,
         max_body_bytes=max_body_bytes,
         max_text_length=max_text_length,
+        max_events=max_events,
         batch_window_ms=batch_window_ms,
         max_batch_size=max_batch_size,
     )
     if workers == 1:
-        app: Any = create_app(nlu, **app_options)
-    else:  # each worker process loads the model itself; this one only checked that it loads
-        del nlu
+        app: Any = create_app(nlu, policy=policy, **app_options)
+    else:  # each worker process loads model and policy itself; this one checked that they load
+        del nlu, policy
         app = functools.partial(_worker_app, app_options)
     bound_host, bound_port = sock.getsockname()[:2]
     shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-    _announce(f"http://{shown_host}:{bound_port}", host, auth_token)
+    _announce(f"http://{shown_host}:{bound_port}", host, auth_token, policy_dir is not None)
     config = uvicorn.Config(
         app,
         factory=workers > 1,
@@ -752,4 +967,6 @@ def serve(
 
 def _worker_app(options: dict[str, Any]) -> FastAPI:
     """The application of one worker process of `serve` (module level, so it can be pickled)."""
-    return create_app(_load_model(options["model_dir"]), **options)
+    policy_dir = options["policy_dir"]
+    policy = _load_policy(policy_dir) if policy_dir is not None else None
+    return create_app(_load_model(options["model_dir"]), policy=policy, **options)
