@@ -1,11 +1,15 @@
-"""Command line: ``diet-sparse train | parse | test | sweep | serve | shell``.
+"""Command line: ``diet-sparse train [core] | parse | predict | test [core] | sweep | serve |
+shell``.
 
-Each command only parses its arguments and calls the library function of the same name. The
-library prints nothing: the tables and "written to" lines a user reads are printed here, and the
-library's progress (INFO records of the ``diet_sparse`` loggers) is shown as plain lines on
-stderr. Every argument is checked by argparse with the library's own rule and default (a bad
-one exits 2 with argparse's usage line); errors a user can fix (data, config, model, output
-directory, address) print one ``error:`` line and exit 2, before any training starts.
+``train`` and ``test`` work on the NLU model (DIET); ``train core`` and ``test core`` on the
+dialogue policy (TED), as Rasa's ``rasa train core`` / ``rasa test core`` do, and ``predict``
+asks a policy for the next action of a conversation. Each command only parses its arguments and
+calls the library function of the same name. The library prints nothing: the tables and
+"written to" lines a user reads are printed here, and the library's progress (INFO records of
+the ``diet_sparse`` loggers) is shown as plain lines on stderr. Every argument is checked by
+argparse with the library's own rule and default (a bad one exits 2 with argparse's usage
+line); errors a user can fix (data, domain, stories, tracker, config, model, output directory,
+address) print one ``error:`` line and exit 2, before any training starts.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
-from diet_sparse import evaluation, server
+from diet_sparse import core_evaluation, evaluation, server
 from diet_sparse import sweep as sweeping
 from diet_sparse.config import ConfigError
 from diet_sparse.data import TrainingDataError
@@ -45,6 +50,28 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_core(args: argparse.Namespace) -> int:
+    from diet_sparse.config import TEDConfig, as_config
+    from diet_sparse.data import TrainingDataWarning
+    from diet_sparse.domain import load_domain
+    from diet_sparse.stories import load_stories, validate_stories
+
+    # As for the NLU model: everything that can be checked is, before TensorFlow loads.
+    config = as_config(args.config, kind=TEDConfig)
+    check_model_directory(args.out)
+    domain = load_domain(args.domain)
+    stories = load_stories(args.data)  # a Rasa data folder: its nlu files are skipped
+    validate_stories(stories, domain)
+
+    from diet_sparse.training import train_policy
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingDataWarning)  # validate_stories showed them
+        train_policy(domain, stories, config, out=args.out, progress=not args.quiet)
+    print(f"Policy saved to {args.out}", file=sys.stderr)
+    return 0
+
+
 def _parse(args: argparse.Namespace) -> int:
     from diet_sparse.nlu import limit_blas_threads
     from diet_sparse.persistence import load
@@ -61,6 +88,50 @@ def _parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_tracker(path: str) -> dict | list:
+    """The JSON of a Rasa tracker file (``-``: stdin): ``{"events": [...]}`` or a list of
+    events."""
+    name = "stdin" if path == "-" else path
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TrainingDataError(f"tracker file {path} does not exist") from None
+    except IsADirectoryError:
+        raise TrainingDataError(f"tracker file {path} is a directory; give a JSON file") from None
+    except UnicodeDecodeError:
+        raise TrainingDataError(f"tracker file {path} is not a text file (not UTF-8)") from None
+    try:
+        tracker = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise TrainingDataError(
+            f"{name}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from None
+    if not isinstance(tracker, dict | list):
+        raise TrainingDataError(
+            f"{name}: a tracker is a JSON object with an 'events' list, or a list of events; "
+            f"got {type(tracker).__name__}"
+        )
+    return tracker
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from diet_sparse.dialogue_features import DialogueError
+    from diet_sparse.persistence import load_policy
+    from diet_sparse.stories import events_from_tracker_json
+
+    tracker = _read_tracker(args.tracker)
+    policy = load_policy(args.model)
+    name = "stdin" if args.tracker == "-" else args.tracker
+    try:
+        result = policy.predict(events_from_tracker_json(tracker))
+    except TrainingDataError as error:
+        raise TrainingDataError(f"{name}: {error}") from None
+    except DialogueError as error:
+        raise DialogueError(f"{name}: {error}") from None
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
 def _test(args: argparse.Namespace) -> int:
     if args.cross_validation:
         summary = evaluation.cross_validate(args.data, args.config, args.folds, out=args.out)
@@ -72,6 +143,15 @@ def _test(args: argparse.Namespace) -> int:
         print(evaluation.format_summary(result), flush=True)
         print("\nIf nlu_fallback replaced uncertain intents (fallback_report.json):")
         print(evaluation.format_fallback_report(result["fallback_report"]), flush=True)
+    print(f"Reports and plots written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _test_core(args: argparse.Namespace) -> int:
+    result = core_evaluation.test_core(
+        args.model, args.stories, out=args.out, successes=args.successes
+    )
+    print(core_evaluation.format_core_summary(result), flush=True)
     print(f"Reports and plots written to {args.out}", file=sys.stderr)
     return 0
 
@@ -98,7 +178,31 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_core(args: argparse.Namespace) -> int:
+    def show(row: dict[str, Any], n: int, total: int) -> None:
+        print(sweeping.format_point(row, n, total, sweeping.POLICY), flush=True)
+
+    rows = sweeping.sweep_core(
+        args.config,
+        domain=args.domain,
+        train=args.train,
+        test=args.test,
+        densities=args.densities,
+        sizes=args.sizes,
+        repeats=args.repeats,
+        out=args.out,
+        epochs=args.epochs,
+        dataset_name=args.dataset_name,
+        progress=args.progress,
+        on_point=show,
+    )
+    print(sweeping.format_smallest(rows, sweeping.POLICY))
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
+    # policy_dir only when asked for, so that serving an NLU model needs nothing more
+    with_policy = {"policy_dir": args.policy} if args.policy is not None else {}
     server.serve(
         args.model,
         host=args.host,
@@ -108,6 +212,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_text_length=args.max_text_length,
         batch_window_ms=args.batch_window_ms,
         workers=args.workers,
+        **with_policy,
     )
     return 0
 
@@ -168,6 +273,38 @@ def _checked(parse: Callable[[str], Any], check: Callable[[Any], Any]) -> Callab
     return convert
 
 
+def _add_sweep_options(parser: argparse.ArgumentParser, sizes: Sequence[int]) -> None:
+    """The options both sweeps share, with the library's defaults."""
+    parser.add_argument(
+        "--densities",
+        nargs="+",
+        type=_sweep_argument("densities", float),
+        default=list(sweeping.DEFAULT_DENSITIES),
+        help="connection densities, each in [0, 1] (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=_sweep_argument("sizes", int),
+        default=list(sizes),
+        help="transformer sizes, each >= 1 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=_sweep_argument("repeats", int),
+        default=sweeping.DEFAULT_REPEATS,
+        help="seeds per point (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        default=sweeping.DEFAULT_OUT,
+        help="directory for sweep.csv and plots (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--epochs", type=_sweep_argument("epochs", int), help="override the config's epochs"
+    )
+
+
 def _sweep_argument(name: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return _checked(parse, functools.partial(sweeping.check_argument, name))
 
@@ -183,14 +320,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train a model from Rasa YAML training data")
-    train.add_argument("--config", help="YAML config (default: built-in defaults)")
-    train.add_argument(
-        "--data", nargs="+", required=True, help="training data files or directories"
+    train = commands.add_parser(
+        "train",
+        help="train a model from Rasa YAML training data ('train core': a dialogue policy)",
+        description="Train the NLU model (DIET: intents and entities) from Rasa YAML NLU data. "
+        "'diet-sparse train core' trains the dialogue policy (TED) from a domain and stories "
+        "instead; see 'diet-sparse train core --help'.",
     )
-    train.add_argument("--out", required=True, help="model directory to write")
+    train.add_argument("--config", help="YAML config (default: built-in defaults)")
+    train.add_argument("--data", nargs="+", help="training data files or directories (required)")
+    train.add_argument("--out", help="model directory to write (required)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.set_defaults(handler=_train)
+    train.set_defaults(handler=_train, required=(train, ("--data", "--out")))
+    train_parts = train.add_subparsers(title="dialogue policy", metavar="[core]")
+    train_core = train_parts.add_parser(
+        "core",
+        help="train a dialogue policy (TED) from a domain and stories",
+        description="Train a dialogue policy (TED, with randomly connected layers) on the "
+        "stories of a Rasa project (rules are read but, as in Rasa, not trained on). A data "
+        "folder may mix NLU data, stories and rules: only stories and rules are read.",
+    )
+    train_core.add_argument("--domain", required=True, help="domain.yml files or directories")
+    train_core.add_argument(
+        "--data",
+        "--stories",
+        nargs="+",
+        required=True,
+        help="story files or directories (Rasa's data folder)",
+    )
+    train_core.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,  # not to override a --config given before 'core'
+        help="YAML config of the policy, e.g. configs/ted.yml (default: built-in defaults)",
+    )
+    train_core.add_argument("--out", required=True, help="policy directory to write")
+    train_core.add_argument(
+        "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar"
+    )
+    train_core.set_defaults(handler=_train_core, required=None)
 
     parse = commands.add_parser("parse", help="parse messages with a trained model")
     parse.add_argument("--model", required=True, help="model directory")
@@ -198,9 +365,15 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--compact", action="store_true", help="one JSON object per line")
     parse.set_defaults(handler=_parse)
 
-    test = commands.add_parser("test", help="evaluate a model on test data, write reports")
+    test = commands.add_parser(
+        "test",
+        help="evaluate a model on test data, write reports ('test core': a dialogue policy)",
+        description="Evaluate the NLU model on annotated test data, or cross-validate. "
+        "'diet-sparse test core' evaluates a dialogue policy on test stories instead; see "
+        "'diet-sparse test core --help'.",
+    )
     test.add_argument("--model", help="model directory")
-    test.add_argument("--data", nargs="+", required=True, help="test data files or directories")
+    test.add_argument("--data", nargs="+", help="test data files or directories (required)")
     test.add_argument(
         "--out",
         default=evaluation.DEFAULT_OUT,
@@ -216,42 +389,50 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of folds, >= 2 (default: %(default)s)",
     )
     test.add_argument("--config", help="config for --cross-validation training")
-    test.set_defaults(handler=_test)
+    test.set_defaults(handler=_test, required=(test, ("--data",)))
+    test_parts = test.add_subparsers(title="dialogue policy", metavar="[core]")
+    test_core = test_parts.add_parser(
+        "core",
+        help="evaluate a dialogue policy on test stories, write reports",
+        description="Replay test stories as 'rasa test core' does: every action (action_listen "
+        "included) is predicted from the story's own history before it. Writes "
+        f"{', '.join(core_evaluation.CORE_REPORT_FILES[:2])} and "
+        f"{core_evaluation.CONFUSION_MATRIX_FILE}.",
+    )
+    test_core.add_argument("--model", required=True, help="policy directory (train core)")
+    test_core.add_argument(
+        "--stories", nargs="+", required=True, help="test story files or directories"
+    )
+    test_core.add_argument(
+        "--out",
+        default=argparse.SUPPRESS,  # the NLU test's default, not to override one given before
+        help=f"directory for reports and plots (default: {core_evaluation.DEFAULT_OUT})",
+    )
+    test_core.add_argument(
+        "--successes",
+        action="store_true",
+        help=f"also write the stories predicted right ({core_evaluation.SUCCESSFUL_STORIES_FILE})",
+    )
+    test_core.set_defaults(handler=_test_core, required=None)
+
+    predict = commands.add_parser(
+        "predict", help="the next action of a conversation, from a dialogue policy"
+    )
+    predict.add_argument("--model", required=True, help="policy directory (train core)")
+    predict.add_argument(
+        "--tracker",
+        required=True,
+        help='Rasa tracker JSON file: {"events": [...]} or a list of events; - reads stdin',
+    )
+    predict.set_defaults(handler=_predict)
 
     sweep = commands.add_parser(
         "sweep", help="F1 against trainable weights for several connection densities"
     )
     sweep.add_argument("--config", help="base YAML config")
-    sweep.add_argument("--train", nargs="+", required=True, help="training data")
-    sweep.add_argument("--test", nargs="+", required=True, help="test data")
-    sweep.add_argument(
-        "--densities",
-        nargs="+",
-        type=_sweep_argument("densities", float),
-        default=list(sweeping.DEFAULT_DENSITIES),
-        help="connection densities, each in [0, 1] (default: %(default)s)",
-    )
-    sweep.add_argument(
-        "--sizes",
-        nargs="+",
-        type=_sweep_argument("sizes", int),
-        default=list(sweeping.DEFAULT_SIZES),
-        help="transformer sizes, each >= 1 (default: %(default)s)",
-    )
-    sweep.add_argument(
-        "--repeats",
-        type=_sweep_argument("repeats", int),
-        default=sweeping.DEFAULT_REPEATS,
-        help="seeds per point (default: %(default)s)",
-    )
-    sweep.add_argument(
-        "--out",
-        default=sweeping.DEFAULT_OUT,
-        help="directory for sweep.csv and plots (default: %(default)s)",
-    )
-    sweep.add_argument(
-        "--epochs", type=_sweep_argument("epochs", int), help="override the config's epochs"
-    )
+    sweep.add_argument("--train", nargs="+", help="training data (required)")
+    sweep.add_argument("--test", nargs="+", help="test data (required)")
+    _add_sweep_options(sweep, sizes=sweeping.DEFAULT_SIZES)
     sweep.add_argument(
         "--subsample",
         type=_sweep_argument("subsample", float),
@@ -259,10 +440,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--dataset-name", help="name in the plot titles (default: from --train)")
     sweep.add_argument("--progress", action="store_true", help="progress bar per training")
-    sweep.set_defaults(handler=_sweep)
+    sweep.set_defaults(handler=_sweep, required=(sweep, ("--train", "--test")))
+    sweep_parts = sweep.add_subparsers(title="dialogue policy", metavar="[core]")
+    sweep_core = sweep_parts.add_parser(
+        "core",
+        help="action F1 against trainable weights of TED policies, per connection density",
+        description="Train one TED policy per (density, transformer size, seed) on --train "
+        "stories, score it on --test stories as 'test core' does, and plot action F1 and "
+        "conversation accuracy against the connected weights; resumable.",
+    )
+    sweep_core.add_argument("--config", help="base TED config (default: configs' defaults)")
+    sweep_core.add_argument("--domain", nargs="+", required=True, help="domain.yml files")
+    sweep_core.add_argument("--train", nargs="+", required=True, help="training stories")
+    sweep_core.add_argument("--test", nargs="+", required=True, help="test stories")
+    _add_sweep_options(sweep_core, sizes=sweeping.DEFAULT_POLICY_SIZES)
+    sweep_core.add_argument(
+        "--dataset-name", help="name in the plot titles (default: from --train)"
+    )
+    sweep_core.add_argument("--progress", action="store_true", help="progress bar per training")
+    sweep_core.set_defaults(handler=_sweep_core, required=None)
 
     serve = commands.add_parser("serve", help="HTTP server speaking Rasa's NLU protocol")
     serve.add_argument("--model", required=True, help="model directory")
+    serve.add_argument(
+        "--policy", help="dialogue policy directory (train core): also answer /model/predict"
+    )
     serve.add_argument(
         "--host", default=server.DEFAULT_HOST, help="address to bind (default: %(default)s)"
     )
@@ -311,9 +513,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_required(args: argparse.Namespace) -> None:
+    """Options that ``train`` and ``test`` need for the NLU model but not with ``core``, which
+    argparse cannot require (a sub-command's options are parsed apart): refused as argparse
+    refuses a missing option."""
+    required = getattr(args, "required", None)
+    if required is None:
+        return
+    parser, options = required
+    missing = [option for option in options if getattr(args, option.lstrip("-")) is None]
+    if missing:
+        parser.error(f"the following arguments are required: {', '.join(missing)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # a bad argument exits 2 here, before slow imports
+    _check_required(args)
 
+    from diet_sparse.dialogue_features import DialogueError
     from diet_sparse.persistence import ModelLoadError
 
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -325,6 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ConfigError,
             TrainingDataError,
             ModelLoadError,
+            DialogueError,
             server.ServerStartError,
             FileExistsError,
             PermissionError,

@@ -1,5 +1,6 @@
-"""Pictures of evaluation results: the intent confusion matrix, the confidence histogram and the
-F1-against-trainable-weights curves of a connection-density sweep, written as PNG files.
+"""Pictures of evaluation results: the confusion matrix (of intents, or of a dialogue policy's
+actions), the confidence histogram and the F1-against-trainable-weights curves of a
+connection-density sweep, written as PNG files.
 
 Figures are made with matplotlib's object API (`matplotlib.figure.Figure`), never with pyplot:
 nothing opens a window, no display is needed, and the backend of a program that imports this
@@ -21,6 +22,9 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 METRIC_LABELS = {
     "intent_weighted_f1": "intent F1 (weighted average)",
     "entity_micro_f1": "entity F1 (micro average, exact spans)",
+    "action_weighted_f1": "action F1 (weighted average)",
+    "action_accuracy": "action accuracy",
+    "conversation_accuracy": "conversation accuracy (every action right)",
 }
 
 
@@ -29,6 +33,7 @@ def plot_confusion_matrix(
     predicted: Sequence[str],
     path: str | Path,
     title: str = "Intent confusion matrix",
+    unit: str = "messages",
 ) -> Path:
     """Draw the confusion matrix of gold (rows) against predicted (columns) labels.
 
@@ -41,6 +46,8 @@ def plot_confusion_matrix(
         predicted: the predicted label of each message, in the same order.
         path: PNG file to write; its directory is created.
         title: figure title.
+        unit: what one gold/predicted pair is, in the colour bar's label and the title:
+            ``"messages"`` for intents, ``"actions"`` for a dialogue policy's actions.
 
     Returns:
         ``path`` as a `Path`.
@@ -71,7 +78,7 @@ def plot_confusion_matrix(
     shown = np.ma.masked_where(counts == 0, fractions)
     image = axes.imshow(shown, cmap=colour_map, vmin=0.0, vmax=1.0, aspect="equal")
     colorbar = figure.colorbar(image, ax=axes, fraction=0.03, pad=0.02)
-    colorbar.set_label("fraction of the gold label's messages")
+    colorbar.set_label(f"fraction of the gold label's {unit}")
     font_size = 9 if n <= 30 else 7
     for i, j in zip(*np.nonzero(counts)):
         axes.text(
@@ -88,7 +95,7 @@ def plot_confusion_matrix(
     axes.tick_params(labelsize=font_size + 1)
     axes.set_xlabel("predicted")
     axes.set_ylabel("gold")
-    axes.set_title(f"{title} ({len(gold)} messages, {n} labels)")
+    axes.set_title(f"{title} ({len(gold)} {unit}, {n} labels)")
     return _save(figure, path)
 
 

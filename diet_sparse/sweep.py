@@ -21,33 +21,89 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from diet_sparse.config import ConfigError, resolve_config
+from diet_sparse.config import ConfigError, DIETConfig, TEDConfig, resolve_config
 from diet_sparse.data import Example, TrainingData, TrainingDataError, load_training_data
 from diet_sparse.persistence import check_output_directory, write_json
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = (
-    "density",
-    "size",
-    "seed",
-    "randomly_connected_weights",
-    "total_trainable_weights",
-    "intent_weighted_f1",
-    "entity_micro_f1",
-    "train_seconds",
+POINT_COLUMNS = ("density", "size", "seed", "randomly_connected_weights", "total_trainable_weights")
+
+
+@dataclass(frozen=True)
+class SweepKind:
+    """What is swept: the model's metric columns, their plots, and how one point is trained and
+    scored (``run_point(config, train_data, test_data, progress)`` -> the metrics, the weight
+    counts and the training seconds).
+    """
+
+    name: str
+    metrics: tuple[str, ...]
+    plots: dict[str, str]  # metric -> PNG file name
+    run_point: Callable[..., tuple[dict[str, float], dict[str, int], float]]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*POINT_COLUMNS, *self.metrics, "train_seconds")
+
+
+def _nlu_point(config, training_data, test_data, progress) -> tuple[dict, dict]:
+    from diet_sparse.evaluation import evaluate
+    from diet_sparse.training import train as train_model  # TensorFlow: now it is needed
+
+    started = time.perf_counter()
+    nlu = train_model(training_data, config, progress=progress)
+    seconds = time.perf_counter() - started
+    summary = evaluate(nlu, test_data)["summary"]
+    metrics = {
+        "intent_weighted_f1": summary["intent_weighted_f1"],
+        "entity_micro_f1": summary.get("entity_micro_f1", math.nan),
+    }
+    return metrics, trainable_weights(nlu), seconds
+
+
+def _policy_point(config, training_data, test_data, progress) -> tuple[dict, dict]:
+    from diet_sparse.core_evaluation import evaluate_policy
+    from diet_sparse.training import train_policy  # TensorFlow: now it is needed
+
+    domain, stories = training_data
+    started = time.perf_counter()
+    policy = train_policy(domain, stories, config, progress=progress)
+    seconds = time.perf_counter() - started
+    summary = evaluate_policy(policy, test_data)["summary"]
+    metrics = {name: summary[name] for name in POLICY.metrics}
+    return metrics, trainable_weights(policy), seconds
+
+
+NLU = SweepKind(
+    "nlu",
+    ("intent_weighted_f1", "entity_micro_f1"),
+    {"intent_weighted_f1": "sweep_intent.png", "entity_micro_f1": "sweep_entity.png"},
+    _nlu_point,
 )
+POLICY = SweepKind(
+    "policy",
+    ("action_weighted_f1", "action_accuracy", "conversation_accuracy"),
+    {
+        "action_weighted_f1": "sweep_action_f1.png",
+        "conversation_accuracy": "sweep_conversations.png",
+    },
+    _policy_point,
+)
+COLUMNS = NLU.columns  # the NLU sweep's, as before
+PLOTS = NLU.plots
 CSV_NAME = "sweep.csv"
 SETTINGS_NAME = "sweep_settings.json"
-PLOTS = {"intent_weighted_f1": "sweep_intent.png", "entity_micro_f1": "sweep_entity.png"}
 
 DEFAULT_DENSITIES = (1.0, 0.2, 0.05, 0.01)
 DEFAULT_SIZES = (8, 16, 32, 64, 128, 256)
+DEFAULT_POLICY_SIZES = (4, 8, 16, 32, 64, 128)
 DEFAULT_REPEATS = 1
 DEFAULT_OUT = "sweep"
 # arguments that set a config key: checked by the config's rule for that key
@@ -152,8 +208,126 @@ def sweep(
         ...              )  # doctest: +SKIP
         >>> print(format_smallest(rows))  # doctest: +SKIP
     """
+    from diet_sparse.evaluation import load_test_data
+
+    if subsample is not None:
+        check_argument("subsample", subsample)
+    train_paths, test_paths = _paths(train, "train"), _paths(test, "test")
+
+    def read_data(base: dict[str, Any]):
+        training_data = load_training_data(train_paths)
+        if subsample is not None:
+            before = len(training_data.examples)
+            training_data = stratified_subsample(training_data, subsample, base["random_seed"])
+            logger.info(
+                "Training on a stratified subsample: %d of %d examples",
+                len(training_data.examples),
+                before,
+            )
+        return training_data, load_test_data(test_paths)
+
+    return _sweep(
+        NLU,
+        config,
+        DIETConfig,
+        read_data,
+        {
+            "train": [str(Path(p).resolve()) for p in train_paths],
+            "test": [str(Path(p).resolve()) for p in test_paths],
+            "subsample": subsample,
+        },
+        densities,
+        sizes,
+        repeats,
+        out,
+        epochs,
+        dataset_name or _dataset_name(train_paths),
+        progress,
+        on_point,
+    )
+
+
+def sweep_core(
+    config=None,
+    domain: str | Path | Sequence[str | Path] = (),
+    train: str | Path | Sequence[str | Path] = (),
+    test: str | Path | Sequence[str | Path] = (),
+    densities: Sequence[float] = DEFAULT_DENSITIES,
+    sizes: Sequence[int] = DEFAULT_POLICY_SIZES,
+    repeats: int = DEFAULT_REPEATS,
+    out: str | Path = DEFAULT_OUT,
+    epochs: int | None = None,
+    dataset_name: str | None = None,
+    progress: bool = False,
+    on_point: PointCallback | None = None,
+) -> list[dict[str, Any]]:
+    """`sweep` for the TED dialogue policy: one policy per (density, transformer size, seed),
+    trained on the ``train`` stories and scored on the ``test`` stories (action-level weighted
+    F1 and accuracy, conversation accuracy, as ``diet-sparse test core``); ``sweep.csv``,
+    ``sweep_action_f1.png`` and ``sweep_conversations.png`` in ``out``, resumable.
+
+    Args:
+        config: base `TEDConfig`: an object, a dict of config values, a YAML path or None.
+        domain: the ``domain.yml`` files / folders.
+        train: training stories (files / folders); test: test stories.
+        densities, sizes, repeats, out, epochs, dataset_name, progress, on_point: as `sweep`.
+
+    Example:
+        >>> rows = sweep_core(None, "domain.yml", "train_stories.yml", "test_stories.yml",
+        ...                   sizes=[8, 16, 32], repeats=3, out="sweep_ted")  # doctest: +SKIP
+    """
+    from diet_sparse.domain import load_domain
+    from diet_sparse.stories import load_stories, validate_stories
+
+    domain_paths = _paths(domain, "domain")
+    train_paths, test_paths = _paths(train, "train"), _paths(test, "test")
+
+    def read_data(base: dict[str, Any]):
+        loaded_domain = load_domain(domain_paths)
+        stories, test_stories = load_stories(train_paths), load_stories(test_paths)
+        validate_stories(stories, loaded_domain)
+        validate_stories(test_stories, loaded_domain)
+        return (loaded_domain, stories), test_stories
+
+    return _sweep(
+        POLICY,
+        config,
+        TEDConfig,
+        read_data,
+        {
+            "domain": [str(Path(p).resolve()) for p in domain_paths],
+            "train": [str(Path(p).resolve()) for p in train_paths],
+            "test": [str(Path(p).resolve()) for p in test_paths],
+        },
+        densities,
+        sizes,
+        repeats,
+        out,
+        epochs,
+        dataset_name or _dataset_name(train_paths),
+        progress,
+        on_point,
+    )
+
+
+def _sweep(
+    kind: SweepKind,
+    config,
+    config_kind: type,
+    read_data: Callable[[dict[str, Any]], tuple[Any, Any]],
+    data_settings: dict[str, Any],
+    densities: Sequence[float],
+    sizes: Sequence[int],
+    repeats: int,
+    out: str | Path,
+    epochs: int | None,
+    title: str,
+    progress: bool,
+    on_point: PointCallback | None,
+) -> list[dict[str, Any]]:
+    """The sweep of either kind: every argument, point config, ``out`` and the data are checked
+    before the first point trains; rows are appended as points finish."""
     from diet_sparse.config import as_config
-    from diet_sparse.evaluation import evaluate, load_test_data
 
     densities, sizes = list(densities), list(sizes)
     for name, values in (("densities", densities), ("sizes", sizes)):
@@ -163,17 +337,13 @@ def sweep(
     check_argument("repeats", repeats)
     if epochs is not None:
         check_argument("epochs", epochs)
-    if subsample is not None:
-        check_argument("subsample", subsample)
-    base = as_config(config).to_dict()
+    base = as_config(config, kind=config_kind).to_dict()
     if epochs is not None:
         base["epochs"] = epochs
-    train_paths, test_paths = _paths(train, "train"), _paths(test, "test")
     out = check_output_directory(out)
     csv_path = out / CSV_NAME
-    rows = read_rows(csv_path)
+    rows = read_rows(csv_path, kind)
     done = {(row["density"], row["size"], row["seed"]) for row in rows}
-    title = dataset_name or _dataset_name(train_paths)
     points = [
         (density, size, base["random_seed"] + r)
         for density in densities
@@ -191,64 +361,53 @@ def sweep(
                     point[1], base["number_of_attention_heads"]
                 ),
                 random_seed=point[2],
-            )
+            ),
+            kind=config_kind,
         )
         for point in todo
     }
     if len(todo) < len(points):
         logger.info("%d of %d points already in %s", len(points) - len(todo), len(points), csv_path)
     if todo:  # read before anything is written, so a bad path leaves no trace
-        training_data = load_training_data(train_paths)
-        test_data = load_test_data(test_paths)
-        if subsample is not None:
-            before = len(training_data.examples)
-            training_data = stratified_subsample(training_data, subsample, base["random_seed"])
-            logger.info(
-                "Training on a stratified subsample: %d of %d examples",
-                len(training_data.examples),
-                before,
-            )
+        training_data, test_data = read_data(base)
     out.mkdir(parents=True, exist_ok=True)
     point_keys = ("connection_density", "transformer_size", "number_of_attention_heads")
-    settings = {
-        "config": _without(base, *point_keys, "random_seed"),
-        "train": [str(Path(p).resolve()) for p in train_paths],
-        "test": [str(Path(p).resolve()) for p in test_paths],
-        "subsample": subsample,
-    }
+    settings = {"config": _without(base, *point_keys, "random_seed"), **data_settings}
     _check_settings(out / SETTINGS_NAME, settings, resuming=bool(rows))
 
-    if todo:
-        from diet_sparse.training import train as train_model  # TensorFlow: now it is needed
-
     for n, (density, size, seed) in enumerate(todo, start=1):
-        point_config = configs[density, size, seed]
-        started = time.perf_counter()
-        nlu = train_model(training_data, point_config, progress=progress)
-        seconds = time.perf_counter() - started
-        summary = evaluate(nlu, test_data)["summary"]
-        counts = trainable_weights(nlu)
+        metrics, counts, seconds = kind.run_point(
+            configs[density, size, seed], training_data, test_data, progress
+        )
         row = {
             "density": density,
             "size": size,
             "seed": seed,
             "randomly_connected_weights": counts["randomly_connected"],
             "total_trainable_weights": counts["total"],
-            "intent_weighted_f1": summary["intent_weighted_f1"],
-            "entity_micro_f1": summary.get("entity_micro_f1", math.nan),
+            **metrics,
             "train_seconds": round(seconds, 2),
         }
-        _append_row(csv_path, row)
+        _append_row(csv_path, row, kind)
         rows.append(row)
         if on_point is not None:
             on_point(row, n, len(todo))
-        plot_rows(rows, out, title)
+        plot_rows(rows, out, title, kind)
     if not todo:
-        plot_rows(rows, out, title)
+        plot_rows(rows, out, title, kind)
     return rows
 
 
-def format_point(row: dict[str, Any], n: int, total: int) -> str:
+SHORT_NAMES = {
+    "intent_weighted_f1": "intent F1",
+    "entity_micro_f1": "entity F1",
+    "action_weighted_f1": "action F1",
+    "action_accuracy": "action accuracy",
+    "conversation_accuracy": "conversations",
+}
+
+
+def format_point(row: dict[str, Any], n: int, total: int, kind: SweepKind = NLU) -> str:
     """The line of one finished point: ``[n/total] density, size, seed: weights, F1, time``.
 
     Example:
@@ -257,20 +416,20 @@ def format_point(row: dict[str, Any], n: int, total: int) -> str:
         ...     1, 4)
         '[1/4] density 0.2, size 8, seed 42: 1,234 connected weights, intent F1 0.900, entity F1 0.800, 3.2 s'
     """  # noqa: E501
+    metrics = ", ".join(f"{SHORT_NAMES[name]} {row[name]:.3f}" for name in kind.metrics)
     return (
         f"[{n}/{total}] density {row['density']:g}, size {row['size']}, seed {row['seed']}: "
-        f"{row['randomly_connected_weights']:,} connected weights, "
-        f"intent F1 {row['intent_weighted_f1']:.3f}, "
-        f"entity F1 {row['entity_micro_f1']:.3f}, {row['train_seconds']:.1f} s"
+        f"{row['randomly_connected_weights']:,} connected weights, {metrics}, "
+        f"{row['train_seconds']:.1f} s"
     )
 
 
-def format_smallest(rows: Sequence[dict[str, Any]]) -> str:
+def format_smallest(rows: Sequence[dict[str, Any]], kind: SweepKind = NLU) -> str:
     """Per metric and density, the fewest connected weights within 1 F1 point of the best dense
     model (`smallest_within_best_dense`), as ``diet-sparse sweep`` prints it after a sweep.
     """
     lines = []
-    for metric in PLOTS:
+    for metric in kind.plots:
         lines.append(
             f"{metric}: fewest connected weights within 1 F1 point of the best dense model"
         )
@@ -373,16 +532,16 @@ def stratified_subsample(data: TrainingData, size: float | int, seed: int) -> Tr
     return TrainingData(examples, data.synonyms, data.regexes, data.lookups)
 
 
-def read_rows(path: str | Path) -> list[dict[str, Any]]:
+def read_rows(path: str | Path, kind: SweepKind = NLU) -> list[dict[str, Any]]:
     """The rows of a ``sweep.csv`` as dicts of numbers; no file means no rows."""
     path = Path(path)
     if not path.exists():
         return []
     with path.open(newline="", encoding="utf-8") as file:
         reader = csv.DictReader(file)
-        if tuple(reader.fieldnames or ()) != COLUMNS:
+        if tuple(reader.fieldnames or ()) != kind.columns:
             raise FileExistsError(
-                f"{path} has columns {reader.fieldnames}, expected {list(COLUMNS)}; "
+                f"{path} has columns {reader.fieldnames}, expected {list(kind.columns)}; "
                 "move it away or choose another output directory"
             )
         return [
@@ -395,20 +554,23 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
         ]  # fmt: skip
 
 
-def plot_rows(rows: Sequence[dict[str, Any]], out: str | Path, dataset_name: str) -> list[Path]:
-    """Draw ``sweep_intent.png`` and ``sweep_entity.png`` in ``out`` from sweep rows."""
+def plot_rows(
+    rows: Sequence[dict[str, Any]], out: str | Path, dataset_name: str, kind: SweepKind = NLU
+) -> list[Path]:
+    """Draw the kind's plots (``sweep_intent.png`` and ``sweep_entity.png`` for NLU) in
+    ``out`` from sweep rows."""
     from diet_sparse.plots import METRIC_LABELS, plot_sweep
 
     return [
         plot_sweep(rows, metric, Path(out) / name, f"{dataset_name}: {METRIC_LABELS[metric]}")
-        for metric, name in PLOTS.items()
+        for metric, name in kind.plots.items()
     ]
 
 
-def _append_row(path: Path, row: dict[str, Any]) -> None:
+def _append_row(path: Path, row: dict[str, Any], kind: SweepKind = NLU) -> None:
     new = not path.exists()
     with path.open("a", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        writer = csv.DictWriter(file, fieldnames=kind.columns)
         if new:
             writer.writeheader()
         writer.writerow(row)

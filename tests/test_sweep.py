@@ -3,6 +3,7 @@
 import csv
 import math
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from conftest import EXAMPLE_DATA
@@ -199,3 +200,31 @@ def test_smallest_within_best_dense_averages_seeds_and_reports_never():
     ]  # fmt: skip
     found = smallest_within_best_dense(rows, "f1")
     assert found == {1.0: (16, 4000), 0.2: (16, 900), 0.05: None}  # 0.2 @ 16: mean 0.89
+
+
+def test_policy_sweep_writes_rows_and_plots_and_resumes(tmp_path, monkeypatch):
+    """A real, tiny sweep of TED policies on the dialogue fixture, then a resume that trains
+    nothing."""
+    fixture = Path(__file__).parent / "fixtures" / "dialogue"
+    arguments = dict(
+        config={"epochs": 3, "batch_size": 8},
+        domain=fixture / "domain.yml",
+        train=fixture / "data" / "stories.yml",
+        test=fixture / "data" / "stories.yml",
+        densities=[1.0, 0.2],
+        sizes=[8],
+        out=tmp_path / "sweep",
+    )
+    from diet_sparse.sweep import POLICY, read_rows, sweep_core
+
+    rows = sweep_core(**arguments)
+    assert [(row["density"], row["size"]) for row in rows] == [(1.0, 8), (0.2, 8)]
+    assert rows[1]["randomly_connected_weights"] < rows[0]["randomly_connected_weights"]
+    assert all(0.0 <= row["action_weighted_f1"] <= 1.0 for row in rows)
+    assert read_rows(tmp_path / "sweep" / "sweep.csv", POLICY) == rows
+    assert {p.name for p in (tmp_path / "sweep").iterdir()} >= set(POLICY.plots.values())
+
+    from diet_sparse import training
+
+    monkeypatch.setattr(training, "train_policy", lambda *a, **k: pytest.fail("trained again"))
+    assert sweep_core(**arguments) == rows
