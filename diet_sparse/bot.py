@@ -1,0 +1,276 @@
+"""A small bot: an NLU model and a dialogue policy answering messages as Rasa's agent does, minus
+the action server. Each message is parsed, slots are filled from its entities, and the policy
+picks actions until it listens; responses are filled in from the slots. No TensorFlow needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from diet_sparse.dialogue_features import DialogueError
+from diet_sparse.domain import ACTION_LISTEN, Domain
+from diet_sparse.nlu import NLU
+from diet_sparse.persistence import ModelLoadError, load, load_policy
+from diet_sparse.policy import Policy
+
+# Actions predicted for one message before the bot gives up and listens (Rasa's
+# max_number_of_predictions): a policy that never predicts action_listen cannot loop for ever.
+MAX_ACTIONS = 10
+# A slot in a response text, as Rasa's interpolator finds it: "{destination}".
+_SLOT_REFERENCE = re.compile(r"\{([^\n{}]+?)\}")
+
+
+def fill_response(text: str, slots: dict[str, Any]) -> str:
+    """``text`` with every ``{slot}`` replaced by the slot's value, as Rasa fills responses: an
+    unset slot reads ``None``, and a name that is not a slot is left as written.
+
+    Example:
+        >>> fill_response("A flight to {destination}?", {"destination": "Lisbon"})
+        'A flight to Lisbon?'
+    """
+    return _SLOT_REFERENCE.sub(
+        lambda match: str(slots[match[1]]) if match[1] in slots else match[0], text
+    )
+
+
+def choose_variation(
+    texts: Sequence[str], slots: dict[str, Any], rng: random.Random | None = None
+) -> str | None:
+    """One of a response's variations, filled in: the first whose slots are all set (or, with
+    ``rng``, a random one of them); the first of all when none has all its slots set. ``None``
+    for a response without text variations.
+
+    Preferring complete variations lets a domain list the specific text first and a general one
+    after it ("Playing {genre}." then "Playing some music."), as Rasa's conditional responses do.
+
+    Example:
+        >>> texts = ["Shall I book a flight from {departure} to {destination}?",
+        ...          "Shall I book a flight to {destination}?"]
+        >>> choose_variation(texts, {"departure": None, "destination": "Rome"})
+        'Shall I book a flight to Rome?'
+    """
+    if not texts:
+        return None
+    complete = [
+        text
+        for text in texts
+        if all(slots.get(name) is not None for name in _SLOT_REFERENCE.findall(text))
+    ]
+    candidates = complete or list(texts)
+    chosen = candidates[0] if rng is None else rng.choice(candidates)
+    return fill_response(chosen, slots)
+
+
+class Bot:
+    """A conversation with an NLU model and a dialogue policy, kept as Rasa tracker events.
+
+    ``events`` starts with ``action_listen`` (as every story does) and grows with each message:
+    a ``user`` event (``parse_data`` is the NLU's parse result), a ``slot`` event for each slot
+    that the domain's ``from_entity`` mappings fill from the message's entities (matching role
+    and group, as `Domain.slots_for_entities` decides), then for each predicted action an
+    ``action`` event (``name``, ``policy``, ``confidence``), each followed by a ``bot`` event
+    when the action is a response with text.
+
+    Only responses produce text. Custom actions, forms and Rasa's default actions are recorded
+    but not run (there is no action server): they say nothing and set no slots.
+
+    Args:
+        nlu: what parses messages: an `NLU`, or any object whose ``parse(text)`` returns Rasa's
+            parse result.
+        policy: what predicts actions: a `Policy`, or any object whose ``predict(events)``
+            returns ``{"scores": [{"action", "score"}, ...], "policy", "confidence"}``.
+        domain: the slots and responses; default: the policy's domain.
+        max_actions: actions predicted per message at most; then the bot listens anyway.
+        seed: None picks the first fitting variation of a response; a number picks a random
+            one, the same ones for the same seed.
+
+    Example:
+        >>> bot = Bot(load("models/default"), load_policy("models/policy"))  # doctest: +SKIP
+        >>> bot.respond("book a flight from Berlin to Lisbon")  # doctest: +SKIP
+        [{'action': 'utter_confirm_flight', 'confidence': 0.97, 'kind': 'response',
+          'text': 'Shall I book a flight from Berlin to Lisbon?'},
+         {'action': 'action_listen', 'confidence': 0.99, 'kind': 'listen', 'text': None}]
+    """
+
+    def __init__(
+        self,
+        nlu: NLU,
+        policy: Policy,
+        domain: Domain | None = None,
+        max_actions: int = MAX_ACTIONS,
+        seed: int | None = None,
+    ) -> None:
+        if not isinstance(max_actions, int) or max_actions < 1:
+            raise ValueError(f"max_actions must be an integer >= 1, got {max_actions!r}")
+        self.nlu = nlu
+        self.policy = policy
+        self.domain = domain if domain is not None else policy.domain
+        self.max_actions = max_actions
+        self._rng = random.Random(seed) if seed is not None else None
+        self.events: list[dict[str, Any]] = [{"event": "action", "name": ACTION_LISTEN}]
+
+    @property
+    def slots(self) -> dict[str, Any]:
+        """Every slot's value now (``None``: not set): initial values, then the slot events."""
+        values = {name: slot.initial_value for name, slot in self.domain.slots.items()}
+        for event in self.events:
+            if event["event"] == "slot":
+                values[event["name"]] = event["value"]
+        return values
+
+    def respond(self, text: str) -> list[dict[str, Any]]:
+        """Parse ``text``, fill slots from its entities, and run the actions the policy predicts
+        until it predicts ``action_listen``.
+
+        Returns:
+            One ``{"action", "confidence", "text", "kind"}`` per action, ending with
+            ``action_listen``. ``kind`` is ``"response"`` (``text`` is the filled-in response,
+            ``None`` if it has no text variation), ``"custom"`` (an action without a response,
+            not run here: ``text`` is ``None``) or ``"listen"``. When ``max_actions`` actions
+            came without ``action_listen``, the bot listens anyway: the last entry is then
+            ``action_listen`` with ``confidence`` ``None``.
+
+        Raises:
+            DialogueError: the NLU's intent, or an action, is not in the policy's domain.
+        """
+        parse = self.nlu.parse(text)
+        self.events.append({"event": "user", "text": text, "parse_data": parse})
+        entities = [
+            (entity["entity"], entity.get("value"), entity.get("role"), entity.get("group"))
+            for entity in parse.get("entities", [])
+        ]
+        for name, value in self.domain.slots_for_entities(entities):
+            self.events.append({"event": "slot", "name": name, "value": value})
+
+        results = []
+        for _ in range(self.max_actions):
+            prediction = self.policy.predict(self.events)
+            action = prediction["scores"][0]["action"]
+            confidence = prediction["confidence"]
+            self.events.append(
+                {
+                    "event": "action",
+                    "name": action,
+                    "policy": prediction["policy"],
+                    "confidence": confidence,
+                }
+            )
+            if action == ACTION_LISTEN:
+                results.append(_result(action, confidence, None, "listen"))
+                return results
+            if action not in self.domain.responses:
+                results.append(_result(action, confidence, None, "custom"))
+                continue
+            response = choose_variation(self.domain.responses[action], self.slots, self._rng)
+            if response is not None:
+                self.events.append(
+                    {"event": "bot", "text": response, "metadata": {"utter_action": action}}
+                )
+            results.append(_result(action, confidence, response, "response"))
+        # The cap: listen, so that the next message is read as the user's turn.
+        self.events.append({"event": "action", "name": ACTION_LISTEN})
+        results.append(_result(ACTION_LISTEN, None, None, "listen"))
+        return results
+
+
+def _result(action: str, confidence: float | None, text: str | None, kind: str) -> dict:
+    return {"action": action, "confidence": confidence, "text": text, "kind": kind}
+
+
+def scripted_conversation(
+    nlu_dir: str | Path,
+    policy_dir: str | Path,
+    messages: Sequence[str],
+    seed: int | None = None,
+) -> str:
+    """Load an NLU model and a policy, send them ``messages`` one after the other, and describe
+    the conversation: each message, its parse (intent, confidence, entities), the slots it
+    set, and each action the bot took with its confidence and its text.
+
+    Raises:
+        ModelLoadError: a directory does not hold a model (NLU) or a policy.
+        DialogueError: the NLU model knows an intent the policy's domain does not.
+
+    Example:
+        >>> print(scripted_conversation("models/default", "models/policy", ["hi"]))
+        ... # doctest: +SKIP
+        > hi
+          intent   greet 0.998
+          0.981  utter_greet  "Hello! I can book flights and tables, ..."
+          0.993  action_listen
+    """
+    bot = Bot(load(nlu_dir), load_policy(policy_dir), seed=seed)
+    lines = []
+    for message in messages:
+        first_new = len(bot.events)
+        results = bot.respond(message)
+        lines += describe_turn(bot.events[first_new:], results)
+    return "\n".join(lines)
+
+
+def describe_turn(events: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]]) -> list[str]:
+    """Lines describing one message: the events and results of one `Bot.respond`."""
+    user = events[0]
+    parse = user["parse_data"]
+    intent = parse.get("intent") or {}
+    lines = [f"> {user['text']}", f"  intent   {intent.get('name')} {_score(intent)}".rstrip()]
+    entities = [_describe_entity(entity) for entity in parse.get("entities", [])]
+    if entities:
+        lines.append(f"  entities {', '.join(entities)}")
+    slots = [f"{e['name']}={e['value']!r}" for e in events if e["event"] == "slot"]
+    if slots:
+        lines.append(f"  slots    {', '.join(slots)}")
+    for result in results:
+        confidence = result["confidence"]
+        line = f"  {'-' if confidence is None else f'{confidence:.3f}':>5}  {result['action']}"
+        if result["text"] is not None:
+            line += f'  "{result["text"]}"'
+        elif result["kind"] == "custom":
+            line += "  (custom action: not run here, no text)"
+        elif confidence is None:
+            line += f"  ({len(results) - 1} actions without listening: the bot listens anyway)"
+        lines.append(line)
+    return lines
+
+
+def _describe_entity(entity: dict[str, Any]) -> str:
+    labels = [f"{key} {entity[key]}" for key in ("role", "group") if entity.get(key) is not None]
+    described = f"{entity['entity']}={entity.get('value')!r}"
+    if labels:
+        described += f" ({', '.join(labels)})"
+    confidence = entity.get("confidence_entity")
+    return described if confidence is None else f"{described} {confidence:.3f}"
+
+
+def _score(scored: dict[str, Any]) -> str:
+    confidence = scored.get("confidence")
+    return "" if confidence is None else f"{confidence:.3f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m diet_sparse.bot --nlu DIR --policy DIR MESSAGE...``: print a conversation."""
+    parser = argparse.ArgumentParser(
+        prog="python -m diet_sparse.bot",
+        description="Send messages to an NLU model and a dialogue policy; print what happens.",
+    )
+    parser.add_argument("--nlu", required=True, help="NLU model directory (diet-sparse train)")
+    parser.add_argument("--policy", required=True, help="policy directory (train core)")
+    parser.add_argument("--seed", type=int, help="pick random response variations")
+    parser.add_argument("messages", nargs="+", help="the user's messages, in order")
+    args = parser.parse_args(argv)
+    try:
+        print(scripted_conversation(args.nlu, args.policy, args.messages, seed=args.seed))
+    except (ModelLoadError, DialogueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,250 @@
+"""The example bot: slots from entities, filled-in responses, the action loop; data/'s dialogues."""
+
+import random
+import warnings
+
+import pytest
+from conftest import EXAMPLE_DATA
+
+from diet_sparse.bot import Bot, choose_variation, fill_response, main, scripted_conversation
+from diet_sparse.data import load_training_data
+from diet_sparse.dialogue_features import story_states_and_actions
+from diet_sparse.domain import DEFAULT_INTENTS, load_domain
+from diet_sparse.persistence import load_policy
+from diet_sparse.stories import (
+    ActionExecuted,
+    SlotSet,
+    UserUttered,
+    events_from_tracker_json,
+    load_stories,
+    validate_stories,
+)
+
+DOMAIN_FILE = EXAMPLE_DATA / "domain.yml"
+# Small enough to train in about 10 s on two cores, enough to learn every story of data/.
+SMALL_POLICY = {"epochs": 200, "batch_size": [8, 16]}
+
+
+def parsed(text, intent, *entities):
+    """A Rasa parse result; entities are ``(type, value)`` or ``(type, value, role, group)``."""
+    return {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "entities": [
+            {"entity": e[0], "value": e[1], "role": e[2], "group": e[3]}
+            if len(e) == 4
+            else {"entity": e[0], "value": e[1]}
+            for e in entities
+        ],
+    }
+
+
+MESSAGES = {
+    "hi": parsed("hi", "greet"),
+    "from Berlin to Lisbon tomorrow": parsed(
+        "from Berlin to Lisbon tomorrow",
+        "book_flight",
+        ("city", "Berlin", "departure", None),
+        ("city", "Lisbon", "destination", None),
+        ("date", "tomorrow"),
+    ),
+    "a flight": parsed("a flight", "book_flight"),
+    "to Rome": parsed("to Rome", "book_flight", ("city", "Rome", "destination", None)),
+    "yes": parsed("yes", "affirm"),
+    "weather in Oslo": parsed("weather in Oslo", "check_weather", ("city", "Oslo")),
+    "two tables": parsed(
+        "two tables",
+        "book_restaurant",
+        ("party_size", "two", None, "1"),
+        ("party_size", "six", None, "2"),
+    ),
+    "bye": parsed("bye", "goodbye"),
+}
+
+
+class StubNLU:
+    """Parses the texts of ``MESSAGES`` only."""
+
+    def parse(self, text):
+        return MESSAGES[text]
+
+
+class StubPolicy:
+    """Predicts ``actions`` in turn, the last one for ever."""
+
+    def __init__(self, domain, *actions):
+        self.domain = domain
+        self.actions = list(actions)
+        self.seen = []
+
+    def predict(self, events):
+        self.seen.append(list(events))
+        action = self.actions.pop(0) if len(self.actions) > 1 else self.actions[0]
+        return {"scores": [{"action": action, "score": 0.5}], "policy": "stub", "confidence": 0.5}
+
+
+@pytest.fixture(scope="module")
+def domain():
+    return load_domain(DOMAIN_FILE)
+
+
+@pytest.fixture(scope="module")
+def policy_dir(tmp_path_factory):
+    from diet_sparse.training import train_policy
+
+    out = tmp_path_factory.mktemp("bot") / "policy"
+    train_policy(DOMAIN_FILE, EXAMPLE_DATA, SMALL_POLICY, out=out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def policy(policy_dir):
+    return load_policy(policy_dir)
+
+
+# --- data/ --------------------------------------------------------------------------------------
+
+
+def test_example_dialogue_data_loads_and_validates_without_warnings(domain):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stories = load_stories(EXAMPLE_DATA)
+        validate_stories(stories, load_domain(DOMAIN_FILE))
+        nlu_data = load_training_data(EXAMPLE_DATA)  # skips the dialogue files' keys
+
+    assert sum(story.is_rule for story in stories) >= 3
+    declared = [intent for intent in domain.intents if intent not in DEFAULT_INTENTS]
+    assert sorted(declared) == nlu_data.intents
+    for example in nlu_data.examples:
+        for entity in example.entities:
+            assert entity.entity in domain.entities, example.source
+            assert entity.role in (None, *domain.roles.get(entity.entity, ())), example.source
+            assert entity.group in (None, *domain.groups.get(entity.entity, ())), example.source
+    told = [story for story in stories if not story.is_rule]
+    used = {e.intent for s in told for e in s.events if isinstance(e, UserUttered)}
+    assert used == set(declared)
+    actions = {e.name for s in told for e in s.events if isinstance(e, ActionExecuted)}
+    assert set(domain.actions) | set(domain.responses) <= actions
+
+
+def test_the_policy_learns_every_story_of_the_example_data(policy):
+    for story in load_stories(EXAMPLE_DATA):
+        if story.is_rule:
+            continue
+        states, actions = story_states_and_actions(story, policy.domain)
+        predictions = policy.predict_states([states[: i + 1] for i in range(len(states))])
+        assert [p["scores"][0]["action"] for p in predictions] == actions, story.name
+
+
+# --- slots and responses ------------------------------------------------------------------------
+
+
+def test_slots_are_filled_from_entities_with_their_roles_and_groups(domain):
+    bot = Bot(StubNLU(), StubPolicy(domain, "action_listen"))
+    bot.respond("from Berlin to Lisbon tomorrow")
+    assert [(e["name"], e["value"]) for e in bot.events if e["event"] == "slot"] == [
+        ("destination", "Lisbon"),
+        ("departure", "Berlin"),
+        ("date", "tomorrow"),
+    ]  # a city with a role does not fill 'location', whose mapping has no role
+    bot.respond("weather in Oslo")
+    assert bot.slots["location"] == "Oslo" and bot.slots["destination"] == "Lisbon"
+    bot.respond("two tables")  # grouped party sizes: the slot's mapping asks for no group
+    assert bot.slots["party_size"] is None
+
+
+def test_responses_are_filled_from_slots():
+    texts = ["Flying from {departure} to {destination}.", "Flying to {destination}.", "Flying."]
+    assert choose_variation(texts, {"departure": None, "destination": "Rome"}) == "Flying to Rome."
+    assert choose_variation(texts, {"departure": "Oslo", "destination": "Rome"}) == (
+        "Flying from Oslo to Rome."
+    )
+    assert choose_variation(texts[:1], {"departure": None, "destination": None}) == (
+        "Flying from None to None."  # no variation has its slots: Rasa's way, unset reads None
+    )
+    assert choose_variation([], {}) is None
+    slots = {"destination": "Rome"}
+    picked = {choose_variation(texts, slots, random.Random(seed)) for seed in range(20)}
+    assert picked == {"Flying to Rome.", "Flying."}  # seeded: any variation with its slots set
+    assert fill_response("{destination} at {hour}", {"destination": "Rome"}) == "Rome at {hour}"
+
+
+# --- the action loop and the events ---------------------------------------------------------------
+
+
+def test_a_conversation_with_the_trained_policy(policy):
+    bot = Bot(StubNLU(), policy)
+    assert [(r["action"], r["kind"]) for r in bot.respond("hi")] == [
+        ("utter_greet", "response"),
+        ("action_listen", "listen"),
+    ]
+    replies = bot.respond("from Berlin to Lisbon tomorrow")
+    assert [r["action"] for r in replies] == ["utter_confirm_flight", "action_listen"]
+    assert replies[0]["text"] == "Shall I book a flight from Berlin to Lisbon?"
+    assert 0.5 < replies[0]["confidence"] <= 1.0
+    replies = bot.respond("yes")
+    assert [(r["action"], r["kind"], r["text"]) for r in replies] == [
+        ("action_book_flight", "custom", None),  # not run: no text, no slots
+        ("utter_flight_booked", "response", "Done: you are booked on a flight to Lisbon."),
+        ("action_listen", "listen", None),
+    ]
+    bot.respond("a flight")
+    assert bot.respond("to Rome")[0]["text"] == "Shall I book a flight from Berlin to Rome?"
+
+
+def test_the_action_loop_stops_at_the_cap_and_listens(domain):
+    policy = StubPolicy(domain, "utter_greet")
+    bot = Bot(StubNLU(), policy, max_actions=3)
+    replies = bot.respond("hi")
+    assert [(r["action"], r["confidence"]) for r in replies] == [("utter_greet", 0.5)] * 3 + [
+        ("action_listen", None)
+    ]
+    assert bot.events[-1] == {"event": "action", "name": "action_listen"}
+    # the next message follows a listen, so the policy sees it as the user's turn
+    bot.respond("bye")
+    listen, user = policy.seen[3][-2:]  # what the first prediction for "bye" saw
+    assert listen == {"event": "action", "name": "action_listen"} and user["text"] == "bye"
+    with pytest.raises(ValueError, match="max_actions must be an integer >= 1, got 0"):
+        Bot(StubNLU(), policy, max_actions=0)
+
+
+def test_events_are_rasa_tracker_events(domain):
+    bot = Bot(StubNLU(), StubPolicy(domain, "utter_greet", "action_book_flight", "action_listen"))
+    bot.respond("from Berlin to Lisbon tomorrow")
+    kinds = "action user slot slot slot action bot action action".split()
+    assert [e["event"] for e in bot.events] == kinds
+    listen, user, *_, greet, said, custom, last = bot.events
+    assert listen == {"event": "action", "name": "action_listen"}
+    assert user == {
+        "event": "user",
+        "text": "from Berlin to Lisbon tomorrow",
+        "parse_data": MESSAGES["from Berlin to Lisbon tomorrow"],
+    }
+    assert greet == {"event": "action", "name": "utter_greet", "policy": "stub", "confidence": 0.5}
+    assert said["event"] == "bot" and said["text"].startswith("Hello!")
+    assert said["metadata"] == {"utter_action": "utter_greet"}
+    assert custom["name"] == "action_book_flight" and last["name"] == "action_listen"
+    read = events_from_tracker_json(bot.events)  # as a policy reads them
+    assert read[1] == UserUttered("book_flight", read[1].entities, "from Berlin to Lisbon tomorrow")
+    assert read[2] == SlotSet("destination", "Lisbon")
+    actions = "action_listen utter_greet action_book_flight action_listen".split()
+    assert [e.name for e in read if isinstance(e, ActionExecuted)] == actions
+
+
+# --- the scripted conversation --------------------------------------------------------------------
+
+
+def test_scripted_conversation_describes_each_turn(trained_model_dir, policy_dir, capsys):
+    messages = ["hello there", "book a flight from Berlin to Lisbon", "bye"]
+    text = scripted_conversation(trained_model_dir, policy_dir, messages)
+    lines = text.splitlines()
+    assert [line for line in lines if line.startswith(">")] == [f"> {m}" for m in messages]
+    assert lines[1].startswith("  intent   greet ")
+    assert sum(" action_listen" in line for line in lines) == 3  # one per message
+    assert main(["--nlu", str(trained_model_dir), "--policy", str(policy_dir), "hi"]) == 0
+    assert capsys.readouterr().out.startswith("> hi\n  intent   ")
+
+
+def test_the_command_reports_a_missing_model_in_one_line(policy_dir, tmp_path, capsys):
+    assert main(["--nlu", str(tmp_path / "none"), "--policy", str(policy_dir), "hi"]) == 2
+    assert capsys.readouterr().err == f"error: model directory {tmp_path / 'none'} does not exist\n"
