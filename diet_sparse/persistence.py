@@ -218,6 +218,11 @@ def load(directory: str | Path, threads: int | None = None) -> NLU:
     directory = Path(directory)
     if not directory.is_dir():
         raise ModelLoadError(f"model directory {directory} does not exist")
+    if (directory / "domain.json").is_file() and not (directory / "featurizer.json").is_file():
+        raise ModelLoadError(
+            f"{directory} holds a dialogue policy, not an NLU model: use load_policy, "
+            "'diet-sparse predict' or 'diet-sparse test core'"
+        )
     missing = [name for name in FILES if not (directory / name).is_file()]
     if missing:
         raise ModelLoadError(

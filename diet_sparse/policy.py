@@ -11,7 +11,12 @@ from typing import Any
 import numpy as np
 
 from diet_sparse.config import TEDConfig
-from diet_sparse.dialogue_features import State, TurnFeaturizer, conversation_states
+from diet_sparse.dialogue_features import (
+    DialogueError,
+    State,
+    TurnFeaturizer,
+    conversation_states,
+)
 from diet_sparse.domain import Domain
 from diet_sparse.network import TEDWeights
 from diet_sparse.onnx_graph import OnnxTED
@@ -67,8 +72,15 @@ class Policy:
 
     def states(self, events: Sequence[dict[str, Any] | Event]) -> list[State]:
         """The states of a conversation, the current one last."""
-        if all(isinstance(event, dict) for event in events):
-            events = events_from_tracker_json(list(events))
+        events = list(events)
+        if any(isinstance(event, dict) for event in events):
+            for index, event in enumerate(events):
+                if not isinstance(event, dict):
+                    raise DialogueError(
+                        f"event {index}: expected a Rasa tracker event (a JSON object), got "
+                        f"{type(event).__name__}"
+                    )
+            events = events_from_tracker_json(events)
         return conversation_states(events, self.domain)
 
     def predict_states(self, dialogues: Sequence[Sequence[State]]) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "diet_sparse"
 TENSORFLOW = {"tensorflow", "tensorflow_addons", "keras", "tf_keras"}
 
-# Lowest first: a module may import only modules listed before it. The order is the README's.
+# Lowest first: a module may import only modules listed before it. The README lists the
+# modules in this order (a test below checks it).
 LAYERS = [
     "config",
     "tokenizer",
@@ -36,7 +37,9 @@ LAYERS = [
     "training",
     "plots",
     "evaluation",
+    "core_evaluation",
     "sweep",
+    "bot",
     "server",
     "shell",
     "cli",
@@ -119,3 +122,20 @@ def test_importing_the_package_is_light_and_its_functions_are_the_real_ones():
         "progress",
     ]
     assert set(dir(diet_sparse)) >= {"train", "load", "__version__"}
+
+
+def test_the_readme_lists_the_modules_in_the_layers_order():
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    tree = readme[
+        readme.index("diet_sparse/\n") : readme.index("```", readme.index("diet_sparse/\n"))
+    ]
+    listed = []
+    for line in tree.splitlines()[1:]:
+        name = line.split()[0]
+        if name.endswith(".py"):
+            prefix = "training." if line.startswith("    ") else ""
+            listed.append(prefix + name.removesuffix(".py"))
+        elif name == "training/":
+            listed.append("training")
+    expected = [name for name in LAYERS if name != "training"]
+    assert [name for name in listed if name != "training"] == expected

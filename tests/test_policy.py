@@ -211,3 +211,16 @@ def test_save_and_load_give_the_same_scores_as_keras(trained, project, tmp_path)
 def test_loading_an_nlu_model_as_a_policy_is_a_clear_error(trained_model_dir):
     with pytest.raises(ModelLoadError, match="not a diet-sparse dialogue policy"):
         load_policy(trained_model_dir)
+
+
+def test_loading_a_policy_as_an_nlu_model_says_what_it_is(trained, tmp_path):
+    from diet_sparse.persistence import load, save_policy
+
+    save_policy(trained, tmp_path / "policy")
+    with pytest.raises(ModelLoadError, match="holds a dialogue policy, not an NLU model"):
+        load(tmp_path / "policy")
+
+
+def test_items_that_are_not_events_are_refused(trained):
+    with pytest.raises(DialogueError, match="event 1: expected a Rasa tracker event"):
+        trained.predict([{"event": "action", "name": "action_listen"}, "hi"])
