@@ -85,7 +85,6 @@ class TED(tf.keras.Model):
         self.encodings = {
             a: encoding(a, i) for i, a in enumerate(self.attributes) if a in ENCODED_ATTRIBUTES
         }
-        self.turn_dropout = tf.keras.layers.Dropout(config.drop_rate_dialogue)
         self.encoder = TransformerEncoder(
             config.transformer_size,
             config.number_of_transformer_layers,
@@ -127,7 +126,7 @@ class TED(tf.keras.Model):
             if attribute in self.encodings:
                 x = self.encodings[attribute](x)  # (B, T, encoding_dimension)
             parts.append(x)
-        turns = self.turn_dropout(tf.concat(parts, axis=-1), training=training)  # (B, T, W)
+        turns = tf.concat(parts, axis=-1)  # (B, T, W); Rasa's TED drops no input features
         encoded = self.encoder(turns, mask, training=training)  # (B, T, transformer_size)
         return self.dialogue_embedding(tf.nn.gelu(encoded[:, 0]))  # the newest turn: (B, E)
 
