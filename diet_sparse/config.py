@@ -106,6 +106,7 @@ class TEDConfig:
     random_seed: int = 42
     # architecture
     connection_density: float = 0.2  # of every randomly connected layer
+    fan_in_initialization: bool = True  # initial weights scaled for the connected inputs
     transformer_size: int = 128  # width of the dialogue transformer
     number_of_transformer_layers: int = 1
     number_of_attention_heads: int = 4
@@ -168,6 +169,7 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "use_regex_features": (_BOOL, lambda v: True, "true or false"),
     "max_history": (_INT + (type(None),), lambda v: v is None or v >= 1, "null or an integer >= 1"),
     "encoding_dimension": (_INT, lambda v: v >= 1, "an integer >= 1"),
+    "fan_in_initialization": (_BOOL, lambda v: True, "true or false"),
     "drop_rate_dialogue": (_FLOAT, lambda v: 0 <= v < 1, "a number in [0, 1)"),
 }
 _VALID_KEYS = {kind: [f.name for f in fields(kind)] for kind in (DIETConfig, TEDConfig)}

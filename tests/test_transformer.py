@@ -190,3 +190,20 @@ def test_causal_attention_still_ignores_padding():
     short = encoder(x[:, :3], tf.ones((1, 3))).numpy()
     padded = encoder(x, tf.constant([[1.0, 1.0, 1.0, 0.0, 0.0]])).numpy()
     np.testing.assert_allclose(short[0], padded[0, :3], atol=1e-5)
+
+
+def test_fan_in_initialization_gives_each_output_the_variance_of_its_connected_inputs():
+    plain = built(RandomlyConnectedDense(512, connection_density=0.1, mask_seed=3), 512)
+    scaled = built(
+        RandomlyConnectedDense(
+            512, connection_density=0.1, mask_seed=3, fan_in_initialization=True
+        ),
+        512,
+    )
+    np.testing.assert_array_equal(plain.kernel_mask.numpy(), scaled.kernel_mask.numpy())
+    mask = scaled.kernel_mask.numpy().astype(bool)
+    assert not scaled.kernel.numpy()[~mask].any()  # disconnected weights still exactly zero
+    # per output: sum of squared weights ~ connected * var; scaled ~ 1/0.1 times the plain one
+    ratio = np.square(scaled.kernel.numpy()).sum() / np.square(plain.kernel.numpy()).sum()
+    assert 7 < ratio < 13
+    assert scaled.get_config()["fan_in_initialization"] is True

@@ -77,6 +77,7 @@ class TED(tf.keras.Model):
                 config.encoding_dimension,
                 connection_density=config.connection_density,
                 mask_seed=seed + 500 + offset,
+                fan_in_initialization=config.fan_in_initialization,
                 activation=tf.nn.gelu,
                 name=names.encoding_name(attribute),
             )
@@ -93,6 +94,7 @@ class TED(tf.keras.Model):
             seed=seed,
             drop_rate=config.drop_rate_dialogue,
             drop_rate_attention=config.drop_rate_attention,
+            fan_in_initialization=config.fan_in_initialization,
             name=names.DIALOGUE_ENCODER,
         )
         self.dialogue_embedding = tf.keras.layers.Dense(

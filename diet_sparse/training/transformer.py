@@ -57,6 +57,10 @@ class RandomlyConnectedDense(tf.keras.layers.Dense):
         connection_density: fraction of kernel entries that are connected, in [0, 1].
         mask_seed: seed of the mask draw; layers built with the same seed and shape get the
             same topology. None draws a fresh topology.
+        fan_in_initialization: scale each output's initial weights by sqrt(inputs / connected
+            inputs), so that they start with the variance Glorot gives a dense layer of the
+            inputs it really has; off, the kernel starts as a dense one would, masked (as in
+            Rasa), and at density d each output's initial variance is about d times smaller.
         **kwargs: any other `tf.keras.layers.Dense` argument.
 
     Example:
@@ -71,11 +75,13 @@ class RandomlyConnectedDense(tf.keras.layers.Dense):
         units: int,
         connection_density: float = 0.2,
         mask_seed: int | None = None,
+        fan_in_initialization: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(units, **kwargs)
         self.connection_density = check_connection_density(connection_density)
         self.mask_seed = mask_seed
+        self.fan_in_initialization = bool(fan_in_initialization)
 
     def build(self, input_shape) -> None:
         super().build(input_shape)
@@ -93,6 +99,9 @@ class RandomlyConnectedDense(tf.keras.layers.Dense):
             dtype=self.dtype,
         )
         # Disconnected weights start at zero too, so the stored kernel is the effective one.
+        if self.fan_in_initialization:
+            connected = np.maximum(mask.sum(axis=0, keepdims=True), 1.0)  # (1, units)
+            mask = mask * np.sqrt(input_dim / connected).astype(np.float32)
         self.kernel.assign(self.kernel * mask)
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
@@ -115,7 +124,11 @@ class RandomlyConnectedDense(tf.keras.layers.Dense):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(connection_density=self.connection_density, mask_seed=self.mask_seed)
+        config.update(
+            connection_density=self.connection_density,
+            mask_seed=self.mask_seed,
+            fan_in_initialization=self.fan_in_initialization,
+        )
         return config
 
 
@@ -213,12 +226,15 @@ class MultiHeadSelfAttention(tf.keras.layers.Layer):
         connection_density: float,
         seed: int,
         drop_rate: float,
+        fan_in_initialization: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         check_heads_divide_size(size, heads)
         self.size, self.heads = size, heads
-        projection = dict(connection_density=connection_density)
+        projection = dict(
+            connection_density=connection_density, fan_in_initialization=fan_in_initialization
+        )
         self.query = RandomlyConnectedDense(size, mask_seed=seed, name=names.QUERY, **projection)
         self.key = RandomlyConnectedDense(size, mask_seed=seed + 1, name=names.KEY, **projection)
         self.value = RandomlyConnectedDense(
@@ -257,6 +273,7 @@ class EncoderLayer(tf.keras.layers.Layer):
         seed: int,
         drop_rate: float,
         drop_rate_attention: float,
+        fan_in_initialization: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -264,7 +281,13 @@ class EncoderLayer(tf.keras.layers.Layer):
             epsilon=LAYER_NORM_EPSILON, name=names.ATTENTION_NORM
         )
         self.attention = MultiHeadSelfAttention(
-            size, heads, connection_density, seed, drop_rate_attention, name=names.ATTENTION
+            size,
+            heads,
+            connection_density,
+            seed,
+            drop_rate_attention,
+            fan_in_initialization,
+            name=names.ATTENTION,
         )
         self.feed_forward_norm = tf.keras.layers.LayerNormalization(
             epsilon=LAYER_NORM_EPSILON, name=names.FEED_FORWARD_NORM
@@ -273,6 +296,7 @@ class EncoderLayer(tf.keras.layers.Layer):
             FEED_FORWARD_FACTOR * size,
             connection_density=connection_density,
             mask_seed=seed + 4,
+            fan_in_initialization=fan_in_initialization,
             activation=tf.nn.gelu,  # exact (erf) GELU
             name=names.FEED_FORWARD_IN,
         )
@@ -280,6 +304,7 @@ class EncoderLayer(tf.keras.layers.Layer):
             size,
             connection_density=connection_density,
             mask_seed=seed + 5,
+            fan_in_initialization=fan_in_initialization,
             name=names.FEED_FORWARD_OUT,
         )
         self.dropout = tf.keras.layers.Dropout(drop_rate)
@@ -304,6 +329,7 @@ class TransformerEncoder(tf.keras.layers.Layer):
         drop_rate_attention: dropout of attention weights.
         causal: each position attends only to itself and earlier positions (unidirectional,
             as a dialogue model reading turns in order needs); DIET attends both ways.
+        fan_in_initialization: of every randomly connected layer (see `RandomlyConnectedDense`).
     """
 
     def __init__(
@@ -316,13 +342,18 @@ class TransformerEncoder(tf.keras.layers.Layer):
         drop_rate: float,
         drop_rate_attention: float,
         causal: bool = False,
+        fan_in_initialization: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.size = size
         self.causal = causal
         self.embedding = RandomlyConnectedDense(
-            size, connection_density=connection_density, mask_seed=seed, name=names.EMBEDDING
+            size,
+            connection_density=connection_density,
+            mask_seed=seed,
+            fan_in_initialization=fan_in_initialization,
+            name=names.EMBEDDING,
         )
         self.encoder_layers = [
             EncoderLayer(
@@ -332,6 +363,7 @@ class TransformerEncoder(tf.keras.layers.Layer):
                 seed + 10 * (i + 1),
                 drop_rate,
                 drop_rate_attention,
+                fan_in_initialization,
                 name=names.encoder_block_name(i),
             )
             for i in range(layers)
