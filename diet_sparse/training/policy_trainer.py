@@ -4,15 +4,12 @@ compiled training steps -> a `Policy` (saved with ``out``)."""
 from __future__ import annotations
 
 import logging
-import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from diet_sparse import __version__
 from diet_sparse.config import ConfigLike, TEDConfig, as_config
@@ -22,9 +19,8 @@ from diet_sparse.domain import Domain, load_domain
 from diet_sparse.persistence import check_model_directory, save_policy
 from diet_sparse.policy import Policy
 from diet_sparse.stories import Story, load_stories, validate_stories
-from diet_sparse.training.batching import batch_size_for_epoch
 from diet_sparse.training.policy_model import TED, DialogueBatch, dialogue_batch
-from diet_sparse.training.trainer import LazyAdam
+from diet_sparse.training.trainer import fit_epochs
 
 logger = logging.getLogger(__name__)
 
@@ -117,14 +113,7 @@ def _fit(
     action_ids: np.ndarray,
     progress: bool | Callable[[dict[str, float]], None],
 ) -> list[dict[str, float]]:
-    """Run the epochs; returns per epoch its seconds, batch size and mean training metrics."""
-    averaging = config.ema_momentum is not None
-    optimizer = LazyAdam(
-        learning_rate=config.learning_rate,
-        use_ema=averaging,
-        ema_momentum=config.ema_momentum if averaging else 0.99,
-    )
-    optimizer.build(model.trainable_variables)
+    """TED's epochs: shuffled batches of the training dialogues."""
     signature = DialogueBatch(
         features={
             a: tf.TensorSpec([None, None, f.shape[2]], tf.float32) for a, f in features.items()
@@ -133,45 +122,14 @@ def _fit(
         action_ids=tf.TensorSpec([None], tf.int32),
     )
 
-    @tf.function(input_signature=[signature], autograph=False)
-    def train_step(batch):
-        with tf.GradientTape() as tape:
-            results = model.losses_and_metrics(batch, training=True)
-        gradients = tape.gradient(results["loss"], model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return results
-
-    rng = np.random.default_rng(config.random_seed)
-    show_bar = progress is True
-    epochs = tqdm(
-        range(config.epochs), desc="Epochs", unit="epoch", disable=not show_bar, file=sys.stderr
-    )
-    history = []
-    for epoch in epochs:
-        epoch_started = time.perf_counter()
-        batch_size = batch_size_for_epoch(epoch, config.epochs, config.batch_size)
+    def batches_of(batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
         order = rng.permutation(len(action_ids))
-        totals: dict[str, float] = {}
-        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        for indices in batches:
-            batch = dialogue_batch(
-                {a: f[indices] for a, f in features.items()}, lengths[indices], action_ids[indices]
-            )
-            for name, value in train_step(batch).items():
-                totals[name] = totals.get(name, 0.0) + float(value)
-        means = {name: value / len(batches) for name, value in totals.items()}
-        if not all(math.isfinite(v) for v in means.values()):
-            raise FloatingPointError(
-                f"training diverged in epoch {epoch + 1} (loss {means['loss']}); "
-                "lower learning_rate in the config"
-            )
-        seconds = round(time.perf_counter() - epoch_started, 3)
-        summary = {"epoch": epoch + 1, "seconds": seconds, "batch_size": batch_size}
-        history.append({**summary, **{name: round(value, 5) for name, value in means.items()}})
-        if show_bar:
-            epochs.set_postfix(loss=f"{means['loss']:.3f}", acc=f"{means['action_accuracy']:.3f}")
-        elif callable(progress):
-            progress(history[-1])
-    if averaging:
-        optimizer.finalize_variable_values(model.trainable_variables)
-    return history
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+    def make(indices: np.ndarray) -> DialogueBatch:
+        return dialogue_batch(
+            {a: f[indices] for a, f in features.items()}, lengths[indices], action_ids[indices]
+        )
+
+    shown = {"loss": "loss", "action_accuracy": "acc"}
+    return fit_epochs(model, config, signature, batches_of, make, progress, shown)

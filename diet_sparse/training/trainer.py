@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -212,7 +213,42 @@ def _fit(
     tags: dict[str, list[np.ndarray]],
     progress: bool | Callable[[dict[str, float]], None],
 ) -> list[dict[str, float]]:
-    """Run the epochs; returns per epoch its seconds, batch size and mean training metrics."""
+    """DIET's epochs: balanced, length-bucketed batches of the featurized messages."""
+    lengths = np.diff(featurized.offsets)
+    # Batches of the longest messages are cut down to the padded size of a largest batch of
+    # messages twice the average length: peak memory stays near the typical batch's.
+    max_rows = int(max(config.batch_size) * 2 * lengths.mean())
+
+    def batches_of(batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+        order = balanced_order(intent_ids, rng)
+        return epoch_batches(order, lengths, batch_size, rng, max_rows=max_rows)
+
+    return fit_epochs(
+        model,
+        config,
+        batch_signature(featurized.features.shape[1]),
+        batches_of,
+        lambda indices: make_batch(featurized, indices, intent_ids, tags),
+        progress,
+        shown={"loss": "loss", "intent_accuracy": "i_acc", "entity_f1": "e_f1"},
+    )
+
+
+def fit_epochs(
+    model: tf.keras.Model,
+    config: Any,
+    signature: Any,
+    batches_of: Callable[[int, np.random.Generator], list[np.ndarray]],
+    make: Callable[[np.ndarray], Any],
+    progress: bool | Callable[[dict[str, float]], None],
+    shown: dict[str, str],
+) -> list[dict[str, float]]:
+    """The training loop of any model with ``losses_and_metrics``: one compiled step per
+    batch, ``config.epochs`` epochs of ``batches_of(batch_size, rng)`` (index arrays that
+    ``make`` turns into batches of ``signature``), the batch size growing per epoch, weight
+    averaging as ``config.ema_momentum`` says. Returns per epoch its seconds, batch size and
+    mean training metrics; ``shown`` names the metrics of the progress bar (metric -> label).
+    """
     averaging = config.ema_momentum is not None
     optimizer = LazyAdam(
         learning_rate=config.learning_rate,
@@ -222,7 +258,7 @@ def _fit(
     # Creating the slot variables now spares tf.function a second trace on the first step.
     optimizer.build(model.trainable_variables)
 
-    @tf.function(input_signature=[batch_signature(featurized.features.shape[1])], autograph=False)
+    @tf.function(input_signature=[signature], autograph=False)
     def train_step(batch):
         with tf.GradientTape() as tape:
             results = model.losses_and_metrics(batch, training=True)
@@ -231,10 +267,6 @@ def _fit(
         return results
 
     rng = np.random.default_rng(config.random_seed)
-    lengths = np.diff(featurized.offsets)
-    # Batches of the longest messages are cut down to the padded size of a largest batch of
-    # messages twice the average length: peak memory stays near the typical batch's.
-    max_rows = int(max(config.batch_size) * 2 * lengths.mean())
     show_bar = progress is True
     epochs = tqdm(
         range(config.epochs), desc="Epochs", unit="epoch", disable=not show_bar, file=sys.stderr
@@ -243,15 +275,12 @@ def _fit(
     for epoch in epochs:
         epoch_started = time.perf_counter()
         batch_size = batch_size_for_epoch(epoch, config.epochs, config.batch_size)
-        order = balanced_order(intent_ids, rng)
-        batches = epoch_batches(order, lengths, batch_size, rng, max_rows=max_rows)
+        batches = batches_of(batch_size, rng)
         totals: dict[str, float] = {}
-        n_batches = len(batches)
         for indices in batches:
-            results = train_step(make_batch(featurized, indices, intent_ids, tags))
-            for name, value in results.items():
+            for name, value in train_step(make(indices)).items():
                 totals[name] = totals.get(name, 0.0) + float(value)
-        means = {name: value / n_batches for name, value in totals.items()}
+        means = {name: value / len(batches) for name, value in totals.items()}
         if not all(math.isfinite(v) for v in means.values()):
             raise FloatingPointError(
                 f"training diverged in epoch {epoch + 1} (loss {means['loss']}); "
@@ -261,9 +290,8 @@ def _fit(
         summary = {"epoch": epoch + 1, "seconds": seconds, "batch_size": batch_size}
         history.append({**summary, **{name: round(value, 5) for name, value in means.items()}})
         if show_bar:
-            shown = {"loss": "loss", "intent_accuracy": "i_acc", "entity_f1": "e_f1"}
             epochs.set_postfix(
-                {short: f"{means[name]:.3f}" for name, short in shown.items() if name in means}
+                {label: f"{means[name]:.3f}" for name, label in shown.items() if name in means}
             )
         elif callable(progress):
             progress(history[-1])
