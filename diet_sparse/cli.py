@@ -532,6 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from diet_sparse.dialogue_features import DialogueError
     from diet_sparse.persistence import ModelLoadError
+    from diet_sparse.pretrained import PretrainedError
 
     handler: Callable[[argparse.Namespace], int] = args.handler
     warnings.showwarning = _show_warning
@@ -543,6 +544,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             TrainingDataError,
             ModelLoadError,
             DialogueError,
+            PretrainedError,
             server.ServerStartError,
             FileExistsError,
             PermissionError,

@@ -63,6 +63,7 @@ class DIETConfig:
     dense_dimension: int = 128  # sparse input features are projected to this many dimensions
     embedding_dimension: int = 20  # shared space of sentence and intent embeddings
     number_of_negative_examples: int = 20  # intents contrasted with the true one per example
+    use_wide_path: bool = False  # a linear term of the sparse sentence features per intent
     ranking_length: int = 10  # intents listed in intent_ranking
     fallback_threshold: float | None = None  # below this top confidence: nlu_fallback; None: off
     ambiguity_threshold: float | None = None  # top two closer than this: nlu_fallback; None: off
@@ -74,6 +75,7 @@ class DIETConfig:
     intent_classification: bool = True
     entity_recognition: bool = True
     BILOU_flag: bool = True  # BILOU entity tags; False uses one tag per entity type
+    constrain_entity_transitions: bool = False  # decode only well-formed BILOU spans
     use_masked_language_model: bool = False  # also predict masked input tokens (training only)
     # featurizers
     use_word_features: bool = True  # word counts
@@ -86,6 +88,7 @@ class DIETConfig:
         default_factory=lambda: [list(window) for window in DEFAULT_LEXICAL_FEATURES]
     )  # features of the previous, current and next token
     use_regex_features: bool = True  # regex and lookup-table matches
+    pretrained_encoder: str | None = None  # dense sentence features (the pretrained extra)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -159,7 +162,9 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "intent_classification": (_BOOL, lambda v: True, "true or false"),
     "entity_recognition": (_BOOL, lambda v: True, "true or false"),
     "BILOU_flag": (_BOOL, lambda v: True, "true or false"),
+    "constrain_entity_transitions": (_BOOL, lambda v: True, "true or false"),
     "use_masked_language_model": (_BOOL, lambda v: True, "true or false"),
+    "use_wide_path": (_BOOL, lambda v: True, "true or false"),
     "use_word_features": (_BOOL, lambda v: True, "true or false"),
     "use_char_features": (_BOOL, lambda v: True, "true or false"),
     "char_ngram_min": (_INT, lambda v: v >= 1, "an integer >= 1"),
@@ -167,6 +172,11 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "max_word_features": (_INT + (type(None),), lambda v: v is None or v >= 1, "null or >= 1"),
     "max_char_features": (_INT + (type(None),), lambda v: v is None or v >= 1, "null or >= 1"),
     "use_regex_features": (_BOOL, lambda v: True, "true or false"),
+    "pretrained_encoder": (
+        (str, type(None)),
+        lambda v: v is None or bool(v),
+        "null or the name of a pretrained encoder (minilm-l6)",
+    ),
     "max_history": (_INT + (type(None),), lambda v: v is None or v >= 1, "null or an integer >= 1"),
     "encoding_dimension": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "fan_in_initialization": (_BOOL, lambda v: True, "true or false"),

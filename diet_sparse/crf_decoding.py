@@ -16,18 +16,45 @@ TINY = np.finfo(np.float64).tiny
 # more than PRUNE_ABOVE scores, and the pruning is exact (see `CRFDecoder._step`).
 PRUNED_CANDIDATES = 12
 PRUNE_ABOVE = 50_000
+# Added to the score of a forbidden transition, start or end (see `CRFDecoder`): far below any
+# learned transition, so no path with it wins while another exists, and exp() of it is 0.
+FORBIDDEN = -1e4
 
 
 class CRFDecoder:
     """Decodes the tag logits of one CRF head with its transition scores (N, N).
 
+    ``allowed`` (N, N) [previous, next], ``start`` and ``end`` (N,), if given, forbid the
+    transitions, first tags and last tags that are False (e.g. the BILOU rules of
+    `tagging.TagVocabulary.valid_transitions`): neither the Viterbi path nor the confidences
+    use them, unless a message has no path without them.
+
     Example:
         >>> decoder = CRFDecoder(np.zeros((2, 2)))
         >>> decoder.decode(np.array([[[3.0, 0.0], [0.0, 3.0]]]), np.array([2]))[0]
         array([[0, 1]])
+        >>> no_1_after_0 = CRFDecoder(np.zeros((2, 2)), allowed=np.array([[1, 0], [1, 1]]) > 0)
+        >>> no_1_after_0.decode(np.array([[[3.0, 0.0], [0.0, 4.0]]]), np.array([2]))[0]
+        array([[1, 1]])
     """
 
-    def __init__(self, transitions: np.ndarray) -> None:
+    def __init__(
+        self,
+        transitions: np.ndarray,
+        allowed: np.ndarray | None = None,
+        start: np.ndarray | None = None,
+        end: np.ndarray | None = None,
+    ) -> None:
+        if allowed is not None:
+            transitions = np.where(allowed, transitions, FORBIDDEN).astype(np.float32)
+        n_tags = len(transitions)
+        self._start = np.zeros(n_tags, np.float32)
+        if start is not None:
+            self._start = np.where(start, 0.0, FORBIDDEN).astype(np.float32)
+        self._end = np.zeros(n_tags, np.float32)
+        if end is not None:
+            self._end = np.where(end, 0.0, FORBIDDEN).astype(np.float32)
+        self._has_bounds = start is not None or end is not None
         self.transitions = transitions
         # (next tag, previous tag): Viterbi's maximum over previous tags runs along contiguous
         # memory
@@ -38,6 +65,16 @@ class CRFDecoder:
         scaled = transitions.astype(np.float64) - transitions.max()
         self._steps = np.exp(scaled)
         self._steps_back = np.ascontiguousarray(self._steps.T)
+
+    def _bounded(self, logits: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """The logits with the forbidden first and last tags' penalties added."""
+        if not self._has_bounds or logits.shape[1] == 0:
+            return logits
+        logits = logits.astype(np.float32, copy=True)
+        logits[:, 0] += self._start
+        rows = np.flatnonzero(lengths > 0)
+        logits[rows, lengths[rows] - 1] += self._end
+        return logits
 
     def decode(self, logits: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Viterbi tags (B, T) and, per token, the posterior probability of its tag (B, T)."""
@@ -55,7 +92,7 @@ class CRFDecoder:
         tags = np.zeros((batch, length), dtype=np.int64)
         if length == 0:
             return tags
-        logits = logits.astype(np.float32, copy=False)
+        logits = self._bounded(logits.astype(np.float32, copy=False), lengths)
         score = logits[:, 0].copy()  # (B, N): best score of a path ending in each tag
         # backpointers[t, b, j]: the best tag before tag j at position t. Past a message's end
         # they point each tag to itself, so that following them from the last position
@@ -115,7 +152,7 @@ class CRFDecoder:
         batch, length, _ = logits.shape
         if length == 0:
             return np.zeros(logits.shape, dtype=np.float32)
-        logits = logits.astype(np.float64)
+        logits = self._bounded(logits, lengths).astype(np.float64)
         emissions = np.exp(logits - logits.max(axis=2, keepdims=True))  # (B, T, N), max 1
 
         forward = np.empty_like(emissions)

@@ -27,6 +27,7 @@ from diet_sparse.config import (
     check_lexical_features,
 )
 from diet_sparse.data import LookupTable, TrainingData
+from diet_sparse.pretrained import SentenceEncoder, encoder_dimension, load_encoder
 from diet_sparse.tokenizer import Token, tokenize
 
 # Features of one token's text. Affixes (prefix*/suffix*) see the lower-cased text when the
@@ -72,6 +73,7 @@ class FeaturizedBatch:
     tokens: list[list[Token]]  # tokens per message
     features: scipy.sparse.csr_matrix  # float32, (sum_i (len(tokens[i]) + 1), n_features)
     offsets: np.ndarray  # int64, (n_messages + 1,)
+    dense: np.ndarray | None = None  # float32, (n_messages, dimension): pretrained sentence vectors
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -281,6 +283,9 @@ class Featurizer:
             default); ``[]`` turns lexical features off.
         use_regex_features: one column per regex and per lookup table of the training data.
         lowercase: lower-case tokens for word, character and affix features.
+        pretrained_encoder: also give each message a dense sentence vector from this encoder of
+            `diet_sparse.pretrained` (``FeaturizedBatch.dense``); needs the ``pretrained``
+            extra, and is loaded when the featurizer is fitted or read back.
 
     Fitted attributes: ``word_vocabulary_``, ``char_vocabulary_``, ``lexical_vocabulary_``
     (term -> column inside its block), ``regex_patterns_`` (``(name, pattern)`` per column),
@@ -312,6 +317,7 @@ class Featurizer:
         lexical_features: list[list[str]] | None = None,
         use_regex_features: bool = True,
         lowercase: bool = True,
+        pretrained_encoder: str | None = None,
     ) -> None:
         check_featurizer_options(
             {
@@ -332,6 +338,9 @@ class Featurizer:
         self.max_char_features = max_char_features
         self.use_regex_features = bool(use_regex_features)
         self.lowercase = bool(lowercase)
+        self.pretrained_encoder = pretrained_encoder
+        self.n_dense_features_ = encoder_dimension(pretrained_encoder) if pretrained_encoder else 0
+        self._encoder: SentenceEncoder | None = None
         self._fitted = False
 
     @classmethod
@@ -346,6 +355,7 @@ class Featurizer:
             max_char_features=config.max_char_features,
             lexical_features=config.lexical_features,
             use_regex_features=config.use_regex_features,
+            pretrained_encoder=config.pretrained_encoder,
         )
 
     # ----------------------------------------------------------------------------------------
@@ -363,7 +373,18 @@ class Featurizer:
             "lexical_features": [list(names) for names in self.lexical_features],
             "use_regex_features": self.use_regex_features,
             "lowercase": self.lowercase,
+            "pretrained_encoder": self.pretrained_encoder,
         }
+
+    def load_pretrained_encoder(self) -> None:
+        """Load the pretrained encoder now (a no-op without one), so that a missing extra
+        shows before training or at load time rather than at the first message.
+
+        Raises:
+            PretrainedError: the encoder's package is not installed.
+        """
+        if self.pretrained_encoder and self._encoder is None:
+            self._encoder = load_encoder(self.pretrained_encoder)
 
     @property
     def feature_blocks_(self) -> dict[str, int]:
@@ -441,6 +462,7 @@ class Featurizer:
         """
         if not isinstance(data, TrainingData):
             raise TypeError(f"fit expects a TrainingData, got {type(data).__name__}")
+        self.load_pretrained_encoder()
         layout = _layout([tokenize(example.text) for example in data.examples])
         if not layout.n_tokens and (self.use_word_features or self.use_char_features):
             raise ValueError(
@@ -604,7 +626,11 @@ class Featurizer:
             matrix = _summed_csr(np.concatenate(rows), np.concatenate(cols), shape)
         else:
             matrix = scipy.sparse.csr_matrix(shape, dtype=np.float32)
-        return FeaturizedBatch(tokens=tokens, features=matrix, offsets=layout.offsets)
+        dense = None
+        if self.pretrained_encoder:
+            self.load_pretrained_encoder()
+            dense = self._encoder.encode(texts)
+        return FeaturizedBatch(tokens=tokens, features=matrix, offsets=layout.offsets, dense=dense)
 
     def _window_offsets(self) -> list[tuple[int, list[str]]]:
         half = len(self.lexical_features) // 2
@@ -719,4 +745,5 @@ class Featurizer:
             lexical_vocabulary={str(k): int(v) for k, v in state["lexical_vocabulary"].items()},
             regex_patterns=[(p["name"], p["pattern"]) for p in state["regex_patterns"]],
         )
+        featurizer.load_pretrained_encoder()
         return featurizer

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from diet_sparse.config import DIETConfig
+from diet_sparse.pretrained import encoder_dimension
 from diet_sparse.tagging import TAG_HEADS
 
 # --- arithmetic both networks do -----------------------------------------------------------
@@ -37,6 +38,7 @@ FINAL_NORM = "final_norm"
 INTENT_HEAD = "intent_head"
 SENTENCE_EMBEDDING = "sentence_embedding"
 INTENT_EMBEDDINGS = "intent_embeddings"
+WIDE_PATH = "wide_path"  # the intent head's linear term of the sparse sentence features
 LOGITS = "logits"
 TRANSITIONS = "transitions"
 
@@ -93,6 +95,10 @@ class DIETWeights:
     def has_intent_head(self) -> bool:
         return weight_path(INTENT_HEAD, INTENT_EMBEDDINGS) in self.weights
 
+    @property
+    def has_wide_path(self) -> bool:
+        return weight_path(INTENT_HEAD, WIDE_PATH, "kernel") in self.weights
+
     def transitions(self, head: str) -> np.ndarray:
         """The CRF transition scores of a tag head, (tags, tags)."""
         return self.weights[weight_path(tag_head_name(head), TRANSITIONS)]
@@ -122,6 +128,18 @@ def encoder_weight_shapes(prefix: str, input_dim: int, size: int, layers: int) -
     return shapes
 
 
+def encoder_input_width(config: DIETConfig) -> int:
+    """The width of DIET's encoder input: the projected sparse features, then the pretrained
+    sentence vector (zeros at the token positions) when the model has one.
+
+    Example:
+        >>> encoder_input_width(DIETConfig(dense_dimension=128, pretrained_encoder="minilm-l6"))
+        512
+    """
+    extra = encoder_dimension(config.pretrained_encoder) if config.pretrained_encoder else 0
+    return config.dense_dimension + extra
+
+
 def diet_weight_shapes(
     config: DIETConfig, n_features: int, n_intents: int, tag_counts: dict[str, int]
 ) -> dict[str, tuple[int, ...]]:
@@ -137,7 +155,7 @@ def diet_weight_shapes(
         weight_path(INPUT_PROJECTION, "kernel"): (n_features, config.dense_dimension),
         weight_path(INPUT_PROJECTION, "bias"): (config.dense_dimension,),
         **encoder_weight_shapes(
-            ENCODER, config.dense_dimension, size, config.number_of_transformer_layers
+            ENCODER, encoder_input_width(config), size, config.number_of_transformer_layers
         ),
     }
     if config.intent_classification and n_intents > 1:
@@ -148,6 +166,9 @@ def diet_weight_shapes(
             n_intents,
             config.embedding_dimension,
         )
+        if config.use_wide_path:
+            shapes[weight_path(INTENT_HEAD, WIDE_PATH, "kernel")] = (n_features, n_intents)
+            shapes[weight_path(INTENT_HEAD, WIDE_PATH, "bias")] = (n_intents,)
     head_input = size
     for head in (head for head in TAG_HEADS if head in tag_counts):
         count, name = tag_counts[head], tag_head_name(head)

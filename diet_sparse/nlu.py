@@ -119,9 +119,13 @@ class NLU:
             default = min(os.cpu_count() or 1, MAX_THREADS)
             self.threads = int(os.environ.get("DIET_SPARSE_THREADS", default))
         self.predictor = OnnxDIET(self.network, threads=self.threads)
-        self.decoders = {
-            head: CRFDecoder(self.network.transitions(head)) for head in self.network.tag_heads
-        }
+        self.decoders = {}
+        for head in self.network.tag_heads:
+            constraints = {}
+            if self.config.constrain_entity_transitions:
+                allowed, start, end = self.tag_vocabularies[head].valid_transitions()
+                constraints = dict(allowed=allowed, start=start, end=end)
+            self.decoders[head] = CRFDecoder(self.network.transitions(head), **constraints)
 
     def parse(self, text: str) -> dict[str, Any]:
         """Intent, intent ranking and entities of one message, in Rasa's format.
@@ -169,7 +173,9 @@ class NLU:
 
     def _parse_chunk(self, texts: list[str], threads: int | None = None) -> list[dict[str, Any]]:
         featurized = self.featurizer.transform(texts)
-        outputs = self.predictor(featurized.features, featurized.offsets, threads)
+        outputs = self.predictor(
+            featurized.features, featurized.offsets, threads, dense=featurized.dense
+        )
         token_counts = np.diff(featurized.offsets) - 1
         decoded = {}
         if "entity" in self.decoders:

@@ -158,8 +158,10 @@ def positions(length: int, depth: int) -> np.ndarray:
 def build_diet_graph(network: DIETWeights) -> bytes:
     """DIET's forward pass from the projected inputs to the outputs, as a serialized ONNX model.
 
-    Graph inputs: ``x`` (B, T, dense_dimension) projected features, ``positions``,
-    ``attention_bias`` (see `add_encoder`), ``sentence`` (B, T, 1) one-hot sentence slot.
+    Graph inputs: ``x`` (B, T, width) projected features (and the pretrained sentence vector,
+    see `network.encoder_input_width`), ``positions``,
+    ``attention_bias`` (see `add_encoder`), ``sentence`` (B, T, 1) one-hot sentence slot, and
+    with the wide path, ``wide`` (B, I) its scores (`wide_scores`).
     Outputs: ``intent`` (B, I) probabilities if the model has the intent head, and the tag
     logits (B, T, N) of each tag head.
     """
@@ -180,7 +182,10 @@ def build_diet_graph(network: DIETWeights) -> bytes:
         embedded = g.dense(sentence, weight_path(names.INTENT_HEAD, names.SENTENCE_EMBEDDING))
         intent_embeddings = weights[weight_path(names.INTENT_HEAD, names.INTENT_EMBEDDINGS)]
         transposed = g.constant("intent_embeddings_t", intent_embeddings.T.copy())
-        outputs["intent"] = g.softmax(g.op("MatMul", embedded, transposed))
+        similarities = g.op("MatMul", embedded, transposed)
+        if network.has_wide_path:
+            similarities = g.op("Add", similarities, "wide")
+        outputs["intent"] = g.softmax(similarities)
         shapes["intent"] = ["B", len(intent_embeddings)]
     head_input = encoded
     for head in network.tag_heads:
@@ -191,13 +196,17 @@ def build_diet_graph(network: DIETWeights) -> bytes:
             head_input = g.op("Concat", encoded, g.softmax(outputs[head]), axis=-1)
 
     inputs = [
-        helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", "T", config.dense_dimension]),
+        helper.make_tensor_value_info(
+            "x", TensorProto.FLOAT, ["B", "T", names.encoder_input_width(config)]
+        ),
         helper.make_tensor_value_info(
             "positions", TensorProto.FLOAT, ["T", config.transformer_size]
         ),
         helper.make_tensor_value_info("attention_bias", TensorProto.FLOAT, ["B", 1, 1, "T"]),
         helper.make_tensor_value_info("sentence", TensorProto.FLOAT, ["B", "T", 1]),
     ]
+    if network.has_wide_path:
+        inputs.append(helper.make_tensor_value_info("wide", TensorProto.FLOAT, shapes["intent"]))
     return g.model("diet", inputs, outputs, shapes)
 
 
@@ -214,6 +223,19 @@ def project_inputs(
     x[np.repeat(np.arange(batch), row_counts), rows] += projected  # padding keeps the bias
     mask = np.arange(length)[None, :] < row_counts[:, None]
     return x.astype(np.float32, copy=False), mask, row_counts
+
+
+def wide_scores(
+    weights: dict[str, np.ndarray], features: scipy.sparse.csr_matrix, offsets: np.ndarray
+) -> np.ndarray:
+    """The intent head's wide path (B, I): each message's sentence row of the sparse features,
+    scaled to unit L2 norm, times the wide kernel, plus its bias (as `IntentHead` computes it)."""
+    sentences = features[offsets[1:] - 1]
+    norms = np.sqrt(np.maximum(np.asarray(sentences.multiply(sentences).sum(axis=1)), 1e-12))
+    sentences = scipy.sparse.csr_matrix(sentences.multiply(1.0 / norms))
+    kernel = weights[weight_path(names.INTENT_HEAD, names.WIDE_PATH, "kernel")]
+    bias = weights[weight_path(names.INTENT_HEAD, names.WIDE_PATH, "bias")]
+    return np.asarray(sentences @ kernel + bias, dtype=np.float32)
 
 
 class OnnxSessions:
@@ -252,24 +274,38 @@ class OnnxDIET:
         self._outputs = [output.name for output in self._sessions(threads).get_outputs()]
 
     def __call__(
-        self, features: scipy.sparse.csr_matrix, offsets: np.ndarray, threads: int | None = None
+        self,
+        features: scipy.sparse.csr_matrix,
+        offsets: np.ndarray,
+        threads: int | None = None,
+        dense: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """Outputs for a batch of featurized messages (see `featurizer.FeaturizedBatch`):
-        intent probabilities (B, I) under ``"intent"`` and tag logits (B, T, N) under each tag
-        head's name, where position ``t < tokens`` is a token."""
+        """Outputs for a batch of featurized messages (see `featurizer.FeaturizedBatch`; ``dense``
+        its pretrained sentence vectors, if the model has them): intent probabilities (B, I)
+        under ``"intent"`` and tag logits (B, T, N) under each tag head's name, where position
+        ``t < tokens`` is a token."""
         x, mask, row_counts = project_inputs(self.network.weights, features, offsets)
         batch, length = mask.shape
+        n_dense = names.encoder_input_width(self.network.config) - x.shape[-1]
+        if n_dense:
+            if dense is None or dense.shape != (batch, n_dense):
+                found = None if dense is None else dense.shape
+                raise ValueError(
+                    f"the model needs pretrained vectors of shape {(batch, n_dense)}, got {found}"
+                )
+            x = np.concatenate([x, np.zeros((batch, length, n_dense), np.float32)], axis=-1)
+            x[np.arange(batch), row_counts - 1, -n_dense:] = dense
         sentence = np.zeros((batch, length, 1), np.float32)
         sentence[np.arange(batch), row_counts - 1] = 1.0
-        values = self._sessions(threads or self.threads).run(
-            self._outputs,
-            {
-                "x": x,
-                "positions": positions(length, self.network.config.transformer_size),
-                "attention_bias": attention_bias(mask),
-                "sentence": sentence,
-            },
-        )
+        inputs = {
+            "x": x,
+            "positions": positions(length, self.network.config.transformer_size),
+            "attention_bias": attention_bias(mask),
+            "sentence": sentence,
+        }
+        if self.network.has_wide_path:
+            inputs["wide"] = wide_scores(self.network.weights, features, offsets)
+        values = self._sessions(threads or self.threads).run(self._outputs, inputs)
         return dict(zip(self._outputs, values))
 
 

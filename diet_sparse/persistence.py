@@ -45,6 +45,7 @@ from diet_sparse.network import (
 )
 from diet_sparse.nlu import NLU
 from diet_sparse.policy import Policy
+from diet_sparse.pretrained import PretrainedError
 from diet_sparse.tagging import TAG_HEADS, TagVocabulary
 
 FORMAT_VERSION = 2
@@ -237,6 +238,8 @@ def load(directory: str | Path, threads: int | None = None) -> NLU:
     featurizer_path = directory / "featurizer.json"
     try:
         featurizer = Featurizer.from_json(_read_json(featurizer_path, dict))
+    except PretrainedError as error:
+        raise ModelLoadError(f"{directory}: trained with pretrained features: {error}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ModelLoadError(f"{featurizer_path}: not a valid featurizer: {error}") from None
     weights, masks = _read_weights(directory / "weights.npz", metadata["format_version"])

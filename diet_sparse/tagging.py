@@ -54,6 +54,35 @@ class TagVocabulary:
     def index(self, tag: str) -> int:
         return self._ids[tag]
 
+    def valid_transitions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which tag may follow which (N, N) [previous, next], which may start a message (N,)
+        and which may end it (N,). BILOU tags allow only well-formed spans: an entity opened by
+        ``B-x`` continues with ``I-x`` and closes with ``L-x``; ``U-x`` is a whole one; after
+        ``O``, ``L-`` or ``U-`` comes ``O``, ``B-`` or ``U-``. Plain tags allow everything.
+
+        Example:
+            >>> vocabulary = TagVocabulary.for_entities(["city"], bilou=True)  # O B I L U
+            >>> allowed, start, end = vocabulary.valid_transitions()
+            >>> allowed[1].astype(int).tolist()  # after B-city: I-city or L-city
+            [0, 0, 1, 1, 0]
+            >>> start.astype(int).tolist(), end.astype(int).tolist()
+            ([1, 1, 0, 0, 1], [1, 0, 0, 1, 1])
+        """
+        n = len(self.tags)
+        if not self.bilou:
+            return np.ones((n, n), bool), np.ones(n, bool), np.ones(n, bool)
+        prefixes = [tag.partition("-")[0] if i else OUTSIDE for i, tag in enumerate(self.tags)]
+        types = [tag.partition("-")[2] for tag in self.tags]
+        opens = np.array([p in (OUTSIDE, "B", "U") for p in prefixes])  # may start a span
+        closes = np.array([p in (OUTSIDE, "L", "U") for p in prefixes])  # ends outside a span
+        allowed = np.zeros((n, n), bool)
+        for i in range(n):
+            if closes[i]:
+                allowed[i] = opens
+            else:  # inside an entity: only its own I- or L- follows
+                allowed[i] = [p in ("I", "L") and t == types[i] for p, t in zip(prefixes, types)]
+        return allowed, opens, closes
+
     @property
     def _ids(self) -> dict[str, int]:
         cached = self.__dict__.get("_cached_ids")

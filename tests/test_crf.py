@@ -174,3 +174,71 @@ def test_pruned_viterbi_equals_full_viterbi(monkeypatch, logit_scale):
     np.testing.assert_array_equal(decoder.viterbi(logits, lengths), full)
     for i, n in enumerate(lengths):
         np.testing.assert_array_equal(full[i, :n], viterbi_decode(logits[i, :n], transitions))
+
+
+def test_constrained_decoding_finds_the_best_valid_sequence_by_brute_force():
+    from diet_sparse.tagging import TagVocabulary
+
+    vocabulary = TagVocabulary.for_entities(["city", "date"], bilou=True)  # 9 tags
+    allowed, start, end = vocabulary.valid_transitions()
+    rng = np.random.default_rng(8)
+    n_tags, length = len(vocabulary), 4
+    transitions = rng.normal(size=(n_tags, n_tags)).astype(np.float32)
+    decoder = CRFDecoder(transitions, allowed=allowed, start=start, end=end)
+
+    def valid(tags):
+        return (
+            start[tags[0]] and end[tags[-1]] and all(allowed[a, b] for a, b in zip(tags, tags[1:]))
+        )
+
+    sequences = [s for s in itertools.product(range(n_tags), repeat=length) if valid(s)]
+    for seed in range(5):
+        logits = np.random.default_rng(seed).normal(scale=3.0, size=(length, n_tags))
+        scores = np.exp([sequence_score(logits, transitions, s) for s in sequences])
+        best = sequences[int(np.argmax(scores))]
+        tags, _ = decoder.decode(logits[None].astype(np.float32), np.array([length]))
+        assert tuple(tags[0]) == best
+        # the confidences are the marginals over the valid sequences only
+        marginals = decoder.marginals(logits[None], np.array([length]))[0]
+        expected = np.zeros((length, n_tags))
+        for sequence, weight in zip(sequences, scores / scores.sum()):
+            expected[np.arange(length), list(sequence)] += weight
+        np.testing.assert_allclose(marginals, expected, atol=1e-5)
+
+
+def test_an_unconstrained_decoder_can_return_an_invalid_bilou_sequence():
+    """The test above can fail: without constraints the same scores give invalid paths."""
+    from diet_sparse.tagging import TagVocabulary
+
+    vocabulary = TagVocabulary.for_entities(["city"], bilou=True)  # O B I L U
+    logits = np.full((1, 2, 5), -5.0, np.float32)
+    logits[0, 0, 2] = logits[0, 1, 1] = 5.0  # I-city then B-city: invalid twice
+    plain = CRFDecoder(np.zeros((5, 5), np.float32)).decode(logits, np.array([2]))[0]
+    assert plain[0].tolist() == [2, 1]
+    constrained = CRFDecoder(np.zeros((5, 5), np.float32), *vocabulary.valid_transitions())
+    tags = constrained.decode(logits, np.array([2]))[0][0].tolist()
+    assert tags in ([0, 4], [1, 3], [4, 0], [0, 0], [4, 4])
+    # a single-token message may only be O or U-
+    one = constrained.decode(np.eye(5, dtype=np.float32)[None, 1:2] * 9, np.array([1]))[0]
+    assert one[0, 0] in (0, 4)
+
+
+def test_the_nlu_decodes_with_bilou_constraints_when_configured(trained_nlu, example_data):
+    from dataclasses import replace
+
+    from diet_sparse.crf_decoding import FORBIDDEN
+
+    plain = trained_nlu.decoders["entity"].transitions
+    assert (plain > FORBIDDEN / 2).all()
+    config = replace(trained_nlu.config, constrain_entity_transitions=True)
+    constrained = replace(trained_nlu, config=config)
+    allowed, _, _ = trained_nlu.tag_vocabularies["entity"].valid_transitions()
+    transitions = constrained.decoders["entity"].transitions
+    np.testing.assert_array_equal(transitions > FORBIDDEN / 2, allowed)
+    np.testing.assert_array_equal(transitions[allowed], plain[allowed])
+    # roles and groups are not BILOU-tagged: nothing forbidden
+    assert (constrained.decoders["role"].transitions > FORBIDDEN / 2).all()
+    texts = [example.text for example in example_data.examples[:50]]
+    for result in constrained.parse_batch(texts):
+        for entity in result["entities"]:
+            assert entity["start"] < entity["end"]

@@ -17,6 +17,7 @@ LAYERS = [
     "data",
     "domain",
     "stories",
+    "pretrained",
     "featurizer",
     "tagging",
     "network",

@@ -56,7 +56,7 @@ def test_heads_own_their_weights(trained_nlu):
 
 
 def test_intent_loss_falls_when_the_true_intent_scores_higher():
-    head = IntentHead(resolve_config({"number_of_negative_examples": 2}), n_intents=4)
+    head = IntentHead(resolve_config({"number_of_negative_examples": 2}), n_intents=4, n_features=9)
     ids = tf.constant([0, 3])
     even = tf.zeros((2, 4))
     right = tf.one_hot(ids, 4) * 5.0
@@ -98,3 +98,27 @@ def test_masked_language_model_trains_and_changes_nothing_at_prediction(example_
         nlu.metadata["trainable_weights"]["total"] == plain.metadata["trainable_weights"]["total"]
     )
     assert nlu.parse("book a flight to Paris")["intent"]["name"] in nlu.intents
+
+
+def test_wide_path_trains_saves_and_loads(example_data, tmp_path):
+    from diet_sparse.persistence import load, save
+    from diet_sparse.training import train
+
+    values = {"epochs": 3, "transformer_size": 16, "dense_dimension": 16, "batch_size": 32}
+    nlu = train(example_data, dict(values, use_wide_path=True), progress=False)
+    kernel = nlu.network.weights["intent_head/wide_path/kernel"]
+    assert kernel.shape == (nlu.featurizer.n_features_, len(nlu.intents))
+    plain = train(example_data, values, progress=False)
+    assert "intent_head/wide_path/kernel" not in plain.network.weights
+    extra = (
+        nlu.metadata["trainable_weights"]["total"] - plain.metadata["trainable_weights"]["total"]
+    )
+    assert extra == kernel.size + len(nlu.intents)
+    save(nlu, tmp_path / "model")
+    loaded = load(tmp_path / "model")
+    text = "book a flight to Paris"
+    np.testing.assert_allclose(
+        [i["confidence"] for i in loaded.parse(text)["intent_ranking"]],
+        [i["confidence"] for i in nlu.parse(text)["intent_ranking"]],
+        atol=1e-6,
+    )

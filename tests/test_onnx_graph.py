@@ -34,6 +34,7 @@ CASES = {
         {"entity": 4},
         1,
     ),
+    "wide path": (dict(use_wide_path=True, random_seed=5), {"entity": 5}, 6),
     "one layer, 1 head": (
         dict(random_seed=11, number_of_transformer_layers=1, number_of_attention_heads=1),
         {"entity": 5, "role": 2},
@@ -45,7 +46,9 @@ CASES = {
 def keras_outputs(model: DIET, featurized: FeaturizedBatch) -> dict[str, np.ndarray]:
     """What prediction computes, by the Keras model: intent probabilities and tag logits."""
     batch = make_batch(featurized, np.arange(len(featurized)))
-    outputs = model(batch.features, batch.mask, batch.token_counts, training=False)
+    outputs = model(
+        batch.features, batch.mask, batch.token_counts, batch.dense_sentence, training=False
+    )
     if "intent" in outputs:
         outputs["intent"] = tf.nn.softmax(outputs["intent"], axis=-1)
     return {name: value.numpy() for name, value in outputs.items()}
@@ -86,7 +89,9 @@ def random_batch(n_features: int, lengths: list[int], seed: int) -> FeaturizedBa
 
 
 def keras_and_onnx(model: DIET, featurized: FeaturizedBatch) -> tuple[dict, dict]:
-    onnx = OnnxDIET(model.to_weights())(featurized.features, featurized.offsets)
+    onnx = OnnxDIET(model.to_weights())(
+        featurized.features, featurized.offsets, dense=featurized.dense
+    )
     return keras_outputs(model, featurized), onnx
 
 
@@ -113,6 +118,36 @@ def test_onnx_outputs_equal_keras_outputs(case, lengths):
     has_intent_head = n_intents > 1 and config_values.get("intent_classification", True)
     assert set(onnx) == set(tag_counts) | ({"intent"} if has_intent_head else set())
     assert largest_difference(keras, onnx, featurized) <= TOLERANCE
+
+
+def test_pretrained_sentence_vectors_enter_both_networks_alike():
+    model = random_model(dict(pretrained_encoder="minilm-l6", random_seed=9), {"entity": 4}, 5)
+    featurized = random_batch(40, [3, 11, 0], seed=4)
+    rng = np.random.default_rng(4)
+    featurized.dense = rng.normal(size=(3, 384)).astype(np.float32)
+    keras, onnx = keras_and_onnx(model, featurized)
+    assert largest_difference(keras, onnx, featurized) <= TOLERANCE
+    featurized.dense = -featurized.dense  # the vectors matter
+    assert np.abs(keras_and_onnx(model, featurized)[1]["intent"] - onnx["intent"]).max() > 0.01
+    with pytest.raises(ValueError, match="pretrained vectors"):
+        OnnxDIET(model.to_weights())(featurized.features, featurized.offsets)
+
+
+def test_the_wide_path_counts_in_both_networks():
+    model = random_model(*CASES["wide path"])
+    featurized = random_batch(40, [4, 9], seed=2)
+    keras, onnx = keras_and_onnx(model, featurized)
+    model.intent_head.wide_path.kernel.assign(tf.zeros_like(model.intent_head.wide_path.kernel))
+    keras_without, onnx_without = keras_and_onnx(model, featurized)
+    assert np.abs(keras["intent"] - keras_without["intent"]).max() > 0.01
+    assert np.abs(onnx["intent"] - onnx_without["intent"]).max() > 0.01
+    # the wide path sees only the sentence rows: changing a token row leaves it alone
+    weights = model.to_weights().weights
+    changed = featurized.features.tolil()
+    changed[0, :] = 5.0
+    before = onnx_graph.wide_scores(weights, featurized.features, featurized.offsets)
+    after = onnx_graph.wide_scores(weights, changed.tocsr(), featurized.offsets)
+    np.testing.assert_array_equal(before, after)
 
 
 def test_the_comparison_catches_a_changed_layer_norm_epsilon(monkeypatch):
@@ -179,8 +214,8 @@ def test_parse_results_equal_keras_based_parse(trained_nlu, example_data):
     texts = [example.text for example in example_data.examples]
 
     class KerasNetwork:
-        def __call__(self, features, offsets, threads=None):
-            featurized = FeaturizedBatch([[]] * (len(offsets) - 1), features, offsets)
+        def __call__(self, features, offsets, threads=None, dense=None):
+            featurized = FeaturizedBatch([[]] * (len(offsets) - 1), features, offsets, dense)
             return keras_outputs(trained_nlu.keras_model, featurized)
 
     keras_based = replace(trained_nlu)

@@ -9,11 +9,12 @@ from diet_sparse.featurizer import FeaturizedBatch
 from diet_sparse.training.model import Batch
 
 
-def batch_signature(n_features: int) -> Batch:
+def batch_signature(n_features: int, n_dense: int = 0) -> Batch:
     """The `tf.function` input signature of a `Batch`: any batch size and length, one trace."""
     matrix = tf.TensorSpec([None, None], tf.int32)
     return Batch(
         features=tf.SparseTensorSpec([None, n_features], tf.float32),
+        dense_sentence=tf.TensorSpec([None, n_dense], tf.float32),
         mask=tf.TensorSpec([None, None], tf.float32),
         token_counts=tf.TensorSpec([None], tf.int32),
         intent_ids=tf.TensorSpec([None], tf.int32),
@@ -52,6 +53,10 @@ def make_batch(
         dense_shape=(batch_size * length, featurized.features.shape[1]),
     )
 
+    if featurized.dense is None:
+        dense = np.zeros((batch_size, 0), np.float32)
+    else:
+        dense = featurized.dense[indices]
     mask = (np.arange(length)[None, :] < row_counts[:, None]).astype(np.float32)
     padded = {
         name: np.zeros((batch_size, length), np.int32) for name in ("entity", "role", "group")
@@ -61,6 +66,7 @@ def make_batch(
             padded[name][b, : len(per_message[i])] = per_message[i]
     return Batch(
         features=features,
+        dense_sentence=tf.constant(dense, tf.float32),
         mask=tf.constant(mask),
         token_counts=tf.constant(row_counts - 1, dtype=tf.int32),
         intent_ids=tf.constant(

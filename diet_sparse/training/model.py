@@ -5,6 +5,7 @@ which carries the message's sentence features in and its sentence embedding out.
 
     features (B*T, F) sparse
       -> InputProjection                    (B, T, dense_dimension)
+      [+ pretrained sentence vector (B, P) at the sentence slot, zeros at the tokens]
       -> TransformerEncoder                 (B, T, transformer_size)
       -> IntentHead: sentence slot -> embedding, similarity to every intent embedding (B, I)
       -> TagHead per entity attribute: token positions -> tag logits (B, T, N), CRF loss
@@ -43,6 +44,7 @@ class Batch(NamedTuple):
     """Model inputs and targets of a batch of B messages padded to T positions."""
 
     features: tf.SparseTensor  # (B*T, F): row b*T + t holds position t of message b
+    dense_sentence: tf.Tensor  # (B, P) float32: pretrained sentence vectors; P = 0 without
     mask: tf.Tensor  # (B, T) float32: 1.0 for tokens and the sentence slot
     token_counts: tf.Tensor  # (B,) int32: tokens per message = index of its sentence slot
     intent_ids: tf.Tensor  # (B,) int32
@@ -67,11 +69,26 @@ class InputProjection(SparseToDense):
 
 class IntentHead(tf.keras.layers.Layer):
     """The sentence slot's encoding, embedded and compared by dot product with one learned
-    embedding per intent; trained with a softmax over the true intent and sampled others."""
+    embedding per intent; trained with a softmax over the true intent and sampled others.
 
-    def __init__(self, config: DIETConfig, n_intents: int, **kwargs) -> None:
+    With ``use_wide_path``, each intent's score also gets a linear term of the message's sparse
+    sentence features (scaled to unit L2 norm), beside the transformer: the model contains the
+    bag-of-n-grams linear classifier, which is strong on intents, and the encoder learns what
+    it misses.
+    """
+
+    def __init__(self, config: DIETConfig, n_intents: int, n_features: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.n_intents = n_intents
+        self.wide_path = None
+        if config.use_wide_path:
+            self.wide_path = SparseToDense(
+                n_intents,
+                n_features,
+                config.drop_rate,
+                regularization_constant=config.regularization_constant,
+                name=names.WIDE_PATH,
+            )
         self.number_of_negative_examples = config.number_of_negative_examples
         self.sentence_embedding = tf.keras.layers.Dense(
             config.embedding_dimension,
@@ -88,11 +105,39 @@ class IntentHead(tf.keras.layers.Layer):
         )
         super().build(input_shape)
 
-    def call(self, encoded: tf.Tensor, token_counts: tf.Tensor) -> tf.Tensor:
-        """encoded (B, T, size), token_counts (B,) -> similarities (B, I)."""
+    def call(
+        self,
+        encoded: tf.Tensor,
+        token_counts: tf.Tensor,
+        features: tf.SparseTensor | None = None,
+        training: bool = False,
+    ) -> tf.Tensor:
+        """encoded (B, T, size), token_counts (B,), the input features (B*T, F) -> similarities
+        (B, I)."""
         sentence = tf.gather(encoded, token_counts, batch_dims=1)  # (B, size): sentence slot
         embedded = self.sentence_embedding(sentence)  # (B, E)
-        return tf.matmul(embedded, self.intent_embeddings, transpose_b=True)  # (B, I)
+        similarities = tf.matmul(embedded, self.intent_embeddings, transpose_b=True)  # (B, I)
+        if self.wide_path is not None:
+            similarities += self._wide_term(features, tf.shape(encoded)[1], token_counts, training)
+        return similarities
+
+    def _wide_term(
+        self, features: tf.SparseTensor, length: tf.Tensor, token_counts: tf.Tensor, training: bool
+    ) -> tf.Tensor:
+        """The wide path's scores (B, I) from the sentence rows of the features, each scaled to
+        unit L2 norm (the prediction graph does the same in `onnx_graph.wide_scores`)."""
+        rows = features.indices[:, 0]
+        is_sentence = rows % tf.cast(length, tf.int64) == tf.gather(
+            tf.cast(token_counts, tf.int64), rows // tf.cast(length, tf.int64)
+        )
+        sentences = tf.sparse.retain(features, is_sentence)
+        norms = tf.math.unsorted_segment_sum(
+            tf.square(sentences.values), sentences.indices[:, 0], sentences.dense_shape[0]
+        )
+        scale = tf.math.rsqrt(tf.maximum(tf.gather(norms, sentences.indices[:, 0]), 1e-12))
+        scores = self.wide_path(sentences.with_values(sentences.values * scale), training=training)
+        at = tf.range(tf.shape(token_counts)[0]) * tf.cast(length, tf.int32) + token_counts
+        return tf.gather(scores, at)  # (B, I)
 
     def loss(self, similarities: tf.Tensor, intent_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Softmax over the true intent and `number_of_negative_examples` sampled others;
@@ -196,6 +241,7 @@ class DIET(tf.keras.Model):
         super().__init__(name="diet")
         self.config = config
         self.n_features = n_features
+        self.n_dense = names.encoder_input_width(config) - config.dense_dimension
         self.input_projection = InputProjection(
             config.dense_dimension,
             n_features,
@@ -215,7 +261,7 @@ class DIET(tf.keras.Model):
         )
         self.intent_head = None
         if config.intent_classification and n_intents > 1:
-            self.intent_head = IntentHead(config, n_intents, name=names.INTENT_HEAD)
+            self.intent_head = IntentHead(config, n_intents, n_features, name=names.INTENT_HEAD)
         self.tag_heads = {
             head: TagHead(
                 tag_counts[head], config.regularization_constant, name=names.tag_head_name(head)
@@ -232,12 +278,32 @@ class DIET(tf.keras.Model):
         features: tf.SparseTensor,
         mask: tf.Tensor,
         token_counts: tf.Tensor,
+        dense_sentence: tf.Tensor | None = None,
         training: bool = False,
     ) -> dict[str, tf.Tensor]:
         """Intent similarities (B, I) under ``"intent"`` and tag logits (B, T, N) per tag head."""
-        x = self.input_projection(features, mask, training=training)  # (B, T, dense_dimension)
+        x = self.inputs_of(features, mask, token_counts, dense_sentence, training)
         encoded = self.encoder(x, mask, training=training)  # (B, T, transformer_size)
-        return self.heads(encoded, token_counts)
+        return self.heads(encoded, token_counts, features)
+
+    def inputs_of(
+        self,
+        features: tf.SparseTensor,
+        mask: tf.Tensor,
+        token_counts: tf.Tensor,
+        dense_sentence: tf.Tensor | None,
+        training: bool,
+    ) -> tf.Tensor:
+        """The encoder's input (B, T, width): the projected sparse features, then, with a
+        pretrained encoder, its sentence vector at the sentence slot and zeros at the tokens
+        (as Rasa concatenates dense features after the sparse ones)."""
+        x = self.input_projection(features, mask, training=training)  # (B, T, dense_dimension)
+        if not self.n_dense:
+            return x
+        if dense_sentence is None:
+            dense_sentence = tf.zeros((tf.shape(mask)[0], self.n_dense))
+        at_sentence = tf.one_hot(token_counts, tf.shape(mask)[1])[..., None]  # (B, T, 1)
+        return tf.concat([x, at_sentence * dense_sentence[:, None, :]], axis=-1)
 
     def build_all(self) -> None:
         """Create every weight, the training-only heads' too, from one empty message."""
@@ -247,15 +313,22 @@ class DIET(tf.keras.Model):
         mask, token_counts = tf.ones((1, 2)), tf.constant([1], tf.int32)
         self(features, mask, token_counts)
         if self.mlm_head is not None:
-            x = self.input_projection(features, mask)
+            x = self.inputs_of(features, mask, token_counts, None, training=False)
             masked, chosen = self.mlm_head(x, token_counts)
             self.mlm_head.loss(self.encoder(masked, mask), x, chosen)
 
-    def heads(self, encoded: tf.Tensor, token_counts: tf.Tensor) -> dict[str, tf.Tensor]:
-        """The intent head's and the tag heads' outputs on the encoding (B, T, size)."""
+    def heads(
+        self,
+        encoded: tf.Tensor,
+        token_counts: tf.Tensor,
+        features: tf.SparseTensor,
+        training: bool = False,
+    ) -> dict[str, tf.Tensor]:
+        """The intent head's and the tag heads' outputs on the encoding (B, T, size) (and, for
+        the intent head's wide path, the input features)."""
         outputs = {}
         if self.intent_head is not None:
-            outputs["intent"] = self.intent_head(encoded, token_counts)
+            outputs["intent"] = self.intent_head(encoded, token_counts, features, training=training)
         head_input = encoded
         for name, head in self.tag_heads.items():
             outputs[name] = head(head_input)
@@ -268,7 +341,9 @@ class DIET(tf.keras.Model):
     def losses_and_metrics(self, batch: Batch, training: bool) -> dict[str, tf.Tensor]:
         """Loss = intent loss + one CRF loss per tag head (+ the masked language model's) + L2,
         with training metrics."""
-        x = self.input_projection(batch.features, batch.mask, training=training)
+        x = self.inputs_of(
+            batch.features, batch.mask, batch.token_counts, batch.dense_sentence, training
+        )
         results = {}
         if self.mlm_head is not None and training:
             masked, chosen = self.mlm_head(x, batch.token_counts)
@@ -276,7 +351,7 @@ class DIET(tf.keras.Model):
             results["mlm_loss"] = self.mlm_head.loss(encoded, x, chosen)
         else:
             encoded = self.encoder(x, batch.mask, training=training)
-        outputs = self.heads(encoded, batch.token_counts)
+        outputs = self.heads(encoded, batch.token_counts, batch.features, training=training)
         total = tf.add_n(self.losses) if self.losses else tf.constant(0.0)
         total += self.config.regularization_constant * self._l2_of_unregularised_kernels()
         total += results.get("mlm_loss", 0.0)

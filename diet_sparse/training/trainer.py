@@ -226,7 +226,10 @@ def _fit(
     return fit_epochs(
         model,
         config,
-        batch_signature(featurized.features.shape[1]),
+        batch_signature(
+            featurized.features.shape[1],
+            0 if featurized.dense is None else featurized.dense.shape[1],
+        ),
         batches_of,
         lambda indices: make_batch(featurized, indices, intent_ids, tags),
         progress,
