@@ -39,6 +39,7 @@ INTENT_HEAD = "intent_head"
 SENTENCE_EMBEDDING = "sentence_embedding"
 INTENT_EMBEDDINGS = "intent_embeddings"
 WIDE_PATH = "wide_path"  # the intent head's linear term of the sparse sentence features
+WIDE_PATH_DENSE = "wide_path_dense"  # ... and of the pretrained sentence vector
 LOGITS = "logits"
 TRANSITIONS = "transitions"
 
@@ -169,6 +170,9 @@ def diet_weight_shapes(
         if config.use_wide_path:
             shapes[weight_path(INTENT_HEAD, WIDE_PATH, "kernel")] = (n_features, n_intents)
             shapes[weight_path(INTENT_HEAD, WIDE_PATH, "bias")] = (n_intents,)
+            if config.pretrained_encoder:
+                n_dense = encoder_input_width(config) - config.dense_dimension
+                shapes[weight_path(INTENT_HEAD, WIDE_PATH_DENSE, "kernel")] = (n_dense, n_intents)
     head_input = size
     for head in (head for head in TAG_HEADS if head in tag_counts):
         count, name = tag_counts[head], tag_head_name(head)

@@ -226,16 +226,24 @@ def project_inputs(
 
 
 def wide_scores(
-    weights: dict[str, np.ndarray], features: scipy.sparse.csr_matrix, offsets: np.ndarray
+    weights: dict[str, np.ndarray],
+    features: scipy.sparse.csr_matrix,
+    offsets: np.ndarray,
+    dense: np.ndarray | None = None,
 ) -> np.ndarray:
     """The intent head's wide path (B, I): each message's sentence row of the sparse features,
-    scaled to unit L2 norm, times the wide kernel, plus its bias (as `IntentHead` computes it)."""
+    scaled to unit L2 norm, times the wide kernel, plus its bias, plus the pretrained sentence
+    vectors (B, P) times their kernel if the model has one (as `IntentHead` computes it)."""
     sentences = features[offsets[1:] - 1]
     norms = np.sqrt(np.maximum(np.asarray(sentences.multiply(sentences).sum(axis=1)), 1e-12))
     sentences = scipy.sparse.csr_matrix(sentences.multiply(1.0 / norms))
     kernel = weights[weight_path(names.INTENT_HEAD, names.WIDE_PATH, "kernel")]
     bias = weights[weight_path(names.INTENT_HEAD, names.WIDE_PATH, "bias")]
-    return np.asarray(sentences @ kernel + bias, dtype=np.float32)
+    scores = np.asarray(sentences @ kernel + bias, dtype=np.float32)
+    dense_kernel = weights.get(weight_path(names.INTENT_HEAD, names.WIDE_PATH_DENSE, "kernel"))
+    if dense_kernel is not None:
+        scores += dense @ dense_kernel
+    return scores
 
 
 class OnnxSessions:
@@ -304,7 +312,7 @@ class OnnxDIET:
             "sentence": sentence,
         }
         if self.network.has_wide_path:
-            inputs["wide"] = wide_scores(self.network.weights, features, offsets)
+            inputs["wide"] = wide_scores(self.network.weights, features, offsets, dense)
         values = self._sessions(threads or self.threads).run(self._outputs, inputs)
         return dict(zip(self._outputs, values))
 

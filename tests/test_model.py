@@ -122,3 +122,14 @@ def test_wide_path_trains_saves_and_loads(example_data, tmp_path):
         [i["confidence"] for i in nlu.parse(text)["intent_ranking"]],
         atol=1e-6,
     )
+
+
+def test_the_wide_path_is_also_trained_on_its_own():
+    head = IntentHead(resolve_config({"use_wide_path": True}), n_intents=4, n_features=9)
+    similarities = tf.constant([[2.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 3.0]])
+    wide = tf.constant([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    ids = tf.constant([0, 3])
+    joint, _ = head.loss(similarities, ids)
+    both, _ = head.loss(similarities, ids, wide)
+    own = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ids, logits=wide)
+    assert float(both) == pytest.approx(float(joint) + float(tf.reduce_mean(own)), rel=1e-6)

@@ -120,8 +120,10 @@ def test_onnx_outputs_equal_keras_outputs(case, lengths):
     assert largest_difference(keras, onnx, featurized) <= TOLERANCE
 
 
-def test_pretrained_sentence_vectors_enter_both_networks_alike():
-    model = random_model(dict(pretrained_encoder="minilm-l6", random_seed=9), {"entity": 4}, 5)
+@pytest.mark.parametrize("wide", [False, True])
+def test_pretrained_sentence_vectors_enter_both_networks_alike(wide):
+    config = dict(pretrained_encoder="minilm-l6", random_seed=9, use_wide_path=wide)
+    model = random_model(config, {"entity": 4}, 5)
     featurized = random_batch(40, [3, 11, 0], seed=4)
     rng = np.random.default_rng(4)
     featurized.dense = rng.normal(size=(3, 384)).astype(np.float32)

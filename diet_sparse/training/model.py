@@ -72,14 +72,18 @@ class IntentHead(tf.keras.layers.Layer):
     embedding per intent; trained with a softmax over the true intent and sampled others.
 
     With ``use_wide_path``, each intent's score also gets a linear term of the message's sparse
-    sentence features (scaled to unit L2 norm), beside the transformer: the model contains the
-    bag-of-n-grams linear classifier, which is strong on intents, and the encoder learns what
-    it misses.
+    sentence features (scaled to unit L2 norm) and of its pretrained sentence vector if it has
+    one, beside the transformer: the model contains the linear classifier of those features,
+    which is strong on intents. The linear term is also
+    trained on its own (a softmax over all intents of its scores alone, as logistic regression
+    is), since the transformer alone soon fits the training data and would leave it little to
+    learn from the joint loss.
     """
 
     def __init__(self, config: DIETConfig, n_intents: int, n_features: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.n_intents = n_intents
+        self.wide_path_dense_width = names.encoder_input_width(config) - config.dense_dimension
         self.wide_path = None
         if config.use_wide_path:
             self.wide_path = SparseToDense(
@@ -88,6 +92,14 @@ class IntentHead(tf.keras.layers.Layer):
                 config.drop_rate,
                 regularization_constant=config.regularization_constant,
                 name=names.WIDE_PATH,
+            )
+        self.wide_path_dense = None
+        if config.use_wide_path and config.pretrained_encoder:
+            self.wide_path_dense = tf.keras.layers.Dense(
+                n_intents,
+                use_bias=False,
+                kernel_regularizer=tf.keras.regularizers.L2(config.regularization_constant),
+                name=names.WIDE_PATH_DENSE,
             )
         self.number_of_negative_examples = config.number_of_negative_examples
         self.sentence_embedding = tf.keras.layers.Dense(
@@ -110,16 +122,23 @@ class IntentHead(tf.keras.layers.Layer):
         encoded: tf.Tensor,
         token_counts: tf.Tensor,
         features: tf.SparseTensor | None = None,
+        dense_sentence: tf.Tensor | None = None,
         training: bool = False,
-    ) -> tf.Tensor:
-        """encoded (B, T, size), token_counts (B,), the input features (B*T, F) -> similarities
-        (B, I)."""
+    ) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """encoded (B, T, size), token_counts (B,), the input features (B*T, F) and pretrained
+        sentence vectors (B, P) -> similarities (B, I), and the wide path's part of them (B, I)
+        (None without it)."""
         sentence = tf.gather(encoded, token_counts, batch_dims=1)  # (B, size): sentence slot
         embedded = self.sentence_embedding(sentence)  # (B, E)
         similarities = tf.matmul(embedded, self.intent_embeddings, transpose_b=True)  # (B, I)
-        if self.wide_path is not None:
-            similarities += self._wide_term(features, tf.shape(encoded)[1], token_counts, training)
-        return similarities
+        if self.wide_path is None:
+            return similarities, None
+        wide = self._wide_term(features, tf.shape(encoded)[1], token_counts, training)
+        if self.wide_path_dense is not None:
+            if dense_sentence is None:
+                dense_sentence = tf.zeros((tf.shape(encoded)[0], self.wide_path_dense_width))
+            wide += self.wide_path_dense(dense_sentence)
+        return similarities + wide, wide
 
     def _wide_term(
         self, features: tf.SparseTensor, length: tf.Tensor, token_counts: tf.Tensor, training: bool
@@ -139,10 +158,20 @@ class IntentHead(tf.keras.layers.Layer):
         at = tf.range(tf.shape(token_counts)[0]) * tf.cast(length, tf.int32) + token_counts
         return tf.gather(scores, at)  # (B, I)
 
-    def loss(self, similarities: tf.Tensor, intent_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Softmax over the true intent and `number_of_negative_examples` sampled others;
-        returns the loss and the accuracy over all intents."""
-        return sampled_softmax_loss(similarities, intent_ids, self.number_of_negative_examples)
+    def loss(
+        self, similarities: tf.Tensor, intent_ids: tf.Tensor, wide: tf.Tensor | None = None
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Softmax over the true intent and `number_of_negative_examples` sampled others (plus
+        the wide path's own softmax over all intents); returns the loss and the accuracy over
+        all intents."""
+        loss, accuracy = sampled_softmax_loss(
+            similarities, intent_ids, self.number_of_negative_examples
+        )
+        if wide is not None:
+            loss += tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=intent_ids, logits=wide)
+            )
+        return loss, accuracy
 
 
 class TagHead(tf.keras.layers.Layer):
@@ -284,7 +313,7 @@ class DIET(tf.keras.Model):
         """Intent similarities (B, I) under ``"intent"`` and tag logits (B, T, N) per tag head."""
         x = self.inputs_of(features, mask, token_counts, dense_sentence, training)
         encoded = self.encoder(x, mask, training=training)  # (B, T, transformer_size)
-        return self.heads(encoded, token_counts, features)
+        return self.heads(encoded, token_counts, features, dense_sentence)
 
     def inputs_of(
         self,
@@ -322,13 +351,18 @@ class DIET(tf.keras.Model):
         encoded: tf.Tensor,
         token_counts: tf.Tensor,
         features: tf.SparseTensor,
+        dense_sentence: tf.Tensor | None = None,
         training: bool = False,
     ) -> dict[str, tf.Tensor]:
         """The intent head's and the tag heads' outputs on the encoding (B, T, size) (and, for
-        the intent head's wide path, the input features)."""
+        the intent head's wide path, the input features and pretrained sentence vectors)."""
         outputs = {}
         if self.intent_head is not None:
-            outputs["intent"] = self.intent_head(encoded, token_counts, features, training=training)
+            outputs["intent"], wide = self.intent_head(
+                encoded, token_counts, features, dense_sentence, training=training
+            )
+            if wide is not None and training:
+                outputs["intent_wide"] = wide  # for the wide path's own loss
         head_input = encoded
         for name, head in self.tag_heads.items():
             outputs[name] = head(head_input)
@@ -351,12 +385,16 @@ class DIET(tf.keras.Model):
             results["mlm_loss"] = self.mlm_head.loss(encoded, x, chosen)
         else:
             encoded = self.encoder(x, batch.mask, training=training)
-        outputs = self.heads(encoded, batch.token_counts, batch.features, training=training)
+        outputs = self.heads(
+            encoded, batch.token_counts, batch.features, batch.dense_sentence, training=training
+        )
         total = tf.add_n(self.losses) if self.losses else tf.constant(0.0)
         total += self.config.regularization_constant * self._l2_of_unregularised_kernels()
         total += results.get("mlm_loss", 0.0)
         if self.intent_head is not None:
-            loss, accuracy = self.intent_head.loss(outputs["intent"], batch.intent_ids)
+            loss, accuracy = self.intent_head.loss(
+                outputs["intent"], batch.intent_ids, outputs.get("intent_wide")
+            )
             results.update(intent_loss=loss, intent_accuracy=accuracy)
             total += loss
         gold_tags = {
