@@ -44,7 +44,7 @@ from common import RESULTS, cap_per_intent, machine, mean_and_std, reference_sec
 
 from diet_sparse.config import ConfigError, as_config
 
-PAIRED = ("intent_accuracy", "entity_micro_f1", "train_seconds")
+PAIRED = ("intent_accuracy", "entity_micro_f1", "train_seconds", "parse_median_ms")
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -132,7 +132,7 @@ def format_table(summary: dict[str, dict], baseline: dict, reference: str) -> st
 
     lines = [
         f"{'variant':<22}{'intent acc':<16}{'entity F1':<16}{'Δ intent':<17}{'Δ entity':<17}"
-        f"{'train s':>8}"
+        f"{'train s':>8}{'Δ train':>9}{'parse ms':>9}{'Δ parse':>9}"
     ]
     for name, row in summary.items():
         delta = row[f"minus_{reference}"]
@@ -142,6 +142,9 @@ def format_table(summary: dict[str, dict], baseline: dict, reference: str) -> st
             f"{shown({**delta['intent_accuracy'], 'signed': True}):<17}"
             f"{shown({**delta['entity_micro_f1'], 'signed': True}):<17}"
             f"{row['diet']['train_seconds']['mean']:>8.1f}"
+            f"{delta['train_seconds']['mean']:>+9.1f}"
+            f"{row['diet']['parse_median_ms']['mean']:>9.2f}"
+            f"{delta['parse_median_ms']['mean']:>+9.2f}"
         )
     lines.append(
         f"{'TF-IDF + LR baseline':<22}{shown(baseline['intent_accuracy']):<16}"

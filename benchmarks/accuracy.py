@@ -12,7 +12,9 @@ chosen at random with the run's seed; ``full`` or 0 = the whole training set) an
 (the config's ``random_seed`` + 0 .. N-1) it trains diet-sparse and the baseline on the same
 examples and scores both on the whole test set: intent accuracy and weighted F1, and for
 diet-sparse entity micro precision, recall and F1 on exact spans, training time and throughput
-(training examples x epochs / second). A dataset's ``train_extras.yml`` (Sara's synonyms,
+(training examples x epochs / second), and the median and p99 time to parse one message (the
+first 300 test messages, one at a time, in this process: one thread for BLAS, ONNX Runtime's
+default threads). A dataset's ``train_extras.yml`` (Sara's synonyms,
 lookups and regexes), when there is one, is read with its ``train.yml``.
 
 Prints one line per run and a table of means and sample standard deviations (n - 1) over the
@@ -39,6 +41,7 @@ from common import (
     ROOT,
     cap_per_intent,
     dataset,
+    latency_ms,
     machine,
     mean_and_std,
     reference_seconds,
@@ -57,7 +60,10 @@ DIET_METRICS = (
     "entity_micro_f1",
     "train_seconds",
     "train_examples_per_second",
+    "parse_median_ms",
+    "parse_p99_ms",
 )
+LATENCY_MESSAGES = 300  # test messages parsed one at a time for the latency figures
 BASELINE_METRICS = ("intent_accuracy", "intent_weighted_f1", "train_seconds")
 FULL = "full"  # --examples-per-intent value (and JSON value) for the whole training set
 STD = "sample standard deviation over the seeds (n - 1 denominator); null for a single seed"
@@ -207,9 +213,11 @@ def diet_scores(train_data: TrainingData, test_data: TrainingData, config: DIETC
     started = time.perf_counter()
     nlu = train(train_data, config, progress=False)
     seconds = time.perf_counter() - started
-    results = nlu.parse_batch([example.text for example in test_data.examples])
+    texts = [example.text for example in test_data.examples]
+    results = nlu.parse_batch(texts)
     intents = intent_report(test_data.examples, results)
     entities = entity_report(test_data.examples, results)["micro avg"]
+    latency = latency_ms(nlu.parse, texts[:LATENCY_MESSAGES])
     return {
         "intent_accuracy": intents["accuracy"],
         "intent_weighted_f1": intents["weighted avg"]["f1-score"],
@@ -218,6 +226,8 @@ def diet_scores(train_data: TrainingData, test_data: TrainingData, config: DIETC
         "entity_micro_f1": entities["f1-score"],
         "train_seconds": seconds,
         "train_examples_per_second": len(train_data.examples) * config.epochs / seconds,
+        "parse_median_ms": latency["median_ms"],
+        "parse_p99_ms": latency["p99_ms"],
     }
 
 

@@ -98,3 +98,43 @@ def test_summary_and_table():
 def test_baseline_learns_the_example_data(example_data):
     scores = accuracy.baseline_scores(example_data.examples, example_data.examples, seed=0)
     assert scores["intent_accuracy"] > 0.9
+
+
+def test_ablation_pairs_each_variant_with_the_first_by_seed():
+    import ablation
+
+    def run(variant, seed, value):
+        return {
+            "variant": variant,
+            "seed": seed,
+            "diet": dict.fromkeys(accuracy.DIET_METRICS, value),
+        }
+
+    runs = [run("a", 1, 0.80), run("b", 1, 0.83), run("a", 2, 0.70), run("b", 2, 0.71)]
+    summary = ablation.summarise(runs, ["a", "b"])
+    delta = summary["b"]["minus_a"]["intent_accuracy"]
+    assert delta["mean"] == pytest.approx(0.02)  # (0.03 + 0.01) / 2, not the gap of the means
+    assert summary["a"]["minus_a"]["intent_accuracy"]["mean"] == 0.0
+    baseline = {"intent_accuracy": {"mean": 0.75, "std": 0.01}}
+    table = ablation.format_table(summary, baseline, "a").splitlines()
+    assert table[2].split()[:4] == ["b", "0.770", "±", "0.085"]
+    assert table[2].split()[7:10] == ["+0.020", "±", "0.014"]
+    # a seed the first variant has not finished yet is left out of the pairs
+    summary = ablation.summarise([*runs, run("b", 3, 0.99)], ["a", "b"])
+    assert summary["b"]["minus_a"]["intent_accuracy"]["mean"] == pytest.approx(0.02)
+    assert summary["b"]["seeds"] == [1, 2, 3]
+
+
+def test_ablation_rejects_repeated_names_and_bad_overrides():
+    import ablation
+
+    with pytest.raises(SystemExit):
+        ablation.parse_arguments(["--variant", "a", "--variant", "a", "x=1"])
+    with pytest.raises(SystemExit):
+        ablation.parse_arguments(["--variant", "a", "--variant", "b", "no_equals"])
+    args = ablation.parse_arguments(["--variant", "a", "--variant", "b", "drop_rate=0.1"])
+    with pytest.raises(SystemExit, match="--variant b"):
+        ablation.variant_configs(
+            ablation.parse_arguments(["--variant", "a", "--variant", "b", "drop_rate=7"])
+        )
+    assert ablation.variant_configs(args)["b"]["drop_rate"] == 0.1
