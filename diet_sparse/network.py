@@ -23,6 +23,12 @@ LAYER_NORM_EPSILON = 1e-6
 ATTENTION_MASK_VALUE = -1e9  # added to the score of a key a position must not attend to
 FEED_FORWARD_FACTOR = 4  # the feed-forward block's hidden width, in transformer widths
 POSITION_ENCODING_BASE = 10000.0  # wavelengths of the sinusoidal positions grow up to this
+# The wide path's inputs (unit-length sparse sentence rows, unit-length pretrained vectors) are
+# multiplied by this: Adam moves a weight by about the learning rate per step, and a linear
+# classifier's weights must reach several units in the few hundred steps of a training run.
+# On Sara (30 epochs, one seed) the wide path's own intent accuracy was 0.33 at 1, 0.77 at 10,
+# 30 and 100; with the pretrained vector 0.59 at 1 and 0.85 at 10.
+WIDE_INPUT_SCALE = 10.0
 
 # --- weight names: Keras layer names, and the parts of the names in ``weights.npz`` ----------
 INPUT_PROJECTION = "input_projection"

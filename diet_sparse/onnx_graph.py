@@ -236,13 +236,13 @@ def wide_scores(
     vectors (B, P) times their kernel if the model has one (as `IntentHead` computes it)."""
     sentences = features[offsets[1:] - 1]
     norms = np.sqrt(np.maximum(np.asarray(sentences.multiply(sentences).sum(axis=1)), 1e-12))
-    sentences = scipy.sparse.csr_matrix(sentences.multiply(1.0 / norms))
+    sentences = scipy.sparse.csr_matrix(sentences.multiply(names.WIDE_INPUT_SCALE / norms))
     kernel = weights[weight_path(names.INTENT_HEAD, names.WIDE_PATH, "kernel")]
     bias = weights[weight_path(names.INTENT_HEAD, names.WIDE_PATH, "bias")]
     scores = np.asarray(sentences @ kernel + bias, dtype=np.float32)
     dense_kernel = weights.get(weight_path(names.INTENT_HEAD, names.WIDE_PATH_DENSE, "kernel"))
     if dense_kernel is not None:
-        scores += dense @ dense_kernel
+        scores += (names.WIDE_INPUT_SCALE * dense) @ dense_kernel
     return scores
 
 

@@ -86,20 +86,14 @@ class IntentHead(tf.keras.layers.Layer):
         self.wide_path_dense_width = names.encoder_input_width(config) - config.dense_dimension
         self.wide_path = None
         if config.use_wide_path:
-            self.wide_path = SparseToDense(
-                n_intents,
-                n_features,
-                config.drop_rate,
-                regularization_constant=config.regularization_constant,
-                name=names.WIDE_PATH,
-            )
+            # No dropout and no L2: a linear classifier trained for a few hundred steps underfits
+            # rather than overfits (see network.WIDE_INPUT_SCALE; the scale was tuned without
+            # them).
+            self.wide_path = SparseToDense(n_intents, n_features, name=names.WIDE_PATH)
         self.wide_path_dense = None
         if config.use_wide_path and config.pretrained_encoder:
             self.wide_path_dense = tf.keras.layers.Dense(
-                n_intents,
-                use_bias=False,
-                kernel_regularizer=tf.keras.regularizers.L2(config.regularization_constant),
-                name=names.WIDE_PATH_DENSE,
+                n_intents, use_bias=False, name=names.WIDE_PATH_DENSE
             )
         self.number_of_negative_examples = config.number_of_negative_examples
         self.sentence_embedding = tf.keras.layers.Dense(
@@ -137,7 +131,7 @@ class IntentHead(tf.keras.layers.Layer):
         if self.wide_path_dense is not None:
             if dense_sentence is None:
                 dense_sentence = tf.zeros((tf.shape(encoded)[0], self.wide_path_dense_width))
-            wide += self.wide_path_dense(dense_sentence)
+            wide += self.wide_path_dense(names.WIDE_INPUT_SCALE * dense_sentence)
         return similarities + wide, wide
 
     def _wide_term(
@@ -153,7 +147,9 @@ class IntentHead(tf.keras.layers.Layer):
         norms = tf.math.unsorted_segment_sum(
             tf.square(sentences.values), sentences.indices[:, 0], sentences.dense_shape[0]
         )
-        scale = tf.math.rsqrt(tf.maximum(tf.gather(norms, sentences.indices[:, 0]), 1e-12))
+        scale = names.WIDE_INPUT_SCALE * tf.math.rsqrt(
+            tf.maximum(tf.gather(norms, sentences.indices[:, 0]), 1e-12)
+        )
         scores = self.wide_path(sentences.with_values(sentences.values * scale), training=training)
         at = tf.range(tf.shape(token_counts)[0]) * tf.cast(length, tf.int32) + token_counts
         return tf.gather(scores, at)  # (B, I)
