@@ -23,12 +23,6 @@ LAYER_NORM_EPSILON = 1e-6
 ATTENTION_MASK_VALUE = -1e9  # added to the score of a key a position must not attend to
 FEED_FORWARD_FACTOR = 4  # the feed-forward block's hidden width, in transformer widths
 POSITION_ENCODING_BASE = 10000.0  # wavelengths of the sinusoidal positions grow up to this
-# The wide path's inputs (unit-length sparse sentence rows, unit-length pretrained vectors) are
-# multiplied by this: Adam moves a weight by about the learning rate per step, and a linear
-# classifier's weights must reach several units in the few hundred steps of a training run.
-# On Sara (30 epochs, one seed) the wide path's own intent accuracy was 0.33 at 1, 0.77 at 10,
-# 30 and 100; with the pretrained vector 0.59 at 1 and 0.85 at 10.
-WIDE_INPUT_SCALE = 10.0
 
 # --- weight names: Keras layer names, and the parts of the names in ``weights.npz`` ----------
 INPUT_PROJECTION = "input_projection"
@@ -44,8 +38,7 @@ FINAL_NORM = "final_norm"
 INTENT_HEAD = "intent_head"
 SENTENCE_EMBEDDING = "sentence_embedding"
 INTENT_EMBEDDINGS = "intent_embeddings"
-WIDE_PATH = "wide_path"  # the intent head's linear term of the sparse sentence features
-WIDE_PATH_DENSE = "wide_path_dense"  # ... and of the pretrained sentence vector
+WIDE_PATH = "wide_path"  # the intent head's logistic regression (`diet_sparse.wide_path`)
 LOGITS = "logits"
 TRANSITIONS = "transitions"
 
@@ -174,11 +167,12 @@ def diet_weight_shapes(
             config.embedding_dimension,
         )
         if config.use_wide_path:
-            shapes[weight_path(INTENT_HEAD, WIDE_PATH, "kernel")] = (n_features, n_intents)
-            shapes[weight_path(INTENT_HEAD, WIDE_PATH, "bias")] = (n_intents,)
-            if config.pretrained_encoder:
-                n_dense = encoder_input_width(config) - config.dense_dimension
-                shapes[weight_path(INTENT_HEAD, WIDE_PATH_DENSE, "kernel")] = (n_dense, n_intents)
+            n_dense = encoder_input_width(config) - config.dense_dimension
+            wide = weight_path(INTENT_HEAD, WIDE_PATH)
+            shapes[weight_path(wide, "kernel")] = (n_features + n_dense, n_intents)
+            shapes[weight_path(wide, "bias")] = (n_intents,)
+            shapes[weight_path(wide, "idf")] = (n_features,)
+            shapes[weight_path(wide, "column_block")] = (n_features,)
     head_input = size
     for head in (head for head in TAG_HEADS if head in tag_counts):
         count, name = tag_counts[head], tag_head_name(head)

@@ -39,6 +39,7 @@ from diet_sparse.network import (
     sinusoidal_positions,
     weight_path,
 )
+from diet_sparse.wide_path import wide_scores
 
 OPSET = 17  # the first with LayerNormalization
 
@@ -161,7 +162,7 @@ def build_diet_graph(network: DIETWeights) -> bytes:
     Graph inputs: ``x`` (B, T, width) projected features (and the pretrained sentence vector,
     see `network.encoder_input_width`), ``positions``,
     ``attention_bias`` (see `add_encoder`), ``sentence`` (B, T, 1) one-hot sentence slot, and
-    with the wide path, ``wide`` (B, I) its scores (`wide_scores`).
+    with the wide path, ``wide`` (B, I) its scores (`wide_path.wide_scores`).
     Outputs: ``intent`` (B, I) probabilities if the model has the intent head, and the tag
     logits (B, T, N) of each tag head.
     """
@@ -223,27 +224,6 @@ def project_inputs(
     x[np.repeat(np.arange(batch), row_counts), rows] += projected  # padding keeps the bias
     mask = np.arange(length)[None, :] < row_counts[:, None]
     return x.astype(np.float32, copy=False), mask, row_counts
-
-
-def wide_scores(
-    weights: dict[str, np.ndarray],
-    features: scipy.sparse.csr_matrix,
-    offsets: np.ndarray,
-    dense: np.ndarray | None = None,
-) -> np.ndarray:
-    """The intent head's wide path (B, I): each message's sentence row of the sparse features,
-    scaled to unit L2 norm, times the wide kernel, plus its bias, plus the pretrained sentence
-    vectors (B, P) times their kernel if the model has one (as `IntentHead` computes it)."""
-    sentences = features[offsets[1:] - 1]
-    norms = np.sqrt(np.maximum(np.asarray(sentences.multiply(sentences).sum(axis=1)), 1e-12))
-    sentences = scipy.sparse.csr_matrix(sentences.multiply(names.WIDE_INPUT_SCALE / norms))
-    kernel = weights[weight_path(names.INTENT_HEAD, names.WIDE_PATH, "kernel")]
-    bias = weights[weight_path(names.INTENT_HEAD, names.WIDE_PATH, "bias")]
-    scores = np.asarray(sentences @ kernel + bias, dtype=np.float32)
-    dense_kernel = weights.get(weight_path(names.INTENT_HEAD, names.WIDE_PATH_DENSE, "kernel"))
-    if dense_kernel is not None:
-        scores += (names.WIDE_INPUT_SCALE * dense) @ dense_kernel
-    return scores
 
 
 class OnnxSessions:

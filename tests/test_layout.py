@@ -21,6 +21,7 @@ LAYERS = [
     "featurizer",
     "tagging",
     "network",
+    "wide_path",
     "dialogue_features",
     "onnx_graph",
     "crf_decoding",

@@ -45,6 +45,7 @@ class Batch(NamedTuple):
 
     features: tf.SparseTensor  # (B*T, F): row b*T + t holds position t of message b
     dense_sentence: tf.Tensor  # (B, P) float32: pretrained sentence vectors; P = 0 without
+    wide: tf.Tensor  # (B, I) float32: the wide path's intent scores; I = 0 without
     mask: tf.Tensor  # (B, T) float32: 1.0 for tokens and the sentence slot
     token_counts: tf.Tensor  # (B,) int32: tokens per message = index of its sentence slot
     intent_ids: tf.Tensor  # (B,) int32
@@ -71,30 +72,14 @@ class IntentHead(tf.keras.layers.Layer):
     """The sentence slot's encoding, embedded and compared by dot product with one learned
     embedding per intent; trained with a softmax over the true intent and sampled others.
 
-    With ``use_wide_path``, each intent's score also gets a linear term of the message's sparse
-    sentence features (scaled to unit L2 norm) and of its pretrained sentence vector if it has
-    one, beside the transformer: the model contains the linear classifier of those features,
-    which is strong on intents. The linear term is also
-    trained on its own (a softmax over all intents of its scores alone, as logistic regression
-    is), since the transformer alone soon fits the training data and would leave it little to
-    learn from the joint loss.
+    With ``use_wide_path``, the scores of the wide path (`diet_sparse.wide_path`: a logistic
+    regression on the message's bag of features, fitted before training and fixed) are added
+    to the similarities; they come with the batch, so the network learns what they miss.
     """
 
-    def __init__(self, config: DIETConfig, n_intents: int, n_features: int, **kwargs) -> None:
+    def __init__(self, config: DIETConfig, n_intents: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.n_intents = n_intents
-        self.wide_path_dense_width = names.encoder_input_width(config) - config.dense_dimension
-        self.wide_path = None
-        if config.use_wide_path:
-            # No dropout and no L2: a linear classifier trained for a few hundred steps underfits
-            # rather than overfits (see network.WIDE_INPUT_SCALE; the scale was tuned without
-            # them).
-            self.wide_path = SparseToDense(n_intents, n_features, name=names.WIDE_PATH)
-        self.wide_path_dense = None
-        if config.use_wide_path and config.pretrained_encoder:
-            self.wide_path_dense = tf.keras.layers.Dense(
-                n_intents, use_bias=False, name=names.WIDE_PATH_DENSE
-            )
         self.number_of_negative_examples = config.number_of_negative_examples
         self.sentence_embedding = tf.keras.layers.Dense(
             config.embedding_dimension,
@@ -112,62 +97,19 @@ class IntentHead(tf.keras.layers.Layer):
         super().build(input_shape)
 
     def call(
-        self,
-        encoded: tf.Tensor,
-        token_counts: tf.Tensor,
-        features: tf.SparseTensor | None = None,
-        dense_sentence: tf.Tensor | None = None,
-        training: bool = False,
-    ) -> tuple[tf.Tensor, tf.Tensor | None]:
-        """encoded (B, T, size), token_counts (B,), the input features (B*T, F) and pretrained
-        sentence vectors (B, P) -> similarities (B, I), and the wide path's part of them (B, I)
-        (None without it)."""
+        self, encoded: tf.Tensor, token_counts: tf.Tensor, wide: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """encoded (B, T, size), token_counts (B,), the wide path's scores (B, I) or None ->
+        intent scores (B, I)."""
         sentence = tf.gather(encoded, token_counts, batch_dims=1)  # (B, size): sentence slot
         embedded = self.sentence_embedding(sentence)  # (B, E)
         similarities = tf.matmul(embedded, self.intent_embeddings, transpose_b=True)  # (B, I)
-        if self.wide_path is None:
-            return similarities, None
-        wide = self._wide_term(features, tf.shape(encoded)[1], token_counts, training)
-        if self.wide_path_dense is not None:
-            if dense_sentence is None:
-                dense_sentence = tf.zeros((tf.shape(encoded)[0], self.wide_path_dense_width))
-            wide += self.wide_path_dense(names.WIDE_INPUT_SCALE * dense_sentence)
-        return similarities + wide, wide
+        return similarities if wide is None else similarities + wide
 
-    def _wide_term(
-        self, features: tf.SparseTensor, length: tf.Tensor, token_counts: tf.Tensor, training: bool
-    ) -> tf.Tensor:
-        """The wide path's scores (B, I) from the sentence rows of the features, each scaled to
-        unit L2 norm (the prediction graph does the same in `onnx_graph.wide_scores`)."""
-        rows = features.indices[:, 0]
-        is_sentence = rows % tf.cast(length, tf.int64) == tf.gather(
-            tf.cast(token_counts, tf.int64), rows // tf.cast(length, tf.int64)
-        )
-        sentences = tf.sparse.retain(features, is_sentence)
-        norms = tf.math.unsorted_segment_sum(
-            tf.square(sentences.values), sentences.indices[:, 0], sentences.dense_shape[0]
-        )
-        scale = names.WIDE_INPUT_SCALE * tf.math.rsqrt(
-            tf.maximum(tf.gather(norms, sentences.indices[:, 0]), 1e-12)
-        )
-        scores = self.wide_path(sentences.with_values(sentences.values * scale), training=training)
-        at = tf.range(tf.shape(token_counts)[0]) * tf.cast(length, tf.int32) + token_counts
-        return tf.gather(scores, at)  # (B, I)
-
-    def loss(
-        self, similarities: tf.Tensor, intent_ids: tf.Tensor, wide: tf.Tensor | None = None
-    ) -> tuple[tf.Tensor, tf.Tensor]:
-        """Softmax over the true intent and `number_of_negative_examples` sampled others (plus
-        the wide path's own softmax over all intents); returns the loss and the accuracy over
-        all intents."""
-        loss, accuracy = sampled_softmax_loss(
-            similarities, intent_ids, self.number_of_negative_examples
-        )
-        if wide is not None:
-            loss += tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=intent_ids, logits=wide)
-            )
-        return loss, accuracy
+    def loss(self, similarities: tf.Tensor, intent_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Softmax over the true intent and `number_of_negative_examples` sampled others;
+        returns the loss and the accuracy over all intents."""
+        return sampled_softmax_loss(similarities, intent_ids, self.number_of_negative_examples)
 
 
 class TagHead(tf.keras.layers.Layer):
@@ -286,7 +228,7 @@ class DIET(tf.keras.Model):
         )
         self.intent_head = None
         if config.intent_classification and n_intents > 1:
-            self.intent_head = IntentHead(config, n_intents, n_features, name=names.INTENT_HEAD)
+            self.intent_head = IntentHead(config, n_intents, name=names.INTENT_HEAD)
         self.tag_heads = {
             head: TagHead(
                 tag_counts[head], config.regularization_constant, name=names.tag_head_name(head)
@@ -304,12 +246,15 @@ class DIET(tf.keras.Model):
         mask: tf.Tensor,
         token_counts: tf.Tensor,
         dense_sentence: tf.Tensor | None = None,
+        wide: tf.Tensor | None = None,
         training: bool = False,
     ) -> dict[str, tf.Tensor]:
-        """Intent similarities (B, I) under ``"intent"`` and tag logits (B, T, N) per tag head."""
+        """Intent scores (B, I) under ``"intent"`` and tag logits (B, T, N) per tag head, from
+        the features, their pretrained sentence vectors (B, P) and the wide path's scores
+        (B, I) where the model has them."""
         x = self.inputs_of(features, mask, token_counts, dense_sentence, training)
         encoded = self.encoder(x, mask, training=training)  # (B, T, transformer_size)
-        return self.heads(encoded, token_counts, features, dense_sentence)
+        return self.heads(encoded, token_counts, wide)
 
     def inputs_of(
         self,
@@ -343,22 +288,15 @@ class DIET(tf.keras.Model):
             self.mlm_head.loss(self.encoder(masked, mask), x, chosen)
 
     def heads(
-        self,
-        encoded: tf.Tensor,
-        token_counts: tf.Tensor,
-        features: tf.SparseTensor,
-        dense_sentence: tf.Tensor | None = None,
-        training: bool = False,
+        self, encoded: tf.Tensor, token_counts: tf.Tensor, wide: tf.Tensor | None = None
     ) -> dict[str, tf.Tensor]:
-        """The intent head's and the tag heads' outputs on the encoding (B, T, size) (and, for
-        the intent head's wide path, the input features and pretrained sentence vectors)."""
+        """The intent head's and the tag heads' outputs on the encoding (B, T, size) (and the
+        wide path's intent scores)."""
         outputs = {}
         if self.intent_head is not None:
-            outputs["intent"], wide = self.intent_head(
-                encoded, token_counts, features, dense_sentence, training=training
+            outputs["intent"] = self.intent_head(
+                encoded, token_counts, wide if self.config.use_wide_path else None
             )
-            if wide is not None and training:
-                outputs["intent_wide"] = wide  # for the wide path's own loss
         head_input = encoded
         for name, head in self.tag_heads.items():
             outputs[name] = head(head_input)
@@ -381,16 +319,12 @@ class DIET(tf.keras.Model):
             results["mlm_loss"] = self.mlm_head.loss(encoded, x, chosen)
         else:
             encoded = self.encoder(x, batch.mask, training=training)
-        outputs = self.heads(
-            encoded, batch.token_counts, batch.features, batch.dense_sentence, training=training
-        )
+        outputs = self.heads(encoded, batch.token_counts, batch.wide)
         total = tf.add_n(self.losses) if self.losses else tf.constant(0.0)
         total += self.config.regularization_constant * self._l2_of_unregularised_kernels()
         total += results.get("mlm_loss", 0.0)
         if self.intent_head is not None:
-            loss, accuracy = self.intent_head.loss(
-                outputs["intent"], batch.intent_ids, outputs.get("intent_wide")
-            )
+            loss, accuracy = self.intent_head.loss(outputs["intent"], batch.intent_ids)
             results.update(intent_loss=loss, intent_accuracy=accuracy)
             total += loss
         gold_tags = {

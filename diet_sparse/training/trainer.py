@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from diet_sparse import __version__
+from diet_sparse import __version__, wide_path
 from diet_sparse.config import ConfigLike, DIETConfig, as_config
 from diet_sparse.data import TrainingData, TrainingDataError, load_training_data
 from diet_sparse.featurizer import Featurizer
@@ -110,11 +110,27 @@ def train(
         config.connection_density,
         f"{counts['total']:,}",
     )
-    history = _fit(model, config, featurized, intent_ids, tags, progress)
+    wide_weights, wide = {}, None
+    if config.use_wide_path and model.intent_head is not None:
+        wide_weights, wide = wide_path.fit_wide_path(
+            featurized.features,
+            featurized.offsets,
+            featurized.dense,
+            intent_ids,
+            len(intents),
+            list(featurizer.feature_blocks_.values()),
+            config.random_seed,
+        )
+    history = _fit(model, config, featurized, intent_ids, tags, progress, wide)
     # The input projection is most of a model's size; rounded to float16 it is stored in half
     # the space, and the model in memory stays equal to the one saved.
     kernel = model.input_projection.kernel
     kernel.assign(tf.cast(tf.cast(kernel, tf.float16), tf.float32))
+    network = model.to_weights()
+    for name, value in wide_weights.items():  # rounded as the input projection, for its size
+        network.weights[name] = value.astype(np.float16).astype(np.float32)
+    if wide_weights:
+        counts = dict(counts, wide_path=int(wide_weights[wide_path.KERNEL].size))
     seconds = time.perf_counter() - started
 
     metadata = {
@@ -130,7 +146,7 @@ def train(
     nlu = NLU(
         config,
         featurizer,
-        model.to_weights(),
+        network,
         intents,
         vocabularies,
         dict(data.synonyms),
@@ -212,8 +228,10 @@ def _fit(
     intent_ids: np.ndarray,
     tags: dict[str, list[np.ndarray]],
     progress: bool | Callable[[dict[str, float]], None],
+    wide: np.ndarray | None = None,
 ) -> list[dict[str, float]]:
-    """DIET's epochs: balanced, length-bucketed batches of the featurized messages."""
+    """DIET's epochs: balanced, length-bucketed batches of the featurized messages (with the
+    wide path's out-of-fold intent scores, if the model has it)."""
     lengths = np.diff(featurized.offsets)
     # Batches of the longest messages are cut down to the padded size of a largest batch of
     # messages twice the average length: peak memory stays near the typical batch's.
@@ -229,9 +247,10 @@ def _fit(
         batch_signature(
             featurized.features.shape[1],
             0 if featurized.dense is None else featurized.dense.shape[1],
+            0 if wide is None else wide.shape[1],
         ),
         batches_of,
-        lambda indices: make_batch(featurized, indices, intent_ids, tags),
+        lambda indices: make_batch(featurized, indices, intent_ids, tags, wide),
         progress,
         shown={"loss": "loss", "intent_accuracy": "i_acc", "entity_f1": "e_f1"},
     )

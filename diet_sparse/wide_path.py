@@ -1,0 +1,153 @@
+"""The wide path of DIET's intent head: a logistic regression on each message's bag of sparse
+sentence features (and its pretrained sentence vector, if the model has one), whose intent
+scores are added to the transformer's intent similarities.
+
+A bag-of-n-grams linear classifier is a strong intent model, hard to beat with little data, and
+a transformer trained for a few hundred steps does not contain one: trained jointly by Adam, a
+linear term never grew large enough to count (benchmarks/results/ablation_sara_levers3.json).
+So the wide path is fitted first, to convergence, by scikit-learn's logistic regression, and
+kept fixed; the network then learns on top of its scores. Fitted on all training examples, it
+would classify them nearly perfectly and leave the network nothing to learn from, so the
+network trains on out-of-fold scores (each example scored by a regression fitted without it),
+as in stacking; prediction uses the regression fitted on all examples.
+
+The inputs are those of a TF-IDF classifier, computed from the featurizer's sentence rows:
+log(1 + count) times the inverse document frequency of the column, each block of columns (words,
+char n-grams, regex matches) scaled to unit length, then the pretrained vector. Training and
+prediction compute the scores with the same function, `wide_scores`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse
+
+from diet_sparse.network import INTENT_HEAD, WIDE_PATH, weight_path
+
+INVERSE_REGULARIZATION = 10.0  # LogisticRegression's C, as the TF-IDF baseline's
+MAX_ITERATIONS = 1000
+FOLDS = 3  # out-of-fold scores for training the network: FOLDS + 1 regressions in all
+
+KERNEL = weight_path(INTENT_HEAD, WIDE_PATH, "kernel")  # (F [+ P], I)
+BIAS = weight_path(INTENT_HEAD, WIDE_PATH, "bias")  # (I,)
+IDF = weight_path(INTENT_HEAD, WIDE_PATH, "idf")  # (F,) inverse document frequencies
+COLUMN_BLOCK = weight_path(INTENT_HEAD, WIDE_PATH, "column_block")  # (F,) block index per column
+
+
+def column_blocks(block_widths: list[int]) -> np.ndarray:
+    """The block index of every feature column, from the featurizer's block widths.
+
+    Example:
+        >>> column_blocks([2, 0, 3]).tolist()
+        [0.0, 0.0, 2.0, 2.0, 2.0]
+    """
+    return np.repeat(np.arange(len(block_widths)), block_widths).astype(np.float32)
+
+
+def wide_inputs(
+    features: scipy.sparse.csr_matrix,
+    offsets: np.ndarray,
+    dense: np.ndarray | None,
+    idf: np.ndarray,
+    column_block: np.ndarray,
+) -> scipy.sparse.csr_matrix:
+    """The regression's inputs (B, F [+ P]) from a featurized batch: each message's sentence row
+    as log(1 + count) x idf, unit length per block of columns, then its pretrained vector.
+
+    Example:
+        >>> rows = scipy.sparse.csr_matrix(np.array([[0, 0, 0], [3, 4, 1]], np.float32))
+        >>> x = wide_inputs(rows, np.array([0, 2]), None, np.ones(3), np.array([0, 0, 1]))
+        >>> np.round(x.toarray(), 3).tolist()  # the sentence row, in two unit-length blocks
+        [[0.6, 0.8, 1.0]]
+    """
+    sentences = features[offsets[1:] - 1].tocoo()
+    values = np.log1p(sentences.data) * idf[sentences.col]
+    blocks = column_block.astype(np.int64)
+    n_blocks = int(blocks.max(initial=0)) + 1
+    group = sentences.row.astype(np.int64) * n_blocks + blocks[sentences.col]
+    norms = np.sqrt(np.bincount(group, weights=values**2, minlength=sentences.shape[0] * n_blocks))
+    values = values / np.maximum(norms[group], 1e-12)
+    inputs = scipy.sparse.csr_matrix(
+        (values.astype(np.float32), (sentences.row, sentences.col)), shape=sentences.shape
+    )
+    if dense is not None:
+        inputs = scipy.sparse.hstack([inputs, scipy.sparse.csr_matrix(dense)], format="csr")
+    return inputs
+
+
+def wide_scores(
+    weights: dict[str, np.ndarray],
+    features: scipy.sparse.csr_matrix,
+    offsets: np.ndarray,
+    dense: np.ndarray | None = None,
+) -> np.ndarray:
+    """The wide path's intent scores (B, I) of a featurized batch (``dense``: its pretrained
+    sentence vectors, if the model has them)."""
+    inputs = wide_inputs(features, offsets, dense, weights[IDF], weights[COLUMN_BLOCK])
+    return np.asarray(inputs @ weights[KERNEL] + weights[BIAS], dtype=np.float32)
+
+
+def fit_wide_path(
+    features: scipy.sparse.csr_matrix,
+    offsets: np.ndarray,
+    dense: np.ndarray | None,
+    intent_ids: np.ndarray,
+    n_intents: int,
+    block_widths: list[int],
+    seed: int,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Fit the wide path on the training messages.
+
+    Returns:
+        Its weights (by stored name), and the out-of-fold scores (B, I) of the training
+        messages, for training the network on.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    sentences = features[offsets[1:] - 1]
+    n_messages = sentences.shape[0]
+    document_frequency = np.bincount(sentences.indices, minlength=sentences.shape[1])
+    idf = (np.log((1 + n_messages) / (1 + document_frequency)) + 1).astype(np.float32)
+    column_block = column_blocks(block_widths)
+    inputs = wide_inputs(features, offsets, dense, idf, column_block)
+
+    kernel, bias = _fit(inputs, intent_ids, n_intents, seed)
+    weights = {KERNEL: kernel, BIAS: bias, IDF: idf, COLUMN_BLOCK: column_block}
+
+    scores = np.zeros((n_messages, n_intents), np.float32)
+    counts = np.bincount(intent_ids, minlength=n_intents)
+    folds = min(FOLDS, int(counts[counts > 0].min()))
+    if folds < 2:  # an intent with a single example: no held-out scores to be had
+        return weights, np.asarray(inputs @ kernel + bias, dtype=np.float32)
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for fitted, held_out in splitter.split(np.zeros(n_messages), intent_ids):
+        fold_kernel, fold_bias = _fit(inputs[fitted], intent_ids[fitted], n_intents, seed)
+        scores[held_out] = inputs[held_out] @ fold_kernel + fold_bias
+    return weights, scores
+
+
+def _fit(
+    inputs: scipy.sparse.csr_matrix, intent_ids: np.ndarray, n_intents: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A multinomial logistic regression's kernel (F, I) and bias (I,); intents absent from
+    ``intent_ids`` get scores that never win."""
+    from sklearn.linear_model import LogisticRegression
+
+    regression = LogisticRegression(
+        C=INVERSE_REGULARIZATION, max_iter=MAX_ITERATIONS, random_state=seed
+    )
+    with warnings.catch_warnings():
+        # scikit-learn passes options that newer SciPy deprecates: noise to a user
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="sklearn")
+        regression.fit(inputs, intent_ids)
+    coefficients, intercepts = regression.coef_, regression.intercept_
+    if len(regression.classes_) == 2:  # scikit-learn's binary form: one score, class 1 - class 0
+        coefficients = np.vstack([np.zeros_like(coefficients), coefficients])
+        intercepts = np.concatenate([[0.0], intercepts])
+    kernel = np.zeros((inputs.shape[1], n_intents), np.float32)
+    bias = np.full(n_intents, -1e4, np.float32)
+    kernel[:, regression.classes_] = coefficients.T
+    bias[regression.classes_] = intercepts
+    return kernel, bias

@@ -1,0 +1,89 @@
+"""The wide path: a logistic regression on the bag of sentence features, fitted before the
+network, with out-of-fold scores for training it."""
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+from diet_sparse import wide_path
+from diet_sparse.config import resolve_config
+from diet_sparse.featurizer import Featurizer
+
+
+@pytest.fixture(scope="module")
+def featurized_examples(example_data):
+    featurizer = Featurizer.from_config(resolve_config({})).fit(example_data)
+    featurized = featurizer.transform([example.text for example in example_data.examples])
+    intents = example_data.intents
+    ids = np.array([intents.index(example.intent) for example in example_data.examples])
+    return featurizer, featurized, ids, len(intents)
+
+
+def fit(featurized_examples, dense=None):
+    featurizer, featurized, ids, n_intents = featurized_examples
+    widths = list(featurizer.feature_blocks_.values())
+    return wide_path.fit_wide_path(
+        featurized.features, featurized.offsets, dense, ids, n_intents, widths, seed=0
+    )
+
+
+def test_the_regression_learns_the_training_intents(featurized_examples):
+    _, featurized, ids, n_intents = featurized_examples
+    weights, out_of_fold = fit(featurized_examples)
+    scores = wide_path.wide_scores(weights, featurized.features, featurized.offsets)
+    assert scores.shape == out_of_fold.shape == (len(ids), n_intents)
+    assert (scores.argmax(axis=1) == ids).mean() > 0.95
+    # held-out scores are those of regressions that did not see the message: less sure of it
+    in_sample = scores[np.arange(len(ids)), ids].mean()
+    held_out = out_of_fold[np.arange(len(ids)), ids].mean()
+    assert held_out < in_sample - 0.5
+
+
+def test_the_inputs_are_log_idf_rows_of_unit_length_per_block(featurized_examples):
+    featurizer, featurized, ids, _ = featurized_examples
+    weights, _ = fit(featurized_examples)
+    inputs = wide_path.wide_inputs(
+        featurized.features,
+        featurized.offsets,
+        None,
+        weights[wide_path.IDF],
+        weights[wide_path.COLUMN_BLOCK],
+    )
+    assert inputs.shape == (len(ids), featurizer.n_features_)
+    start = 0
+    for width in featurizer.feature_blocks_.values():
+        block = inputs[:, start : start + width].toarray()
+        norms = np.linalg.norm(block, axis=1)
+        assert np.allclose(norms[norms > 0], 1.0, atol=1e-5)
+        start += width
+    # only the sentence rows count: a changed token row changes nothing
+    changed = featurized.features.tolil()
+    changed[0, :] = 7.0
+    before = wide_path.wide_scores(weights, featurized.features, featurized.offsets)
+    after = wide_path.wide_scores(weights, changed.tocsr(), featurized.offsets)
+    np.testing.assert_array_equal(before, after)
+
+
+def test_pretrained_vectors_join_the_inputs(featurized_examples):
+    _, featurized, ids, n_intents = featurized_examples
+    dense = np.random.default_rng(0).normal(size=(len(ids), 8)).astype(np.float32)
+    weights, _ = fit(featurized_examples, dense)
+    assert weights[wide_path.KERNEL].shape == (featurized.features.shape[1] + 8, n_intents)
+    with_dense = wide_path.wide_scores(weights, featurized.features, featurized.offsets, dense)
+    moved = wide_path.wide_scores(weights, featurized.features, featurized.offsets, dense + 1)
+    assert np.abs(with_dense - moved).max() > 1e-3
+
+
+def test_two_intents_and_an_intent_with_one_example():
+    rows = scipy.sparse.csr_matrix(np.eye(6, dtype=np.float32))
+    offsets = np.arange(0, 7, 1)  # each message: just its sentence row
+    ids = np.array([0, 0, 0, 1, 1, 1])
+    weights, scores = wide_path.fit_wide_path(rows, offsets, None, ids, 2, [6], seed=0)
+    assert weights[wide_path.KERNEL].shape == (6, 2)
+    full = wide_path.wide_scores(weights, rows, offsets)
+    assert (full.argmax(axis=1) == ids).all()
+    # an intent with one example: no folds, the in-sample scores stand in
+    ids = np.array([0, 0, 0, 1, 1, 2])
+    weights, scores = wide_path.fit_wide_path(rows, offsets, None, ids, 4, [6], seed=0)
+    np.testing.assert_allclose(scores, wide_path.wide_scores(weights, rows, offsets), atol=1e-5)
+    assert (weights[wide_path.BIAS][3] < -1e3) and (scores[:, 3] < -1e3).all()  # never seen
