@@ -63,7 +63,7 @@ class DIETConfig:
     dense_dimension: int = 128  # sparse input features are projected to this many dimensions
     embedding_dimension: int = 20  # shared space of sentence and intent embeddings
     number_of_negative_examples: int = 20  # intents contrasted with the true one per example
-    use_wide_path: bool = False  # a linear term of the sparse sentence features per intent
+    use_wide_path: bool = True  # add a logistic regression's intent scores (wide_path.py)
     ranking_length: int = 10  # intents listed in intent_ranking
     fallback_threshold: float | None = None  # below this top confidence: nlu_fallback; None: off
     ambiguity_threshold: float | None = None  # top two closer than this: nlu_fallback; None: off
@@ -75,7 +75,7 @@ class DIETConfig:
     intent_classification: bool = True
     entity_recognition: bool = True
     BILOU_flag: bool = True  # BILOU entity tags; False uses one tag per entity type
-    constrain_entity_transitions: bool = False  # decode only well-formed BILOU spans
+    constrain_entity_transitions: bool = True  # decode only well-formed BILOU spans
     use_masked_language_model: bool = False  # also predict masked input tokens (training only)
     # featurizers
     use_word_features: bool = True  # word counts

@@ -203,6 +203,15 @@ def _replace_directory(staging: Path, directory: Path) -> None:
 # --- reading -------------------------------------------------------------------------------
 
 
+# Config keys that later versions added, with the behaviour of the versions before them: a saved
+# config without one was trained (and is loaded) that way, whatever today's default is.
+ABSENT_FROM_OLDER_CONFIGS = {
+    "use_wide_path": False,
+    "constrain_entity_transitions": False,
+    "pretrained_encoder": None,
+}
+
+
 def load(directory: str | Path, threads: int | None = None) -> NLU:
     """Load a model directory written by `save` (or by ``diet-sparse train``).
 
@@ -232,7 +241,10 @@ def load(directory: str | Path, threads: int | None = None) -> NLU:
     metadata, vocabularies = _read_metadata(directory / "metadata.json")
     config_path = directory / "config.json"
     try:
-        config = resolve_config(_read_json(config_path, dict), where=str(config_path))
+        saved = _read_json(config_path, dict)
+        # keys added after a model was saved take the value that model was trained with
+        saved = {**ABSENT_FROM_OLDER_CONFIGS, **saved}
+        config = resolve_config(saved, where=str(config_path))
     except ConfigError as error:
         raise ModelLoadError(str(error)) from None
     featurizer_path = directory / "featurizer.json"

@@ -5,11 +5,11 @@ scores are added to the transformer's intent similarities.
 A bag-of-n-grams linear classifier is a strong intent model, hard to beat with little data, and
 a transformer trained for a few hundred steps does not contain one: trained jointly by Adam, a
 linear term never grew large enough to count (benchmarks/results/ablation_sara_levers3.json).
-So the wide path is fitted first, to convergence, by scikit-learn's logistic regression, and
-kept fixed; the network then learns on top of its scores. Fitted on all training examples, it
-would classify them nearly perfectly and leave the network nothing to learn from, so the
-network trains on out-of-fold scores (each example scored by a regression fitted without it),
-as in stacking; prediction uses the regression fitted on all examples.
+So the wide path is fitted apart, to convergence, by scikit-learn's logistic regression, and its
+scores are added to the network's at prediction: an ensemble of the two. (Training the network
+on top of the regression's out-of-fold scores, as in stacking, gave less on Sara's intents and
+cost 2.5-4 points of entity F1, the intent loss no longer shaping the shared encoder:
+benchmarks/results/ablation_sara_levers4.json.)
 
 The inputs are those of a TF-IDF classifier, computed from the featurizer's sentence rows:
 log(1 + count) times the inverse document frequency of the column, each block of columns (words,
@@ -28,7 +28,6 @@ from diet_sparse.network import INTENT_HEAD, WIDE_PATH, weight_path
 
 INVERSE_REGULARIZATION = 10.0  # LogisticRegression's C, as the TF-IDF baseline's
 MAX_ITERATIONS = 1000
-FOLDS = 3  # out-of-fold scores for training the network: FOLDS + 1 regressions in all
 
 KERNEL = weight_path(INTENT_HEAD, WIDE_PATH, "kernel")  # (F [+ P], I)
 BIAS = weight_path(INTENT_HEAD, WIDE_PATH, "bias")  # (I,)
@@ -59,8 +58,8 @@ def wide_inputs(
     Example:
         >>> rows = scipy.sparse.csr_matrix(np.array([[0, 0, 0], [3, 4, 1]], np.float32))
         >>> x = wide_inputs(rows, np.array([0, 2]), None, np.ones(3), np.array([0, 0, 1]))
-        >>> np.round(x.toarray(), 3).tolist()  # the sentence row, in two unit-length blocks
-        [[0.6, 0.8, 1.0]]
+        >>> np.round(x.toarray().astype(float), 3).tolist()  # log(1 + count), unit length per block
+        [[0.653, 0.758, 1.0]]
     """
     sentences = features[offsets[1:] - 1].tocoo()
     values = np.log1p(sentences.data) * idf[sentences.col]
@@ -97,15 +96,8 @@ def fit_wide_path(
     n_intents: int,
     block_widths: list[int],
     seed: int,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Fit the wide path on the training messages.
-
-    Returns:
-        Its weights (by stored name), and the out-of-fold scores (B, I) of the training
-        messages, for training the network on.
-    """
-    from sklearn.model_selection import StratifiedKFold
-
+) -> dict[str, np.ndarray]:
+    """Fit the wide path on the training messages; returns its weights by stored name."""
     sentences = features[offsets[1:] - 1]
     n_messages = sentences.shape[0]
     document_frequency = np.bincount(sentences.indices, minlength=sentences.shape[1])
@@ -114,18 +106,7 @@ def fit_wide_path(
     inputs = wide_inputs(features, offsets, dense, idf, column_block)
 
     kernel, bias = _fit(inputs, intent_ids, n_intents, seed)
-    weights = {KERNEL: kernel, BIAS: bias, IDF: idf, COLUMN_BLOCK: column_block}
-
-    scores = np.zeros((n_messages, n_intents), np.float32)
-    counts = np.bincount(intent_ids, minlength=n_intents)
-    folds = min(FOLDS, int(counts[counts > 0].min()))
-    if folds < 2:  # an intent with a single example: no held-out scores to be had
-        return weights, np.asarray(inputs @ kernel + bias, dtype=np.float32)
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for fitted, held_out in splitter.split(np.zeros(n_messages), intent_ids):
-        fold_kernel, fold_bias = _fit(inputs[fitted], intent_ids[fitted], n_intents, seed)
-        scores[held_out] = inputs[held_out] @ fold_kernel + fold_bias
-    return weights, scores
+    return {KERNEL: kernel, BIAS: bias, IDF: idf, COLUMN_BLOCK: column_block}
 
 
 def _fit(

@@ -228,7 +228,8 @@ def test_the_nlu_decodes_with_bilou_constraints_when_configured(trained_nlu, exa
 
     from diet_sparse.crf_decoding import FORBIDDEN
 
-    plain = trained_nlu.decoders["entity"].transitions
+    unconstrained = replace(trained_nlu.config, constrain_entity_transitions=False)
+    plain = replace(trained_nlu, config=unconstrained).decoders["entity"].transitions
     assert (plain > FORBIDDEN / 2).all()
     config = replace(trained_nlu.config, constrain_entity_transitions=True)
     constrained = replace(trained_nlu, config=config)

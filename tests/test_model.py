@@ -33,7 +33,10 @@ def test_weights_are_named_and_shaped_as_the_shared_spec_says(values, n_intents,
         for v in model.weights
         if not v.name.endswith("kernel_mask:0")
     }
-    assert found == network.diet_weight_shapes(config, 50, n_intents, tag_counts)
+    expected = network.diet_weight_shapes(config, 50, n_intents, tag_counts)
+    wide = {name for name in expected if name.startswith("intent_head/wide_path/")}
+    assert bool(wide) == (config.use_wide_path and config.intent_classification and n_intents > 1)
+    assert found == {name: shape for name, shape in expected.items() if name not in wide}
 
 
 def test_heads_own_their_weights(trained_nlu):
@@ -109,11 +112,14 @@ def test_wide_path_trains_saves_and_loads(example_data, tmp_path):
     kernel = nlu.network.weights["intent_head/wide_path/kernel"]
     assert kernel.shape == (nlu.featurizer.n_features_, len(nlu.intents))
     assert nlu.metadata["trainable_weights"]["wide_path"] == kernel.size
-    plain = train(example_data, values, progress=False)
+    plain = train(example_data, dict(values, use_wide_path=False), progress=False)
     assert "intent_head/wide_path/kernel" not in plain.network.weights
-    # the network trained on the wide path's scores: it differs from one trained without them
-    weights = nlu.network.weights["intent_head/intent_embeddings"]
-    assert not np.allclose(weights, plain.network.weights["intent_head/intent_embeddings"])
+    # the network trains as it would without the wide path; prediction adds the regression
+    for name, value in plain.network.weights.items():
+        np.testing.assert_array_equal(nlu.network.weights[name], value)
+    text = "book a flight to Paris"
+    with_wide = nlu.parse(text)["intent_ranking"]
+    assert with_wide != plain.parse(text)["intent_ranking"]
     save(nlu, tmp_path / "model")
     loaded = load(tmp_path / "model")
     text = "book a flight to Paris"

@@ -98,7 +98,7 @@ def random_batch(n_features: int, lengths: list[int], seed: int) -> FeaturizedBa
 def with_random_wide_path(model: DIET) -> network.DIETWeights:
     """The model's weights, and random wide path weights if its config has a wide path."""
     weights = model.to_weights()
-    if model.config.use_wide_path:
+    if model.config.use_wide_path and model.intent_head is not None:
         n_features, n_intents = model.n_features, model.intent_head.n_intents
         rng = np.random.default_rng(model.config.random_seed)
         rows = n_features + model.n_dense

@@ -1,5 +1,5 @@
-"""The wide path: a logistic regression on the bag of sentence features, fitted before the
-network, with out-of-fold scores for training it."""
+"""The wide path: a logistic regression on the bag of sentence features, fitted apart from the
+network and added to its intent scores at prediction."""
 
 import numpy as np
 import pytest
@@ -29,19 +29,15 @@ def fit(featurized_examples, dense=None):
 
 def test_the_regression_learns_the_training_intents(featurized_examples):
     _, featurized, ids, n_intents = featurized_examples
-    weights, out_of_fold = fit(featurized_examples)
+    weights = fit(featurized_examples)
     scores = wide_path.wide_scores(weights, featurized.features, featurized.offsets)
-    assert scores.shape == out_of_fold.shape == (len(ids), n_intents)
+    assert scores.shape == (len(ids), n_intents)
     assert (scores.argmax(axis=1) == ids).mean() > 0.95
-    # held-out scores are those of regressions that did not see the message: less sure of it
-    in_sample = scores[np.arange(len(ids)), ids].mean()
-    held_out = out_of_fold[np.arange(len(ids)), ids].mean()
-    assert held_out < in_sample - 0.5
 
 
 def test_the_inputs_are_log_idf_rows_of_unit_length_per_block(featurized_examples):
     featurizer, featurized, ids, _ = featurized_examples
-    weights, _ = fit(featurized_examples)
+    weights = fit(featurized_examples)
     inputs = wide_path.wide_inputs(
         featurized.features,
         featurized.offsets,
@@ -67,23 +63,23 @@ def test_the_inputs_are_log_idf_rows_of_unit_length_per_block(featurized_example
 def test_pretrained_vectors_join_the_inputs(featurized_examples):
     _, featurized, ids, n_intents = featurized_examples
     dense = np.random.default_rng(0).normal(size=(len(ids), 8)).astype(np.float32)
-    weights, _ = fit(featurized_examples, dense)
+    weights = fit(featurized_examples, dense)
     assert weights[wide_path.KERNEL].shape == (featurized.features.shape[1] + 8, n_intents)
     with_dense = wide_path.wide_scores(weights, featurized.features, featurized.offsets, dense)
     moved = wide_path.wide_scores(weights, featurized.features, featurized.offsets, dense + 1)
     assert np.abs(with_dense - moved).max() > 1e-3
 
 
-def test_two_intents_and_an_intent_with_one_example():
+def test_two_intents_and_an_intent_without_examples():
     rows = scipy.sparse.csr_matrix(np.eye(6, dtype=np.float32))
     offsets = np.arange(0, 7, 1)  # each message: just its sentence row
     ids = np.array([0, 0, 0, 1, 1, 1])
-    weights, scores = wide_path.fit_wide_path(rows, offsets, None, ids, 2, [6], seed=0)
+    weights = wide_path.fit_wide_path(rows, offsets, None, ids, 2, [6], seed=0)
     assert weights[wide_path.KERNEL].shape == (6, 2)
-    full = wide_path.wide_scores(weights, rows, offsets)
-    assert (full.argmax(axis=1) == ids).all()
-    # an intent with one example: no folds, the in-sample scores stand in
+    scores = wide_path.wide_scores(weights, rows, offsets)
+    assert (scores.argmax(axis=1) == ids).all()
     ids = np.array([0, 0, 0, 1, 1, 2])
-    weights, scores = wide_path.fit_wide_path(rows, offsets, None, ids, 4, [6], seed=0)
-    np.testing.assert_allclose(scores, wide_path.wide_scores(weights, rows, offsets), atol=1e-5)
-    assert (weights[wide_path.BIAS][3] < -1e3) and (scores[:, 3] < -1e3).all()  # never seen
+    weights = wide_path.fit_wide_path(rows, offsets, None, ids, 4, [6], seed=0)
+    scores = wide_path.wide_scores(weights, rows, offsets)
+    assert (scores.argmax(axis=1) == ids).all()
+    assert (scores[:, 3] < -1e3).all()  # an intent it never saw never wins

@@ -9,13 +9,12 @@ from diet_sparse.featurizer import FeaturizedBatch
 from diet_sparse.training.model import Batch
 
 
-def batch_signature(n_features: int, n_dense: int = 0, n_wide: int = 0) -> Batch:
+def batch_signature(n_features: int, n_dense: int = 0) -> Batch:
     """The `tf.function` input signature of a `Batch`: any batch size and length, one trace."""
     matrix = tf.TensorSpec([None, None], tf.int32)
     return Batch(
         features=tf.SparseTensorSpec([None, n_features], tf.float32),
         dense_sentence=tf.TensorSpec([None, n_dense], tf.float32),
-        wide=tf.TensorSpec([None, n_wide], tf.float32),
         mask=tf.TensorSpec([None, None], tf.float32),
         token_counts=tf.TensorSpec([None], tf.int32),
         intent_ids=tf.TensorSpec([None], tf.int32),
@@ -30,10 +29,8 @@ def make_batch(
     indices: np.ndarray,
     intent_ids: np.ndarray | None = None,
     tags: dict[str, list[np.ndarray]] | None = None,
-    wide: np.ndarray | None = None,
 ) -> Batch:
-    """Pad the messages ``indices`` of ``featurized`` into one `Batch` (``wide``: the wide
-    path's intent scores of every message, if the model has it).
+    """Pad the messages ``indices`` of ``featurized`` into one `Batch`.
 
     A message's feature rows are its tokens followed by its sentence row, which is exactly its
     layout in the batch (tokens at 0..n-1, sentence slot at n), so rows are copied in order.
@@ -70,9 +67,6 @@ def make_batch(
     return Batch(
         features=features,
         dense_sentence=tf.constant(dense, tf.float32),
-        wide=tf.constant(
-            np.zeros((batch_size, 0), np.float32) if wide is None else wide[indices], tf.float32
-        ),
         mask=tf.constant(mask),
         token_counts=tf.constant(row_counts - 1, dtype=tf.int32),
         intent_ids=tf.constant(

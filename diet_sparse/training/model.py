@@ -45,7 +45,6 @@ class Batch(NamedTuple):
 
     features: tf.SparseTensor  # (B*T, F): row b*T + t holds position t of message b
     dense_sentence: tf.Tensor  # (B, P) float32: pretrained sentence vectors; P = 0 without
-    wide: tf.Tensor  # (B, I) float32: the wide path's intent scores; I = 0 without
     mask: tf.Tensor  # (B, T) float32: 1.0 for tokens and the sentence slot
     token_counts: tf.Tensor  # (B,) int32: tokens per message = index of its sentence slot
     intent_ids: tf.Tensor  # (B,) int32
@@ -72,9 +71,9 @@ class IntentHead(tf.keras.layers.Layer):
     """The sentence slot's encoding, embedded and compared by dot product with one learned
     embedding per intent; trained with a softmax over the true intent and sampled others.
 
-    With ``use_wide_path``, the scores of the wide path (`diet_sparse.wide_path`: a logistic
-    regression on the message's bag of features, fitted before training and fixed) are added
-    to the similarities; they come with the batch, so the network learns what they miss.
+    With ``use_wide_path``, prediction adds the scores of the wide path (`diet_sparse.wide_path`:
+    a logistic regression on the message's bag of features, fitted apart) to the similarities;
+    the network trains without them.
     """
 
     def __init__(self, config: DIETConfig, n_intents: int, **kwargs) -> None:
@@ -319,7 +318,7 @@ class DIET(tf.keras.Model):
             results["mlm_loss"] = self.mlm_head.loss(encoded, x, chosen)
         else:
             encoded = self.encoder(x, batch.mask, training=training)
-        outputs = self.heads(encoded, batch.token_counts, batch.wide)
+        outputs = self.heads(encoded, batch.token_counts)
         total = tf.add_n(self.losses) if self.losses else tf.constant(0.0)
         total += self.config.regularization_constant * self._l2_of_unregularised_kernels()
         total += results.get("mlm_loss", 0.0)

@@ -110,9 +110,9 @@ def train(
         config.connection_density,
         f"{counts['total']:,}",
     )
-    wide_weights, wide = {}, None
+    wide_weights = {}
     if config.use_wide_path and model.intent_head is not None:
-        wide_weights, wide = wide_path.fit_wide_path(
+        wide_weights = wide_path.fit_wide_path(
             featurized.features,
             featurized.offsets,
             featurized.dense,
@@ -121,7 +121,7 @@ def train(
             list(featurizer.feature_blocks_.values()),
             config.random_seed,
         )
-    history = _fit(model, config, featurized, intent_ids, tags, progress, wide)
+    history = _fit(model, config, featurized, intent_ids, tags, progress)
     # The input projection is most of a model's size; rounded to float16 it is stored in half
     # the space, and the model in memory stays equal to the one saved.
     kernel = model.input_projection.kernel
@@ -228,10 +228,8 @@ def _fit(
     intent_ids: np.ndarray,
     tags: dict[str, list[np.ndarray]],
     progress: bool | Callable[[dict[str, float]], None],
-    wide: np.ndarray | None = None,
 ) -> list[dict[str, float]]:
-    """DIET's epochs: balanced, length-bucketed batches of the featurized messages (with the
-    wide path's out-of-fold intent scores, if the model has it)."""
+    """DIET's epochs: balanced, length-bucketed batches of the featurized messages."""
     lengths = np.diff(featurized.offsets)
     # Batches of the longest messages are cut down to the padded size of a largest batch of
     # messages twice the average length: peak memory stays near the typical batch's.
@@ -247,10 +245,9 @@ def _fit(
         batch_signature(
             featurized.features.shape[1],
             0 if featurized.dense is None else featurized.dense.shape[1],
-            0 if wide is None else wide.shape[1],
         ),
         batches_of,
-        lambda indices: make_batch(featurized, indices, intent_ids, tags, wide),
+        lambda indices: make_batch(featurized, indices, intent_ids, tags),
         progress,
         shown={"loss": "loss", "intent_accuracy": "i_acc", "entity_f1": "e_f1"},
     )
