@@ -64,6 +64,7 @@ class DIETConfig:
     embedding_dimension: int = 20  # shared space of sentence and intent embeddings
     number_of_negative_examples: int = 20  # intents contrasted with the true one per example
     use_wide_path: bool = True  # add a logistic regression's intent scores (wide_path.py)
+    wide_path_weight: float = 1.0  # ... multiplied by this (prediction only)
     ranking_length: int = 10  # intents listed in intent_ranking
     fallback_threshold: float | None = None  # below this top confidence: nlu_fallback; None: off
     ambiguity_threshold: float | None = None  # top two closer than this: nlu_fallback; None: off
@@ -165,6 +166,7 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "constrain_entity_transitions": (_BOOL, lambda v: True, "true or false"),
     "use_masked_language_model": (_BOOL, lambda v: True, "true or false"),
     "use_wide_path": (_BOOL, lambda v: True, "true or false"),
+    "wide_path_weight": (_FLOAT, lambda v: v >= 0, "a number >= 0"),
     "use_word_features": (_BOOL, lambda v: True, "true or false"),
     "use_char_features": (_BOOL, lambda v: True, "true or false"),
     "char_ngram_min": (_INT, lambda v: v >= 1, "an integer >= 1"),

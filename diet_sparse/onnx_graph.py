@@ -292,7 +292,8 @@ class OnnxDIET:
             "sentence": sentence,
         }
         if self.network.has_wide_path:
-            inputs["wide"] = wide_scores(self.network.weights, features, offsets, dense)
+            weight = self.network.config.wide_path_weight
+            inputs["wide"] = wide_scores(self.network.weights, features, offsets, dense, weight)
         values = self._sessions(threads or self.threads).run(self._outputs, inputs)
         return dict(zip(self._outputs, values))
 

@@ -207,6 +207,7 @@ def _replace_directory(staging: Path, directory: Path) -> None:
 # config without one was trained (and is loaded) that way, whatever today's default is.
 ABSENT_FROM_OLDER_CONFIGS = {
     "use_wide_path": False,
+    "wide_path_weight": 1.0,
     "constrain_entity_transitions": False,
     "pretrained_encoder": None,
 }

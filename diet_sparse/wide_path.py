@@ -81,11 +81,12 @@ def wide_scores(
     features: scipy.sparse.csr_matrix,
     offsets: np.ndarray,
     dense: np.ndarray | None = None,
+    weight: float = 1.0,
 ) -> np.ndarray:
     """The wide path's intent scores (B, I) of a featurized batch (``dense``: its pretrained
-    sentence vectors, if the model has them)."""
+    sentence vectors, if the model has them), times ``weight`` (``wide_path_weight``)."""
     inputs = wide_inputs(features, offsets, dense, weights[IDF], weights[COLUMN_BLOCK])
-    return np.asarray(inputs @ weights[KERNEL] + weights[BIAS], dtype=np.float32)
+    return weight * np.asarray(inputs @ weights[KERNEL] + weights[BIAS], dtype=np.float32)
 
 
 def fit_wide_path(

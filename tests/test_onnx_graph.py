@@ -35,6 +35,7 @@ CASES = {
         1,
     ),
     "wide path": (dict(use_wide_path=True, random_seed=5), {"entity": 5}, 6),
+    "weighted wide path": (dict(wide_path_weight=2.5, random_seed=6), {}, 3),
     "one layer, 1 head": (
         dict(random_seed=11, number_of_transformer_layers=1, number_of_attention_heads=1),
         {"entity": 5, "role": 2},
@@ -52,7 +53,8 @@ def keras_outputs(
     wide = None
     if network.has_wide_path:
         args = (featurized.features, featurized.offsets, featurized.dense)
-        wide = tf.constant(wide_path.wide_scores(network.weights, *args))
+        weight = network.config.wide_path_weight
+        wide = tf.constant(wide_path.wide_scores(network.weights, *args, weight))
     outputs = model(
         batch.features, batch.mask, batch.token_counts, batch.dense_sentence, wide, training=False
     )

@@ -83,3 +83,12 @@ def test_two_intents_and_an_intent_without_examples():
     scores = wide_path.wide_scores(weights, rows, offsets)
     assert (scores.argmax(axis=1) == ids).all()
     assert (scores[:, 3] < -1e3).all()  # an intent it never saw never wins
+
+
+def test_the_weight_scales_the_scores(featurized_examples):
+    _, featurized, _, _ = featurized_examples
+    weights = fit(featurized_examples)
+    args = (weights, featurized.features, featurized.offsets)
+    np.testing.assert_allclose(
+        wide_path.wide_scores(*args, None, 2.5), 2.5 * wide_path.wide_scores(*args), rtol=1e-6
+    )
