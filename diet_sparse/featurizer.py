@@ -339,7 +339,8 @@ class Featurizer:
         self.use_regex_features = bool(use_regex_features)
         self.lowercase = bool(lowercase)
         self.pretrained_encoder = pretrained_encoder
-        self.n_dense_features_ = encoder_dimension(pretrained_encoder) if pretrained_encoder else 0
+        if pretrained_encoder:
+            encoder_dimension(pretrained_encoder)  # an unknown name fails here, before fitting
         self._encoder: SentenceEncoder | None = None
         self._fitted = False
 

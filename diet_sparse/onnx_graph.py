@@ -259,6 +259,8 @@ class OnnxDIET:
         self.network = network
         self.threads = threads
         self._sessions = OnnxSessions(build_diet_graph(network))
+        # width of the pretrained sentence vector the encoder's input ends with (0: none)
+        self._n_dense = names.encoder_input_width(network.config) - network.config.dense_dimension
         self._outputs = [output.name for output in self._sessions(threads).get_outputs()]
 
     def __call__(
@@ -274,7 +276,7 @@ class OnnxDIET:
         ``t < tokens`` is a token."""
         x, mask, row_counts = project_inputs(self.network.weights, features, offsets)
         batch, length = mask.shape
-        n_dense = names.encoder_input_width(self.network.config) - x.shape[-1]
+        n_dense = self._n_dense
         if n_dense:
             if dense is None or dense.shape != (batch, n_dense):
                 found = None if dense is None else dense.shape
