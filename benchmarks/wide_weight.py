@@ -38,7 +38,7 @@ from diet_sparse.config import as_config
 from diet_sparse.evaluation import intent_report
 from diet_sparse.wide_path import wide_scores
 
-WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
+WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 ALONE = "wide_path_alone"
 
 
