@@ -60,9 +60,15 @@ class DIETConfig:
     transformer_size: int = 256  # width of the encoder
     number_of_transformer_layers: int = 2
     number_of_attention_heads: int = 4
+    use_key_relative_attention: bool = False  # relative position embeddings of keys (Shaw)
+    use_value_relative_attention: bool = False  # ... and of values
+    max_relative_position: int = 5  # relative positions are clipped to [-this, this]
     dense_dimension: int = 128  # sparse input features are projected to this many dimensions
     embedding_dimension: int = 20  # shared space of sentence and intent embeddings
     number_of_negative_examples: int = 20  # intents contrasted with the true one per example
+    scale_loss: bool = False  # weigh examples by how badly they are predicted (Rasa's)
+    constrain_similarities: bool = False  # add a sigmoid loss on each similarity (Rasa's)
+    contrast_inputs: bool = False  # also contrast the true label with other inputs (Rasa does)
     use_wide_path: bool = True  # add a logistic regression's intent scores (wide_path.py)
     wide_path_weight: float = 1.0  # ... multiplied by this (prediction only)
     ranking_length: int = 10  # intents listed in intent_ranking
@@ -78,6 +84,7 @@ class DIETConfig:
     BILOU_flag: bool = True  # BILOU entity tags; False uses one tag per entity type
     constrain_entity_transitions: bool = True  # decode only well-formed BILOU spans
     use_masked_language_model: bool = False  # also predict masked input tokens (training only)
+    split_entities_by_comma: bool | dict[str, bool] = True  # per type, or for all types
     # featurizers
     use_word_features: bool = True  # word counts
     use_char_features: bool = True  # char_wb n-gram counts
@@ -118,6 +125,9 @@ class TEDConfig:
     dense_dimension: int = 20  # every turn attribute is first projected to this
     embedding_dimension: int = 20  # shared space of dialogue and action embeddings
     number_of_negative_examples: int = 20  # actions contrasted with the true one per example
+    scale_loss: bool = False  # weigh examples by how badly they are predicted (Rasa's)
+    constrain_similarities: bool = False  # add a sigmoid loss on each similarity (Rasa's)
+    contrast_inputs: bool = False  # also contrast the true label with other inputs (Rasa does)
     ranking_length: int = 0  # actions listed in the scores; 0 = all
     # regularisation
     drop_rate_dialogue: float = 0.1  # dropout in the dialogue transformer
@@ -143,9 +153,15 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "transformer_size": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "number_of_transformer_layers": (_INT, lambda v: v >= 0, "an integer >= 0"),
     "number_of_attention_heads": (_INT, lambda v: v >= 1, "an integer >= 1"),
+    "use_key_relative_attention": (_BOOL, lambda v: True, "true or false"),
+    "use_value_relative_attention": (_BOOL, lambda v: True, "true or false"),
+    "max_relative_position": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "dense_dimension": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "embedding_dimension": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "number_of_negative_examples": (_INT, lambda v: v >= 1, "an integer >= 1"),
+    "scale_loss": (_BOOL, lambda v: True, "true or false"),
+    "constrain_similarities": (_BOOL, lambda v: True, "true or false"),
+    "contrast_inputs": (_BOOL, lambda v: True, "true or false"),
     "ranking_length": (_INT, lambda v: v >= 0, "an integer >= 0 (0 lists all intents)"),
     "fallback_threshold": (
         _FLOAT + (type(None),),
@@ -202,6 +218,16 @@ def _check_value(key: str, value: Any, where: str) -> None:
         return
     if key == "lexical_features":
         check_lexical_features(value, where)
+        return
+    if key == "split_entities_by_comma":
+        if not isinstance(value, bool) and not (
+            isinstance(value, dict)
+            and all(isinstance(k, str) and isinstance(v, bool) for k, v in value.items())
+        ):
+            raise ConfigError(
+                f"{where}: split_entities_by_comma must be true, false or a mapping of entity "
+                f"type to true/false (e.g. {{address: false}}), got {value!r}"
+            )
         return
     types, is_allowed, allowed = _RULES[key]
     type_ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)

@@ -31,6 +31,9 @@ EMBEDDING = "embedding"  # the randomly connected layer in front of the encoder 
 ATTENTION_NORM = "attention_norm"
 ATTENTION = "attention"
 QUERY, KEY, VALUE = "query", "key", "value"
+# relative position embeddings of keys and values, shared by an attention layer's heads
+KEY_RELATIVE_EMBEDDINGS = "key_relative_embeddings"
+VALUE_RELATIVE_EMBEDDINGS = "value_relative_embeddings"
 ATTENTION_OUTPUT = "attention_output"
 FEED_FORWARD_NORM = "feed_forward_norm"
 FEED_FORWARD_IN, FEED_FORWARD_OUT = "feed_forward_in", "feed_forward_out"
@@ -74,6 +77,19 @@ def sinusoidal_positions(length: int, depth: int) -> np.ndarray:
     return encoding[:, :depth].astype(np.float32)
 
 
+def relative_positions(length: int, max_relative_position: int) -> np.ndarray:
+    """Row of the relative position embeddings that query ``i`` uses for key ``j``, (length,
+    length) int64: ``clip(j - i, -max, max) + max``.
+
+    Example:
+        >>> relative_positions(4, 2).tolist()
+        [[2, 3, 4, 4], [1, 2, 3, 4], [0, 1, 2, 3], [0, 0, 1, 2]]
+    """
+    offsets = np.arange(length)[None, :] - np.arange(length)[:, None]  # key - query
+    clipped = np.clip(offsets, -max_relative_position, max_relative_position)
+    return (clipped + max_relative_position).astype(np.int64)
+
+
 @dataclass
 class DIETWeights:
     """A trained DIET's weights, as prediction and the model directory hold them.
@@ -104,8 +120,34 @@ class DIETWeights:
         return self.weights[weight_path(tag_head_name(head), TRANSITIONS)]
 
 
-def encoder_weight_shapes(prefix: str, input_dim: int, size: int, layers: int) -> dict:
-    """Name -> shape of every weight of a transformer encoder stored under ``prefix``."""
+def relative_embedding_shapes(config: DIETConfig) -> dict[str, tuple[int, int]]:
+    """Name -> shape of the relative position embeddings each attention layer of DIET learns
+    (Shaw et al. 2018): one row per clipped relative position, as wide as a head, for keys and
+    for values where the config turns them on.
+
+    Example:
+        >>> config = DIETConfig(use_key_relative_attention=True, max_relative_position=3)
+        >>> relative_embedding_shapes(config)
+        {'key_relative_embeddings': (7, 64)}
+    """
+    rows = 2 * config.max_relative_position + 1
+    width = config.transformer_size // config.number_of_attention_heads
+    used = {
+        KEY_RELATIVE_EMBEDDINGS: config.use_key_relative_attention,
+        VALUE_RELATIVE_EMBEDDINGS: config.use_value_relative_attention,
+    }
+    return {name: (rows, width) for name, on in used.items() if on}
+
+
+def encoder_weight_shapes(
+    prefix: str,
+    input_dim: int,
+    size: int,
+    layers: int,
+    relative_embeddings: dict[str, tuple[int, int]] | None = None,
+) -> dict:
+    """Name -> shape of every weight of a transformer encoder stored under ``prefix``; each
+    attention layer also has the ``relative_embeddings`` (`relative_embedding_shapes`)."""
     shapes = {}
 
     def dense(name: str, fan_in: int, units: int) -> None:
@@ -121,6 +163,8 @@ def encoder_weight_shapes(prefix: str, input_dim: int, size: int, layers: int) -
         norm(weight_path(block, ATTENTION_NORM))
         for name in (QUERY, KEY, VALUE, ATTENTION_OUTPUT):
             dense(weight_path(block, ATTENTION, name), size, size)
+        for name, shape in (relative_embeddings or {}).items():
+            shapes[weight_path(block, ATTENTION, name)] = shape
         norm(weight_path(block, FEED_FORWARD_NORM))
         dense(weight_path(block, FEED_FORWARD_IN), size, FEED_FORWARD_FACTOR * size)
         dense(weight_path(block, FEED_FORWARD_OUT), FEED_FORWARD_FACTOR * size, size)
@@ -155,7 +199,11 @@ def diet_weight_shapes(
         weight_path(INPUT_PROJECTION, "kernel"): (n_features, config.dense_dimension),
         weight_path(INPUT_PROJECTION, "bias"): (config.dense_dimension,),
         **encoder_weight_shapes(
-            ENCODER, encoder_input_width(config), size, config.number_of_transformer_layers
+            ENCODER,
+            encoder_input_width(config),
+            size,
+            config.number_of_transformer_layers,
+            relative_embedding_shapes(config),
         ),
     }
     if config.intent_classification and n_intents > 1:

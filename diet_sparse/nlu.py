@@ -21,7 +21,7 @@ from diet_sparse.crf_decoding import CRFDecoder
 from diet_sparse.featurizer import Featurizer
 from diet_sparse.network import DIETWeights
 from diet_sparse.onnx_graph import OnnxDIET
-from diet_sparse.tagging import TagVocabulary, decode_entity_tags, span_attribute
+from diet_sparse.tagging import TagVocabulary, comma_breaks, decode_entity_tags, span_attribute
 
 EXTRACTOR = "DIETClassifier"
 FALLBACK_INTENT = "nlu_fallback"  # Rasa's FallbackClassifier's intent
@@ -230,7 +230,9 @@ class NLU:
             return []
         entities = []
         tag_ids, confidences = decoded["entity"]
-        for span in decode_entity_tags(tag_ids, confidences, self.tag_vocabularies["entity"]):
+        breaks = comma_breaks(text, tokens, self.config.split_entities_by_comma)
+        vocabulary = self.tag_vocabularies["entity"]
+        for span in decode_entity_tags(tag_ids, confidences, vocabulary, breaks):
             start, end = tokens[span.first].start, tokens[span.last].end
             value = text[start:end]
             entity = {

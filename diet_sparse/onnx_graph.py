@@ -28,6 +28,7 @@ import scipy.sparse
 from onnx import TensorProto, helper, numpy_helper
 
 from diet_sparse import network as names
+from diet_sparse.config import DIETConfig
 from diet_sparse.network import (
     ATTENTION_MASK_VALUE,
     ENCODED_ATTRIBUTES,
@@ -36,6 +37,7 @@ from diet_sparse.network import (
     TURN_ATTRIBUTES,
     DIETWeights,
     TEDWeights,
+    relative_positions,
     sinusoidal_positions,
     weight_path,
 )
@@ -105,13 +107,24 @@ class GraphBuilder:
         return model.SerializeToString()
 
 
-def add_encoder(g: GraphBuilder, x: str, prefix: str, size: int, heads: int, layers: int) -> str:
+def add_encoder(
+    g: GraphBuilder,
+    x: str,
+    prefix: str,
+    size: int,
+    heads: int,
+    layers: int,
+    use_key_relative_attention: bool = False,
+    use_value_relative_attention: bool = False,
+) -> str:
     """The randomly connected transformer encoder (`training.transformer.TransformerEncoder`)
     on ``x`` (B, T, D_in), with weights under ``prefix``; returns the encoding (B, T, size).
 
     The graph reads the inputs ``positions`` (T, size), the sinusoidal positions, and
     ``attention_bias`` (B, 1, 1 or T, T), which is 0 where a position may attend and
-    `ATTENTION_MASK_VALUE` where it may not (`attention_bias` computes it).
+    `ATTENTION_MASK_VALUE` where it may not (`attention_bias` computes it); with relative
+    attention also ``relative_positions`` (T, T), the row of the relative position embeddings
+    that query i uses for key j (`network.relative_positions`).
     """
     split_shape = g.constant("split_shape", np.array([0, 0, heads, size // heads], np.int64))
     merged_shape = g.constant("merged_shape", np.array([0, 0, size], np.int64))
@@ -129,8 +142,17 @@ def add_encoder(g: GraphBuilder, x: str, prefix: str, size: int, heads: int, lay
         q = g.op("Transpose", q, perm=[0, 2, 1, 3])  # (B, H, T, size/H)
         k = g.op("Transpose", k, perm=[0, 2, 3, 1])  # (B, H, size/H, T)
         v = g.op("Transpose", v, perm=[0, 2, 1, 3])
-        scores = g.op("Add", g.op("Mul", g.op("MatMul", q, k), scale), "attention_bias")
-        context = g.op("MatMul", g.softmax(scores), v)  # (B, H, T, size/H)
+        scores = g.op("MatMul", q, k)  # (B, H, T, T)
+        if use_key_relative_attention:
+            table = g.weight(weight_path(attention, names.KEY_RELATIVE_EMBEDDINGS))
+            r_k = g.op("Gather", table, "relative_positions", axis=0)  # (T, T, size/H)
+            scores = g.op("Add", scores, g.op("Einsum", q, r_k, equation="bhid,ijd->bhij"))
+        weights = g.softmax(g.op("Add", g.op("Mul", scores, scale), "attention_bias"))
+        context = g.op("MatMul", weights, v)  # (B, H, T, size/H)
+        if use_value_relative_attention:
+            table = g.weight(weight_path(attention, names.VALUE_RELATIVE_EMBEDDINGS))
+            r_v = g.op("Gather", table, "relative_positions", axis=0)  # (T, T, size/H)
+            context = g.op("Add", context, g.op("Einsum", weights, r_v, equation="bhij,ijd->bhid"))
         context = g.op("Reshape", g.op("Transpose", context, perm=[0, 2, 1, 3]), merged_shape)
         x = g.op("Add", x, g.dense(context, weight_path(attention, names.ATTENTION_OUTPUT)))
         normed = g.layer_norm(x, weight_path(block, names.FEED_FORWARD_NORM))
@@ -156,13 +178,25 @@ def positions(length: int, depth: int) -> np.ndarray:
     return sinusoidal_positions(length, depth)
 
 
+@lru_cache(maxsize=64)
+def relative_position_rows(length: int, max_relative_position: int) -> np.ndarray:
+    """The encoder's ``relative_positions`` input, cached per shape."""
+    return relative_positions(length, max_relative_position)
+
+
+def uses_relative_attention(config: DIETConfig) -> bool:
+    """Whether DIET's graph reads the ``relative_positions`` input."""
+    return config.use_key_relative_attention or config.use_value_relative_attention
+
+
 def build_diet_graph(network: DIETWeights) -> bytes:
     """DIET's forward pass from the projected inputs to the outputs, as a serialized ONNX model.
 
     Graph inputs: ``x`` (B, T, width) projected features (and the pretrained sentence vector,
     see `network.encoder_input_width`), ``positions``,
-    ``attention_bias`` (see `add_encoder`), ``sentence`` (B, T, 1) one-hot sentence slot, and
-    with the wide path, ``wide`` (B, I) its scores (`wide_path.wide_scores`).
+    ``attention_bias`` (and with relative attention ``relative_positions``; see `add_encoder`),
+    ``sentence`` (B, T, 1) one-hot sentence slot, and with the wide path, ``wide`` (B, I) its
+    scores (`wide_path.wide_scores`).
     Outputs: ``intent`` (B, I) probabilities if the model has the intent head, and the tag
     logits (B, T, N) of each tag head.
     """
@@ -175,6 +209,8 @@ def build_diet_graph(network: DIETWeights) -> bytes:
         config.transformer_size,
         config.number_of_attention_heads,
         config.number_of_transformer_layers,
+        config.use_key_relative_attention,
+        config.use_value_relative_attention,
     )
     outputs, shapes = {}, {}
     if network.has_intent_head:
@@ -206,6 +242,10 @@ def build_diet_graph(network: DIETWeights) -> bytes:
         helper.make_tensor_value_info("attention_bias", TensorProto.FLOAT, ["B", 1, 1, "T"]),
         helper.make_tensor_value_info("sentence", TensorProto.FLOAT, ["B", "T", 1]),
     ]
+    if uses_relative_attention(config):
+        inputs.append(
+            helper.make_tensor_value_info("relative_positions", TensorProto.INT64, ["T", "T"])
+        )
     if network.has_wide_path:
         inputs.append(helper.make_tensor_value_info("wide", TensorProto.FLOAT, shapes["intent"]))
     return g.model("diet", inputs, outputs, shapes)
@@ -293,6 +333,11 @@ class OnnxDIET:
             "attention_bias": attention_bias(mask),
             "sentence": sentence,
         }
+        config = self.network.config
+        if uses_relative_attention(config):
+            inputs["relative_positions"] = relative_position_rows(
+                length, config.max_relative_position
+            )
         if self.network.has_wide_path:
             weight = self.network.config.wide_path_weight
             inputs["wide"] = wide_scores(self.network.weights, features, offsets, dense, weight)

@@ -210,6 +210,10 @@ ABSENT_FROM_OLDER_CONFIGS = {
     "wide_path_weight": 1.0,
     "constrain_entity_transitions": False,
     "pretrained_encoder": None,
+    "use_key_relative_attention": False,
+    "use_value_relative_attention": False,
+    "max_relative_position": 5,
+    "split_entities_by_comma": False,
 }
 
 

@@ -8,6 +8,7 @@ spans are the entity's.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,13 +159,17 @@ class TaggedSpan:
 
 
 def decode_entity_tags(
-    tag_ids: np.ndarray, confidences: np.ndarray, vocabulary: TagVocabulary
+    tag_ids: np.ndarray,
+    confidences: np.ndarray,
+    vocabulary: TagVocabulary,
+    breaks: Callable[[str, int], bool] | None = None,
 ) -> list[TaggedSpan]:
     """Group per-token tags into entity spans.
 
     Decoding is lenient, as a CRF can still emit an odd sequence: a span starts at ``B``/``U``
-    or at a change of entity type, and ends at ``L``/``U``, ``O`` or the next span.
-    A multi-token entity is only as confident as its least confident token.
+    or at a change of entity type, and ends at ``L``/``U``, ``O`` or the next span. ``breaks``,
+    if given, says whether an entity of a type must not run on into token ``i`` (see
+    `comma_breaks`). A multi-token entity is only as confident as its least confident token.
     """
     spans: list[TaggedSpan] = []
     current: TaggedSpan | None = None
@@ -175,7 +180,12 @@ def decode_entity_tags(
             continue
         prefix, _, entity = tag.partition("-") if vocabulary.bilou else ("", "", tag)
         confidence = float(confidences[i])
-        continues = current is not None and current.entity == entity and prefix not in ("B", "U")
+        continues = (
+            current is not None
+            and current.entity == entity
+            and prefix not in ("B", "U")
+            and not (breaks is not None and breaks(entity, i))
+        )
         if continues:
             current.last = i
             current.confidence = min(current.confidence, confidence)
@@ -185,6 +195,31 @@ def decode_entity_tags(
         if prefix in ("L", "U"):
             current = None
     return spans
+
+
+def comma_breaks(
+    text: str, tokens: list[Token], split_entities_by_comma: bool | dict[str, bool]
+) -> Callable[[str, int], bool] | None:
+    """The ``breaks`` of `decode_entity_tags` for Rasa's ``split_entities_by_comma``: an entity
+    of a type that is split does not run on across a comma between two tokens, so "avocado,
+    tofu" tagged as one ingredient gives two. The setting is one value for every type or a
+    mapping of entity type to value (types not listed are split). None when nothing can break.
+
+    Example:
+        >>> from diet_sparse.tokenizer import tokenize
+        >>> text = "avocado, tofu and Allee 5, Berlin"
+        >>> breaks = comma_breaks(text, tokenize(text), {"address": False})
+        >>> breaks("ingredient", 1), breaks("address", 5), breaks("ingredient", 2)
+        (True, False, False)
+    """
+    if split_entities_by_comma is False:
+        return None
+    commas = {i for i in range(1, len(tokens)) if "," in text[tokens[i - 1].end : tokens[i].start]}
+    if not commas:
+        return None
+    if split_entities_by_comma is True:
+        return lambda entity, i: i in commas
+    return lambda entity, i: i in commas and split_entities_by_comma.get(entity, True)
 
 
 def span_attribute(

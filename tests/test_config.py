@@ -56,12 +56,28 @@ def test_unknown_key_lists_valid_keys_and_suggests(tmp_path):
         ("batch_size: [64, 0]", "batch_size", "[64, 0]"),
         ("BILOU_flag: 1", "BILOU_flag", "got 1"),
         ("lexical_features: [[low], [nope], [low]]", "lexical_features", "'nope'"),
+        ("max_relative_position: 0", "max_relative_position", "got 0"),
+        ("max_relative_position: 2.5", "max_relative_position", "got 2.5"),
+        ("max_relative_position: true", "max_relative_position", "got True"),
+        ("use_key_relative_attention: 1", "use_key_relative_attention", "got 1"),
+        ("split_entities_by_comma: yes please", "split_entities_by_comma", "'yes please'"),
+        ("split_entities_by_comma: {address: 0}", "split_entities_by_comma", "{'address': 0}"),
     ],
 )
 def test_bad_values_name_key_and_value(tmp_path, text, key, shown):
     with pytest.raises(ConfigError, match=key) as error:
         load_config(write(tmp_path, text + "\n"))
     assert shown in str(error.value)
+
+
+def test_relative_attention_has_rasas_keys_and_a_misspelling_is_pointed_to_them():
+    config = DIETConfig()
+    assert not config.use_key_relative_attention and not config.use_value_relative_attention
+    assert config.max_relative_position == 5
+    values = {"use_value_relative_attention": True, "max_relative_position": 3}
+    assert resolve_config(values).max_relative_position == 3
+    with pytest.raises(ConfigError, match="Did you mean 'max_relative_position'"):
+        resolve_config({"max_relative_positions": 3})
 
 
 def test_weight_sparsity_is_a_deprecated_alias():

@@ -21,6 +21,8 @@ from diet_sparse.training.model import (
         ({}, 5, {"entity": 9, "role": 3, "group": 4}),
         ({"number_of_transformer_layers": 0}, 2, {}),
         ({"intent_classification": False, "number_of_transformer_layers": 3}, 4, {"entity": 5}),
+        ({"use_key_relative_attention": True, "number_of_attention_heads": 2}, 3, {"entity": 5}),
+        ({"use_value_relative_attention": True, "max_relative_position": 2}, 3, {}),
     ],
 )
 def test_weights_are_named_and_shaped_as_the_shared_spec_says(values, n_intents, tag_counts):
@@ -37,6 +39,33 @@ def test_weights_are_named_and_shaped_as_the_shared_spec_says(values, n_intents,
     wide = {name for name in expected if name.startswith("intent_head/wide_path/")}
     assert bool(wide) == (config.use_wide_path and config.intent_classification and n_intents > 1)
     assert found == {name: shape for name, shape in expected.items() if name not in wide}
+
+
+def built_model(values: dict) -> DIET:
+    tf.keras.utils.set_random_seed(0)
+    model = DIET(resolve_config(dict(transformer_size=32, dense_dimension=16, **values)), 50, 3, {})
+    model.build_all()
+    return model
+
+
+def test_relative_attention_off_creates_and_draws_exactly_the_weights_it_did_before():
+    """Off (the default), no relative embedding exists; on, the embeddings are added and every
+    other weight starts as it does without them, so default models train as they always did."""
+    plain = built_model({})
+    names = [stored_name(v.name) for v in plain.weights]
+    assert not [name for name in names if "relative" in name]
+    relative = built_model(
+        {"use_key_relative_attention": True, "use_value_relative_attention": True}
+    )
+    others = {stored_name(v.name): v.numpy() for v in relative.weights}
+    added = sorted(set(others) - set(names))
+    assert added == [
+        f"encoder/layer_{i}/attention/{which}_relative_embeddings"
+        for i in range(2)
+        for which in ("key", "value")
+    ]
+    for variable in plain.weights:
+        np.testing.assert_array_equal(variable.numpy(), others[stored_name(variable.name)])
 
 
 def test_heads_own_their_weights(trained_nlu):

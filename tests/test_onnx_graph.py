@@ -1,5 +1,6 @@
 """The ONNX prediction graph computes what the Keras training model computes (to 1e-5)."""
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -16,6 +17,7 @@ from diet_sparse.network import sinusoidal_positions as numpy_positions
 from diet_sparse.onnx_graph import OnnxDIET
 from diet_sparse.training.batching import make_batch
 from diet_sparse.training.model import DIET
+from diet_sparse.training.transformer import MultiHeadSelfAttention
 from diet_sparse.training.transformer import sinusoidal_positions as tensorflow_positions
 
 TOLERANCE = 1e-5
@@ -41,7 +43,28 @@ CASES = {
         {"entity": 5, "role": 2},
         3,
     ),
+    "key relative attention": (
+        dict(use_key_relative_attention=True, random_seed=13),
+        {"entity": 5},
+        4,
+    ),
+    "value relative attention": (
+        dict(use_value_relative_attention=True, number_of_attention_heads=2, random_seed=14),
+        {"entity": 5, "role": 3},
+        4,
+    ),
+    "key and value relative attention, clipped at 2": (
+        dict(
+            use_key_relative_attention=True,
+            use_value_relative_attention=True,
+            max_relative_position=2,
+            random_seed=15,
+        ),
+        {"entity": 5},
+        6,
+    ),
 }
+RELATIVE = "key and value relative attention, clipped at 2"
 
 
 def keras_outputs(
@@ -218,6 +241,53 @@ def test_positions_match_tensorflow():
     )
 
 
+def test_relative_positions_match_tensorflow():
+    attention = MultiHeadSelfAttention(8, 2, 1.0, seed=0, drop_rate=0.0, max_relative_position=3)
+    np.testing.assert_array_equal(
+        network.relative_positions(9, 3), attention._relative_positions(9).numpy()
+    )
+
+
+def test_the_comparison_catches_reversed_relative_positions(monkeypatch):
+    """Query i must use the embedding of j - i for key j, not of i - j: the comparison sees it."""
+    model = random_model(*CASES[RELATIVE])
+    featurized = random_batch(40, [4, 9], seed=0)
+
+    def reversed_rows(length, max_relative_position):
+        return network.relative_positions(length, max_relative_position).T.copy()
+
+    monkeypatch.setattr(onnx_graph, "relative_position_rows", reversed_rows)
+    keras, onnx = keras_and_onnx(model, featurized)
+    assert largest_difference(keras, onnx, featurized) > 10 * TOLERANCE
+
+
+@pytest.mark.parametrize("which", ["key", "value"])
+def test_relative_embeddings_change_the_outputs_in_both_networks(which):
+    model = random_model(*CASES[RELATIVE])
+    featurized = random_batch(40, [4, 9], seed=3)
+    keras, onnx = keras_and_onnx(model, featurized)
+    for layer in model.encoder.encoder_layers:
+        table = getattr(layer.attention, f"{which}_relative_embeddings")
+        table.assign(tf.zeros_like(table))
+    keras_without, onnx_without = keras_and_onnx(model, featurized)
+    assert largest_difference(keras_without, onnx_without, featurized) <= TOLERANCE
+    assert np.abs(keras["intent"] - keras_without["intent"]).max() > 0.01
+    assert np.abs(onnx["intent"] - onnx_without["intent"]).max() > 0.01
+
+
+def test_without_relative_attention_the_graph_has_no_trace_of_it():
+    model = random_model(*CASES["default shape"])
+    graph = onnx.load_from_string(onnx_graph.build_diet_graph(model.to_weights())).graph
+    assert [i.name for i in graph.input] == ["x", "positions", "attention_bias", "sentence"]
+    assert not {"Einsum", "Gather"} & {node.op_type for node in graph.node}
+    assert not [i.name for i in graph.initializer if "relative" in i.name]
+    relative = onnx.load_from_string(
+        onnx_graph.build_diet_graph(random_model(*CASES[RELATIVE]).to_weights())
+    ).graph
+    assert "relative_positions" in [i.name for i in relative.input]
+    assert sum(node.op_type == "Einsum" for node in relative.node) == 4  # 2 layers x key, value
+
+
 def test_causal_attention_bias_hides_later_and_padded_positions():
     bias = onnx_graph.attention_bias(np.array([[True, True, False]]), causal=True)
     allowed = bias[0, 0] == 0  # (query, key)
@@ -245,4 +315,43 @@ def test_parse_results_equal_keras_based_parse(trained_nlu, example_data):
     keras_based = replace(trained_nlu)
     keras_based.predictor = KerasNetwork()
     for ours, theirs in zip(trained_nlu.parse_batch(texts), keras_based.parse_batch(texts)):
+        assert_same_parse(ours, theirs, tolerance=1e-5)
+
+
+def test_a_model_with_relative_attention_saves_loads_and_parses_as_the_keras_model(
+    example_data, tmp_path
+):
+    from diet_sparse.persistence import ModelLoadError, load, save
+    from diet_sparse.training import train
+
+    values = dict(
+        epochs=3,
+        transformer_size=16,
+        dense_dimension=16,
+        batch_size=32,
+        use_key_relative_attention=True,
+        use_value_relative_attention=True,
+        max_relative_position=3,
+    )
+    trained = train(example_data, values, progress=False)
+    relative = [name for name in trained.network.weights if "relative_embeddings" in name]
+    assert len(relative) == 4 and trained.network.weights[relative[0]].shape == (7, 4)
+    directory = save(trained, tmp_path / "model")
+    loaded = load(directory)
+    texts = [example.text for example in example_data.examples]
+    assert loaded.parse_batch(texts) == trained.parse_batch(texts)
+    # the saved config and weights must agree: the relative embeddings are shape-checked
+    config = json.loads((directory / "config.json").read_text())
+    (directory / "config.json").write_text(json.dumps(dict(config, max_relative_position=4)))
+    with pytest.raises(ModelLoadError, match="relative_embeddings has shape"):
+        load(directory)
+
+    class KerasNetwork:
+        def __call__(self, features, offsets, threads=None, dense=None):
+            featurized = FeaturizedBatch([[]] * (len(offsets) - 1), features, offsets, dense)
+            return keras_outputs(trained.keras_model, featurized, trained.network)
+
+    keras_based = replace(trained)
+    keras_based.predictor = KerasNetwork()
+    for ours, theirs in zip(loaded.parse_batch(texts), keras_based.parse_batch(texts)):
         assert_same_parse(ours, theirs, tolerance=1e-5)

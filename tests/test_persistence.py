@@ -131,6 +131,7 @@ def test_a_committed_format_1_model_loads_and_parses_as_when_it_was_saved(tmp_pa
     heads in their names); format1_parses.json holds what that version parsed with it."""
     nlu = load(FIXTURES / "format1_model")
     assert nlu.metadata["format_version"] == 1
+    assert nlu.config.split_entities_by_comma is False  # older models decode as they did
     assert "entity_head/transitions" in nlu.network.weights
     expected = json.loads((FIXTURES / "format1_parses.json").read_text())
     assert any(result["entities"] for result in expected)

@@ -9,6 +9,7 @@ from diet_sparse.tagging import (
     TaggedSpan,
     TagVocabulary,
     attribute_tag_ids,
+    comma_breaks,
     decode_entity_tags,
     entity_tag_ids,
     span_attribute,
@@ -225,6 +226,47 @@ def test_plain_tags_start_a_new_span_where_the_entity_type_changes():
         ("date", 1, 2),
         ("city", 4, 4),
     ]
+
+
+# --- split_entities_by_comma ----------------------------------------------------------------------
+
+
+def split_decode(text: str, tags: list[str], setting) -> list[str]:
+    """The entity values decoded from ``tags`` (one per token) with ``split_entities_by_comma``."""
+    tokens = tokenize(text)
+    vocabulary = TagVocabulary.for_entities(ENTITY_TYPES, bilou=True)
+    tag_ids = np.array([vocabulary.index(tag) for tag in tags], dtype=np.int32)
+    breaks = comma_breaks(text, tokens, setting)
+    spans = decode_entity_tags(tag_ids, np.ones(len(tags)), vocabulary, breaks)
+    return [text[tokens[s.first].start : tokens[s.last].end] for s in spans]
+
+
+LIST = "from Berlin, Lisbon, New York"
+LIST_TAGS = ["O", "B-city", "I-city", "I-city", "L-city"]
+
+
+def test_an_entity_is_split_where_a_comma_separates_its_tokens():
+    assert split_decode(LIST, LIST_TAGS, True) == ["Berlin", "Lisbon", "New York"]
+
+
+@pytest.mark.parametrize("setting", [False, {"city": False}])
+def test_an_entity_runs_on_across_commas_where_splitting_is_off(setting):
+    assert split_decode(LIST, LIST_TAGS, setting) == ["Berlin, Lisbon, New York"]
+
+
+def test_splitting_follows_the_setting_of_each_entity_type():
+    text = "Berlin, Lisbon on Monday, Tuesday"
+    tags = ["B-city", "L-city", "O", "B-date", "L-date"]
+    assert split_decode(text, tags, {"city": False}) == ["Berlin, Lisbon", "Monday", "Tuesday"]
+    assert split_decode(text, tags, {"date": False}) == ["Berlin", "Lisbon", "Monday, Tuesday"]
+
+
+def test_other_punctuation_between_tokens_does_not_split_an_entity():
+    assert split_decode("to St. Louis", ["O", "B-city", "L-city"], True) == ["St. Louis"]
+
+
+def test_without_a_comma_nothing_can_break():
+    assert comma_breaks("to New York", tokenize("to New York"), True) is None
 
 
 # --- roles and groups ----------------------------------------------------------------------------

@@ -141,6 +141,31 @@ def test_nothing_to_learn_is_an_error():
         train(data, QUICK, progress=False)
 
 
+def test_split_entities_by_comma_naming_an_unknown_entity_type_is_an_error_before_training(
+    example_data,
+):
+    config = dict(QUICK, split_entities_by_comma={"adress": False})
+    with pytest.raises(TrainingDataError, match="'adress', which is not an entity type"):
+        train(example_data, config, progress=False)
+
+
+def test_the_nlu_splits_entities_at_commas_as_configured(trained_nlu):
+    from dataclasses import replace
+
+    text = "Berlin, Lisbon"
+    tokens = trained_nlu.featurizer.transform([text]).tokens[0]
+    vocabulary = trained_nlu.tag_vocabularies["entity"]
+    city = vocabulary.labels()[0]
+    tags = np.array([vocabulary.index(f"B-{city}"), vocabulary.index(f"L-{city}")])
+    decoded = {"entity": (tags, np.ones(2))}
+    values = {}
+    for setting in (True, False):
+        config = replace(trained_nlu.config, split_entities_by_comma=setting)
+        nlu = replace(trained_nlu, config=config)
+        values[setting] = [e["value"] for e in nlu._entities(text, tokens, decoded)]
+    assert values == {True: ["Berlin", "Lisbon"], False: ["Berlin, Lisbon"]}
+
+
 def test_train_prints_nothing_and_reports_each_epoch_to_a_callback(example_data, capsys, caplog):
     import logging
 

@@ -29,7 +29,7 @@ from diet_sparse.config import DIETConfig
 from diet_sparse.network import DIETWeights
 from diet_sparse.tagging import TAG_HEADS
 from diet_sparse.training.crf import crf_log_likelihood
-from diet_sparse.training.similarity import sampled_softmax_loss
+from diet_sparse.training.similarity import loss_options, sampled_softmax_loss
 from diet_sparse.training.transformer import (
     RandomlyConnectedDense,
     SparseToDense,
@@ -80,6 +80,7 @@ class IntentHead(tf.keras.layers.Layer):
         super().__init__(**kwargs)
         self.n_intents = n_intents
         self.number_of_negative_examples = config.number_of_negative_examples
+        self.loss_options = loss_options(config)
         self.sentence_embedding = tf.keras.layers.Dense(
             config.embedding_dimension,
             kernel_regularizer=tf.keras.regularizers.L2(config.regularization_constant),
@@ -108,7 +109,9 @@ class IntentHead(tf.keras.layers.Layer):
     def loss(self, similarities: tf.Tensor, intent_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Softmax over the true intent and `number_of_negative_examples` sampled others;
         returns the loss and the accuracy over all intents."""
-        return sampled_softmax_loss(similarities, intent_ids, self.number_of_negative_examples)
+        return sampled_softmax_loss(
+            similarities, intent_ids, self.number_of_negative_examples, self.loss_options
+        )
 
 
 class TagHead(tf.keras.layers.Layer):
@@ -223,6 +226,9 @@ class DIET(tf.keras.Model):
             seed=config.random_seed * 1000,
             drop_rate=config.drop_rate,
             drop_rate_attention=config.drop_rate_attention,
+            use_key_relative_attention=config.use_key_relative_attention,
+            use_value_relative_attention=config.use_value_relative_attention,
+            max_relative_position=config.max_relative_position,
             name=names.ENCODER,
         )
         self.intent_head = None

@@ -30,7 +30,7 @@ from diet_sparse import network as names
 from diet_sparse.config import TEDConfig
 from diet_sparse.network import ENCODED_ATTRIBUTES, LABEL, TURN_ATTRIBUTES, TEDWeights
 from diet_sparse.training.model import stored_name
-from diet_sparse.training.similarity import sampled_softmax_loss
+from diet_sparse.training.similarity import loss_options, sampled_softmax_loss
 from diet_sparse.training.transformer import (
     RandomlyConnectedDense,
     TransformerEncoder,
@@ -146,7 +146,10 @@ class TED(tf.keras.Model):
         """Loss = sampled softmax over actions + L2, with the action accuracy."""
         similarities = self(batch.features, batch.mask, training=training)
         loss, accuracy = sampled_softmax_loss(
-            similarities, batch.action_ids, self.config.number_of_negative_examples
+            similarities,
+            batch.action_ids,
+            self.config.number_of_negative_examples,
+            loss_options(self.config),
         )
         total = loss + (tf.add_n(self.losses) if self.losses else 0.0)
         kernels = [layer.effective_kernel for layer in self.randomly_connected_layers()]

@@ -83,6 +83,13 @@ def train(
             "nothing to learn: the data has fewer than 2 intents and no entities "
             "(or the tasks that would use them are switched off in the config)"
         )
+    if isinstance(config.split_entities_by_comma, dict):
+        unknown = sorted(set(config.split_entities_by_comma) - set(data.entity_types))
+        if unknown:
+            raise TrainingDataError(
+                f"split_entities_by_comma names {unknown[0]!r}, which is not an entity type of "
+                f"the training data ({', '.join(data.entity_types) or 'none'})"
+            )
 
     tf.keras.utils.set_random_seed(config.random_seed)
     started = time.perf_counter()

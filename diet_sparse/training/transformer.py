@@ -217,7 +217,14 @@ def sinusoidal_positions(length: tf.Tensor, depth: int) -> tf.Tensor:
 
 
 class MultiHeadSelfAttention(tf.keras.layers.Layer):
-    """Self-attention whose query, key, value and output projections are randomly connected."""
+    """Self-attention whose query, key, value and output projections are randomly connected.
+
+    With relative attention (Shaw et al. 2018, as Rasa's ``use_key_relative_attention`` and
+    ``use_value_relative_attention``), the layer learns an embedding per relative position
+    ``clip(j - i, -max_relative_position, max_relative_position)``, as wide as a head and shared
+    by the heads: for keys, query i's score of key j gains ``q_i . r_k[i, j]`` (scaled as
+    ``q_i . k_j``); for values, its output gains ``sum_j weight_ij r_v[i, j]``.
+    """
 
     def __init__(
         self,
@@ -227,11 +234,17 @@ class MultiHeadSelfAttention(tf.keras.layers.Layer):
         seed: int,
         drop_rate: float,
         fan_in_initialization: bool = False,
+        use_key_relative_attention: bool = False,
+        use_value_relative_attention: bool = False,
+        max_relative_position: int = 5,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         check_heads_divide_size(size, heads)
-        self.size, self.heads = size, heads
+        self.size, self.heads, self.seed = size, heads, seed
+        self.use_key_relative_attention = bool(use_key_relative_attention)
+        self.use_value_relative_attention = bool(use_value_relative_attention)
+        self.max_relative_position = max_relative_position
         projection = dict(
             connection_density=connection_density, fan_in_initialization=fan_in_initialization
         )
@@ -245,6 +258,34 @@ class MultiHeadSelfAttention(tf.keras.layers.Layer):
         )
         self.attention_dropout = tf.keras.layers.Dropout(drop_rate)
 
+    def build(self, input_shape) -> None:
+        self.key_relative_embeddings = self.value_relative_embeddings = None
+        if self.use_key_relative_attention:
+            self.key_relative_embeddings = self._relative_embeddings(
+                names.KEY_RELATIVE_EMBEDDINGS, self.seed + 6
+            )
+        if self.use_value_relative_attention:
+            self.value_relative_embeddings = self._relative_embeddings(
+                names.VALUE_RELATIVE_EMBEDDINGS, self.seed + 7
+            )
+        super().build(input_shape)
+
+    def _relative_embeddings(self, name: str, seed: int) -> tf.Variable:
+        # Rasa's (Keras Embedding's) initial range; seeded, so the draw takes nothing from the
+        # global generator and turning the option on leaves every other initial weight as is.
+        return self.add_weight(
+            name=name,
+            shape=(2 * self.max_relative_position + 1, self.size // self.heads),
+            initializer=tf.keras.initializers.RandomUniform(-0.05, 0.05, seed=seed),
+        )
+
+    def _relative_positions(self, length: tf.Tensor) -> tf.Tensor:
+        """The embedding row query i uses for key j (`network.relative_positions`), (T, T)."""
+        positions = tf.range(length)
+        offsets = positions[None, :] - positions[:, None]  # key - query
+        furthest = self.max_relative_position
+        return tf.clip_by_value(offsets, -furthest, furthest) + furthest
+
     def _split_heads(self, x: tf.Tensor) -> tf.Tensor:
         batch, length = tf.shape(x)[0], tf.shape(x)[1]
         x = tf.reshape(x, (batch, length, self.heads, self.size // self.heads))
@@ -254,10 +295,20 @@ class MultiHeadSelfAttention(tf.keras.layers.Layer):
         q = self._split_heads(self.query(x))
         k = self._split_heads(self.key(x))
         v = self._split_heads(self.value(x))
-        scores = tf.matmul(q, k, transpose_b=True) / math.sqrt(self.size // self.heads)
+        if self.use_key_relative_attention or self.use_value_relative_attention:
+            relative = self._relative_positions(tf.shape(x)[1])  # (T, T)
+        scores = tf.matmul(q, k, transpose_b=True)  # (B, H, T, T)
+        if self.use_key_relative_attention:
+            r_k = tf.gather(self.key_relative_embeddings, relative)  # (T, T, D/H)
+            scores += tf.einsum("bhid,ijd->bhij", q, r_k)
+        scores = scores / math.sqrt(self.size // self.heads)
         weights = tf.nn.softmax(scores + attention_bias, axis=-1)  # (B, H, T, T)
         weights = self.attention_dropout(weights, training=training)
-        context = tf.transpose(tf.matmul(weights, v), (0, 2, 1, 3))  # (B, T, H, D/H)
+        context = tf.matmul(weights, v)  # (B, H, T, D/H)
+        if self.use_value_relative_attention:
+            r_v = tf.gather(self.value_relative_embeddings, relative)  # (T, T, D/H)
+            context += tf.einsum("bhij,ijd->bhid", weights, r_v)
+        context = tf.transpose(context, (0, 2, 1, 3))  # (B, T, H, D/H)
         context = tf.reshape(context, (tf.shape(x)[0], tf.shape(x)[1], self.size))
         return self.output_projection(context)
 
@@ -274,6 +325,9 @@ class EncoderLayer(tf.keras.layers.Layer):
         drop_rate: float,
         drop_rate_attention: float,
         fan_in_initialization: bool = False,
+        use_key_relative_attention: bool = False,
+        use_value_relative_attention: bool = False,
+        max_relative_position: int = 5,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -287,6 +341,9 @@ class EncoderLayer(tf.keras.layers.Layer):
             seed,
             drop_rate_attention,
             fan_in_initialization,
+            use_key_relative_attention=use_key_relative_attention,
+            use_value_relative_attention=use_value_relative_attention,
+            max_relative_position=max_relative_position,
             name=names.ATTENTION,
         )
         self.feed_forward_norm = tf.keras.layers.LayerNormalization(
@@ -330,6 +387,9 @@ class TransformerEncoder(tf.keras.layers.Layer):
         causal: each position attends only to itself and earlier positions (unidirectional,
             as a dialogue model reading turns in order needs); DIET attends both ways.
         fan_in_initialization: of every randomly connected layer (see `RandomlyConnectedDense`).
+        use_key_relative_attention, use_value_relative_attention, max_relative_position:
+            relative position attention in every block (see `MultiHeadSelfAttention`); off, the
+            encoder creates and draws exactly what it did before the option existed.
     """
 
     def __init__(
@@ -343,6 +403,9 @@ class TransformerEncoder(tf.keras.layers.Layer):
         drop_rate_attention: float,
         causal: bool = False,
         fan_in_initialization: bool = False,
+        use_key_relative_attention: bool = False,
+        use_value_relative_attention: bool = False,
+        max_relative_position: int = 5,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -364,6 +427,9 @@ class TransformerEncoder(tf.keras.layers.Layer):
                 drop_rate,
                 drop_rate_attention,
                 fan_in_initialization,
+                use_key_relative_attention=use_key_relative_attention,
+                use_value_relative_attention=use_value_relative_attention,
+                max_relative_position=max_relative_position,
                 name=names.encoder_block_name(i),
             )
             for i in range(layers)
