@@ -138,3 +138,36 @@ def test_ablation_rejects_repeated_names_and_bad_overrides():
             ablation.parse_arguments(["--variant", "a", "--variant", "b", "drop_rate=7"])
         )
     assert ablation.variant_configs(args)["b"]["drop_rate"] == 0.1
+
+
+def test_ted_ablation_checks_every_variant_before_training():
+    import ted_ablation
+
+    args = ted_ablation.parse_arguments(["--variant", "a", "--variant", "b", "scale_loss=true"])
+    values = ted_ablation.variant_values(args)
+    assert values["b"]["scale_loss"] is True and "scale_loss" not in values["a"]
+    assert values["a"]["max_history"] == 5 and values["a"]["connection_density"] == 0.2
+    bad = ted_ablation.parse_arguments(["--variant", "a", "scale_los=true"])
+    with pytest.raises(SystemExit, match="--variant a: .*unknown key 'scale_los'"):
+        ted_ablation.variant_values(bad)
+    with pytest.raises(SystemExit):
+        ted_ablation.parse_arguments(["--variant", "a", "--variant", "a"])
+
+
+def test_ted_ablation_pairs_each_variant_with_the_first_by_seed():
+    import ted_ablation
+
+    def run(variant, seed, accuracy):
+        figures = dict.fromkeys(ted_ablation.METRICS, 0.5)
+        return {
+            "dataset": "d",
+            "variant": variant,
+            "seed": seed,
+            **figures,
+            "action_accuracy": accuracy,
+        }
+
+    runs = [run("a", 1, 0.5), run("b", 1, 0.7), run("a", 2, 0.6), run("b", 2, 0.7)]
+    summary = ted_ablation.summarise(runs, ["a", "b"])["d"]["b"]
+    assert summary["minus_a"]["action_accuracy"]["mean"] == pytest.approx(0.15)
+    assert summary["action_accuracy"]["mean"] == pytest.approx(0.7)
