@@ -70,7 +70,7 @@ class DIETConfig:
     constrain_similarities: bool = False  # add a sigmoid loss on each similarity (Rasa's)
     contrast_inputs: bool = False  # also contrast the true label with other inputs (Rasa does)
     use_wide_path: bool = True  # add a logistic regression's intent scores (wide_path.py)
-    wide_path_weight: float = 1.0  # ... multiplied by this (prediction only)
+    wide_path_weight: float | str = "auto"  # ... times this; auto: by examples per intent
     ranking_length: int = 10  # intents listed in intent_ranking
     fallback_threshold: float | None = None  # below this top confidence: nlu_fallback; None: off
     ambiguity_threshold: float | None = None  # top two closer than this: nlu_fallback; None: off
@@ -182,7 +182,11 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "constrain_entity_transitions": (_BOOL, lambda v: True, "true or false"),
     "use_masked_language_model": (_BOOL, lambda v: True, "true or false"),
     "use_wide_path": (_BOOL, lambda v: True, "true or false"),
-    "wide_path_weight": (_FLOAT, lambda v: v >= 0, "a number >= 0"),
+    "wide_path_weight": (
+        _FLOAT + (str,),
+        lambda v: v == "auto" if isinstance(v, str) else v >= 0,
+        "a number >= 0 or auto",
+    ),
     "use_word_features": (_BOOL, lambda v: True, "true or false"),
     "use_char_features": (_BOOL, lambda v: True, "true or false"),
     "char_ngram_min": (_INT, lambda v: v >= 1, "an integer >= 1"),

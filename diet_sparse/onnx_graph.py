@@ -296,6 +296,11 @@ class OnnxDIET:
     """
 
     def __init__(self, network: DIETWeights, threads: int = 1) -> None:
+        if network.has_wide_path and not isinstance(network.config.wide_path_weight, int | float):
+            raise ValueError(
+                f"wide_path_weight {network.config.wide_path_weight!r} is not a number: training "
+                "turns auto into the weight it chose, so give a trained model's config a number"
+            )
         self.network = network
         self.threads = threads
         self._sessions = OnnxSessions(build_diet_graph(network))

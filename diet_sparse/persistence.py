@@ -252,6 +252,11 @@ def load(directory: str | Path, threads: int | None = None) -> NLU:
         config = resolve_config(saved, where=str(config_path))
     except ConfigError as error:
         raise ModelLoadError(str(error)) from None
+    if isinstance(config.wide_path_weight, str):
+        raise ModelLoadError(
+            f"{config_path}: wide_path_weight must be a number in a trained model's config "
+            f"(training turns auto into the weight it chose), got {config.wide_path_weight!r}"
+        )
     featurizer_path = directory / "featurizer.json"
     try:
         featurizer = Featurizer.from_json(_read_json(featurizer_path, dict))

@@ -19,6 +19,7 @@ prediction compute the scores with the same function, `wide_scores`.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -33,6 +34,30 @@ KERNEL = weight_path(INTENT_HEAD, WIDE_PATH, "kernel")  # (F [+ P], I)
 BIAS = weight_path(INTENT_HEAD, WIDE_PATH, "bias")  # (I,)
 IDF = weight_path(INTENT_HEAD, WIDE_PATH, "idf")  # (F,) inverse document frequencies
 COLUMN_BLOCK = weight_path(INTENT_HEAD, WIDE_PATH, "column_block")  # (F,) block index per column
+
+
+AUTO = "auto"  # wide_path_weight: chosen at training from the examples per intent
+
+
+def automatic_weight(intents: list[str]) -> float:
+    """The ``wide_path_weight`` that ``auto`` gives for training examples with these intents:
+    4 x sqrt(10 / n), at least 1, where n is the mean number of examples per intent.
+
+    The fewer the examples, the weaker the network beside the regression, and the more weight
+    the regression's scores deserve (benchmarks/results/wide_weight_*.json, 3 seeds): with 10
+    examples per intent weights of 4-8 are best (SNIPS +4.9, Sara +2.2 points over weight 1);
+    with Sara's full data (60 per intent: 1.6) weights 1-4 are level; with SNIPS's and ATIS's
+    hundreds to thousands 0.5-1 are best. (The mean, not the median: ATIS has a median of 17
+    examples per intent but most of its messages in a few large intents, where weight 1 is best.)
+
+    Example:
+        >>> automatic_weight(["a"] * 10 + ["b"] * 10), automatic_weight(["a"] * 500)
+        (4.0, 1.0)
+    """
+    if not intents:
+        return 1.0
+    mean = len(intents) / len(set(intents))
+    return round(max(1.0, 4.0 * math.sqrt(10.0 / mean)), 3)
 
 
 def column_blocks(block_widths: list[int]) -> np.ndarray:

@@ -90,7 +90,12 @@ def random_model(config_values: dict, tag_counts: dict, n_intents: int):
     """A DIET whose every weight (norms and transitions too) is random, so that no part of the
     network sits at a neutral initial value that would hide a difference."""
     config = resolve_config(
-        dict(dict(transformer_size=32, dense_dimension=16, embedding_dimension=8), **config_values)
+        dict(
+            dict(
+                transformer_size=32, dense_dimension=16, embedding_dimension=8, wide_path_weight=1
+            ),
+            **config_values,
+        )
     )
     model = DIET(config, 40, n_intents, tag_counts)
     features = scipy.sparse.csr_matrix((2, 40), dtype=np.float32)

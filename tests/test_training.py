@@ -182,9 +182,12 @@ def test_train_prints_nothing_and_reports_each_epoch_to_a_callback(example_data,
 def test_fallback_thresholds_answer_nlu_fallback_and_keep_the_ranking(nlu):
     from dataclasses import replace
 
-    text = "book a flight from Berlin to Paris"
+    # the least confident of a few messages, so that a threshold above it is at most 1
+    candidates = ["book a flight from Berlin to Paris", "what", "maybe tomorrow", "ok then"]
+    text = min(candidates, key=lambda t: nlu.parse(t)["intent"]["confidence"])
     plain = nlu.parse(text)
     confident = plain["intent"]["confidence"]
+    assert confident < 0.99
     nlu.config = replace(nlu.config, fallback_threshold=min(1.0, confident + 0.01))
     try:
         fallen = nlu.parse(text)

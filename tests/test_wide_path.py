@@ -92,3 +92,39 @@ def test_the_weight_scales_the_scores(featurized_examples):
     np.testing.assert_allclose(
         wide_path.wide_scores(*args, None, 2.5), 2.5 * wide_path.wide_scores(*args), rtol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    "per_intent, weight", [(5, 5.657), (10, 4.0), (40, 2.0), (160, 1.0), (2000, 1.0)]
+)
+def test_auto_weight_is_4_sqrt_10_over_the_mean_examples_per_intent_at_least_1(per_intent, weight):
+    intents = ["a"] * (per_intent - 3) + ["b"] * (per_intent + 3) + ["c"] * per_intent
+    assert wide_path.automatic_weight(intents) == pytest.approx(weight, abs=1e-3)
+
+
+def test_training_turns_auto_into_the_weight_it_chose(trained_nlu, example_data):
+    expected = wide_path.automatic_weight([e.intent for e in example_data.examples])
+    assert trained_nlu.config.wide_path_weight == expected
+    assert trained_nlu.metadata["wide_path_weight_from"] == "auto"
+
+
+@pytest.mark.parametrize("value", ["fast", -1, True])
+def test_wide_path_weight_is_a_number_or_auto(value):
+    from diet_sparse.config import ConfigError
+
+    assert resolve_config({"wide_path_weight": "auto"}).wide_path_weight == "auto"
+    with pytest.raises(ConfigError, match="wide_path_weight must be a number >= 0 or auto"):
+        resolve_config({"wide_path_weight": value})
+
+
+def test_a_saved_model_with_auto_instead_of_a_weight_fails_to_load(trained_model_dir, tmp_path):
+    import json
+    import shutil
+
+    from diet_sparse.persistence import ModelLoadError, load
+
+    copy = shutil.copytree(trained_model_dir, tmp_path / "model")
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps(dict(config, wide_path_weight="auto")))
+    with pytest.raises(ModelLoadError, match="config.json: wide_path_weight must be a number"):
+        load(copy)

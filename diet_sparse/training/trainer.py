@@ -7,6 +7,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,11 @@ def train(
                 f"the training data ({', '.join(data.entity_types) or 'none'})"
             )
 
+    resolved_weight = config.wide_path_weight == wide_path.AUTO
+    if resolved_weight:
+        weight = wide_path.automatic_weight([example.intent for example in data.examples])
+        logger.info("wide_path_weight auto: %g (from the examples per intent)", weight)
+        config = replace(config, wide_path_weight=weight)
     tf.keras.utils.set_random_seed(config.random_seed)
     started = time.perf_counter()
     featurizer = Featurizer.from_config(config).fit(data)
@@ -148,6 +154,7 @@ def train(
         "training_seconds": round(seconds, 2),
         "training_examples": len(data.examples),
         "trainable_weights": counts,
+        "wide_path_weight_from": "auto" if resolved_weight else "config",
         "history": history,
     }
     nlu = NLU(
