@@ -13,12 +13,13 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse
-from sklearn.exceptions import NotFittedError
-from sklearn.feature_extraction.text import CountVectorizer
+
+if TYPE_CHECKING:  # scikit-learn is imported where it is used: a dialogue policy needs none
+    from sklearn.feature_extraction.text import CountVectorizer
 
 from diet_sparse.config import (
     DEFAULT_LEXICAL_FEATURES,
@@ -447,6 +448,8 @@ class Featurizer:
 
     def _check_fitted(self) -> None:
         if not self._fitted:
+            from sklearn.exceptions import NotFittedError
+
             raise NotFittedError("this Featurizer is not fitted yet; call fit(training_data) first")
 
     # ----------------------------------------------------------------------------------------
@@ -553,12 +556,16 @@ class Featurizer:
         self._fitted = True
 
     def _word_vectorizer(self, **kwargs: Any) -> CountVectorizer:
+        from sklearn.feature_extraction.text import CountVectorizer
+
         # Each token is one document and holds no whitespace, so \S+ yields the whole token.
         return CountVectorizer(
             token_pattern=r"(?u)\S+", lowercase=self.lowercase, dtype=np.float32, **kwargs
         )
 
     def _char_vectorizer(self, **kwargs: Any) -> CountVectorizer:
+        from sklearn.feature_extraction.text import CountVectorizer
+
         return CountVectorizer(
             analyzer="char_wb",
             ngram_range=(self.char_ngram_min, self.char_ngram_max),

@@ -100,6 +100,19 @@ def test_the_checks_see_an_upward_import(tmp_path):
     assert {"diet_sparse.cli", "tensorflow"} <= imports(source)
 
 
+def test_the_dialogue_policy_trains_and_loads_without_scikit_learn():
+    """scikit-learn (about 50 MB and a second at import) serves the NLU featurizer only."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from diet_sparse import load_policy; "
+        "from diet_sparse.training import train_policy; print('sklearn' in sys.modules)"
+    )
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert imported.stdout.strip() == "False", imported.stderr[-2000:]
+
+
 def test_importing_the_package_is_light_and_its_functions_are_the_real_ones():
     import inspect
     import subprocess
