@@ -112,7 +112,7 @@ class TEDConfig:
     # training
     epochs: int = 100  # (Rasa's default is 1; its docs and suggested config use 100)
     batch_size: list[int] = field(default_factory=lambda: [64, 256])  # grows linearly per epoch
-    learning_rate: float = 0.001  # Adam
+    learning_rate: float = 0.002  # Adam (Rasa: 0.001; see configs/ted.yml)
     ema_momentum: float | None = None  # predict with a moving average of the weights; None: off
     random_seed: int = 42
     # architecture
@@ -127,7 +127,7 @@ class TEDConfig:
     number_of_negative_examples: int = 20  # actions contrasted with the true one per example
     scale_loss: bool = False  # weigh examples by how badly they are predicted (Rasa's)
     constrain_similarities: bool = False  # add a sigmoid loss on each similarity (Rasa's)
-    contrast_inputs: bool = False  # also contrast the true label with other inputs (Rasa does)
+    contrast_inputs: bool = True  # also contrast the true label with other inputs (Rasa does)
     ranking_length: int = 0  # actions listed in the scores; 0 = all
     # regularisation
     drop_rate_dialogue: float = 0.1  # dropout in the dialogue transformer
