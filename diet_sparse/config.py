@@ -53,6 +53,8 @@ class DIETConfig:
     epochs: int = 100  # passes over the training data
     batch_size: list[int] = field(default_factory=lambda: [64, 256])  # grows linearly per epoch
     learning_rate: float = 0.001  # Adam
+    learning_rate_schedule: str = "constant"  # per epoch: constant, linear or cosine decay
+    warmup_epochs: int = 0  # the learning rate rises linearly over this many first epochs
     ema_momentum: float | None = 0.99  # predict with a moving average of the weights; None: off
     random_seed: int = 42  # same seed + same data + same config = same predictions
     # architecture
@@ -113,6 +115,8 @@ class TEDConfig:
     epochs: int = 100  # (Rasa's default is 1; its docs and suggested config use 100)
     batch_size: list[int] = field(default_factory=lambda: [64, 256])  # grows linearly per epoch
     learning_rate: float = 0.002  # Adam (Rasa: 0.001; see configs/ted.yml)
+    learning_rate_schedule: str = "constant"  # per epoch: constant, linear or cosine decay
+    warmup_epochs: int = 0  # the learning rate rises linearly over this many first epochs
     ema_momentum: float | None = None  # predict with a moving average of the weights; None: off
     random_seed: int = 42
     # architecture
@@ -138,11 +142,20 @@ class TEDConfig:
         return asdict(self)
 
 
+# How the learning rate changes from epoch to epoch (see training/batching.py).
+LEARNING_RATE_SCHEDULES: tuple[str, ...] = ("constant", "linear", "cosine")
+
 # key -> (allowed types, check of the value, description of what is allowed)
 _INT, _FLOAT, _BOOL = (int,), (int, float), (bool,)
 _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "epochs": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "learning_rate": (_FLOAT, lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "learning_rate_schedule": (
+        (str,),
+        lambda v: v in LEARNING_RATE_SCHEDULES,
+        "one of " + ", ".join(LEARNING_RATE_SCHEDULES),
+    ),
+    "warmup_epochs": (_INT, lambda v: v >= 0, "an integer >= 0"),
     "random_seed": (_INT, lambda v: v >= 0, "an integer >= 0"),
     "ema_momentum": (
         _FLOAT + (type(None),),

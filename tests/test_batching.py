@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from diet_sparse.training.batching import balanced_order, batch_size_for_epoch, epoch_batches
+from diet_sparse.training.batching import (
+    balanced_order,
+    batch_size_for_epoch,
+    epoch_batches,
+    learning_rate_for_epoch,
+)
 
 
 @pytest.mark.parametrize("max_rows", [None, 400, 60])
@@ -41,3 +46,21 @@ def test_balanced_order_spreads_each_intent_evenly():
 def test_batch_size_grows_linearly_over_the_epochs():
     assert [batch_size_for_epoch(e, 5, [64, 256]) for e in range(5)] == [64, 112, 160, 208, 256]
     assert batch_size_for_epoch(0, 1, [64, 256]) == 64
+
+
+def test_learning_rate_warms_up_then_decays_as_scheduled():
+    def rates(schedule, warmup=0, epochs=6):
+        return [learning_rate_for_epoch(e, epochs, 0.01, schedule, warmup) for e in range(epochs)]
+
+    assert rates("constant") == [0.01] * 6
+    assert rates("linear") == pytest.approx(
+        [0.01, 0.00833, 0.00667, 0.005, 0.00333, 0.00167], abs=1e-5
+    )
+    cosine = rates("cosine")
+    assert cosine[0] == 0.01 and all(a > b > 0 for a, b in zip(cosine, cosine[1:]))
+    assert cosine[3] == pytest.approx(0.005)  # half-way down the half cosine
+    warm = rates("cosine", warmup=2)
+    assert warm[:3] == pytest.approx([0.005, 0.01, 0.01])  # warm-up, then the decay starts
+    assert warm[3] < warm[2]
+    with pytest.raises(ValueError, match="unknown learning_rate_schedule 'step'"):
+        learning_rate_for_epoch(0, 6, 0.01, "step")

@@ -179,6 +179,20 @@ def test_train_prints_nothing_and_reports_each_epoch_to_a_callback(example_data,
     assert any("Trainable weights" in record.getMessage() for record in caplog.records)
 
 
+def test_the_learning_rate_schedule_reaches_the_optimizer(example_data):
+    texts = [e.text for e in example_data.examples[::5]]
+    epochs = []
+    config = dict(QUICK, epochs=4, learning_rate_schedule="linear", warmup_epochs=1)
+    scheduled = train(example_data, config, progress=epochs.append)
+    base = 0.001  # the default learning rate
+    assert [e["learning_rate"] for e in epochs] == pytest.approx(
+        [base, base, base * 2 / 3, base / 3], abs=1e-8
+    )
+    # the same seed with a constant rate: had the schedule not reached Adam, nothing differs
+    constant = train(example_data, dict(QUICK, epochs=4), progress=False)
+    assert scheduled.parse_batch(texts) != constant.parse_batch(texts)
+
+
 def test_fallback_thresholds_answer_nlu_fallback_and_keep_the_ranking(nlu):
     from dataclasses import replace
 

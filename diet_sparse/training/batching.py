@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import tensorflow as tf
 
@@ -131,6 +133,32 @@ def epoch_batches(
                 parts = min(len(batch), -(-len(batch) * int(lengths[batch].max()) // max_rows))
             batches += np.array_split(batch, parts)
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def learning_rate_for_epoch(
+    epoch: int, epochs: int, base: float, schedule: str = "constant", warmup_epochs: int = 0
+) -> float:
+    """The learning rate of a (0-based) epoch: ``base`` times a linear warm-up over the first
+    ``warmup_epochs`` and, after it, a ``linear`` or ``cosine`` decay towards 0 at the end of
+    training (``constant``: none).
+
+    Example:
+        >>> [round(learning_rate_for_epoch(e, 4, 1.0, "linear"), 2) for e in range(4)]
+        [1.0, 0.75, 0.5, 0.25]
+        >>> [round(learning_rate_for_epoch(e, 4, 1.0, "constant", 2), 2) for e in range(4)]
+        [0.5, 1.0, 1.0, 1.0]
+    """
+    if epoch < warmup_epochs:
+        return base * (epoch + 1) / warmup_epochs
+    decaying = max(epochs - warmup_epochs, 1)
+    progress = (epoch - warmup_epochs) / decaying
+    if schedule == "linear":
+        return base * (1.0 - progress)
+    if schedule == "cosine":
+        return base * 0.5 * (1.0 + math.cos(math.pi * progress))
+    if schedule == "constant":
+        return base
+    raise ValueError(f"unknown learning_rate_schedule {schedule!r}")
 
 
 def batch_size_for_epoch(epoch: int, epochs: int, sizes: list[int]) -> int:

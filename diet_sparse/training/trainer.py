@@ -32,6 +32,7 @@ from diet_sparse.training.batching import (
     batch_signature,
     batch_size_for_epoch,
     epoch_batches,
+    learning_rate_for_epoch,
     make_batch,
 )
 from diet_sparse.training.model import DIET
@@ -278,8 +279,9 @@ def fit_epochs(
 ) -> list[dict[str, float]]:
     """The training loop of any model with ``losses_and_metrics``: one compiled step per
     batch, ``config.epochs`` epochs of ``batches_of(batch_size, rng)`` (index arrays that
-    ``make`` turns into batches of ``signature``), the batch size growing per epoch, weight
-    averaging as ``config.ema_momentum`` says. Returns per epoch its seconds, batch size and
+    ``make`` turns into batches of ``signature``), the batch size growing per epoch, the
+    learning rate following ``config.learning_rate_schedule``, weight averaging as
+    ``config.ema_momentum`` says. Returns per epoch its seconds, batch size, learning rate and
     mean training metrics; ``shown`` names the metrics of the progress bar (metric -> label).
     """
     averaging = config.ema_momentum is not None
@@ -308,6 +310,14 @@ def fit_epochs(
     for epoch in epochs:
         epoch_started = time.perf_counter()
         batch_size = batch_size_for_epoch(epoch, config.epochs, config.batch_size)
+        learning_rate = learning_rate_for_epoch(
+            epoch,
+            config.epochs,
+            config.learning_rate,
+            config.learning_rate_schedule,
+            config.warmup_epochs,
+        )
+        optimizer.learning_rate = learning_rate
         batches = batches_of(batch_size, rng)
         totals: dict[str, float] = {}
         for indices in batches:
@@ -320,7 +330,12 @@ def fit_epochs(
                 "lower learning_rate in the config"
             )
         seconds = round(time.perf_counter() - epoch_started, 3)
-        summary = {"epoch": epoch + 1, "seconds": seconds, "batch_size": batch_size}
+        summary = {
+            "epoch": epoch + 1,
+            "seconds": seconds,
+            "batch_size": batch_size,
+            "learning_rate": round(learning_rate, 8),
+        }
         history.append({**summary, **{name: round(value, 5) for name, value in means.items()}})
         if show_bar:
             epochs.set_postfix(
