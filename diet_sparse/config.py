@@ -59,6 +59,7 @@ class DIETConfig:
     random_seed: int = 42  # same seed + same data + same config = same predictions
     # architecture
     connection_density: float = 0.2  # fraction of connected weights in randomly connected layers
+    connection_structure: str = "random"  # random (Bernoulli mask) or block (see connectivity.py)
     transformer_size: int = 256  # width of the encoder
     number_of_transformer_layers: int = 2
     number_of_attention_heads: int = 4
@@ -121,6 +122,7 @@ class TEDConfig:
     random_seed: int = 42
     # architecture
     connection_density: float = 0.2  # of every randomly connected layer
+    connection_structure: str = "random"  # random (Bernoulli mask) or block (see connectivity.py)
     fan_in_initialization: bool = True  # initial weights scaled for the connected inputs
     transformer_size: int = 128  # width of the dialogue transformer
     number_of_transformer_layers: int = 1
@@ -163,6 +165,7 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
         "null or a number in (0, 1)",
     ),
     "connection_density": (_FLOAT, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "connection_structure": ((str,), lambda v: v in ("random", "block"), "random or block"),
     "transformer_size": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "number_of_transformer_layers": (_INT, lambda v: v >= 0, "an integer >= 0"),
     "number_of_attention_heads": (_INT, lambda v: v >= 1, "an integer >= 1"),

@@ -29,6 +29,13 @@ from onnx import TensorProto, helper, numpy_helper
 
 from diet_sparse import network as names
 from diet_sparse.config import DIETConfig
+from diet_sparse.connectivity import (
+    block_offsets,
+    gather_indices,
+    head_layout,
+    structure_blocks,
+    to_blocks,
+)
 from diet_sparse.network import (
     ATTENTION_MASK_VALUE,
     ENCODED_ATTRIBUTES,
@@ -116,6 +123,8 @@ def add_encoder(
     layers: int,
     use_key_relative_attention: bool = False,
     use_value_relative_attention: bool = False,
+    blocks: int | None = None,
+    masks: dict[str, np.ndarray] | None = None,
 ) -> str:
     """The randomly connected transformer encoder (`training.transformer.TransformerEncoder`)
     on ``x`` (B, T, D_in), with weights under ``prefix``; returns the encoding (B, T, size).
@@ -125,23 +134,30 @@ def add_encoder(
     `ATTENTION_MASK_VALUE` where it may not (`attention_bias` computes it); with relative
     attention also ``relative_positions`` (T, T), the row of the relative position embeddings
     that query i uses for key j (`network.relative_positions`).
-    """
-    split_shape = g.constant("split_shape", np.array([0, 0, heads, size // heads], np.int64))
-    merged_shape = g.constant("merged_shape", np.array([0, 0, size], np.int64))
-    scale = g.constant("scale", np.array(1.0 / math.sqrt(size // heads), np.float32))
 
+    With ``blocks`` (``connection_structure: block``), the encoder blocks' layers compute only
+    their connected blocks, in block layout, as `connectivity` describes; ``masks`` (the
+    stored masks, by kernel name) say which blocks are connected.
+    """
+    scale = g.constant("scale", np.array(1.0 / math.sqrt(size // heads), np.float32))
     x = g.op("Add", g.dense(x, weight_path(prefix, names.EMBEDDING)), "positions")
+    if blocks is not None:
+        layout = BlockLayout(g, x, size, heads, blocks, masks or {})
     for i in range(layers):
         block = weight_path(prefix, names.encoder_block_name(i))
         attention = weight_path(block, names.ATTENTION)
         normed = g.layer_norm(x, weight_path(block, names.ATTENTION_NORM))
-        q, k, v = (
-            g.op("Reshape", g.dense(normed, weight_path(attention, name)), split_shape)
-            for name in (names.QUERY, names.KEY, names.VALUE)
-        )  # (B, T, H, size/H)
-        q = g.op("Transpose", q, perm=[0, 2, 1, 3])  # (B, H, T, size/H)
-        k = g.op("Transpose", k, perm=[0, 2, 3, 1])  # (B, H, size/H, T)
-        v = g.op("Transpose", v, perm=[0, 2, 1, 3])
+        projections = [weight_path(attention, n) for n in (names.QUERY, names.KEY, names.VALUE)]
+        if blocks is None:
+            split = g.constant("split_shape", np.array([0, 0, heads, size // heads], np.int64))
+            q, k, v = (g.op("Reshape", g.dense(normed, name), split) for name in projections)
+            q = g.op("Transpose", q, perm=[0, 2, 1, 3])  # (B, H, T, size/H)
+            k = g.op("Transpose", k, perm=[0, 2, 3, 1])  # (B, H, size/H, T)
+            v = g.op("Transpose", v, perm=[0, 2, 1, 3])
+        else:
+            normed_blocks = layout.to_blocks(normed)
+            q, k, v = (layout.dense(normed_blocks, name) for name in projections)
+            q, k, v = layout.split_heads(q), layout.split_heads(k, keys=True), layout.split_heads(v)
         scores = g.op("MatMul", q, k)  # (B, H, T, T)
         if use_key_relative_attention:
             table = g.weight(weight_path(attention, names.KEY_RELATIVE_EMBEDDINGS))
@@ -153,12 +169,114 @@ def add_encoder(
             table = g.weight(weight_path(attention, names.VALUE_RELATIVE_EMBEDDINGS))
             r_v = g.op("Gather", table, "relative_positions", axis=0)  # (T, T, size/H)
             context = g.op("Add", context, g.op("Einsum", weights, r_v, equation="bhij,ijd->bhid"))
-        context = g.op("Reshape", g.op("Transpose", context, perm=[0, 2, 1, 3]), merged_shape)
-        x = g.op("Add", x, g.dense(context, weight_path(attention, names.ATTENTION_OUTPUT)))
+        output = weight_path(attention, names.ATTENTION_OUTPUT)
+        if blocks is None:
+            merged_shape = g.constant("merged_shape", np.array([0, 0, size], np.int64))
+            context = g.op("Reshape", g.op("Transpose", context, perm=[0, 2, 1, 3]), merged_shape)
+            attended = g.dense(context, output)
+        else:
+            attended = layout.from_blocks(layout.dense(layout.merge(context), output))
+        x = g.op("Add", x, attended)
         normed = g.layer_norm(x, weight_path(block, names.FEED_FORWARD_NORM))
-        hidden = g.gelu(g.dense(normed, weight_path(block, names.FEED_FORWARD_IN)))
-        x = g.op("Add", x, g.dense(hidden, weight_path(block, names.FEED_FORWARD_OUT)))
+        ffn_in = weight_path(block, names.FEED_FORWARD_IN)
+        ffn_out = weight_path(block, names.FEED_FORWARD_OUT)
+        if blocks is None:
+            hidden = g.dense(g.gelu(g.dense(normed, ffn_in)), ffn_out)
+        else:
+            hidden_blocks = g.gelu(layout.dense(layout.to_blocks(normed), ffn_in))
+            hidden = layout.from_blocks(layout.dense(hidden_blocks, ffn_out))
+        x = g.op("Add", x, hidden)
     return g.layer_norm(x, weight_path(prefix, names.FINAL_NORM))
+
+
+class BlockLayout:
+    """The block-layout parts of an encoder graph (`connectivity`): layouts in and out, block
+    products, and attention heads read from and written to blocks. ``x`` is a (B, T, size)
+    value of the graph whose batch size and length the shapes are taken from."""
+
+    def __init__(
+        self,
+        g: GraphBuilder,
+        x: str,
+        size: int,
+        heads: int,
+        blocks: int,
+        masks: dict[str, np.ndarray],
+    ) -> None:
+        self.g, self.size, self.n_heads, self.blocks, self.masks = g, size, heads, blocks, masks
+        self.layout = head_layout(blocks, heads, size)
+        self.natural_shape = g.op("Shape", x)  # (batch, T, size)
+        self.batch = g.op("Shape", x, start=0, end=1)
+        self.length = g.op("Shape", x, start=1, end=2)
+
+    def _shape(self, template: tuple) -> str:
+        dynamic = {"batch": self.batch, "T": self.length}
+        parts = [
+            dynamic[d] if isinstance(d, str) else self.g.constant(f"dim_{d}", np.array([d]))
+            for d in template
+        ]
+        return self.g.op("Concat", *parts, axis=0)
+
+    def to_blocks(self, x: str) -> str:
+        """(batch, T, size) -> (blocks, batch * T, size / blocks)."""
+        shape = np.array([-1, self.blocks, self.size // self.blocks], np.int64)
+        rows = self.g.op("Reshape", x, self.g.constant(f"rows_by_{self.blocks}", shape))
+        return self.g.op("Transpose", rows, perm=[1, 0, 2])
+
+    def from_blocks(self, x: str) -> str:
+        """(blocks, batch * T, size / blocks) -> (batch, T, size)."""
+        return self.g.op("Reshape", self.g.op("Transpose", x, perm=[1, 0, 2]), self.natural_shape)
+
+    def dense(self, x: str, name: str) -> str:
+        """A block-structured layer on block-layout ``x``: one product per offset."""
+        g = self.g
+        kernel = g.weights[weight_path(name, "kernel")].astype(np.float32)
+        mask = self.masks.get(weight_path(name, "kernel"))
+        offsets = block_offsets(kernel != 0 if mask is None else mask, self.blocks)
+        stacks = to_blocks(kernel, self.blocks, offsets)  # (offsets, blocks, a, c)
+        products = []
+        for t, indices in enumerate(gather_indices(self.blocks, offsets)):
+            source = x
+            if indices is not None:
+                source = g.op("Gather", x, g.constant(f"{name}/gather_{t}", indices), axis=0)
+            products.append(g.op("MatMul", source, g.constant(f"{name}/blocks_{t}", stacks[t])))
+        total = products[0] if len(products) == 1 else g.op("Sum", *products)
+        bias = g.weights[weight_path(name, "bias")].astype(np.float32)
+        return g.op(
+            "Add", total, g.constant(f"{name}/block_bias", bias.reshape(self.blocks, 1, -1))
+        )
+
+    def split_heads(self, x: str, keys: bool = False) -> str:
+        """(blocks, batch * T, size / blocks) -> (batch, H, T, size / H), or for ``keys``
+        (batch, H, size / H, T)."""
+        g, layout, width = self.g, self.layout, self.size // self.n_heads
+        split = g.op("Reshape", x, self._shape(layout.split))
+        if keys:
+            transposed = g.op("Transpose", split, perm=list(layout.key_perm))
+            return g.op("Reshape", transposed, self._shape(("batch", self.n_heads, width, "T")))
+        transposed = g.op("Transpose", split, perm=list(layout.query_perm))
+        return g.op("Reshape", transposed, self._shape(("batch", self.n_heads, "T", width)))
+
+    def merge(self, context: str) -> str:
+        """(batch, H, T, size / H) -> (blocks, batch * T, size / blocks)."""
+        g, layout = self.g, self.layout
+        split = g.op("Reshape", context, self._shape(layout.merge))
+        transposed = g.op("Transpose", split, perm=list(layout.merge_perm))
+        shape = g.constant(
+            f"blocks_shape_{self.blocks}",
+            np.array([self.blocks, -1, self.size // self.blocks], np.int64),
+        )
+        return g.op("Reshape", transposed, shape)
+
+
+def encoder_structure(config, masks: dict[str, np.ndarray]) -> dict:
+    """`add_encoder`'s ``blocks`` and ``masks`` for a model's config (empty for ``random``)."""
+    if getattr(config, "connection_structure", "random") != "block":
+        return {}
+    blocks = structure_blocks(
+        config.transformer_size, config.number_of_attention_heads, config.connection_density
+    )
+    return {"blocks": blocks, "masks": masks}
 
 
 def attention_bias(mask: np.ndarray, causal: bool = False) -> np.ndarray:
@@ -211,6 +329,7 @@ def build_diet_graph(network: DIETWeights) -> bytes:
         config.number_of_transformer_layers,
         config.use_key_relative_attention,
         config.use_value_relative_attention,
+        **encoder_structure(config, network.masks),
     )
     outputs, shapes = {}, {}
     if network.has_intent_head:
@@ -374,6 +493,7 @@ def build_ted_graph(network: TEDWeights) -> bytes:
         config.transformer_size,
         config.number_of_attention_heads,
         config.number_of_transformer_layers,
+        **encoder_structure(config, network.masks),
     )
     newest = g.op("Gather", encoded, g.constant("first", np.array(0, np.int64)), axis=1)
     dialogue = g.dense(g.gelu(newest), names.DIALOGUE_EMBEDDING)  # (B, E)

@@ -63,6 +63,33 @@ CASES = {
         {"entity": 5},
         6,
     ),
+    "block structure, a head is whole blocks": (
+        dict(connection_structure="block", random_seed=16),
+        {"entity": 5, "role": 3},
+        5,
+    ),
+    "block structure, a block holds heads, relative attention": (
+        dict(
+            connection_structure="block",
+            connection_density=0.5,
+            number_of_attention_heads=8,
+            use_key_relative_attention=True,
+            use_value_relative_attention=True,
+            random_seed=17,
+        ),
+        {"entity": 5},
+        4,
+    ),
+    "block structure, one-wide blocks, 3 layers": (
+        dict(
+            connection_structure="block",
+            connection_density=0.05,
+            number_of_transformer_layers=3,
+            random_seed=18,
+        ),
+        {"entity": 4},
+        3,
+    ),
 }
 RELATIVE = "key and value relative attention, clipped at 2"
 

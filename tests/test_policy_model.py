@@ -48,6 +48,11 @@ def random_dialogues(sizes: dict, lengths: list[int], seed: int) -> tuple[dict, 
         ({"connection_density": 1.0, "number_of_attention_heads": 2}, SIZES),
         ({"number_of_transformer_layers": 2, "random_seed": 3}, {**SIZES, "active_loop": 2}),
         ({"random_seed": 5}, {"intent": 3, "prev_action": 9}),
+        ({"connection_structure": "block", "random_seed": 6}, SIZES),
+        (
+            {"connection_structure": "block", "connection_density": 0.5},
+            {**SIZES, "active_loop": 2},
+        ),
     ],
 )
 @pytest.mark.parametrize("lengths", [[1], [5, 2, 3], [10, 1]])

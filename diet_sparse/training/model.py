@@ -31,7 +31,6 @@ from diet_sparse.tagging import TAG_HEADS
 from diet_sparse.training.crf import crf_log_likelihood
 from diet_sparse.training.similarity import loss_options, sampled_softmax_loss
 from diet_sparse.training.transformer import (
-    RandomlyConnectedDense,
     SparseToDense,
     TransformerEncoder,
     count_trainable_weights,
@@ -229,6 +228,7 @@ class DIET(tf.keras.Model):
             use_key_relative_attention=config.use_key_relative_attention,
             use_value_relative_attention=config.use_value_relative_attention,
             max_relative_position=config.max_relative_position,
+            connection_structure=config.connection_structure,
             name=names.ENCODER,
         )
         self.intent_head = None
@@ -359,7 +359,7 @@ class DIET(tf.keras.Model):
         kernels = [layer.effective_kernel for layer in self.randomly_connected_layers()]
         return tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
 
-    def randomly_connected_layers(self) -> list[RandomlyConnectedDense]:
+    def randomly_connected_layers(self) -> list:
         return self.encoder.randomly_connected_layers()
 
     def prediction_weights(self) -> list[tf.Variable]:
@@ -373,13 +373,13 @@ class DIET(tf.keras.Model):
 
     def to_weights(self) -> DIETWeights:
         """The trained weights as a `DIETWeights`, which prediction runs on without TensorFlow."""
-        masks = {
-            stored_name(layer.kernel.name): layer.kernel_mask.numpy().astype(bool)
-            for layer in self.randomly_connected_layers()
-        }
+        layers = self.randomly_connected_layers()
+        masks = {stored_name(layer.kernel.name): layer.stored_mask() for layer in layers}
         weights = {
             stored_name(variable.name): variable.numpy() for variable in self.prediction_weights()
         }
+        # block-structured kernels are stored as the dense kernel, like the others
+        weights.update({stored_name(layer.kernel.name): layer.stored_kernel() for layer in layers})
         return DIETWeights(self.config, weights, masks, list(self.tag_heads))
 
     def count_trainable_weights(self) -> dict[str, int]:

@@ -95,6 +95,7 @@ class TED(tf.keras.Model):
             drop_rate=config.drop_rate_dialogue,
             drop_rate_attention=config.drop_rate_attention,
             fan_in_initialization=config.fan_in_initialization,
+            connection_structure=config.connection_structure,
             name=names.DIALOGUE_ENCODER,
         )
         self.dialogue_embedding = tf.keras.layers.Dense(
@@ -157,7 +158,7 @@ class TED(tf.keras.Model):
         total += self.config.regularization_constant * l2
         return {"loss": total, "action_loss": loss, "action_accuracy": accuracy}
 
-    def randomly_connected_layers(self) -> list[RandomlyConnectedDense]:
+    def randomly_connected_layers(self) -> list:
         """The encoding layers and every randomly connected layer of the dialogue encoder."""
         return [
             *self.encodings.values(),
@@ -171,15 +172,17 @@ class TED(tf.keras.Model):
 
     def to_weights(self) -> TEDWeights:
         """The trained weights as a `TEDWeights`, which prediction runs on without TensorFlow."""
-        masks = {
-            stored_name(layer.kernel.name, "ted"): layer.kernel_mask.numpy().astype(bool)
-            for layer in self.randomly_connected_layers()
-        }
+        layers = self.randomly_connected_layers()
+        masks = {stored_name(layer.kernel.name, "ted"): layer.stored_mask() for layer in layers}
         weights = {
             stored_name(variable.name, "ted"): variable.numpy()
             for variable in self.weights
             if not variable.name.endswith("kernel_mask:0")
         }
+        # block-structured kernels are stored as the dense kernel, like the others
+        weights.update(
+            {stored_name(layer.kernel.name, "ted"): layer.stored_kernel() for layer in layers}
+        )
         return TEDWeights(self.config, weights, masks, dict(self.attribute_sizes), self.n_actions)
 
 

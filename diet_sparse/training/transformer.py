@@ -16,6 +16,15 @@ import tensorflow as tf
 
 from diet_sparse import network as names
 from diet_sparse.config import check_connection_density, check_heads_divide_size
+from diet_sparse.connectivity import (
+    block_mask,
+    block_offsets,
+    from_blocks,
+    gather_indices,
+    head_layout,
+    structure_blocks,
+    to_blocks,
+)
 from diet_sparse.network import (
     ATTENTION_MASK_VALUE,
     FEED_FORWARD_FACTOR,
@@ -122,6 +131,18 @@ class RandomlyConnectedDense(tf.keras.layers.Dense):
         bias = self.units if self.use_bias else 0
         return int(np.sum(self.kernel_mask.numpy())) + bias
 
+    def dense_equivalent_weights(self) -> int:
+        """The weights of a dense layer of the same shape: kernel plus bias."""
+        return int(self.kernel.shape.num_elements()) + self.units
+
+    def stored_kernel(self) -> np.ndarray:
+        """The kernel as a model directory stores it, (inputs, units), disconnected entries 0."""
+        return self.kernel.numpy()
+
+    def stored_mask(self) -> np.ndarray:
+        """The connection mask of `stored_kernel`, as booleans."""
+        return self.kernel_mask.numpy().astype(bool)
+
     def get_config(self) -> dict:
         config = super().get_config()
         config.update(
@@ -132,17 +153,131 @@ class RandomlyConnectedDense(tf.keras.layers.Dense):
         return config
 
 
+class BlockConnectedDense(tf.keras.layers.Layer):
+    """A randomly connected layer with the block structure (`diet_sparse.connectivity`): it
+    computes only its connected blocks, on block-layout activations ``(B, rows, inputs / B) ->
+    (B, rows, units / B)``.
+
+    The topology (offsets, and the random weights of a partly connected last offset) is drawn
+    once in `build` from ``mask_seed``. The kernel is held as one ``(blocks, inputs / B, units /
+    B)`` stack per offset, multiplied by its fixed 0/1 mask, so disconnected weights get no
+    gradient and stay zero; a model directory stores it as the dense ``(inputs, units)`` kernel
+    with its mask, as for `RandomlyConnectedDense`. Initial weights are a dense Glorot draw
+    masked (``fan_in_initialization`` scales them as there).
+
+    Example:
+        >>> layer = BlockConnectedDense(64, blocks=8, connection_density=0.2, mask_seed=1)
+        >>> layer(tf.zeros((8, 3, 4))).shape
+        TensorShape([8, 3, 8])
+    """
+
+    def __init__(
+        self,
+        units: int,
+        blocks: int,
+        connection_density: float = 0.2,
+        mask_seed: int | None = None,
+        fan_in_initialization: bool = False,
+        activation=None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.units, self.blocks = units, blocks
+        self.connection_density = check_connection_density(connection_density)
+        self.mask_seed = mask_seed
+        self.fan_in_initialization = bool(fan_in_initialization)
+        self.activation = tf.keras.activations.get(activation)
+
+    def build(self, input_shape) -> None:
+        self.input_dim = int(input_shape[-1]) * self.blocks
+        mask = block_mask(
+            self.input_dim,
+            self.units,
+            self.blocks,
+            self.connection_density,
+            np.random.default_rng(self.mask_seed),
+        )
+        self.offsets = tuple(block_offsets(mask, self.blocks))
+        initial = tf.keras.initializers.GlorotUniform()((self.input_dim, self.units)).numpy()
+        initial = initial * mask
+        if self.fan_in_initialization:
+            connected = np.maximum(mask.sum(axis=0, keepdims=True), 1.0)
+            initial = initial * np.sqrt(self.input_dim / connected).astype(np.float32)
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(
+                len(self.offsets),
+                self.blocks,
+                self.input_dim // self.blocks,
+                self.units // self.blocks,
+            ),
+            initializer=tf.keras.initializers.Constant(
+                to_blocks(initial, self.blocks, self.offsets)
+            ),
+        )
+        self.kernel_mask = self.add_weight(
+            name="kernel_mask",
+            shape=self.kernel.shape,
+            initializer=tf.keras.initializers.Constant(to_blocks(mask, self.blocks, self.offsets)),
+            trainable=False,
+        )
+        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+        self._gathers = gather_indices(self.blocks, self.offsets)
+        super().build(input_shape)
+
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
+        kernel = self.effective_kernel
+        outputs = None
+        for t, indices in enumerate(self._gathers):
+            source = inputs if indices is None else tf.gather(inputs, indices, axis=0)
+            product = tf.matmul(source, kernel[t])
+            outputs = product if outputs is None else outputs + product
+        outputs += tf.reshape(self.bias, (self.blocks, 1, self.units // self.blocks))
+        return outputs if self.activation is None else self.activation(outputs)
+
+    @property
+    def effective_kernel(self) -> tf.Tensor:
+        return self.kernel * self.kernel_mask
+
+    def count_connected_weights(self) -> int:
+        return int(np.sum(self.kernel_mask.numpy())) + self.units
+
+    def dense_equivalent_weights(self) -> int:
+        return self.input_dim * self.units + self.units
+
+    def stored_kernel(self) -> np.ndarray:
+        return from_blocks(self.effective_kernel.numpy(), self.offsets)
+
+    def stored_mask(self) -> np.ndarray:
+        return from_blocks(self.kernel_mask.numpy(), self.offsets).astype(bool)
+
+
+def to_block_layout(x: tf.Tensor, blocks: int) -> tf.Tensor:
+    """``(batch, T, width)`` -> ``(blocks, batch * T, width / blocks)``."""
+    width = int(x.shape[-1])
+    return tf.transpose(tf.reshape(x, (-1, blocks, width // blocks)), (1, 0, 2))
+
+
+def from_block_layout(x: tf.Tensor, batch: tf.Tensor, length: tf.Tensor) -> tf.Tensor:
+    """``(blocks, batch * T, c)`` -> ``(batch, T, blocks * c)``."""
+    width = int(x.shape[0]) * int(x.shape[-1])
+    return tf.reshape(tf.transpose(x, (1, 0, 2)), (batch, length, width))
+
+
+def _shape(template: tuple, batch: tf.Tensor, length: tf.Tensor) -> tf.Tensor:
+    sizes = {"batch": batch, "T": length}
+    return tf.stack([sizes.get(d, d) if isinstance(d, str) else d for d in template])
+
+
 def count_trainable_weights(
-    randomly_connected: list[RandomlyConnectedDense], trainable: list[tf.Variable]
+    randomly_connected: list, trainable: list[tf.Variable]
 ) -> dict[str, int]:
     """How many weights a model trains, counted as Rasa's figures of randomly connected layers
     count them: ``randomly_connected``, the connected kernel entries and biases of the randomly
     connected layers; ``randomly_connected_if_dense``, as many if they were dense; ``total``,
     every trainable weight in ``trainable`` without the disconnected ones."""
     connected = sum(layer.count_connected_weights() for layer in randomly_connected)
-    dense_equivalent = sum(
-        int(layer.kernel.shape.num_elements()) + layer.units for layer in randomly_connected
-    )
+    dense_equivalent = sum(layer.dense_equivalent_weights() for layer in randomly_connected)
     all_weights = sum(int(w.shape.num_elements()) for w in trainable)
     return {
         "randomly_connected": connected,
@@ -237,23 +372,27 @@ class MultiHeadSelfAttention(tf.keras.layers.Layer):
         use_key_relative_attention: bool = False,
         use_value_relative_attention: bool = False,
         max_relative_position: int = 5,
+        blocks: int | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         check_heads_divide_size(size, heads)
         self.size, self.heads, self.seed = size, heads, seed
+        self.blocks = blocks
         self.use_key_relative_attention = bool(use_key_relative_attention)
         self.use_value_relative_attention = bool(use_value_relative_attention)
         self.max_relative_position = max_relative_position
         projection = dict(
             connection_density=connection_density, fan_in_initialization=fan_in_initialization
         )
-        self.query = RandomlyConnectedDense(size, mask_seed=seed, name=names.QUERY, **projection)
-        self.key = RandomlyConnectedDense(size, mask_seed=seed + 1, name=names.KEY, **projection)
-        self.value = RandomlyConnectedDense(
-            size, mask_seed=seed + 2, name=names.VALUE, **projection
-        )
-        self.output_projection = RandomlyConnectedDense(
+        layer = RandomlyConnectedDense
+        if blocks is not None:
+            layer, projection["blocks"] = BlockConnectedDense, blocks
+            self.layout = head_layout(blocks, heads, size)
+        self.query = layer(size, mask_seed=seed, name=names.QUERY, **projection)
+        self.key = layer(size, mask_seed=seed + 1, name=names.KEY, **projection)
+        self.value = layer(size, mask_seed=seed + 2, name=names.VALUE, **projection)
+        self.output_projection = layer(
             size, mask_seed=seed + 3, name=names.ATTENTION_OUTPUT, **projection
         )
         self.attention_dropout = tf.keras.layers.Dropout(drop_rate)
@@ -291,10 +430,32 @@ class MultiHeadSelfAttention(tf.keras.layers.Layer):
         x = tf.reshape(x, (batch, length, self.heads, self.size // self.heads))
         return tf.transpose(x, (0, 2, 1, 3))  # (B, H, T, D/H)
 
+    def _heads_from_blocks(self, x: tf.Tensor, batch: tf.Tensor, length: tf.Tensor) -> tf.Tensor:
+        """(B, batch * T, size / B) -> (batch, H, T, size / H), one transpose."""
+        split = tf.reshape(x, _shape(self.layout.split, batch, length))
+        heads = tf.transpose(split, self.layout.query_perm)
+        return tf.reshape(heads, (batch, self.heads, length, self.size // self.heads))
+
+    def _blocks_from_heads(self, x: tf.Tensor, batch: tf.Tensor, length: tf.Tensor) -> tf.Tensor:
+        """(batch, H, T, size / H) -> (B, batch * T, size / B), one transpose."""
+        merged = tf.transpose(
+            tf.reshape(x, _shape(self.layout.merge, batch, length)), self.layout.merge_perm
+        )
+        return tf.reshape(merged, (self.blocks, batch * length, self.size // self.blocks))
+
     def call(self, x: tf.Tensor, attention_bias: tf.Tensor, training: bool = False) -> tf.Tensor:
-        q = self._split_heads(self.query(x))
-        k = self._split_heads(self.key(x))
-        v = self._split_heads(self.value(x))
+        """x: (batch, T, size) -> (batch, T, size)."""
+        batch, length = tf.shape(x)[0], tf.shape(x)[1]
+        if self.blocks is None:
+            q = self._split_heads(self.query(x))
+            k = self._split_heads(self.key(x))
+            v = self._split_heads(self.value(x))
+        else:  # the three projections read one block-layout copy of x
+            x_blocks = to_block_layout(x, self.blocks)
+            q, k, v = (
+                self._heads_from_blocks(projection(x_blocks), batch, length)
+                for projection in (self.query, self.key, self.value)
+            )
         if self.use_key_relative_attention or self.use_value_relative_attention:
             relative = self._relative_positions(tf.shape(x)[1])  # (T, T)
         scores = tf.matmul(q, k, transpose_b=True)  # (B, H, T, T)
@@ -308,8 +469,11 @@ class MultiHeadSelfAttention(tf.keras.layers.Layer):
         if self.use_value_relative_attention:
             r_v = tf.gather(self.value_relative_embeddings, relative)  # (T, T, D/H)
             context += tf.einsum("bhij,ijd->bhid", weights, r_v)
+        if self.blocks is not None:
+            attended = self.output_projection(self._blocks_from_heads(context, batch, length))
+            return from_block_layout(attended, batch, length)
         context = tf.transpose(context, (0, 2, 1, 3))  # (B, T, H, D/H)
-        context = tf.reshape(context, (tf.shape(x)[0], tf.shape(x)[1], self.size))
+        context = tf.reshape(context, (batch, length, self.size))
         return self.output_projection(context)
 
 
@@ -328,9 +492,11 @@ class EncoderLayer(tf.keras.layers.Layer):
         use_key_relative_attention: bool = False,
         use_value_relative_attention: bool = False,
         max_relative_position: int = 5,
+        blocks: int | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.blocks = blocks
         self.attention_norm = tf.keras.layers.LayerNormalization(
             epsilon=LAYER_NORM_EPSILON, name=names.ATTENTION_NORM
         )
@@ -344,32 +510,45 @@ class EncoderLayer(tf.keras.layers.Layer):
             use_key_relative_attention=use_key_relative_attention,
             use_value_relative_attention=use_value_relative_attention,
             max_relative_position=max_relative_position,
+            blocks=blocks,
             name=names.ATTENTION,
         )
         self.feed_forward_norm = tf.keras.layers.LayerNormalization(
             epsilon=LAYER_NORM_EPSILON, name=names.FEED_FORWARD_NORM
         )
-        self.feed_forward_in = RandomlyConnectedDense(
+        layer, structure = RandomlyConnectedDense, {}
+        if blocks is not None:
+            layer, structure = BlockConnectedDense, {"blocks": blocks}
+        self.feed_forward_in = layer(
             FEED_FORWARD_FACTOR * size,
             connection_density=connection_density,
             mask_seed=seed + 4,
             fan_in_initialization=fan_in_initialization,
             activation=tf.nn.gelu,  # exact (erf) GELU
             name=names.FEED_FORWARD_IN,
+            **structure,
         )
-        self.feed_forward_out = RandomlyConnectedDense(
+        self.feed_forward_out = layer(
             size,
             connection_density=connection_density,
             mask_seed=seed + 5,
             fan_in_initialization=fan_in_initialization,
             name=names.FEED_FORWARD_OUT,
+            **structure,
         )
         self.dropout = tf.keras.layers.Dropout(drop_rate)
 
     def call(self, x: tf.Tensor, attention_bias: tf.Tensor, training: bool = False) -> tf.Tensor:
         attended = self.attention(self.attention_norm(x), attention_bias, training=training)
         x = x + self.dropout(attended, training=training)
-        hidden = self.feed_forward_out(self.feed_forward_in(self.feed_forward_norm(x)))
+        normed = self.feed_forward_norm(x)
+        if self.blocks is None:
+            hidden = self.feed_forward_out(self.feed_forward_in(normed))
+        else:  # in block layout from the first layer's input to the second's output
+            hidden_blocks = self.feed_forward_in(to_block_layout(normed, self.blocks))
+            hidden = from_block_layout(
+                self.feed_forward_out(hidden_blocks), tf.shape(x)[0], tf.shape(x)[1]
+            )
         return x + self.dropout(hidden, training=training)
 
 
@@ -390,6 +569,10 @@ class TransformerEncoder(tf.keras.layers.Layer):
         use_key_relative_attention, use_value_relative_attention, max_relative_position:
             relative position attention in every block (see `MultiHeadSelfAttention`); off, the
             encoder creates and draws exactly what it did before the option existed.
+        connection_structure: ``random`` (`RandomlyConnectedDense` everywhere) or ``block``:
+            the encoder blocks' layers are `BlockConnectedDense`, with
+            `connectivity.structure_blocks` blocks; the embedding layer stays ``random`` (its
+            input width need not divide into blocks, and it is one small layer of many).
     """
 
     def __init__(
@@ -406,11 +589,19 @@ class TransformerEncoder(tf.keras.layers.Layer):
         use_key_relative_attention: bool = False,
         use_value_relative_attention: bool = False,
         max_relative_position: int = 5,
+        connection_structure: str = "random",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.size = size
         self.causal = causal
+        check_heads_divide_size(size, heads)
+        blocks = None
+        if connection_structure == "block":
+            blocks = structure_blocks(size, heads, connection_density)
+        elif connection_structure != "random":
+            raise ValueError(f"unknown connection_structure {connection_structure!r}")
+        self.blocks = blocks
         self.embedding = RandomlyConnectedDense(
             size,
             connection_density=connection_density,
@@ -430,6 +621,7 @@ class TransformerEncoder(tf.keras.layers.Layer):
                 use_key_relative_attention=use_key_relative_attention,
                 use_value_relative_attention=use_value_relative_attention,
                 max_relative_position=max_relative_position,
+                blocks=blocks,
                 name=names.encoder_block_name(i),
             )
             for i in range(layers)
@@ -458,7 +650,9 @@ class TransformerEncoder(tf.keras.layers.Layer):
             bias = bias + later[None, None] * ATTENTION_MASK_VALUE  # (B, 1, T, T)
         return bias
 
-    def randomly_connected_layers(self) -> list[RandomlyConnectedDense]:
+    def randomly_connected_layers(self) -> list:
+        """The embedding and every encoder block's layers (`RandomlyConnectedDense` or
+        `BlockConnectedDense`)."""
         found = [self.embedding]
         for layer in self.encoder_layers:
             attention = layer.attention
