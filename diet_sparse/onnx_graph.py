@@ -228,22 +228,9 @@ class BlockLayout:
         return self.g.op("Reshape", self.g.op("Transpose", x, perm=[1, 0, 2]), self.natural_shape)
 
     def dense(self, x: str, name: str) -> str:
-        """A block-structured layer on block-layout ``x``: one product per offset."""
-        g = self.g
-        kernel = g.weights[weight_path(name, "kernel")].astype(np.float32)
-        mask = self.masks.get(weight_path(name, "kernel"))
-        offsets = block_offsets(kernel != 0 if mask is None else mask, self.blocks)
-        stacks = to_blocks(kernel, self.blocks, offsets)  # (offsets, blocks, a, c)
-        products = []
-        for t, indices in enumerate(gather_indices(self.blocks, offsets)):
-            source = x
-            if indices is not None:
-                source = g.op("Gather", x, g.constant(f"{name}/gather_{t}", indices), axis=0)
-            products.append(g.op("MatMul", source, g.constant(f"{name}/blocks_{t}", stacks[t])))
-        total = products[0] if len(products) == 1 else g.op("Sum", *products)
-        bias = g.weights[weight_path(name, "bias")].astype(np.float32)
-        return g.op(
-            "Add", total, g.constant(f"{name}/block_bias", bias.reshape(self.blocks, 1, -1))
+        """The block-structured layer ``name`` on block-layout ``x`` (`add_block_dense`)."""
+        return add_block_dense(
+            self.g, x, name, self.blocks, self.masks.get(weight_path(name, "kernel"))
         )
 
     def split_heads(self, x: str, keys: bool = False) -> str:
@@ -267,6 +254,26 @@ class BlockLayout:
             np.array([self.blocks, -1, self.size // self.blocks], np.int64),
         )
         return g.op("Reshape", transposed, shape)
+
+
+def add_block_dense(
+    g: GraphBuilder, x: str, name: str, blocks: int, mask: np.ndarray | None = None
+) -> str:
+    """A block-structured layer on block-layout ``x`` (blocks, rows, inputs / blocks): one
+    gather of whole blocks and one batched product per offset, summed, plus the bias. The
+    offsets come from the layer's ``mask`` (or the nonzeros of its stored kernel)."""
+    kernel = g.weights[weight_path(name, "kernel")].astype(np.float32)
+    offsets = block_offsets(kernel != 0 if mask is None else mask, blocks)
+    stacks = to_blocks(kernel, blocks, offsets)  # (offsets, blocks, a, c)
+    products = []
+    for t, indices in enumerate(gather_indices(blocks, offsets)):
+        source = x
+        if indices is not None:
+            source = g.op("Gather", x, g.constant(f"{name}/gather_{t}", indices), axis=0)
+        products.append(g.op("MatMul", source, g.constant(f"{name}/blocks_{t}", stacks[t])))
+    total = products[0] if len(products) == 1 else g.op("Sum", *products)
+    bias = g.weights[weight_path(name, "bias")].astype(np.float32).reshape(blocks, 1, -1)
+    return g.op("Add", total, g.constant(f"{name}/block_bias", bias))
 
 
 def encoder_structure(config, masks: dict[str, np.ndarray]) -> dict:

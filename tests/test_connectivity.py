@@ -169,3 +169,19 @@ def test_a_block_structured_policy_trains_and_predicts_its_stories():
     assert policy.metadata["trainable_weights"]["randomly_connected"] < (
         0.5 * policy.metadata["trainable_weights"]["randomly_connected_if_dense"]
     )
+
+
+@pytest.mark.parametrize("structure", ["random", "block"])
+def test_diet_passes_fan_in_initialization_to_its_encoder(structure):
+    from diet_sparse.config import resolve_config
+    from diet_sparse.training.model import DIET
+
+    spreads = {}
+    for scaled in (False, True):
+        values = dict(connection_structure=structure, fan_in_initialization=scaled, random_seed=2)
+        model = DIET(resolve_config(values), 40, 3, {"entity": 4})
+        model.build_all()
+        layer = model.encoder.encoder_layers[0].feed_forward_in
+        spreads[scaled] = layer.stored_kernel()[layer.stored_mask()].std()
+    # at density 0.2 the connected inputs are a fifth: sqrt(5) times the spread
+    assert spreads[True] / spreads[False] == pytest.approx(math.sqrt(5), rel=0.1)

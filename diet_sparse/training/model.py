@@ -229,6 +229,7 @@ class DIET(tf.keras.Model):
             use_value_relative_attention=config.use_value_relative_attention,
             max_relative_position=config.max_relative_position,
             connection_structure=config.connection_structure,
+            fan_in_initialization=config.fan_in_initialization,
             name=names.ENCODER,
         )
         self.intent_head = None
