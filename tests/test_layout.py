@@ -20,6 +20,7 @@ LAYERS = [
     "pretrained",
     "featurizer",
     "tagging",
+    "connectivity",
     "network",
     "wide_path",
     "dialogue_features",
