@@ -283,7 +283,7 @@ def encoder_structure(config, masks: dict[str, np.ndarray]) -> dict:
     blocks = structure_blocks(
         config.transformer_size, config.number_of_attention_heads, config.connection_density
     )
-    return {"blocks": blocks, "masks": masks}
+    return {} if blocks == 1 else {"blocks": blocks, "masks": masks}
 
 
 def attention_bias(mask: np.ndarray, causal: bool = False) -> np.ndarray:

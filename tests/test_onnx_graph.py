@@ -80,6 +80,11 @@ CASES = {
         {"entity": 5},
         4,
     ),
+    "block structure at density 1.0: dense layers": (
+        dict(connection_structure="block", connection_density=1.0, random_seed=19),
+        {"entity": 4},
+        3,
+    ),
     "block structure, one-wide blocks, 3 layers": (
         dict(
             connection_structure="block",

@@ -598,7 +598,9 @@ class TransformerEncoder(tf.keras.layers.Layer):
         check_heads_divide_size(size, heads)
         blocks = None
         if connection_structure == "block":
+            # one block is a dense layer: its plain product is faster than a batch of one
             blocks = structure_blocks(size, heads, connection_density)
+            blocks = None if blocks == 1 else blocks
         elif connection_structure != "random":
             raise ValueError(f"unknown connection_structure {connection_structure!r}")
         self.blocks = blocks
