@@ -109,9 +109,30 @@ def wide_scores(
     weight: float = 1.0,
 ) -> np.ndarray:
     """The wide path's intent scores (B, I) of a featurized batch (``dense``: its pretrained
-    sentence vectors, if the model has them), times ``weight`` (``wide_path_weight``)."""
-    inputs = wide_inputs(features, offsets, dense, weights[IDF], weights[COLUMN_BLOCK])
-    return weight * np.asarray(inputs @ weights[KERNEL] + weights[BIAS], dtype=np.float32)
+    sentence vectors, if the model has them), times ``weight`` (``wide_path_weight``).
+
+    Computes what ``wide_inputs(...) @ kernel + bias`` computes, straight from the sentence
+    rows' CSR arrays: at one message per parse, building the sparse input matrix cost more
+    than the product (0.35 ms of a 2.3 ms SNIPS parse).
+    """
+    kernel, idf, column_block = weights[KERNEL], weights[IDF], weights[COLUMN_BLOCK]
+    rows = offsets[1:] - 1
+    starts, ends = features.indptr[rows], features.indptr[rows + 1]
+    counts = ends - starts
+    positions = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    columns = features.indices[positions]
+    values = np.log1p(features.data[positions]) * idf[columns]
+    message = np.repeat(np.arange(len(rows)), counts)
+    n_blocks = int(column_block.max(initial=0)) + 1
+    group = message * n_blocks + column_block[columns].astype(np.int64)
+    norms = np.sqrt(np.bincount(group, weights=values**2, minlength=len(rows) * n_blocks))
+    values = (values / np.maximum(norms[group], 1e-12)).astype(np.float32)
+    n_features = features.shape[1]
+    scores = np.zeros((len(rows), kernel.shape[1]), np.float64)
+    np.add.at(scores, message, values[:, None] * kernel[columns])
+    if dense is not None:
+        scores += dense @ kernel[n_features:]
+    return (weight * (scores + weights[BIAS])).astype(np.float32)
 
 
 def fit_wide_path(

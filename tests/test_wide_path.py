@@ -128,3 +128,35 @@ def test_a_saved_model_with_auto_instead_of_a_weight_fails_to_load(trained_model
     (copy / "config.json").write_text(json.dumps(dict(config, wide_path_weight="auto")))
     with pytest.raises(ModelLoadError, match="config.json: wide_path_weight must be a number"):
         load(copy)
+
+
+@pytest.mark.parametrize("with_dense", [False, True])
+def test_the_scores_equal_the_regression_on_its_inputs(featurized_examples, with_dense):
+    """`wide_scores` works on the CSR arrays directly; it must equal inputs @ kernel + bias."""
+    _, featurized, ids, _ = featurized_examples
+    rng = np.random.default_rng(0)
+    dense = rng.normal(size=(len(ids), 5)).astype(np.float32) if with_dense else None
+    weights = fit(featurized_examples, dense)
+    inputs = wide_path.wide_inputs(
+        featurized.features,
+        featurized.offsets,
+        dense,
+        weights[wide_path.IDF],
+        weights[wide_path.COLUMN_BLOCK],
+    )
+    expected = 2.5 * (inputs @ weights[wide_path.KERNEL] + weights[wide_path.BIAS])
+    scores = wide_path.wide_scores(
+        weights, featurized.features, featurized.offsets, dense, weight=2.5
+    )
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5)
+    # one message at a time, as parse sees them
+    for i in (0, len(ids) // 2, len(ids) - 1):
+        start, end = featurized.offsets[i], featurized.offsets[i + 1]
+        one = wide_path.wide_scores(
+            weights,
+            featurized.features[start:end],
+            np.array([0, end - start]),
+            None if dense is None else dense[i : i + 1],
+            weight=2.5,
+        )
+        np.testing.assert_allclose(one[0], expected[i], rtol=1e-5, atol=1e-5)
