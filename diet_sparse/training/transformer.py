@@ -20,7 +20,6 @@ from diet_sparse.connectivity import (
     block_mask,
     block_offsets,
     from_blocks,
-    gather_indices,
     head_layout,
     structure_blocks,
     to_blocks,
@@ -222,14 +221,15 @@ class BlockConnectedDense(tf.keras.layers.Layer):
             trainable=False,
         )
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
-        self._gathers = gather_indices(self.blocks, self.offsets)
         super().build(input_shape)
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         kernel = self.effective_kernel
         outputs = None
-        for t, indices in enumerate(self._gathers):
-            source = inputs if indices is None else tf.gather(inputs, indices, axis=0)
+        for t, offset in enumerate(self.offsets):
+            # output block j reads input block j + offset: a roll of the blocks, whose gradient
+            # is a roll back (a gather's would be a scatter)
+            source = inputs if offset == 0 else tf.roll(inputs, shift=-offset, axis=0)
             product = tf.matmul(source, kernel[t])
             outputs = product if outputs is None else outputs + product
         outputs += tf.reshape(self.bias, (self.blocks, 1, self.units // self.blocks))
