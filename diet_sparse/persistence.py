@@ -214,6 +214,16 @@ ABSENT_FROM_OLDER_CONFIGS = {
     "use_value_relative_attention": False,
     "max_relative_position": 5,
     "split_entities_by_comma": False,
+    "connection_structure": "random",
+    "fan_in_initialization": False,
+    "learning_rate_schedule": "constant",
+    "warmup_epochs": 0,
+}
+# the same for policies
+ABSENT_FROM_OLDER_POLICY_CONFIGS = {
+    "connection_structure": "random",
+    "learning_rate_schedule": "constant",
+    "warmup_epochs": 0,
 }
 
 
@@ -459,7 +469,8 @@ def load_policy(directory: str | Path, threads: int = 1) -> Policy:
         )
     config_path = directory / "config.json"
     try:
-        config = resolve_config(_read_json(config_path, dict), str(config_path), kind=TEDConfig)
+        saved = {**ABSENT_FROM_OLDER_POLICY_CONFIGS, **_read_json(config_path, dict)}
+        config = resolve_config(saved, str(config_path), kind=TEDConfig)
     except ConfigError as error:
         raise ModelLoadError(str(error)) from None
     domain_path = directory / "domain.json"

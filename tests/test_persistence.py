@@ -132,6 +132,7 @@ def test_a_committed_format_1_model_loads_and_parses_as_when_it_was_saved(tmp_pa
     nlu = load(FIXTURES / "format1_model")
     assert nlu.metadata["format_version"] == 1
     assert nlu.config.split_entities_by_comma is False  # older models decode as they did
+    assert nlu.config.connection_structure == "random"  # and run the structure they had
     assert "entity_head/transitions" in nlu.network.weights
     expected = json.loads((FIXTURES / "format1_parses.json").read_text())
     assert any(result["entities"] for result in expected)
@@ -294,3 +295,20 @@ def test_loading_a_model_leaves_the_process_blas_threads_alone(trained_model_dir
     nlu.parse_batch(["hello", "book a flight to Paris"] * 70, batch_size=16, workers=2)
     assert blas_threads() == before
     assert during and all(threads == [1] * len(before) for threads in during)
+
+
+def test_a_model_saved_before_a_config_key_existed_loads_with_the_value_it_was_trained_with(
+    trained_model_dir, tmp_path
+):
+    """Keys a newer diet-sparse adds take, for an older model, what that model did, whatever
+    the default becomes (`persistence.ABSENT_FROM_OLDER_CONFIGS`): the keys of this round, which
+    the test model was trained without."""
+    added = ["connection_structure", "fan_in_initialization", "learning_rate_schedule"]
+    copy = tmp_path / "model"
+    shutil.copytree(trained_model_dir, copy)
+    saved = json.loads((copy / "config.json").read_text())
+    trained_with = {key: saved.pop(key) for key in [*added, "warmup_epochs"]}
+    (copy / "config.json").write_text(json.dumps(saved))
+    config = load(copy).config
+    for key, value in trained_with.items():
+        assert persistence.ABSENT_FROM_OLDER_CONFIGS[key] == value == getattr(config, key), key
