@@ -60,7 +60,7 @@ class DIETConfig:
     # architecture
     connection_density: float = 0.2  # fraction of connected weights in randomly connected layers
     connection_structure: str = "random"  # random (Bernoulli mask) or block (see connectivity.py)
-    fan_in_initialization: bool = False  # initial weights scaled for the connected inputs
+    fan_in_initialization: bool = True  # initial weights scaled for the connected inputs
     transformer_size: int = 256  # width of the encoder
     number_of_transformer_layers: int = 2
     number_of_attention_heads: int = 4
