@@ -59,7 +59,7 @@ class DIETConfig:
     random_seed: int = 42  # same seed + same data + same config = same predictions
     # architecture
     connection_density: float = 0.2  # fraction of connected weights in randomly connected layers
-    connection_structure: str = "random"  # random (Bernoulli mask) or block (see connectivity.py)
+    connection_structure: str = "block"  # block (see connectivity.py) or random (Rasa's mask)
     fan_in_initialization: bool = True  # initial weights scaled for the connected inputs
     transformer_size: int = 256  # width of the encoder
     number_of_transformer_layers: int = 2
