@@ -50,7 +50,8 @@ def main() -> None:
     models = {}
     for structure in ("random", "block"):
         models[structure] = f"{scratch}/{structure}"
-        train(data, {"epochs": 1, "connection_structure": structure}, out=models[structure])
+        config = {"epochs": 1, "connection_structure": structure}
+        train(data, config, out=models[structure], progress=False)
     runs = []
     for _ in range(2):
         out = subprocess.run(
