@@ -147,6 +147,8 @@ class TEDConfig:
 
 # How the learning rate changes from epoch to epoch (see training/batching.py).
 LEARNING_RATE_SCHEDULES: tuple[str, ...] = ("constant", "linear", "cosine")
+# How randomly connected weights are laid out (see connectivity.py).
+CONNECTION_STRUCTURES: tuple[str, ...] = ("random", "block")
 
 # key -> (allowed types, check of the value, description of what is allowed)
 _INT, _FLOAT, _BOOL = (int,), (int, float), (bool,)
@@ -166,7 +168,11 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
         "null or a number in (0, 1)",
     ),
     "connection_density": (_FLOAT, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-    "connection_structure": ((str,), lambda v: v in ("random", "block"), "random or block"),
+    "connection_structure": (
+        (str,),
+        lambda v: v in CONNECTION_STRUCTURES,
+        "one of " + ", ".join(CONNECTION_STRUCTURES),
+    ),
     "transformer_size": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "number_of_transformer_layers": (_INT, lambda v: v >= 0, "an integer >= 0"),
     "number_of_attention_heads": (_INT, lambda v: v >= 1, "an integer >= 1"),

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CONNECTION_STRUCTURES = ("random", "block")
 # the block count is the smallest one whose computed share stays within this factor of the
 # density: fewer, wider blocks make faster products than the exact share with narrow ones
 _COMPUTED_SHARE_SLACK = 1.25
@@ -64,6 +63,30 @@ def structure_blocks(size: int, heads: int, density: float) -> int:
         if share(b) <= _COMPUTED_SHARE_SLACK * density + 1e-12:
             return b
     return min(reachable, key=lambda b: (share(b), b))
+
+
+def encoder_blocks(structure: str, size: int, heads: int, density: float) -> int | None:
+    """The block count of an encoder's block-structured layers, or None where its layers are
+    plain (`random`) ones: for ``random``, and for ``block`` at one block, which is a dense
+    layer whose plain product is faster than a batch of one.
+
+    Example:
+        >>> encoder_blocks("block", 256, 4, 0.2), encoder_blocks("block", 256, 4, 1.0)
+        (8, None)
+    """
+    if structure == "random":
+        return None
+    if structure != "block":
+        raise ValueError(f"unknown connection_structure {structure!r}")
+    blocks = structure_blocks(size, heads, density)
+    return None if blocks == 1 else blocks
+
+
+def fan_in_scale(mask: np.ndarray) -> np.ndarray:
+    """Per output, the factor sqrt(inputs / connected inputs) that gives a masked Glorot draw
+    the variance Glorot gives a dense layer of the inputs the output really has, (1, units)."""
+    connected = np.maximum(mask.sum(axis=0, keepdims=True), 1.0)
+    return np.sqrt(mask.shape[0] / connected).astype(np.float32)
 
 
 def block_mask(

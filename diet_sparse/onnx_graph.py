@@ -31,9 +31,9 @@ from diet_sparse import network as names
 from diet_sparse.config import DIETConfig
 from diet_sparse.connectivity import (
     block_offsets,
+    encoder_blocks,
     gather_indices,
     head_layout,
-    structure_blocks,
     to_blocks,
 )
 from diet_sparse.network import (
@@ -208,14 +208,17 @@ class BlockLayout:
         self.natural_shape = g.op("Shape", x)  # (batch, T, size)
         self.batch = g.op("Shape", x, start=0, end=1)
         self.length = g.op("Shape", x, start=1, end=2)
+        self._shapes: dict[tuple, str] = {}  # template -> its shape value, made once
 
     def _shape(self, template: tuple) -> str:
-        dynamic = {"batch": self.batch, "T": self.length}
-        parts = [
-            dynamic[d] if isinstance(d, str) else self.g.constant(f"dim_{d}", np.array([d]))
-            for d in template
-        ]
-        return self.g.op("Concat", *parts, axis=0)
+        if template not in self._shapes:
+            dynamic = {"batch": self.batch, "T": self.length}
+            parts = [
+                dynamic[d] if isinstance(d, str) else self.g.constant(f"dim_{d}", np.array([d]))
+                for d in template
+            ]
+            self._shapes[template] = self.g.op("Concat", *parts, axis=0)
+        return self._shapes[template]
 
     def to_blocks(self, x: str) -> str:
         """(batch, T, size) -> (blocks, batch * T, size / blocks)."""
@@ -278,12 +281,13 @@ def add_block_dense(
 
 def encoder_structure(config, masks: dict[str, np.ndarray]) -> dict:
     """`add_encoder`'s ``blocks`` and ``masks`` for a model's config (empty for ``random``)."""
-    if getattr(config, "connection_structure", "random") != "block":
-        return {}
-    blocks = structure_blocks(
-        config.transformer_size, config.number_of_attention_heads, config.connection_density
+    blocks = encoder_blocks(
+        config.connection_structure,
+        config.transformer_size,
+        config.number_of_attention_heads,
+        config.connection_density,
     )
-    return {} if blocks == 1 else {"blocks": blocks, "masks": masks}
+    return {} if blocks is None else {"blocks": blocks, "masks": masks}
 
 
 def attention_bias(mask: np.ndarray, causal: bool = False) -> np.ndarray:

@@ -19,9 +19,10 @@ from diet_sparse.config import check_connection_density, check_heads_divide_size
 from diet_sparse.connectivity import (
     block_mask,
     block_offsets,
+    encoder_blocks,
+    fan_in_scale,
     from_blocks,
     head_layout,
-    structure_blocks,
     to_blocks,
 )
 from diet_sparse.network import (
@@ -108,8 +109,7 @@ class RandomlyConnectedDense(tf.keras.layers.Dense):
         )
         # Disconnected weights start at zero too, so the stored kernel is the effective one.
         if self.fan_in_initialization:
-            connected = np.maximum(mask.sum(axis=0, keepdims=True), 1.0)  # (1, units)
-            mask = mask * np.sqrt(input_dim / connected).astype(np.float32)
+            mask = mask * fan_in_scale(mask)
         self.kernel.assign(self.kernel * mask)
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
@@ -200,8 +200,7 @@ class BlockConnectedDense(tf.keras.layers.Layer):
         initial = tf.keras.initializers.GlorotUniform()((self.input_dim, self.units)).numpy()
         initial = initial * mask
         if self.fan_in_initialization:
-            connected = np.maximum(mask.sum(axis=0, keepdims=True), 1.0)
-            initial = initial * np.sqrt(self.input_dim / connected).astype(np.float32)
+            initial = initial * fan_in_scale(mask)
         self.kernel = self.add_weight(
             name="kernel",
             shape=(
@@ -596,13 +595,7 @@ class TransformerEncoder(tf.keras.layers.Layer):
         self.size = size
         self.causal = causal
         check_heads_divide_size(size, heads)
-        blocks = None
-        if connection_structure == "block":
-            # one block is a dense layer: its plain product is faster than a batch of one
-            blocks = structure_blocks(size, heads, connection_density)
-            blocks = None if blocks == 1 else blocks
-        elif connection_structure != "random":
-            raise ValueError(f"unknown connection_structure {connection_structure!r}")
+        blocks = encoder_blocks(connection_structure, size, heads, connection_density)
         self.blocks = blocks
         self.embedding = RandomlyConnectedDense(
             size,
