@@ -9,6 +9,8 @@ transitions is computed once per model, in `CRFDecoder`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 TINY = np.finfo(np.float64).tiny
@@ -19,6 +21,12 @@ PRUNE_ABOVE = 50_000
 # Added to the score of a forbidden transition, start or end (see `CRFDecoder`): far below any
 # learned transition, so no path with it wins while another exists, and exp() of it is 0.
 FORBIDDEN = -1e4
+# Viterbi weighs only the allowed transitions, group by group, when at most this share of them
+# is allowed (see `_group_by_previous`).
+MOSTLY_ALLOWED = 0.75
+# ... and when a step weighs more than this many pairs: below it, the step over all pairs is
+# faster (fewer numpy calls); measured with 157 and 317 BILOU tags, batches of 1 and 64.
+GROUP_ABOVE = 40_000
 
 
 class CRFDecoder:
@@ -65,6 +73,7 @@ class CRFDecoder:
         scaled = transitions.astype(np.float64) - transitions.max()
         self._steps = np.exp(scaled)
         self._steps_back = np.ascontiguousarray(self._steps.T)
+        self._groups = None if allowed is None else _group_by_previous(transitions, allowed)
 
     def _bounded(self, logits: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """The logits with the forbidden first and last tags' penalties added."""
@@ -100,8 +109,9 @@ class CRFDecoder:
         backpointers = np.zeros((length, batch, n_tags), dtype=np.int64)
         live = np.arange(length)[None, :] < lengths[:, None]  # (B, T)
         padded = not live.all()
+        step = self._step if self._groups is None else self._grouped_step
         for t in range(1, length):
-            best, new = self._step(score, logits[:, t])
+            best, new = step(score, logits[:, t])
             if padded:
                 best = np.where(live[:, t, None], best, np.arange(n_tags))
                 new = np.where(live[:, t, None], new, score)
@@ -134,6 +144,20 @@ class CRFDecoder:
         inexact = np.flatnonzero(cutoff + self._spread >= score.max(axis=1))
         if len(inexact):
             best[inexact], new[inexact] = self._full_step(score[inexact], logits[inexact])
+        return best, new
+
+    def _grouped_step(self, score: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One Viterbi step over the allowed transitions only (see `_group_by_previous`)."""
+        if score.size * score.shape[1] < GROUP_ABOVE:
+            return self._full_step(score, logits)
+        best = np.empty(score.shape, dtype=np.int64)
+        new = np.empty(score.shape, dtype=np.float32)
+        for group in self._groups:
+            # (B, G, 1, p) + (G, n, p): each group's previous scores, gathered once
+            candidates = score[:, group.previous][:, :, None, :] + group.transitions
+            choice = candidates.argmax(axis=3)  # ties go to the lowest tag, as in _full_step
+            best[:, group.following] = group.previous_flat[group.row_start + choice]
+            new[:, group.following] = candidates.max(axis=3) + logits[:, group.following]
         return best, new
 
     def _full_step(self, score: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -171,3 +195,61 @@ class CRFDecoder:
 
         joint = forward * backward
         return (joint / np.maximum(joint.sum(axis=2, keepdims=True), TINY)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Next tags that share their allowed previous tags, stacked with others of the same
+    shape (G groups of n next tags, each with the same p previous tags): ``following``
+    (G, n) the next tags, ``previous`` (G, p) the tags they may follow and ``transitions``
+    (G, n, p) the scores of those pairs; ``previous_flat`` (G * p) and ``row_start`` (G, 1)
+    turn a choice among the p back into a tag."""
+
+    following: np.ndarray
+    previous: np.ndarray
+    transitions: np.ndarray
+    previous_flat: np.ndarray
+    row_start: np.ndarray
+
+    @classmethod
+    def stack(cls, transitions: np.ndarray, members: list[tuple[np.ndarray, list[int]]]):
+        previous = np.array([p for p, _ in members], dtype=np.int64)  # (G, p)
+        following = np.array([f for _, f in members], dtype=np.int64)  # (G, n)
+        n_groups, n_previous = previous.shape
+        return cls(
+            following=following,
+            previous=previous,
+            transitions=transitions[previous[:, None, :], following[:, :, None]].astype(np.float32),
+            previous_flat=previous.reshape(-1),
+            row_start=(np.arange(n_groups) * n_previous)[:, None],
+        )
+
+
+def _group_by_previous(transitions: np.ndarray, allowed: np.ndarray) -> list[_Group] | None:
+    """The allowed transitions as dense groups, or None when they are (nearly) all allowed.
+
+    Under BILOU rules most pairs of tags are forbidden: B-, U- and O follow only O, L- and U-,
+    while I-x and L-x follow only B-x and I-x. Grouping the next tags by the set of tags they
+    may follow turns one Viterbi step over all N x N pairs into one product over the outside
+    tags (a quarter of the pairs) and one tiny product per entity type, with equal results. A
+    tag that may follow none keeps every previous tag (at the forbidden score), so a path
+    always exists.
+
+    Example:
+        >>> allowed = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]]) > 0
+        >>> [g.previous.tolist() for g in _group_by_previous(np.zeros((3, 3)), allowed)]
+        [[[0, 2], [0, 1], [1, 2]]]
+    """
+    allowed = np.asarray(allowed, dtype=bool)
+    if allowed.mean() > MOSTLY_ALLOWED:
+        return None
+    by_previous: dict[bytes, list[int]] = {}
+    for tag in range(len(allowed)):
+        column = allowed[:, tag] if allowed[:, tag].any() else np.ones(len(allowed), bool)
+        by_previous.setdefault(np.packbits(column).tobytes(), []).append(tag)
+    by_shape: dict[tuple[int, int], list[tuple[np.ndarray, list[int]]]] = {}
+    for following in by_previous.values():
+        column = allowed[:, following[0]]
+        previous = np.flatnonzero(column) if column.any() else np.arange(len(allowed))
+        by_shape.setdefault((len(previous), len(following)), []).append((previous, following))
+    return [_Group.stack(transitions, members) for members in by_shape.values()]

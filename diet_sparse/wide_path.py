@@ -129,15 +129,22 @@ def wide_scores(
 
     Computes what ``wide_inputs(...) @ kernel + bias`` computes, straight from the sentence
     rows' CSR arrays: at one message per parse, building the sparse input matrix cost more
-    than the product (0.35 ms of a 2.3 ms SNIPS parse).
+    than the product (0.35 ms of a 2.3 ms SNIPS parse), and summing per message with
+    ``np.add.reduceat`` costs a fifth of ``np.add.at``.
     """
     kernel = weights[KERNEL]
     message, columns, values = _sentence_values(
         features, offsets, weights[IDF], weights[COLUMN_BLOCK]
     )
-    n_features = features.shape[1]
-    scores = np.zeros((len(offsets) - 1, kernel.shape[1]), np.float64)
-    np.add.at(scores, message, values[:, None] * kernel[columns])
+    n_features, n_messages = features.shape[1], len(offsets) - 1
+    scores = np.zeros((n_messages, kernel.shape[1]), np.float64)
+    # each message's values are contiguous: one segment sum per message that has any
+    counts = np.bincount(message, minlength=n_messages)
+    present = np.flatnonzero(counts)
+    if len(present):
+        starts = (np.cumsum(counts) - counts)[present]
+        contributions = values[:, None].astype(np.float64) * kernel[columns]
+        scores[present] = np.add.reduceat(contributions, starts, axis=0)
     if dense is not None:
         scores += dense @ kernel[n_features:]
     return (weight * (scores + weights[BIAS])).astype(np.float32)

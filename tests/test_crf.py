@@ -243,3 +243,28 @@ def test_the_nlu_decodes_with_bilou_constraints_when_configured(trained_nlu, exa
     for result in constrained.parse_batch(texts):
         for entity in result["entities"]:
             assert entity["start"] < entity["end"]
+
+
+@pytest.mark.parametrize("logit_scale", [0.5, 6.0])
+def test_grouped_viterbi_equals_viterbi_over_all_pairs(logit_scale):
+    """Constrained decoders weigh the allowed transitions group by group; the paths must be
+    those of the step over all N x N pairs, for a batch of messages of mixed lengths."""
+    from diet_sparse.tagging import TagVocabulary
+
+    vocabulary = TagVocabulary.for_entities([f"e{i}" for i in range(6)], bilou=True)
+    allowed, start, end = vocabulary.valid_transitions()
+    rng = np.random.default_rng(10)
+    n_tags = len(vocabulary)
+    transitions = rng.normal(scale=2.0, size=(n_tags, n_tags)).astype(np.float32)
+    decoder = CRFDecoder(transitions, allowed=allowed, start=start, end=end)
+    assert decoder._groups is not None and len(decoder._groups) == 2  # outside tags, I/L pairs
+    everything = CRFDecoder(transitions, allowed=allowed, start=start, end=end)
+    everything._groups = None
+    lengths = rng.integers(0, 9, size=30)
+    logits = rng.normal(scale=logit_scale, size=(30, 8, n_tags)).astype(np.float32)
+    grouped = decoder.viterbi(logits, lengths)
+    np.testing.assert_array_equal(grouped, everything.viterbi(logits, lengths))
+    for i, n in enumerate(lengths):
+        path = grouped[i, :n]
+        assert all(allowed[a, b] for a, b in zip(path, path[1:]))
+        assert n == 0 or (start[path[0]] and end[path[-1]])

@@ -160,3 +160,24 @@ def test_the_scores_equal_the_regression_on_its_inputs(featurized_examples, with
             weight=2.5,
         )
         np.testing.assert_allclose(one[0], expected[i], rtol=1e-5, atol=1e-5)
+
+
+def test_messages_without_known_terms_get_the_bias_alone():
+    """Messages whose sentence rows are empty (no term seen in training), among others and at
+    either end of the batch, score the bias; the others score as the regression says."""
+    rng = np.random.default_rng(0)
+    train = scipy.sparse.csr_matrix(rng.poisson(0.5, size=(30, 8)).astype(np.float32))
+    ids = np.arange(30) % 3
+    weights = wide_path.fit_wide_path(train, np.arange(31), None, ids, 3, [5, 3], seed=0)
+    dense = rng.poisson(0.8, size=(6, 8)).astype(np.float32) + 1
+    dense[[0, 2, 3, 5]] = 0
+    rows = scipy.sparse.csr_matrix(dense)
+    offsets = np.arange(7)  # each message: just its sentence row
+    inputs = wide_path.wide_inputs(
+        rows, offsets, None, weights[wide_path.IDF], weights[wide_path.COLUMN_BLOCK]
+    )
+    expected = inputs @ weights[wide_path.KERNEL] + weights[wide_path.BIAS]
+    scores = wide_path.wide_scores(weights, rows, offsets)
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scores[[0, 2, 3, 5]], np.tile(weights[wide_path.BIAS], (4, 1)))
+    assert np.abs(scores[[1, 4]] - weights[wide_path.BIAS]).max() > 1e-2
