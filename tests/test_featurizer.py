@@ -81,6 +81,61 @@ def test_count_blocks_equal_count_vectorizer_transform_of_each_token():
         assert (ours != reference).nnz == 0, name
 
 
+WORDS = [
+    "",
+    "a",
+    "I",
+    "hi",
+    "Book",
+    "ÉCOLE",
+    "straße",
+    "İstanbul",
+    "naïve",
+    "3pm",
+    "x-ray",
+    "日本語",
+    "🙂ok",
+    "ab\u0301c",
+    "loooooooong",
+    "a b",
+    "  two  spaces ",
+    "tab\tand\nnewline",
+]
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+@pytest.mark.parametrize("ngram_range", [(1, 4), (2, 3), (3, 5), (1, 1)])
+def test_our_analyzers_give_scikit_learns_terms(lowercase, ngram_range):
+    """Parsing analyses words without scikit-learn (its import was most of a cold start); the
+    terms must be those of the CountVectorizer analyzers the vocabularies were fitted with."""
+    char = CountVectorizer(analyzer="char_wb", ngram_range=ngram_range, lowercase=lowercase)
+    word = CountVectorizer(token_pattern=r"(?u)\S+", lowercase=lowercase)
+    char_analyzer, word_analyzer = char.build_analyzer(), word.build_analyzer()
+    for text in WORDS:
+        assert featurizer_module.char_wb_terms(text, *ngram_range, lowercase) == char_analyzer(
+            text
+        ), text
+        if not any(c.isspace() for c in text):  # a token never holds whitespace
+            assert featurizer_module.word_terms(text, lowercase) == word_analyzer(text), text
+
+
+def test_loading_and_parsing_import_no_scikit_learn(trained_nlu, tmp_path):
+    import subprocess
+    import sys
+
+    from diet_sparse.persistence import save
+
+    save(trained_nlu, tmp_path / "model")
+    code = (
+        "import sys; from diet_sparse.persistence import load; "
+        f"load({str(tmp_path / 'model')!r}).parse('book a table in Berlin'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_remembered_term_columns_give_the_same_features_as_fresh_ones():
     texts = ["Book tables in Berlin tonight", "book a table", "jazz jazz unknownword", "Berlin"]
     fresh = [Featurizer().fit(TRAIN).transform([text]).features for text in texts]
