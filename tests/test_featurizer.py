@@ -351,3 +351,15 @@ def test_docstring_examples_run():
     result = doctest.testmod(featurizer_module)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_featurizing_in_chunks_gives_the_batch_of_one_piece(monkeypatch):
+    texts = ["Book tables in Berlin tonight", "", "jazz jazz unknownword", "hi", "book it"] * 3
+    featurizer = Featurizer().fit(TRAIN)
+    whole = featurizer.transform(texts)
+    monkeypatch.setattr(featurizer_module, "TRANSFORM_CHUNK", 4)
+    chunked = featurizer.transform(texts)
+    assert chunked.tokens == whole.tokens
+    np.testing.assert_array_equal(chunked.offsets, whole.offsets)
+    assert chunked.features.shape == whole.features.shape
+    assert (chunked.features != whole.features).nnz == 0
