@@ -88,9 +88,12 @@ class CRFDecoder:
     def decode(self, logits: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Viterbi tags (B, T) and, per token, the posterior probability of its tag (B, T)."""
         tags = self.viterbi(logits, lengths)
+        return tags, self.confidences(logits, lengths, tags)
+
+    def confidences(self, logits: np.ndarray, lengths: np.ndarray, tags: np.ndarray) -> np.ndarray:
+        """Per token, the posterior probability of its tag in ``tags`` (B, T)."""
         marginals = self.marginals(logits, lengths)
-        confidences = np.take_along_axis(marginals, tags[:, :, None], axis=2)[:, :, 0]
-        return tags, confidences
+        return np.take_along_axis(marginals, tags[:, :, None], axis=2)[:, :, 0]
 
     def viterbi(self, logits: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Most likely tag sequences: logits (B, T, N), lengths (B,) -> (B, T).

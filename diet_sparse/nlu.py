@@ -179,9 +179,17 @@ class NLU:
         token_counts = np.diff(featurized.offsets) - 1
         decoded = {}
         if "entity" in self.decoders:
-            decoded["entity"] = self.decoders["entity"].decode(outputs["entity"], token_counts)
-            # roles and groups only label entities: messages without any need no decoding
-            rows = np.flatnonzero((decoded["entity"][0] != 0).any(axis=1))  # tag 0 is O
+            decoder = self.decoders["entity"]
+            tags = decoder.viterbi(outputs["entity"], token_counts)
+            # Confidences, roles and groups only describe entities: messages without any
+            # (many, in a typical assistant) need no forward-backward pass and no more decoding.
+            rows = np.flatnonzero((tags != 0).any(axis=1))  # tag 0 is O
+            confidences = np.zeros(tags.shape, dtype=np.float32)
+            if len(rows):
+                confidences[rows] = decoder.confidences(
+                    outputs["entity"][rows], token_counts[rows], tags[rows]
+                )
+            decoded["entity"] = (tags, confidences)
         for head in ("role", "group"):
             if head not in self.decoders:
                 continue

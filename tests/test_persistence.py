@@ -284,13 +284,13 @@ def test_loading_a_model_leaves_the_process_blas_threads_alone(trained_model_dir
     before = blas_threads()
     nlu = load(trained_model_dir)
     during = []
-    decode = nlu.decoders["entity"].decode
+    viterbi = nlu.decoders["entity"].viterbi
 
     def watched(*args):
         during.append(blas_threads())
-        return decode(*args)
+        return viterbi(*args)
 
-    nlu.decoders["entity"].decode = watched
+    nlu.decoders["entity"].viterbi = watched
     nlu.parse("book a flight to Paris")
     nlu.parse_batch(["hello", "book a flight to Paris"] * 70, batch_size=16, workers=2)
     assert blas_threads() == before
