@@ -43,9 +43,12 @@ def _train(args: argparse.Namespace) -> int:
     check_model_directory(args.out)
     data = load_training_data(args.data)
 
+    from diet_sparse.config import RasaConfigWarning
     from diet_sparse.training import train
 
-    train(data, config, out=args.out, progress=not args.quiet)
+    with warnings.catch_warnings():  # shown above; the path again, so the model records
+        warnings.simplefilter("ignore", RasaConfigWarning)  # what of a Rasa config it used
+        train(data, args.config or config, out=args.out, progress=not args.quiet)
     print(f"Model saved to {args.out}", file=sys.stderr)
     return 0
 
@@ -63,11 +66,14 @@ def _train_core(args: argparse.Namespace) -> int:
     stories = load_stories(args.data)  # a Rasa data folder: its nlu files are skipped
     validate_stories(stories, domain)
 
+    from diet_sparse.config import RasaConfigWarning
     from diet_sparse.training import train_policy
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TrainingDataWarning)  # validate_stories showed them
-        train_policy(domain, stories, config, out=args.out, progress=not args.quiet)
+        warnings.simplefilter("ignore", RasaConfigWarning)  # as_config showed them
+        policy_config = args.config or config  # the path: the policy records a Rasa config
+        train_policy(domain, stories, policy_config, out=args.out, progress=not args.quiet)
     print(f"Policy saved to {args.out}", file=sys.stderr)
     return 0
 

@@ -15,9 +15,15 @@ from typing import Any
 
 import yaml
 
+from diet_sparse import rasa_config
+
 
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message says which key and why."""
+
+
+class RasaConfigWarning(UserWarning):
+    """A key or component of Rasa's config.yml that diet-sparse does not implement."""
 
 
 # The featurizer's options are checked here, once, for the YAML config and for direct use of
@@ -78,6 +84,7 @@ class DIETConfig:
     ranking_length: int = 10  # intents listed in intent_ranking
     fallback_threshold: float | None = None  # below this top confidence: nlu_fallback; None: off
     ambiguity_threshold: float | None = None  # top two closer than this: nlu_fallback; None: off
+    renormalize_confidences: bool = False  # the ranked intents' confidences rescaled to sum to 1
     # regularisation
     drop_rate: float = 0.2  # dropout in the encoder and of sparse input values
     drop_rate_attention: float = 0.0  # dropout of attention weights
@@ -196,6 +203,7 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
         lambda v: v is None or 0 <= v <= 1,
         "null or a number in [0, 1]",
     ),
+    "renormalize_confidences": (_BOOL, lambda v: True, "true or false"),
     "drop_rate": (_FLOAT, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "drop_rate_attention": (_FLOAT, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "regularization_constant": (_FLOAT, lambda v: v >= 0, "a number >= 0"),
@@ -394,7 +402,28 @@ def load_config(path: str | Path | None, kind: type = DIETConfig) -> Any:
         values = {}
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a config must be a mapping of key: value, got {values!r}")
+    if rasa_config.is_rasa_config(values):
+        try:
+            translated = rasa_config.translate(values, where=str(path))
+        except rasa_config.RasaConfigError as error:
+            raise ConfigError(str(error)) from None
+        for message in translated.ignored:
+            warnings.warn(message, RasaConfigWarning, stacklevel=2)
+        values = translated.ted if kind is TEDConfig else translated.diet
+        return resolve_config(values, where=f"{path} (Rasa's config, as diet-sparse's)", kind=kind)
     return resolve_config(values, where=str(path), kind=kind)
+
+
+def rasa_config_report(path: str | Path) -> dict[str, Any] | None:
+    """What `load_config` mapped and ignored of a Rasa config.yml at ``path``, for a model's
+    metadata; None for a diet-sparse config (or no file)."""
+    try:
+        values = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    if not rasa_config.is_rasa_config(values):
+        return None
+    return rasa_config.translate(values, where=str(path)).report()
 
 
 ConfigLike = DIETConfig | TEDConfig | dict[str, Any] | str | Path | None

@@ -217,10 +217,11 @@ class NLU:
     def _intent_result(self, probabilities: np.ndarray) -> dict[str, Any]:
         order = np.argsort(-probabilities, kind="stable")
         ranking_length = self.config.ranking_length or len(order)
-        ranking = [
-            {"name": self.intents[j], "confidence": float(probabilities[j])}
-            for j in order[:ranking_length]
-        ]
+        top = order[:ranking_length]
+        if self.config.renormalize_confidences:  # as Rasa: the ranked confidences sum to 1
+            probabilities = probabilities.copy()
+            probabilities[top] /= max(float(probabilities[top].sum()), 1e-12)
+        ranking = [{"name": self.intents[j], "confidence": float(probabilities[j])} for j in top]
         fallback = fallback_confidence(
             [float(probabilities[j]) for j in order[:2]],
             self.config.fallback_threshold,

@@ -218,6 +218,7 @@ ABSENT_FROM_OLDER_CONFIGS = {
     "fan_in_initialization": False,
     "learning_rate_schedule": "constant",
     "warmup_epochs": 0,
+    "renormalize_confidences": False,
 }
 # the same for policies
 ABSENT_FROM_OLDER_POLICY_CONFIGS = {

@@ -12,6 +12,7 @@ TENSORFLOW = {"tensorflow", "tensorflow_addons", "keras", "tf_keras"}
 # Lowest first: a module may import only modules listed before it. The README lists the
 # modules in this order (a test below checks it).
 LAYERS = [
+    "rasa_config",
     "config",
     "tokenizer",
     "data",

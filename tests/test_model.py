@@ -156,3 +156,19 @@ def test_wide_path_trains_saves_and_loads(example_data, tmp_path):
         [i["confidence"] for i in nlu.parse(text)["intent_ranking"]],
         atol=1e-6,
     )
+
+
+def test_renormalized_confidences_of_the_ranking_sum_to_one(trained_nlu):
+    from dataclasses import replace
+
+    plain = replace(trained_nlu, config=replace(trained_nlu.config, ranking_length=2))
+    renormalized = replace(
+        trained_nlu,
+        config=replace(trained_nlu.config, ranking_length=2, renormalize_confidences=True),
+    )
+    text = "book a table in Berlin"
+    before = [r["confidence"] for r in plain.parse(text)["intent_ranking"]]
+    after = [r["confidence"] for r in renormalized.parse(text)["intent_ranking"]]
+    assert sum(before) < 1 - 1e-4  # the case where renormalizing changes something
+    assert sum(after) == pytest.approx(1.0, abs=1e-6)
+    assert after == pytest.approx([c / sum(before) for c in before], rel=1e-5)

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from diet_sparse import __version__
-from diet_sparse.config import ConfigLike, TEDConfig, as_config
+from diet_sparse.config import ConfigLike, TEDConfig, as_config, rasa_config_report
 from diet_sparse.data import TrainingDataError
 from diet_sparse.dialogue_features import TurnFeaturizer, training_examples
 from diet_sparse.domain import Domain, load_domain
@@ -54,6 +54,7 @@ def train_policy(
     Example:
         >>> policy = train_policy("data/domain.yml", "data/", out="models/policy")  # doctest: +SKIP
     """
+    from_rasa = rasa_config_report(config) if isinstance(config, str | Path) else None
     config = as_config(config, kind=TEDConfig)
     if out is not None:
         check_model_directory(out)
@@ -99,6 +100,8 @@ def train_policy(
         "trainable_weights": counts,
         "history": history,
     }
+    if from_rasa is not None:  # what of the Rasa config.yml was mapped, and what ignored
+        metadata["rasa_config"] = from_rasa
     policy = Policy(config, domain, model.to_weights(), metadata, keras_model=model)
     if out is not None:
         save_policy(policy, out)

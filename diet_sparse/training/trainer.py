@@ -16,7 +16,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from diet_sparse import __version__, wide_path
-from diet_sparse.config import ConfigLike, DIETConfig, as_config
+from diet_sparse.config import ConfigLike, DIETConfig, as_config, rasa_config_report
 from diet_sparse.data import TrainingData, TrainingDataError, load_training_data
 from diet_sparse.featurizer import Featurizer
 from diet_sparse.nlu import NLU
@@ -71,6 +71,7 @@ def train(
         >>> nlu.parse("hi")["intent"]["name"]  # doctest: +SKIP
         'greet'
     """
+    from_rasa = rasa_config_report(config) if isinstance(config, str | Path) else None
     config = as_config(config)  # validated before anything expensive
     if out is not None:
         check_model_directory(out)
@@ -158,6 +159,8 @@ def train(
         "wide_path_weight_from": "auto" if resolved_weight else "config",
         "history": history,
     }
+    if from_rasa is not None:  # what of the Rasa config.yml was mapped, and what ignored
+        metadata["rasa_config"] = from_rasa
     nlu = NLU(
         config,
         featurizer,
