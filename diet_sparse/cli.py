@@ -20,6 +20,7 @@ import functools
 import json
 import logging
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -31,10 +32,15 @@ from diet_sparse.config import ConfigError
 from diet_sparse.data import TrainingDataError
 from diet_sparse.persistence import check_model_directory
 
+# A Rasa project folder's parts, as `rasa train` reads them.
+PROJECT_CONFIG, PROJECT_DOMAIN, PROJECT_DATA = "config.yml", "domain.yml", "data"
 BAD_INPUT = 2  # the exit code of argparse's own errors, used for every error a user can fix
 
 
 def _train(args: argparse.Namespace) -> int:
+    project = _project_folder(args)
+    if project is not None:
+        return _train_project(args, project)
     from diet_sparse.config import as_config
     from diet_sparse.data import load_training_data
 
@@ -50,6 +56,71 @@ def _train(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore", RasaConfigWarning)  # what of a Rasa config it used
         train(data, args.config or config, out=args.out, progress=not args.quiet)
     print(f"Model saved to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _project_folder(args: argparse.Namespace) -> Path | None:
+    """The Rasa project folder ``train`` works on: ``--project``, or the current folder when
+    neither ``--data`` nor ``--config`` is given and it holds a config.yml and a data/ folder."""
+    if getattr(args, "project", None):
+        return Path(args.project)
+    if args.data is None and args.config is None:
+        here = Path.cwd()
+        if (here / PROJECT_CONFIG).is_file() and (here / PROJECT_DATA).is_dir():
+            return here
+    return None
+
+
+def _train_project(args: argparse.Namespace, project: Path) -> int:
+    """A whole Rasa project: config.yml, domain.yml and data/ -> an NLU model and, when there
+    are stories, a dialogue policy, in ``models/<time>/{nlu,core}`` (or ``--out``)."""
+    from diet_sparse.config import RasaConfigWarning, TEDConfig, as_config
+    from diet_sparse.data import TrainingDataError, TrainingDataWarning, load_training_data
+    from diet_sparse.domain import load_domain
+    from diet_sparse.persistence import PROJECT_CORE, PROJECT_NLU
+    from diet_sparse.stories import load_stories, validate_stories
+
+    if not project.is_dir():
+        raise TrainingDataError(f"--project {project}: not a folder")
+    config_path = project / PROJECT_CONFIG
+    data = project / PROJECT_DATA
+    if not data.is_dir():
+        raise TrainingDataError(f"{project}: a Rasa project needs a {PROJECT_DATA}/ folder")
+    config = config_path if config_path.is_file() else None
+    if config is None:
+        print(f"{project}: no {PROJECT_CONFIG}: diet-sparse's defaults", file=sys.stderr)
+    # Everything is checked before TensorFlow loads, the policy's inputs too.
+    diet_config = as_config(config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RasaConfigWarning)  # the same file: shown once above
+        as_config(config, kind=TEDConfig)
+    out = Path(args.out) if args.out else project / "models" / time.strftime("%Y%m%d-%H%M%S")
+    check_model_directory(out / PROJECT_NLU)
+    nlu_data = load_training_data(data)
+    domain_path = project / PROJECT_DOMAIN
+    stories = []
+    if domain_path.is_file():
+        domain = load_domain(domain_path)
+        stories = load_stories(data)
+        validate_stories(stories, domain)
+        check_model_directory(out / PROJECT_CORE)
+    else:
+        print(f"{project}: no {PROJECT_DOMAIN}: the NLU model only", file=sys.stderr)
+    has_stories = any(not story.is_rule for story in stories)
+
+    from diet_sparse.training import train, train_policy
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RasaConfigWarning)
+        warnings.simplefilter("ignore", TrainingDataWarning)  # shown while loading
+        train(nlu_data, config or diet_config, out=out / PROJECT_NLU, progress=not args.quiet)
+        print(f"NLU model saved to {out / PROJECT_NLU}", file=sys.stderr)
+        if has_stories:
+            train_policy(domain, stories, config, out=out / PROJECT_CORE, progress=not args.quiet)
+            print(f"Policy saved to {out / PROJECT_CORE}", file=sys.stderr)
+        elif domain_path.is_file():
+            print(f"{project}: no stories in {data}: no policy trained", file=sys.stderr)
+    print(f"Model saved to {out}", file=sys.stderr)
     return 0
 
 
@@ -337,7 +408,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", nargs="+", help="training data files or directories (required)")
     train.add_argument("--out", help="model directory to write (required)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.set_defaults(handler=_train, required=(train, ("--data", "--out")))
+    train.add_argument(
+        "--project",
+        help="a Rasa project folder (config.yml, domain.yml, data/): train the NLU model and "
+        "the policy into its models/ (default: the current folder, when it is one and neither "
+        "--data nor --config is given)",
+    )
+    train.set_defaults(handler=_train, required=(train, ("--data", "--out"), _project_folder))
     train_parts = train.add_subparsers(title="dialogue policy", metavar="[core]")
     train_core = train_parts.add_parser(
         "core",
@@ -526,7 +603,9 @@ def _check_required(args: argparse.Namespace) -> None:
     required = getattr(args, "required", None)
     if required is None:
         return
-    parser, options = required
+    parser, options, *waived_by = required
+    if waived_by and waived_by[0](args) is not None:
+        return
     missing = [option for option in options if getattr(args, option.lstrip("-")) is None]
     if missing:
         parser.error(f"the following arguments are required: {', '.join(missing)}")

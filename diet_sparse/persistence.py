@@ -168,6 +168,19 @@ def check_output_directory(out: str | Path, what: str = "output directory") -> P
     return out
 
 
+# The parts of a model directory trained from a Rasa project (see `_project_part`).
+PROJECT_NLU, PROJECT_CORE = "nlu", "core"
+
+
+def _project_part(directory: Path, part: str) -> Path:
+    """``directory/part`` when ``directory`` is a project's model (``diet-sparse train`` in a
+    Rasa project writes the NLU model to ``nlu/`` and the policy to ``core/``), else
+    ``directory``."""
+    if not (directory / "metadata.json").exists() and (directory / part / "metadata.json").exists():
+        return directory / part
+    return directory
+
+
 def check_model_directory(directory: str | Path) -> Path:
     """Raise now what `save` would raise at the end of a long training: ``directory`` must be
     a model directory, an empty one, or a new one in a folder that can be written to.
@@ -241,7 +254,7 @@ def load(directory: str | Path, threads: int | None = None) -> NLU:
     Example:
         >>> nlu = load("models/default")  # doctest: +SKIP
     """
-    directory = Path(directory)
+    directory = _project_part(Path(directory), PROJECT_NLU)
     if not directory.is_dir():
         raise ModelLoadError(f"model directory {directory} does not exist")
     if (directory / "domain.json").is_file() and not (directory / "featurizer.json").is_file():
@@ -453,7 +466,7 @@ def load_policy(directory: str | Path, threads: int = 1) -> Policy:
     Example:
         >>> policy = load_policy("models/policy")  # doctest: +SKIP
     """
-    directory = Path(directory)
+    directory = _project_part(Path(directory), PROJECT_CORE)
     if not directory.is_dir():
         raise ModelLoadError(f"policy directory {directory} does not exist")
     missing = [name for name in POLICY_FILES if not (directory / name).is_file()]

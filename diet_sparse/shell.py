@@ -1,4 +1,5 @@
-"""Interactive shell: type a message, see its intent, the runners-up and the entities in place.
+"""Interactive shell: type a message, see its intent, the runners-up and the entities in place;
+with a project's model that holds a policy, the bot answers instead.
 
 Reads lines with `input`, so it works at a terminal (with line editing) and with piped stdin.
 Entities are highlighted in colour on a terminal and marked up as ``[Berlin](city:departure)``
@@ -94,6 +95,37 @@ def format_result(result: dict[str, Any], colour: bool = False) -> str:
     return "\n".join(lines)
 
 
+def format_reply(actions: list[dict[str, Any]]) -> str:
+    """What the bot does for one message: each response's text, each custom action's name (it
+    would need an action server, which is not run).
+
+    Example:
+        >>> print(format_reply([{"action": "utter_greet", "kind": "response", "text": "Hi!"},
+        ...     {"action": "action_check", "kind": "custom", "text": None},
+        ...     {"action": "action_listen", "kind": "listen", "text": None}]))
+        Hi!
+        [action_check: a custom action, not run]
+    """
+    lines = []
+    for action in actions:
+        if action["kind"] == "response":
+            lines.append(action["text"] or f"[{action['action']}: no text]")
+        elif action["kind"] == "custom":
+            lines.append(f"[{action['action']}: a custom action, not run]")
+    return "\n".join(lines)
+
+
+def _bot(nlu: Any, model_dir: Path) -> Any:
+    """A `bot.Bot` when ``model_dir`` is a project's model holding a policy, else None."""
+    from diet_sparse.persistence import PROJECT_CORE, load_policy
+
+    if not (model_dir / PROJECT_CORE / "metadata.json").is_file():
+        return None
+    from diet_sparse.bot import Bot
+
+    return Bot(nlu, load_policy(model_dir))
+
+
 def _use_colour(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
@@ -122,6 +154,9 @@ def run_shell(model_dir: str | Path) -> int:
         _enable_line_editing()
     print(f"Loading the model in {model_dir} ...", file=sys.stderr, flush=True)
     nlu = load(model_dir)
+    bot = _bot(nlu, Path(model_dir))
+    if bot is not None:
+        print("The bot answers (a project model with a policy).", file=sys.stderr, flush=True)
     print("Type a message; /exit or Ctrl-D to quit.", file=sys.stderr, flush=True)
     colour = _use_colour(sys.stdout)
     prompt = "> " if interactive else ""
@@ -138,5 +173,7 @@ def run_shell(model_dir: str | Path) -> int:
         text = line.strip()
         if text in EXIT_COMMANDS:
             return 0
-        if text:
+        if text and bot is not None:
+            print(format_reply(bot.respond(text)), flush=True)
+        elif text:
             print(format_result(nlu.parse(text), colour), flush=True)

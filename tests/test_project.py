@@ -1,0 +1,96 @@
+"""A Rasa project folder trained as it is (issue 13): config.yml, domain.yml and data/ give an
+NLU model and a policy in one model directory, which loads either way and talks in the shell."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from diet_sparse.cli import main
+from diet_sparse.persistence import load, load_policy
+
+ROOT = Path(__file__).parent.parent
+CONFIG = """\
+recipe: default.v1
+language: en
+pipeline:
+  - name: WhitespaceTokenizer
+  - name: CountVectorsFeaturizer
+  - name: DIETClassifier
+    epochs: 3
+    transformer_size: 16
+    number_of_transformer_layers: 1
+    number_of_attention_heads: 2
+  - name: EntitySynonymMapper
+policies:
+  - name: MemoizationPolicy
+  - name: TEDPolicy
+    epochs: 3
+    max_history: 3
+    transformer_size: 16
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("project")
+    (folder / "data").mkdir()
+    for name in ("nlu.yml", "stories.yml", "rules.yml", "extras.yml"):
+        shutil.copy(ROOT / "data" / name, folder / "data" / name)
+    shutil.copy(ROOT / "data" / "domain.yml", folder / "domain.yml")
+    (folder / "config.yml").write_text(CONFIG, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(project):
+    out = project / "models" / "first"
+    assert main(["train", "--project", str(project), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_a_project_trains_both_models_into_one_directory(trained):
+    assert (trained / "nlu" / "metadata.json").is_file()
+    assert (trained / "core" / "metadata.json").is_file()
+    nlu, policy = load(trained), load_policy(trained)  # either part, from the project model
+    assert nlu.config.epochs == 3 and policy.config.max_history == 3
+    assert nlu.parse("hello")["intent"]["name"] in nlu.intents
+
+
+def test_train_with_no_arguments_in_a_project_folder_uses_it(project, monkeypatch, capsys):
+    monkeypatch.chdir(project)
+    monkeypatch.setattr("diet_sparse.cli.time.strftime", lambda _: "fixed")
+    assert main(["train", "--quiet"]) == 0
+    assert (project / "models" / "fixed" / "nlu").is_dir()
+    assert "Model saved to" in capsys.readouterr().err
+
+
+def test_outside_a_project_train_still_asks_for_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["train"])
+    assert exit_.value.code == 2
+
+
+def test_a_project_without_data_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "config.yml").write_text(CONFIG, encoding="utf-8")
+    assert main(["train", "--project", str(tmp_path), "--out", str(tmp_path / "m")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error:") and "data/" in error
+
+
+def test_the_shell_of_a_project_model_is_the_bot(trained):
+    result = subprocess.run(
+        [sys.executable, "-m", "diet_sparse.cli", "shell", "--model", str(trained)],
+        input="hello\n/exit\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "The bot answers" in result.stderr
+    assert "intent:" not in result.stdout  # the bot's replies, not the parse
