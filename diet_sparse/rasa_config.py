@@ -30,7 +30,9 @@ DIET_SAME_NAME = (
 )  # fmt: skip
 # ... keys whose value is one per attribute in Rasa ({text: 256, label: 20}); DIET's encoder
 # reads the text's.
-DIET_PER_ATTRIBUTE = ("transformer_size", "number_of_transformer_layers", "dense_dimension")
+DIET_PER_ATTRIBUTE = dict.fromkeys(
+    ("transformer_size", "number_of_transformer_layers", "dense_dimension"), "text"
+)
 # Rasa keys diet-sparse does not implement: the value that means what diet-sparse does anyway
 # (no warning), and what it does.
 DIET_NOT_IMPLEMENTED: dict[str, tuple[Any, str]] = {
@@ -91,7 +93,12 @@ TED_NOT_IMPLEMENTED: dict[str, tuple[Any, str]] = {
     "max_relative_position": (5, "absolute positions"),
     "priority": (None, "rules, then memorized stories, then TED"),
 }  # fmt: skip
-TED_PER_ATTRIBUTE = {"transformer_size": "dialogue", "number_of_transformer_layers": "dialogue"}
+# (dense_dimension: one width for every attribute here, the intent's)
+TED_PER_ATTRIBUTE = {
+    "transformer_size": "dialogue",
+    "number_of_transformer_layers": "dialogue",
+    "dense_dimension": "intent",
+}
 
 # Pipeline components Rasa 3 ships that diet-sparse replaces or leaves out, and what it does.
 NOT_IMPLEMENTED_COMPONENTS = {
@@ -179,8 +186,6 @@ class RasaConfig:
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule policies: options
     mapped: list[str] = field(default_factory=list)  # "DIETClassifier.epochs -> epochs"
     ignored: list[str] = field(default_factory=list)  # one warning each
-    has_pipeline: bool = False
-    has_policies: bool = False
 
     def report(self) -> dict[str, Any]:
         """What a model saves of the translation (its metadata's ``rasa_config``)."""
@@ -224,7 +229,6 @@ def translate(values: dict[str, Any], where: str = "config.yml") -> RasaConfig:
         )
     pipeline = _entries(values, "pipeline", where)
     policies = _entries(values, "policies", where)
-    config.has_pipeline, config.has_policies = bool(pipeline), bool(policies)
     if pipeline:
         _read_pipeline(pipeline, where, config)
     else:
@@ -262,9 +266,7 @@ def _unknown(where: str, what: str, name: str, known: Any) -> RasaConfigError:
     return RasaConfigError(f"{where}: unknown {what} {name!r}.{hint}")
 
 
-def _options(
-    entry: dict[str, Any], defaults: dict[str, Any], where: str, config: RasaConfig
-) -> dict[str, Any]:
+def _options(entry: dict[str, Any], defaults: dict[str, Any], where: str) -> dict[str, Any]:
     """The options of a component other than its name, checked against Rasa's; each option
     that differs from its default is returned, the rest are Rasa's defaults."""
     name = entry["name"]
@@ -273,6 +275,32 @@ def _options(
         if key not in defaults:
             raise _unknown(where, f"{name} option", key, defaults)
     return {key: value for key, value in given.items() if value != defaults[key]}
+
+
+def _left_out(
+    name: str,
+    at: str,
+    where: str,
+    what: str,
+    known: Any,
+    not_implemented: dict[str, str],
+    config: RasaConfig,
+) -> bool:
+    """Whether the component or policy ``name`` is left out, with a warning saying why: Rasa
+    has it and diet-sparse does not implement it, or it is a custom one. A name Rasa does not
+    know is an error."""
+    if name in not_implemented:
+        config.ignored.append(
+            f"{at} is not implemented and is left out; diet-sparse: {not_implemented[name]}"
+        )
+        return True
+    if "." in name:
+        plural = "policies" if what == "policy" else f"{what}s"
+        config.ignored.append(f"{at}: custom {plural} are not run; left out")
+        return True
+    if name not in known:
+        raise _unknown(where, "pipeline component" if what == "component" else what, name, known)
+    return False
 
 
 def _ignore(config: RasaConfig, where: str, option: str, value: Any, instead: str) -> None:
@@ -294,20 +322,13 @@ def _read_pipeline(pipeline: list[dict[str, Any]], where: str, config: RasaConfi
     )  # fmt: skip
     for i, entry in enumerate(pipeline):
         name, at = entry["name"], f"{where}: pipeline[{i}] {entry['name']}"
-        if name in NOT_IMPLEMENTED_COMPONENTS:
-            config.ignored.append(
-                f"{at} is not implemented and is left out; diet-sparse: "
-                f"{NOT_IMPLEMENTED_COMPONENTS[name]}"
-            )
-        elif "." in name:
-            config.ignored.append(f"{at}: custom components are not run; left out")
-        elif name not in known:
-            raise _unknown(where, "pipeline component", name, known)
-        elif name == "WhitespaceTokenizer":
-            for key, value in _options(entry, WHITESPACE_TOKENIZER, where, config).items():
+        if _left_out(name, at, where, "component", known, NOT_IMPLEMENTED_COMPONENTS, config):
+            continue
+        if name == "WhitespaceTokenizer":
+            for key, value in _options(entry, WHITESPACE_TOKENIZER, where).items():
                 _ignore(config, at, key, value, "one token per run of letters or digits")
         elif name == "RegexFeaturizer":
-            for key, value in _options(entry, REGEX_FEATURIZER, where, config).items():
+            for key, value in _options(entry, REGEX_FEATURIZER, where).items():
                 _ignore(config, at, key, value, "case-sensitive patterns, as written")
         elif name == "LexicalSyntacticFeaturizer":
             _read_lexical(entry, at, where, config)
@@ -316,13 +337,13 @@ def _read_pipeline(pipeline: list[dict[str, Any]], where: str, config: RasaConfi
         elif name == "DIETClassifier":
             _read_diet(entry, at, where, config)
         elif name == "FallbackClassifier":
-            options = {**FALLBACK_CLASSIFIER, **_options(entry, FALLBACK_CLASSIFIER, where, config)}
+            options = {**FALLBACK_CLASSIFIER, **_options(entry, FALLBACK_CLASSIFIER, where)}
             diet["fallback_threshold"] = options["threshold"]
             diet["ambiguity_threshold"] = options["ambiguity_threshold"]
             config.mapped.append("FallbackClassifier.threshold -> fallback_threshold")
             config.mapped.append("FallbackClassifier.ambiguity_threshold -> ambiguity_threshold")
         elif name == "EntitySynonymMapper":
-            _options(entry, {}, where, config)
+            _options(entry, {}, where)
             config.mapped.append("EntitySynonymMapper -> synonyms of the training data")
     if "EntitySynonymMapper" not in names:
         config.ignored.append(
@@ -337,7 +358,7 @@ def _read_pipeline(pipeline: list[dict[str, Any]], where: str, config: RasaConfi
 
 
 def _read_lexical(entry: dict[str, Any], at: str, where: str, config: RasaConfig) -> None:
-    options = _options(entry, LEXICAL_SYNTACTIC, where, config)
+    options = _options(entry, LEXICAL_SYNTACTIC, where)
     config.diet.pop("lexical_features")  # without features: the default window, Rasa's too
     if "features" in options:
         window = options["features"]
@@ -353,7 +374,8 @@ def _read_lexical(entry: dict[str, Any], at: str, where: str, config: RasaConfig
 
 
 def _read_count_vectors(entry: dict[str, Any], at: str, where: str, config: RasaConfig) -> None:
-    options = {**COUNT_VECTORS, **_options(entry, COUNT_VECTORS, where, config)}
+    changed = _options(entry, COUNT_VECTORS, where)
+    options = {**COUNT_VECTORS, **changed}
     analyzer = options["analyzer"]
     if analyzer not in ("word", "char", "char_wb"):
         raise RasaConfigError(f"{at}: analyzer must be word, char or char_wb, got {analyzer!r}")
@@ -382,9 +404,8 @@ def _read_count_vectors(entry: dict[str, Any], at: str, where: str, config: Rasa
             "CountVectorsFeaturizer (char_wb) -> use_char_features, char_ngram_min, "
             "char_ngram_max, max_char_features"
         )
-    for key in entry:
-        if key != "name" and key not in handled and entry[key] != COUNT_VECTORS[key]:
-            _ignore(config, at, key, entry[key], "lower-cased counts of the training vocabulary")
+    for key in sorted(changed.keys() - handled):
+        _ignore(config, at, key, changed[key], "lower-cased counts of the training vocabulary")
 
 
 def _per_attribute(value: Any, attribute: str, at: str, key: str) -> Any:
@@ -398,67 +419,61 @@ def _per_attribute(value: Any, attribute: str, at: str, key: str) -> Any:
 
 
 def _read_diet(entry: dict[str, Any], at: str, where: str, config: RasaConfig) -> None:
-    known = {*DIET_SAME_NAME, *DIET_PER_ATTRIBUTE, *DIET_NOT_IMPLEMENTED, "model_confidence"}
+    entry = dict(entry)
+    if "model_confidence" in entry:
+        value = entry.pop("model_confidence")
+        if value != "softmax":
+            raise RasaConfigError(
+                f"{at}: model_confidence {value!r}: Rasa 3 accepts only 'softmax'"
+            )
+        config.mapped.append("DIETClassifier.model_confidence softmax -> softmax (always)")
+    _read_keys(entry, at, where, config.diet, config, DIET_SAME_NAME, DIET_PER_ATTRIBUTE,
+               DIET_NOT_IMPLEMENTED)  # fmt: skip
+
+
+def _read_keys(
+    entry: dict[str, Any],
+    at: str,
+    where: str,
+    values: dict[str, Any],
+    config: RasaConfig,
+    same_name: tuple[str, ...],
+    per_attribute: dict[str, str],
+    not_implemented: dict[str, tuple[Any, str]],
+) -> None:
+    """A DIETClassifier's or TEDPolicy's options into ``values`` (the DIET or TED config):
+    same-named keys as they are (Rasa's ``random_seed: null`` keeps diet-sparse's seed),
+    per-attribute values for the attribute diet-sparse reads, the rest warned about unless at
+    the value that means what diet-sparse does anyway."""
+    name = entry["name"]
+    known = {*same_name, *per_attribute, *not_implemented}
     for key, value in entry.items():
         if key == "name":
             continue
         if key not in known:
-            raise _unknown(where, "DIETClassifier option", key, known)
-        if key in DIET_SAME_NAME:
-            if not (key == "random_seed" and value is None):  # Rasa's None: diet-sparse's 42
-                config.diet[key] = value
-                config.mapped.append(f"DIETClassifier.{key} -> {key}")
-        elif key in DIET_PER_ATTRIBUTE:
-            config.diet[key] = _per_attribute(value, "text", at, key)
-            config.mapped.append(f"DIETClassifier.{key} (text) -> {key}")
-        elif key == "model_confidence":
-            if value != "softmax":
-                raise RasaConfigError(
-                    f"{at}: model_confidence {value!r}: Rasa 3 accepts only 'softmax'"
-                )
-            config.mapped.append("DIETClassifier.model_confidence softmax -> softmax (always)")
-        elif value != DIET_NOT_IMPLEMENTED[key][0]:
-            _ignore(config, at, key, value, DIET_NOT_IMPLEMENTED[key][1])
+            raise _unknown(where, f"{name} option", key, known)
+        if key in same_name:
+            if not (key == "random_seed" and value is None):
+                values[key] = value
+                config.mapped.append(f"{name}.{key} -> {key}")
+        elif key in per_attribute:
+            attribute = per_attribute[key]
+            values[key] = _per_attribute(value, attribute, at, key)
+            config.mapped.append(f"{name}.{key} ({attribute}) -> {key}")
+        elif value != not_implemented[key][0]:
+            _ignore(config, at, key, value, not_implemented[key][1])
 
 
 def _read_policies(policies: list[dict[str, Any]], where: str, config: RasaConfig) -> None:
     known = ("TEDPolicy", *RULE_POLICIES, *NOT_IMPLEMENTED_POLICIES)
     for i, entry in enumerate(policies):
         name, at = entry["name"], f"{where}: policies[{i}] {entry['name']}"
-        if name in NOT_IMPLEMENTED_POLICIES:
-            config.ignored.append(
-                f"{at} is not implemented and is left out; diet-sparse: "
-                f"{NOT_IMPLEMENTED_POLICIES[name]}"
-            )
-        elif "." in name:
-            config.ignored.append(f"{at}: custom policies are not run; left out")
-        elif name not in known:
-            raise _unknown(where, "policy", name, known)
-        elif name == "TEDPolicy":
-            _read_ted(entry, at, where, config)
+        if _left_out(name, at, where, "policy", known, NOT_IMPLEMENTED_POLICIES, config):
+            continue
+        if name == "TEDPolicy":
+            _read_keys(entry, at, where, config.ted, config, TED_SAME_NAME, TED_PER_ATTRIBUTE,
+                       TED_NOT_IMPLEMENTED)  # fmt: skip
         else:
-            options = _options(entry, RULE_POLICIES[name], where, config)
+            options = _options(entry, RULE_POLICIES[name], where)
             config.policies[name] = {**RULE_POLICIES[name], **options}
             config.ignored.append(f"{at} is read but not applied yet: TED predicts every action")
-
-
-def _read_ted(entry: dict[str, Any], at: str, where: str, config: RasaConfig) -> None:
-    known = {*TED_SAME_NAME, *TED_PER_ATTRIBUTE, *TED_NOT_IMPLEMENTED, "dense_dimension"}
-    for key, value in entry.items():
-        if key == "name":
-            continue
-        if key not in known:
-            raise _unknown(where, "TEDPolicy option", key, known)
-        if key in TED_SAME_NAME:
-            if not (key == "random_seed" and value is None):
-                config.ted[key] = value
-                config.mapped.append(f"TEDPolicy.{key} -> {key}")
-        elif key in TED_PER_ATTRIBUTE:
-            attribute = TED_PER_ATTRIBUTE[key]
-            config.ted[key] = _per_attribute(value, attribute, at, key)
-            config.mapped.append(f"TEDPolicy.{key} ({attribute}) -> {key}")
-        elif key == "dense_dimension":  # per attribute in Rasa; one width for all here
-            config.ted[key] = _per_attribute(value, "intent", at, key)
-            config.mapped.append("TEDPolicy.dense_dimension (intent) -> dense_dimension")
-        elif value != TED_NOT_IMPLEMENTED[key][0]:
-            _ignore(config, at, key, value, TED_NOT_IMPLEMENTED[key][1])

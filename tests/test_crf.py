@@ -246,10 +246,13 @@ def test_the_nlu_decodes_with_bilou_constraints_when_configured(trained_nlu, exa
 
 
 @pytest.mark.parametrize("logit_scale", [0.5, 6.0])
-def test_grouped_viterbi_equals_viterbi_over_all_pairs(logit_scale):
+def test_grouped_viterbi_equals_viterbi_over_all_pairs(monkeypatch, logit_scale):
     """Constrained decoders weigh the allowed transitions group by group; the paths must be
     those of the step over all N x N pairs, for a batch of messages of mixed lengths."""
+    import diet_sparse.crf_decoding as crf_decoding
     from diet_sparse.tagging import TagVocabulary
+
+    monkeypatch.setattr(crf_decoding, "GROUP_ABOVE", 0)  # this small batch: grouped as well
 
     vocabulary = TagVocabulary.for_entities([f"e{i}" for i in range(6)], bilou=True)
     allowed, start, end = vocabulary.valid_transitions()
