@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from diet_sparse.dialogue_features import DialogueError
-from diet_sparse.domain import ACTION_LISTEN, Domain
+from diet_sparse.domain import ACTION_DEFAULT_FALLBACK, ACTION_LISTEN, Domain
 from diet_sparse.nlu import NLU
 from diet_sparse.persistence import ModelLoadError, load, load_policy
 from diet_sparse.policy import Policy
@@ -117,9 +117,10 @@ class Bot:
 
     @property
     def slots(self) -> dict[str, Any]:
-        """Every slot's value now (``None``: not set): initial values, then the slot events."""
+        """Every slot's value now (``None``: not set): initial values, then the slot events
+        (but those of a message the bot took back, see `respond`)."""
         values = {name: slot.initial_value for name, slot in self.domain.slots.items()}
-        for event in self.events:
+        for event in _applied(self.events):
             if event["event"] == "slot":
                 values[event["name"]] = event["value"]
         return values
@@ -134,7 +135,10 @@ class Bot:
             ``None`` if it has no text variation), ``"custom"`` (an action without a response,
             not run here: ``text`` is ``None``) or ``"listen"``. When ``max_actions`` actions
             came without ``action_listen``, the bot listens anyway: the last entry is then
-            ``action_listen`` with ``confidence`` ``None``.
+            ``action_listen`` with ``confidence`` ``None``. ``action_default_fallback`` (the
+            policy's core fallback) says ``utter_default`` and takes the message back, as
+            Rasa's does: the next message is read as if this one had not been sent; then the
+            bot listens (also ``confidence`` ``None``).
 
         Raises:
             DialogueError: the NLU's intent, or an action, is not in the policy's domain.
@@ -164,19 +168,52 @@ class Bot:
             if action == ACTION_LISTEN:
                 results.append(_result(action, confidence, None, "listen"))
                 return results
+            if action == ACTION_DEFAULT_FALLBACK:
+                # Rasa's: say utter_default, take the message back (a "rewind" event, so the
+                # policy sees the dialogue as before it), and listen
+                response = self._say("utter_default", action)
+                self.events.append({"event": "rewind"})
+                self.events.append({"event": "action", "name": ACTION_LISTEN})
+                results.append(_result(action, confidence, response, "response"))
+                results.append(_result(ACTION_LISTEN, None, None, "listen"))
+                return results
             if action not in self.domain.responses:
                 results.append(_result(action, confidence, None, "custom"))
                 continue
-            response = choose_variation(self.domain.responses[action], self.slots, self._rng)
-            if response is not None:
-                self.events.append(
-                    {"event": "bot", "text": response, "metadata": {"utter_action": action}}
-                )
+            response = self._say(action, action)
             results.append(_result(action, confidence, response, "response"))
         # The cap: listen, so that the next message is read as the user's turn.
         self.events.append({"event": "action", "name": ACTION_LISTEN})
         results.append(_result(ACTION_LISTEN, None, None, "listen"))
         return results
+
+    def _say(self, response_name: str, action: str) -> str | None:
+        """A variation of the response filled in, recorded as a ``bot`` event; None for a
+        response without text (or none of that name)."""
+        texts = self.domain.responses.get(response_name, ())
+        response = choose_variation(texts, self.slots, self._rng)
+        if response is not None:
+            self.events.append(
+                {"event": "bot", "text": response, "metadata": {"utter_action": action}}
+            )
+        return response
+
+
+def _applied(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events that still count: a ``rewind`` takes back everything from the last user
+    message on (and the ``action_listen`` before it), as in Rasa's trackers."""
+    applied: list[dict[str, Any]] = []
+    for event in events:
+        if event["event"] != "rewind":
+            applied.append(event)
+            continue
+        users = [i for i, kept in enumerate(applied) if kept["event"] == "user"]
+        if users:
+            start = users[-1]
+            if start and applied[start - 1].get("name") == ACTION_LISTEN:
+                start -= 1
+            del applied[start:]
+    return applied
 
 
 def _result(action: str, confidence: float | None, text: str | None, kind: str) -> dict:

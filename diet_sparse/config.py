@@ -143,6 +143,13 @@ class TEDConfig:
     constrain_similarities: bool = False  # add a sigmoid loss on each similarity (Rasa's)
     contrast_inputs: bool = True  # also contrast the true label with other inputs (Rasa does)
     ranking_length: int = 0  # actions listed in the scores; 0 = all
+    # the policies that go before TED (Rasa's RulePolicy and MemoizationPolicy; see rules.py)
+    rules: bool = True  # the training data's rules predict where they match
+    memoization: bool = True  # so do the training stories' states (not the rules')
+    memoization_max_history: int | None = 5  # newest states memoization compares; None: all
+    enable_fallback_prediction: bool = True  # below core_fallback_threshold, predict...
+    core_fallback_threshold: float = 0.3  # ...core_fallback_action_name instead of TED's action
+    core_fallback_action_name: str = "action_default_fallback"
     # regularisation
     drop_rate_dialogue: float = 0.1  # dropout in the dialogue transformer
     drop_rate_attention: float = 0.0
@@ -232,6 +239,16 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     ),
     "max_history": (_INT + (type(None),), lambda v: v is None or v >= 1, "null or an integer >= 1"),
     "encoding_dimension": (_INT, lambda v: v >= 1, "an integer >= 1"),
+    "rules": (_BOOL, lambda v: True, "true or false"),
+    "memoization": (_BOOL, lambda v: True, "true or false"),
+    "memoization_max_history": (
+        _INT + (type(None),),
+        lambda v: v is None or v >= 1,
+        "null or an integer >= 1",
+    ),
+    "enable_fallback_prediction": (_BOOL, lambda v: True, "true or false"),
+    "core_fallback_threshold": (_FLOAT, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "core_fallback_action_name": ((str,), lambda v: bool(v), "the name of an action"),
     "fan_in_initialization": (_BOOL, lambda v: True, "true or false"),
     "drop_rate_dialogue": (_FLOAT, lambda v: 0 <= v < 1, "a number in [0, 1)"),
 }

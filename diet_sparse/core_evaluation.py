@@ -43,7 +43,7 @@ import yaml
 from diet_sparse.data import TrainingDataError, TrainingDataWarning
 from diet_sparse.dialogue_features import DialogueError, story_states_and_actions
 from diet_sparse.persistence import check_output_directory, write_json
-from diet_sparse.policy import Policy
+from diet_sparse.policy import POLICY_NAME, Policy
 from diet_sparse.stories import (
     ActionExecuted,
     ActiveLoop,
@@ -87,9 +87,11 @@ def evaluate_policy(policy: Policy, stories: Sequence[Story]) -> dict[str, Any]:
         ``conversation_accuracy`` (``{accuracy, correct, total}``: the stories with every
         action right), ``summary`` (the headline numbers, flat, as Rasa logs them:
         ``action_accuracy``, ``action_weighted_precision``, ``action_weighted_f1``,
-        ``conversation_accuracy``) and ``stories``: per tested story, in order, ``{story,
-        source, gold, predicted, confidence, correct}`` (``gold`` and ``predicted`` are its
-        actions, step by step).
+        ``conversation_accuracy``, and ``in_data_fraction``: the share of actions predicted by
+        the rules or memorized stories, as Rasa reports it) and ``stories``: per tested story,
+        in order, ``{story, source, gold, predicted, confidence, policies, correct}`` (``gold``
+        and ``predicted`` are its actions, step by step, and ``policies`` what predicted each:
+        the whole policy is tested, rules and memorized stories before TED).
 
     Raises:
         TrainingDataError: ``stories`` holds no story (only rules, or nothing) or no action.
@@ -135,6 +137,10 @@ def evaluate_policy(policy: Policy, stories: Sequence[Story]) -> dict[str, Any]:
         "action_weighted_precision": float(report["weighted avg"]["precision"]),
         "action_weighted_f1": float(report["weighted avg"]["f1-score"]),
         "conversation_accuracy": conversations["accuracy"],
+        "in_data_fraction": sum(
+            name != POLICY_NAME for result in results for name in result["policies"]
+        )
+        / len(gold),
     }
     return {
         "report": report,
@@ -160,19 +166,17 @@ def _replay(policy: Policy, story: Story) -> dict[str, Any]:
         raise DialogueError(f"{where}: {error}") from None
     first = _first_predicted(story)
     gold = actions[first:]
-    predicted: list[str] = []
-    confidence: list[float] = []
-    if gold:  # every prefix of the story at once: one call to the network
-        probabilities = policy.probabilities([states[: i + 1] for i in range(first, len(states))])
-        best = probabilities.argmax(axis=1)
-        predicted = [policy.action_names[j] for j in best]
-        confidence = [float(row[j]) for row, j in zip(probabilities, best)]
+    # every prefix of the story at once (one call to the network), through the rules and
+    # memorized stories first, as Rasa's test runs the whole ensemble
+    predictions = policy.predict_states([states[: i + 1] for i in range(first, len(states))])
+    predicted = [prediction["scores"][0]["action"] for prediction in predictions]
     return {
         "story": story.name,
         "source": story.source,
         "gold": gold,
         "predicted": predicted,
-        "confidence": confidence,
+        "confidence": [prediction["confidence"] for prediction in predictions],
+        "policies": [prediction["policy"] for prediction in predictions],
         "correct": gold == predicted,
     }
 

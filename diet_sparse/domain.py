@@ -64,6 +64,7 @@ DEFAULT_ACTION_NAMES = (
     "action_extract_slots",
 )
 ACTION_LISTEN = DEFAULT_ACTION_NAMES[0]
+ACTION_DEFAULT_FALLBACK = DEFAULT_ACTION_NAMES[3]
 # Intents every Rasa domain has, declared or not (rasa/shared/core/constants.py DEFAULT_INTENTS).
 DEFAULT_INTENTS = ("restart", "back", "out_of_scope", "session_start", "nlu_fallback")
 # Default actions that run as loops, so stories may set them as the active loop.

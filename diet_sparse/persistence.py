@@ -16,8 +16,9 @@ Format 2 names the heads' weights after the heads that own them (``intent_head/.
 ``entity_head/...``); format 1 (diet-sparse 0.1) is converted when loaded.
 
 A dialogue policy's directory (`save_policy`, `load_policy`) holds ``metadata.json`` (with
-``"kind": "policy"``), ``config.json``, ``domain.json`` (the domain it was trained with) and
-``weights.npz``, in the same formats.
+``"kind": "policy"``), ``config.json``, ``domain.json`` (the domain it was trained with),
+``weights.npz``, in the same formats, and ``lookup.json`` (its rules and memorized stories) where
+its config uses them.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from diet_sparse.network import (
 from diet_sparse.nlu import NLU
 from diet_sparse.policy import Policy
 from diet_sparse.pretrained import PretrainedError
+from diet_sparse.rules import DialogueLookup
 from diet_sparse.tagging import TAG_HEADS, TagVocabulary
 
 FORMAT_VERSION = 2
@@ -238,7 +240,12 @@ ABSENT_FROM_OLDER_POLICY_CONFIGS = {
     "connection_structure": "random",
     "learning_rate_schedule": "constant",
     "warmup_epochs": 0,
+    # before rules.py, a policy was TED alone
+    "rules": False,
+    "memoization": False,
+    "enable_fallback_prediction": False,
 }
+POLICY_LOOKUP = "lookup.json"  # the rules and memorized stories, where the config uses them
 
 
 def load(directory: str | Path, threads: int | None = None) -> NLU:
@@ -447,6 +454,8 @@ def save_policy(policy: Policy, directory: str | Path) -> Path:
         write_json(staging / "metadata.json", metadata)
         write_json(staging / "config.json", policy.config.to_dict())
         write_json(staging / "domain.json", _domain_to_json(policy.domain))
+        if policy.lookup is not None:
+            write_json(staging / POLICY_LOOKUP, policy.lookup.to_json())
         np.savez_compressed(staging / "weights.npz", **_weight_arrays(policy.network))
         _replace_directory(staging, directory)
     except BaseException:
@@ -499,7 +508,20 @@ def load_policy(directory: str | Path, threads: int = 1) -> Policy:
     expected = ted_weight_shapes(config, sizes, len(domain.action_names))
     _check_weight_shapes(weights, expected, directory / "weights.npz")
     network = TEDWeights(config, weights, masks, sizes, len(domain.action_names))
-    return Policy(config, domain, network, metadata, threads=threads)
+    return Policy(config, domain, network, metadata, _read_lookup(directory, config, domain),
+                  threads=threads)  # fmt: skip
+
+
+def _read_lookup(directory: Path, config: TEDConfig, domain: Domain) -> DialogueLookup | None:
+    path = directory / POLICY_LOOKUP
+    if not (config.rules or config.memoization):
+        return None
+    if not path.is_file():
+        raise ModelLoadError(f"{directory} is incomplete: missing {POLICY_LOOKUP}")
+    try:
+        return DialogueLookup.from_json(_read_json(path, dict), domain)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelLoadError(f"{path}: not a valid lookup: {error!r}") from None
 
 
 def _domain_to_json(domain: Domain) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """A trained dialogue policy ready to predict the next action of a conversation, without
-TensorFlow: events -> states (`dialogue_features`) -> ONNX Runtime (`onnx_graph.OnnxTED`) ->
+TensorFlow: events -> states (`dialogue_features`) -> the rules and memorized stories
+(`rules.DialogueLookup`), else ONNX Runtime (`onnx_graph.OnnxTED`) and the core fallback ->
 Rasa's prediction result."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from diet_sparse.dialogue_features import (
 from diet_sparse.domain import Domain
 from diet_sparse.network import TEDWeights
 from diet_sparse.onnx_graph import OnnxTED
+from diet_sparse.rules import RULE_POLICY_NAME, DialogueLookup
 from diet_sparse.stories import Event, events_from_tracker_json
 
 POLICY_NAME = "TEDPolicy"  # what Rasa calls the policy in its prediction results
@@ -27,15 +29,18 @@ POLICY_NAME = "TEDPolicy"  # what Rasa calls the policy in its prediction result
 
 @dataclass
 class Policy:
-    """Domain, featurizer and network of a trained TED policy; `predict` scores every action.
+    """Domain, featurizer and network of a trained TED policy, and the rules and memorized
+    stories that go before it; `predict` scores every action.
 
-    ``keras_model`` is the TensorFlow model when the policy was just trained, else None.
+    ``lookup`` holds the rules and memorized stories (None: TED alone). ``keras_model`` is the
+    TensorFlow model when the policy was just trained, else None.
     """
 
     config: TEDConfig
     domain: Domain
     network: TEDWeights
     metadata: dict[str, Any] = field(default_factory=dict)
+    lookup: DialogueLookup | None = None
     keras_model: Any = field(default=None, repr=False)
     threads: int = 1
     featurizer: TurnFeaturizer = field(init=False, repr=False)
@@ -53,9 +58,14 @@ class Policy:
         """The next action's scores for a conversation given as Rasa tracker events (the
         ``events`` of Rasa's tracker JSON) or as `stories` events.
 
-        Returns ``{"scores": [{"action", "score"}, ...], "policy": "TEDPolicy", "confidence"}``
-        with the scores sorted, highest first (``ranking_length`` of them; 0 = all). An empty
-        conversation is predicted from the empty state (usually ``action_listen``).
+        Returns ``{"scores": [{"action", "score"}, ...], "policy", "confidence"}`` with the
+        scores sorted, highest first (``ranking_length`` of them; 0 = all). ``policy`` says
+        which policy predicted, as Rasa names them: ``RulePolicy`` where a rule matches (the
+        action scores 1, and ``rule`` names the rule), else ``MemoizationPolicy`` where the
+        newest states are a training story's (score 1), else ``TEDPolicy``, unless TED's
+        confidence is below ``core_fallback_threshold``: then ``RulePolicy`` predicts
+        ``core_fallback_action_name`` with that threshold as its score. An empty conversation
+        is predicted from the empty state (usually ``action_listen``).
 
         Raises:
             DialogueError: an event names an intent, action, slot or form the domain does not
@@ -85,16 +95,49 @@ class Policy:
 
     def predict_states(self, dialogues: Sequence[Sequence[State]]) -> list[dict[str, Any]]:
         """`predict` for many conversations given as their states (current state last)."""
-        probabilities = self.probabilities(dialogues)
-        ranking_length = self.config.ranking_length or probabilities.shape[1]
+        hits = [self.lookup.predict(states) if self.lookup else None for states in dialogues]
+        for_ted = [states for states, hit in zip(dialogues, hits) if hit is None]
+        probabilities = iter(self.probabilities(for_ted) if for_ted else ())
         results = []
-        for row in probabilities:
-            order = np.argsort(-row, kind="stable")[:ranking_length]
+        for hit in hits:
+            if hit is not None:
+                result = self._certain(hit.action, hit.policy)
+                if hit.policy == RULE_POLICY_NAME:
+                    result["rule"] = hit.reason
+                results.append(result)
+                continue
+            row = next(probabilities)
+            config = self.config
+            if config.enable_fallback_prediction and row.max() < config.core_fallback_threshold:
+                results.append(self._core_fallback(float(row.max())))
+                continue
+            order = np.argsort(-row, kind="stable")[: self._ranking_length]
             scores = [{"action": self.action_names[j], "score": float(row[j])} for j in order]
             results.append(
                 {"scores": scores, "policy": POLICY_NAME, "confidence": scores[0]["score"]}
             )
         return results
+
+    @property
+    def _ranking_length(self) -> int:
+        return self.config.ranking_length or len(self.action_names)
+
+    def _core_fallback(self, confidence: float) -> dict[str, Any]:
+        """Rasa's RulePolicy below ``core_fallback_threshold``: the fallback action, scored
+        with the threshold."""
+        threshold = self.config.core_fallback_threshold
+        result = self._certain(self.config.core_fallback_action_name, RULE_POLICY_NAME)
+        result["scores"][0]["score"] = result["confidence"] = threshold
+        result["rule"] = f"core fallback: TED's confidence {confidence:.3f} is below {threshold}"
+        return result
+
+    def _certain(self, action: str, policy: str) -> dict[str, Any]:
+        """A prediction of ``action`` with score 1 (the others 0), as Rasa's rule and
+        memoization policies predict."""
+        others = [name for name in self.action_names if name != action]
+        scores = [{"action": action, "score": 1.0}]
+        scores += [{"action": name, "score": 0.0} for name in others]
+        return {"scores": scores[: self._ranking_length], "policy": policy, "confidence": 1.0}
 
     def probabilities(self, dialogues: Sequence[Sequence[State]]) -> np.ndarray:
         """Each conversation's probability of every action (B, A), in `action_names` order."""

@@ -240,8 +240,8 @@ def translate(values: dict[str, Any], where: str = "config.yml") -> RasaConfig:
         _read_policies(policies, where, config)
     else:
         config.ignored.append(
-            f"{where}: no policies given: Rasa would suggest them; diet-sparse uses TED's "
-            "defaults (configs/ted.yml)"
+            f"{where}: no policies given: Rasa would suggest them; diet-sparse uses its "
+            "defaults (configs/ted.yml: rules, memoization and TED)"
         )
     return config
 
@@ -476,4 +476,44 @@ def _read_policies(policies: list[dict[str, Any]], where: str, config: RasaConfi
         else:
             options = _options(entry, RULE_POLICIES[name], where)
             config.policies[name] = {**RULE_POLICIES[name], **options}
-            config.ignored.append(f"{at} is read but not applied yet: TED predicts every action")
+            given = {key: value for key, value in entry.items() if key != "name"}
+            _read_rule_policy(name, given, at, config)
+    # A policy that is not listed does not predict, as in Rasa.
+    for name, key in (("RulePolicy", "rules"), ("MemoizationPolicy", "memoization")):
+        listed = name in config.policies or (
+            name == "MemoizationPolicy" and "AugmentedMemoizationPolicy" in config.policies
+        )
+        config.ted[key] = listed
+        if name == "RulePolicy":
+            config.ted["enable_fallback_prediction"] = listed and config.ted.get(
+                "enable_fallback_prediction", True
+            )
+        config.mapped.append(f"{name} {'listed' if listed else 'not listed'} -> {key}: {listed}")
+
+
+def _read_rule_policy(name: str, options: dict[str, Any], at: str, config: RasaConfig) -> None:
+    """RulePolicy's and MemoizationPolicy's options (those ``options`` gives) onto the TED
+    config's lookup keys."""
+    ted = config.ted
+    if name == "RulePolicy":
+        for key in ("core_fallback_threshold", "core_fallback_action_name",
+                    "enable_fallback_prediction"):  # fmt: skip
+            ted[key] = config.policies[name][key]
+            config.mapped.append(f"RulePolicy.{key} -> {key}")
+        for key, does in (
+            ("restrict_rules", "rules are not checked for what they may contain"),
+            ("check_for_contradictions", "rules are not checked against stories"),
+        ):
+            if options.get(key):  # false is what diet-sparse does
+                _ignore(config, at, key, options[key], does)
+    else:
+        if name == "AugmentedMemoizationPolicy":
+            config.ignored.append(
+                f"{at} is read as MemoizationPolicy: old turns are not forgotten to find a match"
+            )
+        if options.get("max_history") is not None:
+            ted["memoization_max_history"] = options["max_history"]
+            config.mapped.append(f"{name}.max_history -> memoization_max_history")
+    if "priority" in options:
+        _ignore(config, at, "priority", options["priority"],
+                "rules, then memorized stories, then TED (Rasa's default order)")  # fmt: skip

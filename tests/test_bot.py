@@ -124,7 +124,8 @@ def test_example_dialogue_data_loads_and_validates_without_warnings(domain):
     used = {e.intent for s in told for e in s.events if isinstance(e, UserUttered)}
     assert used == set(declared)
     actions = {e.name for s in told for e in s.events if isinstance(e, ActionExecuted)}
-    assert set(domain.actions) | set(domain.responses) <= actions
+    # utter_default is the core fallback's (action_default_fallback says it), not a story's
+    assert set(domain.actions) | set(domain.responses) - {"utter_default"} <= actions
 
 
 def test_the_policy_learns_every_story_of_the_example_data(policy):
@@ -206,6 +207,23 @@ def test_the_action_loop_stops_at_the_cap_and_listens(domain):
     assert listen == {"event": "action", "name": "action_listen"} and user["text"] == "bye"
     with pytest.raises(ValueError, match="max_actions must be an integer >= 1, got 0"):
         Bot(StubNLU(), policy, max_actions=0)
+
+
+def test_the_core_fallback_says_utter_default_and_takes_the_message_back(domain):
+    bot = Bot(StubNLU(), StubPolicy(domain, "action_default_fallback", "action_listen"))
+    results = bot.respond("weather in Oslo")
+    assert [(r["action"], r["text"]) for r in results] == [
+        ("action_default_fallback", domain.responses["utter_default"][0]),
+        ("action_listen", None),
+    ]
+    assert bot.slots["location"] is None  # the slot the message set is taken back with it
+    assert [e["event"] for e in bot.events[-3:]] == ["bot", "rewind", "action"]
+    from diet_sparse.stories import events_from_tracker_json
+
+    # as the policy reads the tracker: the dialogue as before the message, then listening
+    assert [getattr(e, "name", None) for e in events_from_tracker_json(bot.events)] == [
+        "action_listen"
+    ]
 
 
 def test_events_are_rasa_tracker_events(domain):

@@ -159,7 +159,9 @@ def test_predict_prints_the_next_action_of_a_tracker_file(policy_dir, tmp_path):
     predicted = run("predict", "--model", policy_dir, "--tracker", tracker)
     assert predicted.returncode == 0, predicted.stderr
     result = json.loads(predicted.stdout)
-    assert result["policy"] == "TEDPolicy"
+    from diet_sparse.persistence import load_policy
+
+    assert result == load_policy(policy_dir).predict(GREETED)  # rules, stories or TED
     assert result["scores"][0]["action"] == "utter_greet"
     assert result["confidence"] == result["scores"][0]["score"]
 

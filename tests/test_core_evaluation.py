@@ -165,6 +165,10 @@ def test_counts_and_report(evaluation):
             "action_weighted_precision": evaluation["report"]["weighted avg"]["precision"],
             "action_weighted_f1": evaluation["report"]["weighted avg"]["f1-score"],
             "conversation_accuracy": 0.5,
+            "in_data_fraction": sum(
+                name != "TEDPolicy" for story in evaluation["stories"] for name in story["policies"]
+            )
+            / 13,
         }
     )
     report = evaluation["report"]

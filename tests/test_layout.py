@@ -25,6 +25,7 @@ LAYERS = [
     "network",
     "wide_path",
     "dialogue_features",
+    "rules",
     "onnx_graph",
     "crf_decoding",
     "nlu",

@@ -75,6 +75,10 @@ QUICK = {
     "batch_size": 8,
     "drop_rate_dialogue": 0.0,
     "max_history": 5,
+    # These tests are TED's: rules, memoization and the core fallback are tests/test_rules.py's.
+    "rules": False,
+    "memoization": False,
+    "enable_fallback_prediction": False,
 }
 
 

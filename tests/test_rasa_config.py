@@ -79,7 +79,41 @@ def test_rasa_init_config_trains_both_models_with_its_values(tmp_path):
     # what diet-sparse leaves out is said once each, naming it
     assert any("ResponseSelector" in m and "not implemented" in m for m in messages)
     assert any("UnexpecTEDIntentPolicy" in m for m in messages)
-    assert any("RulePolicy" in m and "not applied" in m for m in messages)
+    # MemoizationPolicy and RulePolicy with Rasa's defaults, before TED
+    assert (ted.rules, ted.memoization, ted.enable_fallback_prediction) == (True, True, True)
+    assert (ted.core_fallback_threshold, ted.core_fallback_action_name) == (
+        0.3,
+        "action_default_fallback",
+    )
+    assert not any("RulePolicy" in m or "MemoizationPolicy" in m for m in messages)
+
+
+def test_rule_and_memoization_options_and_policies_left_out(tmp_path):
+    path = write(
+        tmp_path,
+        "policies:\n  - name: AugmentedMemoizationPolicy\n    max_history: 3\n"
+        "  - name: TEDPolicy\n    epochs: 3\n",
+    )
+    ted, messages = load_quietly(path, TEDConfig)
+    assert (ted.memoization, ted.memoization_max_history) == (True, 3)
+    assert not ted.rules and not ted.enable_fallback_prediction  # no RulePolicy listed
+    assert any("read as MemoizationPolicy" in m for m in messages)
+    path = write(
+        tmp_path,
+        "policies:\n  - name: RulePolicy\n    core_fallback_threshold: 0.4\n"
+        "    core_fallback_action_name: action_my_fallback\n    check_for_contradictions: true\n"
+        "  - name: TEDPolicy\n",
+    )
+    ted, messages = load_quietly(path, TEDConfig)
+    assert (ted.rules, ted.memoization) == (True, False)
+    assert (ted.core_fallback_threshold, ted.core_fallback_action_name) == (
+        0.4,
+        "action_my_fallback",
+    )
+    assert [m for m in messages if "check_for_contradictions" in m] == [
+        f"{path}: policies[0] RulePolicy: check_for_contradictions: True is not implemented; "
+        "diet-sparse: rules are not checked against stories"
+    ]
 
 
 def test_the_pipeline_decides_which_features_diet_uses(tmp_path):

@@ -18,6 +18,7 @@ from diet_sparse.dialogue_features import TurnFeaturizer, training_examples
 from diet_sparse.domain import Domain, load_domain
 from diet_sparse.persistence import check_model_directory, save_policy
 from diet_sparse.policy import Policy
+from diet_sparse.rules import build_lookup
 from diet_sparse.stories import Story, load_stories, validate_stories
 from diet_sparse.training.policy_model import TED, DialogueBatch, dialogue_batch
 from diet_sparse.training.trainer import fit_epochs
@@ -37,8 +38,9 @@ def train_policy(
     """Train a TED policy on Rasa stories and, with ``out``, save it there.
 
     The config, the domain, the stories (checked against the domain) and ``out`` are checked
-    before training starts. Rules are read but, as in Rasa, TED does not train on them (the
-    rule policy applies them). The number of trainable weights is logged before training.
+    before training starts. As in Rasa, TED does not train on rules: with ``rules`` on, the
+    policy applies them before TED, and with ``memoization`` on it remembers the stories'
+    states (`rules.build_lookup`). The number of trainable weights is logged before training.
 
     Args:
         domain: a `Domain`, or ``domain.yml`` files / folders.
@@ -63,10 +65,21 @@ def train_policy(
     if not (isinstance(stories, Sequence) and all(isinstance(s, Story) for s in stories)):
         stories = load_stories(stories)
     validate_stories(stories, domain)
+    if config.enable_fallback_prediction and config.core_fallback_action_name not in (
+        domain.action_names
+    ):
+        raise TrainingDataError(
+            f"core_fallback_action_name {config.core_fallback_action_name!r} is not an action "
+            "of the domain; declare it under actions, or set enable_fallback_prediction: false"
+        )
     rules = sum(story.is_rule for story in stories)
     if rules:
-        logger.info(
-            "%d rules read; TED trains on stories only (rules are the rule policy's)", rules
+        applied = "the policy applies them before TED" if config.rules else "rules: false"
+        logger.info("%d rules read; TED trains on stories only (%s)", rules, applied)
+    lookup = None
+    if config.rules or config.memoization:
+        lookup = build_lookup(
+            stories, domain, config.rules, config.memoization, config.memoization_max_history
         )
     histories, actions = training_examples(stories, domain, config.max_history)
     if not histories:
@@ -102,7 +115,7 @@ def train_policy(
     }
     if from_rasa is not None:  # what of the Rasa config.yml was mapped, and what ignored
         metadata["rasa_config"] = from_rasa
-    policy = Policy(config, domain, model.to_weights(), metadata, keras_model=model)
+    policy = Policy(config, domain, model.to_weights(), metadata, lookup, keras_model=model)
     if out is not None:
         save_policy(policy, out)
     return policy
