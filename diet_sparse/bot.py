@@ -6,6 +6,7 @@ picks actions until it listens; responses are filled in from the slots. No Tenso
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from diet_sparse.dialogue_features import DialogueError
-from diet_sparse.domain import ACTION_DEFAULT_FALLBACK, ACTION_LISTEN, Domain
+from diet_sparse.domain import ACTION_DEFAULT_FALLBACK, ACTION_LISTEN, RETRIEVAL_SEPARATOR, Domain
 from diet_sparse.nlu import NLU
 from diet_sparse.persistence import ModelLoadError, load, load_policy
 from diet_sparse.policy import Policy
@@ -24,6 +25,40 @@ from diet_sparse.policy import Policy
 MAX_ACTIONS = 10
 # A slot in a response text, as Rasa's interpolator finds it: "{destination}".
 _SLOT_REFERENCE = re.compile(r"\{([^\n{}]+?)\}")
+# A message that names its intent, as Rasa's buttons send them: /inform{"city": "Rome"}@0.9
+_INTENT_SHORTCUT = re.compile(
+    r"/(?P<intent>[^{@\s]+)(?P<entities>\{.*\})?(?:@(?P<confidence>[0-9.]+))?", re.S
+)
+
+
+def shortcut_parse(text: str, intents: Sequence[str]) -> dict[str, Any] | None:
+    """The parse result of a message that names its intent (``/greet``, with entities as JSON
+    and a confidence: ``/inform{"city": "Rome"}@0.9``), as Rasa reads such messages (buttons
+    and tests send them) without the NLU model; None for any other message, or an intent not
+    in ``intents``, or entities that are not a JSON object.
+
+    Example:
+        >>> shortcut_parse('/inform{"city": "Rome"}', ["inform"])["entities"]
+        [{'entity': 'city', 'value': 'Rome', 'start': 7, 'end': 23}]
+    """
+    found = _INTENT_SHORTCUT.fullmatch(text.strip())
+    if found is None or found["intent"] not in intents:
+        return None
+    entities = []
+    if found["entities"]:
+        try:
+            values = json.loads(found["entities"])
+        except ValueError:
+            return None
+        if not isinstance(values, dict):
+            return None
+        start, end = found.span("entities")
+        for name, value in values.items():
+            for one in value if isinstance(value, list) else [value]:
+                entities.append({"entity": name, "value": one, "start": start, "end": end})
+    confidence = float(found["confidence"]) if found["confidence"] else 1.0
+    intent = {"name": found["intent"], "confidence": confidence}
+    return {"text": text, "intent": intent, "intent_ranking": [intent], "entities": entities}
 
 
 def fill_response(text: str, slots: dict[str, Any]) -> str:
@@ -87,6 +122,8 @@ class Bot:
             returns ``{"scores": [{"action", "score"}, ...], "policy", "confidence"}``.
         domain: the slots and responses; default: the policy's domain.
         max_actions: actions predicted per message at most; then the bot listens anyway.
+        events: the conversation so far, as Rasa tracker events (a stored conversation to go
+            on with); default: a new one.
         seed: None picks the first fitting variation of a response; a number picks a random
             one, the same ones for the same seed.
 
@@ -105,6 +142,7 @@ class Bot:
         domain: Domain | None = None,
         max_actions: int = MAX_ACTIONS,
         seed: int | None = None,
+        events: Sequence[dict[str, Any]] | None = None,
     ) -> None:
         if not isinstance(max_actions, int) or max_actions < 1:
             raise ValueError(f"max_actions must be an integer >= 1, got {max_actions!r}")
@@ -113,21 +151,24 @@ class Bot:
         self.domain = domain if domain is not None else policy.domain
         self.max_actions = max_actions
         self._rng = random.Random(seed) if seed is not None else None
-        self.events: list[dict[str, Any]] = [{"event": "action", "name": ACTION_LISTEN}]
+        self.events: list[dict[str, Any]] = (
+            list(events) if events else [{"event": "action", "name": ACTION_LISTEN}]
+        )
 
     @property
     def slots(self) -> dict[str, Any]:
         """Every slot's value now (``None``: not set): initial values, then the slot events
         (but those of a message the bot took back, see `respond`)."""
         values = {name: slot.initial_value for name, slot in self.domain.slots.items()}
-        for event in _applied(self.events):
+        for event in applied_events(self.events):
             if event["event"] == "slot":
                 values[event["name"]] = event["value"]
         return values
 
     def respond(self, text: str) -> list[dict[str, Any]]:
-        """Parse ``text``, fill slots from its entities, and run the actions the policy predicts
-        until it predicts ``action_listen``.
+        """Parse ``text`` (a message naming its intent, ``/greet``, is read without the NLU
+        model: `shortcut_parse`), fill slots from its entities, and run the actions the policy
+        predicts until it predicts ``action_listen``.
 
         Returns:
             One ``{"action", "confidence", "text", "kind"}`` per action, ending with
@@ -143,7 +184,7 @@ class Bot:
         Raises:
             DialogueError: the NLU's intent, or an action, is not in the policy's domain.
         """
-        parse = self.nlu.parse(text)
+        parse = shortcut_parse(text, self.domain.intents) or self.nlu.parse(text)
         self.events.append({"event": "user", "text": text, "parse_data": parse})
         entities = [
             (entity["entity"], entity.get("value"), entity.get("role"), entity.get("group"))
@@ -177,15 +218,28 @@ class Bot:
                 results.append(_result(action, confidence, response, "response"))
                 results.append(_result(ACTION_LISTEN, None, None, "listen"))
                 return results
-            if action not in self.domain.responses:
+            name = self._response_name(action)
+            if name is None:
                 results.append(_result(action, confidence, None, "custom"))
                 continue
-            response = self._say(action, action)
+            response = self._say(name, action)
             results.append(_result(action, confidence, response, "response"))
         # The cap: listen, so that the next message is read as the user's turn.
         self.events.append({"event": "action", "name": ACTION_LISTEN})
         results.append(_result(ACTION_LISTEN, None, None, "listen"))
         return results
+
+    def _response_name(self, action: str) -> str | None:
+        """The response ``action`` says: its own, or for a retrieval action (``utter_faq``) the
+        one of the last message's retrieval intent (``faq/ask_price``: ``utter_faq/ask_price``),
+        as Rasa's ResponseSelector picks it; None for an action without one."""
+        if action in self.domain.responses:
+            return action
+        users = [e for e in applied_events(self.events) if e["event"] == "user"]
+        intent = ((users[-1].get("parse_data") or {}).get("intent") or {}) if users else {}
+        base, _, sub = (intent.get("name") or "").partition(RETRIEVAL_SEPARATOR)
+        name = f"{action}{RETRIEVAL_SEPARATOR}{sub}"
+        return name if sub and action == f"utter_{base}" and name in self.domain.responses else None
 
     def _say(self, response_name: str, action: str) -> str | None:
         """A variation of the response filled in, recorded as a ``bot`` event; None for a
@@ -199,7 +253,7 @@ class Bot:
         return response
 
 
-def _applied(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def applied_events(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events that still count: a ``rewind`` takes back everything from the last user
     message on (and the ``action_listen`` before it), as in Rasa's trackers."""
     applied: list[dict[str, Any]] = []

@@ -77,7 +77,7 @@ def _train_project(args: argparse.Namespace, project: Path) -> int:
     from diet_sparse.config import RasaConfigWarning, TEDConfig, as_config
     from diet_sparse.data import TrainingDataError, TrainingDataWarning, load_training_data
     from diet_sparse.domain import load_domain
-    from diet_sparse.persistence import PROJECT_CORE, PROJECT_NLU
+    from diet_sparse.persistence import PROJECT_CORE, PROJECT_MODELS, PROJECT_NLU
     from diet_sparse.stories import load_stories, validate_stories
 
     if not project.is_dir():
@@ -94,7 +94,7 @@ def _train_project(args: argparse.Namespace, project: Path) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RasaConfigWarning)  # the same file: shown once above
         as_config(config, kind=TEDConfig)
-    out = Path(args.out) if args.out else project / "models" / time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else project / PROJECT_MODELS / time.strftime("%Y%m%d-%H%M%S")
     check_model_directory(out / PROJECT_NLU)
     nlu_data = load_training_data(data)
     domain_path = project / PROJECT_DOMAIN
@@ -277,11 +277,46 @@ def _sweep_core(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_in_project(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """The model ``serve`` and ``shell`` use: ``--model``, or in a Rasa project folder the
+    newest model trained there; and the project folder, if it is one."""
+    from diet_sparse.persistence import ModelLoadError, latest_project_model
+
+    here = Path.cwd()
+    project = here if (here / PROJECT_CONFIG).is_file() and (here / PROJECT_DATA).is_dir() else None
+    if args.model is not None:
+        return Path(args.model), project
+    if project is None:
+        raise ModelLoadError(
+            "no --model given, and the current folder is not a Rasa project (config.yml and "
+            "data/): pass --model DIR"
+        )
+    latest = latest_project_model(project)
+    if latest is None:
+        raise ModelLoadError(
+            f"no --model given, and no model trained in {project / 'models'}: run "
+            "'diet-sparse train' here first, or pass --model DIR"
+        )
+    print(f"Using the newest model of the project: {latest}", file=sys.stderr, flush=True)
+    return latest, project
+
+
 def _serve(args: argparse.Namespace) -> int:
-    # policy_dir only when asked for, so that serving an NLU model needs nothing more
-    with_policy = {"policy_dir": args.policy} if args.policy is not None else {}
+    from diet_sparse.persistence import PROJECT_CORE
+
+    model, project = _model_in_project(args)
+    policy = args.policy
+    if policy is None and (model / PROJECT_CORE / "metadata.json").is_file():
+        policy = model / PROJECT_CORE  # a project's model with its policy: serve the bot
+    # policy_dir only when there is one, so that serving an NLU model needs nothing more
+    with_policy = {"policy_dir": policy} if policy is not None else {}
+    if policy is not None:
+        store = args.tracker_store
+        if store is None and project is not None:  # beside, not inside, the models
+            store = f"sqlite:///{project / server.DEFAULT_TRACKER_FILE}"
+        with_policy["tracker_store"] = store
     server.serve(
-        args.model,
+        model,
         host=args.host,
         port=args.port,
         auth_token=args.auth_token,
@@ -299,7 +334,8 @@ def _shell(args: argparse.Namespace) -> int:
     from diet_sparse.shell import run_shell
 
     limit_blas_threads()
-    return run_shell(args.model)
+    model, _ = _model_in_project(args)
+    return run_shell(model)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -544,9 +580,19 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_core.set_defaults(handler=_sweep_core, required=None)
 
     serve = commands.add_parser("serve", help="HTTP server speaking Rasa's NLU protocol")
-    serve.add_argument("--model", required=True, help="model directory")
     serve.add_argument(
-        "--policy", help="dialogue policy directory (train core): also answer /model/predict"
+        "--model", help="model directory (default in a Rasa project: its newest model)"
+    )
+    serve.add_argument(
+        "--policy",
+        help="dialogue policy directory (train core): also answer /model/predict and be the bot "
+        "at Rasa's REST channel (default: the model's own policy, for a project's model)",
+    )
+    serve.add_argument(
+        "--tracker-store",
+        help="database URL where the bot keeps its conversations, shared by servers that use "
+        "the same one, e.g. postgresql://user:password@host/db (default: sqlite:///tracker.db "
+        "in the project folder, or in the current folder)",
     )
     serve.add_argument(
         "--host", default=server.DEFAULT_HOST, help="address to bind (default: %(default)s)"
@@ -591,7 +637,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     shell = commands.add_parser("shell", help="type messages, see intents and entities")
-    shell.add_argument("--model", required=True, help="model directory")
+    shell.add_argument(
+        "--model", help="model directory (default in a Rasa project: its newest model)"
+    )
     shell.set_defaults(handler=_shell)
     return parser
 

@@ -65,6 +65,8 @@ DEFAULT_ACTION_NAMES = (
 )
 ACTION_LISTEN = DEFAULT_ACTION_NAMES[0]
 ACTION_DEFAULT_FALLBACK = DEFAULT_ACTION_NAMES[3]
+# faq/ask_price: a retrieval intent's sub-intent; utter_faq/ask_price: the response of utter_faq
+RETRIEVAL_SEPARATOR = "/"
 # Intents every Rasa domain has, declared or not (rasa/shared/core/constants.py DEFAULT_INTENTS).
 DEFAULT_INTENTS = ("restart", "back", "out_of_scope", "session_start", "nlu_fallback")
 # Default actions that run as loops, so stories may set them as the active loop.
@@ -631,7 +633,7 @@ def _action_names_of(
 ) -> tuple[str, ...]:
     """Default actions, custom actions, forms, then utter_ responses (sorted), each once."""
     utter_actions = sorted(
-        name.split("/")[0] for name in responses if name.startswith("utter_")
+        name.split(RETRIEVAL_SEPARATOR)[0] for name in responses if name.startswith("utter_")
     )  # utter_faq/ask_x is a response of the retrieval action utter_faq
     names: dict[str, None] = {}
     for name in DEFAULT_ACTION_NAMES + actions + forms + tuple(utter_actions):

@@ -172,6 +172,15 @@ def check_output_directory(out: str | Path, what: str = "output directory") -> P
 
 # The parts of a model directory trained from a Rasa project (see `_project_part`).
 PROJECT_NLU, PROJECT_CORE = "nlu", "core"
+PROJECT_MODELS = "models"  # where a project's models go, each in a folder named by its time
+
+
+def latest_project_model(project: str | Path) -> Path | None:
+    """The newest model ``diet-sparse train`` wrote in a Rasa project: the last, by name (its
+    time), of ``project/models/*`` that holds an NLU model; None if there is none."""
+    models = Path(project) / PROJECT_MODELS
+    trained = sorted(path for path in models.glob(f"*/{PROJECT_NLU}/metadata.json"))
+    return trained[-1].parent.parent if trained else None
 
 
 def _project_part(directory: Path, part: str) -> Path:

@@ -51,6 +51,8 @@ from diet_sparse.config import ConfigError
 from diet_sparse.data import TrainingDataError
 from diet_sparse.dialogue_features import DialogueError
 from diet_sparse.stories import events_from_tracker_json
+from diet_sparse.tracker_store import DEFAULT_FILE as DEFAULT_TRACKER_FILE
+from diet_sparse.tracker_store import TrackerStore, TrackerStoreError
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +200,18 @@ class PredictResponse(BaseModel):
     confidence: float  # the first score
 
 
+class WebhookRequest(BaseModel):
+    """Rasa's REST channel: who sends (default ``"default"``) and the message."""
+
+    sender: str | None = "default"
+    message: str
+
+
+class WebhookMessage(BaseModel):
+    recipient_id: str
+    text: str
+
+
 class ErrorResponse(BaseModel):
     error: str
     detail: Any
@@ -224,6 +238,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 PARSE_EXAMPLE = '{"text": "hello"}'
 PREDICT_EXAMPLE = '{"events": [{"event": "action", "name": "action_listen"}]}'
+WEBHOOK_PATH = "/webhooks/rest/webhook"  # Rasa's REST channel
+WEBHOOK_EXAMPLE = '{"sender": "ann", "message": "hello"}'
+EVENTS_EXAMPLE = '[{"event": "action", "name": "action_listen"}]'
 
 
 def _request_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -488,7 +505,8 @@ def _checked_string(body: dict, key: str, required: bool) -> str | None:
     value = body.get(key)
     if value is None:
         if required:
-            detail = "missing 'text'" if key not in body else "'text' must be a string, got null"
+            missing = key not in body
+            detail = f"missing '{key}'" if missing else f"'{key}' must be a string, got null"
             raise ApiError(400, "invalid_request", detail)
         return None
     if not isinstance(value, str):
@@ -583,6 +601,71 @@ def _locate_unknown_name(policy, events: list[Any], error: DialogueError) -> Api
     return ApiError(400, "not_in_domain", str(error))
 
 
+def _webhook_request(body: Any, max_text_length: int) -> tuple[str, str]:
+    """The sender and message of a decoded REST channel body."""
+    _check_object(body)
+    sender = _checked_string(body, "sender", required=False) or "default"
+    message = _checked_string(body, "message", required=True)
+    if len(message) > max_text_length:
+        raise ApiError(413, "text_too_long", f"'message' has {len(message)} characters; the "
+                       f"limit is {max_text_length} (--max-text-length)")  # fmt: skip
+    return sender, message
+
+
+async def _in_conversation(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` in a worker thread, its errors as the API's."""
+    try:
+        return await asyncio.to_thread(function, *args)
+    except TrackerStoreError as error:
+        raise ApiError(503, "tracker_store_unavailable", str(error)) from None
+    except TrainingDataError as error:
+        raise ApiError(400, "invalid_event", str(error)) from None
+    except DialogueError as error:
+        raise ApiError(400, "not_in_domain", str(error)) from None
+
+
+def _add_conversation_routes(
+    app: FastAPI, nlu, policy, store: TrackerStore, max_body_bytes: int, max_text_length: int,
+    max_events: int,
+) -> None:  # fmt: skip
+    """Rasa's REST channel and its tracker endpoints, over the conversations in ``store``."""
+    from diet_sparse.conversations import replace_events, respond, tracker_json
+
+    @app.post(
+        WEBHOOK_PATH,
+        response_model=list[WebhookMessage],
+        responses=ERROR_RESPONSES,
+        openapi_extra=_request_body(WebhookRequest),
+    )
+    async def webhook(request: Request) -> JSONResponse:
+        """The bot's answer to ``message`` from ``sender``, as Rasa's REST channel gives it:
+        ``[{"recipient_id", "text"}]``, one per response said; the conversation is kept in the
+        tracker store."""
+        body = _decode_json(await _read_body(request, max_body_bytes), WEBHOOK_EXAMPLE)
+        sender, message = _webhook_request(body, max_text_length)
+        return JSONResponse(await _in_conversation(respond, store, sender, message, nlu, policy))
+
+    @app.get("/conversations/{sender_id}/tracker")
+    async def get_tracker(sender_id: str) -> JSONResponse:
+        """The conversation with ``sender_id`` as Rasa's tracker JSON (no events: a new one)."""
+        events = await _in_conversation(store.events, sender_id)
+        return JSONResponse(tracker_json(sender_id, events, policy.domain))
+
+    @app.put("/conversations/{sender_id}/tracker/events")
+    async def put_events(request: Request, sender_id: str) -> JSONResponse:
+        """Replace the conversation's events with the body's array of tracker events (as
+        Rasa's API does); answers the tracker."""
+        events = _decode_json(await _read_body(request, max_body_bytes), EVENTS_EXAMPLE)
+        if not isinstance(events, list):
+            detail = f"the body must be an array of tracker events, got {_describe(events)}"
+            raise ApiError(400, "invalid_request", detail)
+        if len(events) > max_events:
+            detail = f"{len(events)} events; the limit is {max_events}"
+            raise ApiError(413, "too_many_events", detail)
+        events = await _in_conversation(replace_events, store, sender_id, events, policy)
+        return JSONResponse(tracker_json(sender_id, events, policy.domain))
+
+
 # --- the application ---------------------------------------------------------------------------
 
 
@@ -660,10 +743,14 @@ def create_app(
     max_events: int = DEFAULT_MAX_EVENTS,
     batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    tracker_store: TrackerStore | None = None,
 ) -> FastAPI:
     """The FastAPI application serving ``nlu`` (anything with `NLU`'s attributes and methods)
     and, if given, the dialogue ``policy`` (a `Policy`) at POST /model/predict; without one,
-    that path answers 404. ``model_dir`` and ``policy_dir`` are only shown by /status.
+    that path answers 404. With a policy and a ``tracker_store``, it is also the bot: Rasa's
+    REST channel (POST /webhooks/rest/webhook) and GET /conversations/{id}/tracker and PUT
+    /conversations/{id}/tracker/events, over the conversations in the store. ``model_dir`` and
+    ``policy_dir`` are only shown by /status.
 
     Raises:
         ConfigError: an option is out of range (see `check_option`).
@@ -765,6 +852,10 @@ def create_app(
             raise ApiError(500, "internal_error", f"prediction failed: {error}") from None
         return JSONResponse(result)
 
+    if policy is not None and tracker_store is not None:
+        _add_conversation_routes(app, nlu, policy, tracker_store, max_body_bytes,
+                                 max_text_length, max_events)  # fmt: skip
+
     @app.get("/health")
     async def health() -> dict[str, str]:
         """200 while the server is up: the model is loaded before it starts listening."""
@@ -848,7 +939,11 @@ def _load_policy(policy_dir: str | Path):
 
 
 def _announce(url: str, host: str, auth_token: str | None, with_policy: bool = False) -> None:
-    paths = f"POST {PARSE_PATH} and {PREDICT_PATH}" if with_policy else f"POST {PARSE_PATH}"
+    paths = (
+        f"POST {PARSE_PATH}, {PREDICT_PATH} and {WEBHOOK_PATH}"
+        if with_policy
+        else f"POST {PARSE_PATH}"
+    )
     logger.info(
         "diet-sparse %s listening on %s  (%s, docs at %s/docs)", __version__, url, paths, url
     )
@@ -883,9 +978,14 @@ def serve(
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
     workers: int = DEFAULT_WORKERS,
     policy_dir: str | Path | None = None,
+    tracker_store: str | None = None,
 ) -> None:
     """Serve the model in ``model_dir`` (and the dialogue policy in ``policy_dir``, at POST
     /model/predict) over HTTP until SIGTERM or Ctrl-C.
+
+    With a policy, the server is also the bot, at Rasa's REST channel, keeping conversations
+    in the database ``tracker_store`` (a SQLAlchemy URL; default: ``tracker.db``, a SQLite
+    file in the current folder), which several servers may share (`tracker_store`).
 
     The options are checked, the address bound, and the policy and the model loaded (each
     making a first prediction, to warm up) before the server starts listening. Start-up and
@@ -896,8 +996,8 @@ def serve(
 
     Raises:
         ConfigError: an option is out of range (see `check_option`).
-        ServerStartError: the address cannot be bound or the model or the policy cannot be
-            loaded; the message is one line to show.
+        ServerStartError: the address cannot be bound, the model or the policy cannot be
+            loaded, or the tracker store cannot be opened; the message is one line to show.
 
     Example:
         >>> serve("models/default", port=5005, policy_dir="models/policy")  # doctest: +SKIP
@@ -916,11 +1016,14 @@ def serve(
         workers=workers,
     )
     sock = _bind(host, port)
+    store = None
     try:
         policy = None
         if policy_dir is not None:  # first: it loads in a moment, the model takes longer
             logger.info("Loading the policy in %s ...", policy_dir)
             policy = _load_policy(policy_dir)
+            tracker_store = tracker_store or f"sqlite:///{Path.cwd() / DEFAULT_TRACKER_FILE}"
+            store = _open_store(tracker_store)
         logger.info("Loading the model in %s ...", model_dir)
         nlu = _load_model(model_dir)
     except BaseException:
@@ -937,9 +1040,12 @@ def serve(
         max_batch_size=max_batch_size,
     )
     if workers == 1:
-        app: Any = create_app(nlu, policy=policy, **app_options)
+        app: Any = create_app(nlu, policy=policy, tracker_store=store, **app_options)
     else:  # each worker process loads model and policy itself; this one checked that they load
         del nlu, policy
+        if policy_dir is not None:
+            store.close()
+        app_options["tracker_store"] = tracker_store
         app = functools.partial(_worker_app, app_options)
     bound_host, bound_port = sock.getsockname()[:2]
     shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
@@ -967,6 +1073,18 @@ def serve(
 
 def _worker_app(options: dict[str, Any]) -> FastAPI:
     """The application of one worker process of `serve` (module level, so it can be pickled)."""
-    policy_dir = options["policy_dir"]
+    options = dict(options)
+    policy_dir, url = options["policy_dir"], options.pop("tracker_store")
     policy = _load_policy(policy_dir) if policy_dir is not None else None
-    return create_app(_load_model(options["model_dir"]), policy=policy, **options)
+    store = _open_store(url) if policy_dir is not None else None
+    nlu = _load_model(options["model_dir"])
+    return create_app(nlu, policy=policy, tracker_store=store, **options)
+
+
+def _open_store(url: str) -> TrackerStore:
+    try:
+        store = TrackerStore(url)
+    except TrackerStoreError as error:
+        raise ServerStartError(str(error)) from None
+    logger.info("Conversations are kept in %s", store.url)
+    return store

@@ -41,7 +41,13 @@ from diet_sparse.data import (
     _yaml_value,
     parse_markup,
 )
-from diet_sparse.domain import ACTION_LISTEN, ENTITY_LABEL_SEPARATOR, OTHER_VALUE, Domain
+from diet_sparse.domain import (
+    ACTION_LISTEN,
+    ENTITY_LABEL_SEPARATOR,
+    OTHER_VALUE,
+    RETRIEVAL_SEPARATOR,
+    Domain,
+)
 
 # --- Events --------------------------------------------------------------------------------------
 
@@ -981,7 +987,10 @@ def _tracker_user(event: dict, where: str) -> UserUttered:
             Entity(entity["entity"], entity.get("value"), entity.get("role"), entity.get("group"))
         )
     text = event.get("text")
-    return UserUttered(intent.get("name"), tuple(entities), text if isinstance(text, str) else None)
+    name = intent.get("name")
+    if name is not None and RETRIEVAL_SEPARATOR in name:  # faq/ask_price: the policy sees faq
+        name = name.split(RETRIEVAL_SEPARATOR, 1)[0]
+    return UserUttered(name, tuple(entities), text if isinstance(text, str) else None)
 
 
 def _drop_back_to(event_type: type, events: list[Event]) -> None:

@@ -266,3 +266,27 @@ def test_scripted_conversation_describes_each_turn(trained_model_dir, policy_dir
 def test_the_command_reports_a_missing_model_in_one_line(policy_dir, tmp_path, capsys):
     assert main(["--nlu", str(tmp_path / "none"), "--policy", str(policy_dir), "hi"]) == 2
     assert capsys.readouterr().err == f"error: model directory {tmp_path / 'none'} does not exist\n"
+
+
+def test_a_retrieval_action_says_the_response_of_the_message_s_retrieval_intent(tmp_path):
+    (tmp_path / "domain.yml").write_text(
+        'version: "3.1"\nintents: [greet, faq]\nresponses:\n'
+        "  utter_faq/ask_price:\n  - text: It is free.\n"
+        "  utter_faq/ask_languages:\n  - text: Any language.\n"
+    )
+    domain = load_domain(tmp_path / "domain.yml")
+
+    class RetrievalNLU:
+        def parse(self, text):
+            return {"text": text, "intent": {"name": f"faq/{text}", "confidence": 0.9},
+                    "entities": []}  # fmt: skip
+
+    policy = StubPolicy(domain, "utter_faq", "action_listen", "utter_faq", "action_listen")
+    bot = Bot(RetrievalNLU(), policy)
+    assert bot.respond("ask_price")[0]["text"] == "It is free."
+    assert bot.respond("ask_languages")[0]["text"] == "Any language."
+    from diet_sparse.stories import events_from_tracker_json
+
+    # the policy sees the retrieval intent itself, as Rasa's policies do
+    users = [e for e in events_from_tracker_json(bot.events) if isinstance(e, UserUttered)]
+    assert [user.intent for user in users] == ["faq", "faq"]

@@ -66,14 +66,17 @@ class Server:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-def launch(model_dir: Path, log: Path, *options: str) -> Server:
-    """Start ``diet-sparse serve`` on a free port (``--port 0``); `wait_ready` finds which."""
+def launch(model_dir: Path | None, log: Path, *options: str, cwd: Path | None = None) -> Server:
+    """Start ``diet-sparse serve`` on a free port (``--port 0``) in ``cwd``; `wait_ready` finds
+    which. Without ``model_dir``, no ``--model`` (a project folder's newest model)."""
+    model = ["--model", str(model_dir)] if model_dir is not None else []
     with open(log, "w") as stderr:
         process = subprocess.Popen(
-            [*COMMAND, "serve", "--model", str(model_dir), "--port", "0", *options],
+            [*COMMAND, "serve", *model, "--port", "0", *options],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
+            cwd=cwd,
         )
     return Server(process, log)
 

@@ -1,0 +1,198 @@
+"""Conversations kept in a SQL database, as Rasa's SQLTrackerStore keeps them: one row per
+tracker event (Rasa's ``events`` table and columns), so that a restarted server goes on with
+every conversation and several servers behind a load balancer share them.
+
+A SQLite file is the default (``sqlite:///tracker.db``); any SQLAlchemy database URL works, and
+PostgreSQL (``postgresql://user:password@host/db``, with the ``postgres`` extra) is the one
+tested with several servers. One message is handled in one transaction that first locks its
+conversation (PostgreSQL: an advisory lock on the sender; SQLite: the database), reads its
+events, and writes the new ones: two servers answering the same sender one after the other, or
+at once, keep one consistent conversation, and a server killed mid-message loses that message
+only. Errors are `TrackerStoreError`, one line without the URL's password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+DEFAULT_FILE = "tracker.db"
+SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for another one
+
+_metadata = sa.MetaData()
+EVENTS = sa.Table(
+    "events",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("type_name", sa.String(255), nullable=False),
+    sa.Column("timestamp", sa.Float),
+    sa.Column("intent_name", sa.String(255)),
+    sa.Column("action_name", sa.String(255)),
+    sa.Column("data", sa.Text),
+)
+
+
+class TrackerStoreError(RuntimeError):
+    """The tracker store cannot be opened or used; the message is one line to show."""
+
+
+@dataclass
+class Conversation:
+    """One sender's events while its transaction is open: ``events`` as stored, and the new
+    ones to add (`add`); `TrackerStore.conversation` writes them when the block ends."""
+
+    sender_id: str
+    events: list[dict[str, Any]]
+    added: list[dict[str, Any]] = field(default_factory=list)
+    replace: bool = False
+
+    def add(self, events: Sequence[dict[str, Any]]) -> None:
+        self.added += events
+
+
+class TrackerStore:
+    """The events of every conversation, in the database at ``url``.
+
+    Raises:
+        TrackerStoreError: the URL is not a database URL, its driver is not installed, or the
+            database cannot be reached or its ``events`` table made.
+
+    Example:
+        >>> store = TrackerStore("sqlite://")  # in memory
+        >>> with store.conversation("ann") as conversation:
+        ...     conversation.add([{"event": "action", "name": "action_listen"}])
+        >>> [event["name"] for event in store.events("ann")]
+        ['action_listen']
+    """
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise TrackerStoreError(
+                f"tracker store {url!r} is not a database URL; expected e.g. "
+                "sqlite:///tracker.db or postgresql://user:password@host/database"
+            ) from None
+        self.url = parsed.render_as_string(hide_password=True)
+        self.dialect = parsed.get_backend_name()
+        try:
+            if self.dialect == "sqlite":
+                in_memory = parsed.database in (None, "", ":memory:")  # one, for every thread
+                self.engine = sa.create_engine(
+                    parsed,
+                    connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False},
+                    poolclass=sa.pool.StaticPool if in_memory else None,
+                )
+                _lock_sqlite_on_begin(self.engine)
+            else:
+                self.engine = sa.create_engine(parsed, pool_pre_ping=True)
+        except (NoSuchModuleError, ModuleNotFoundError) as error:
+            extra = " (pip install 'diet-sparse[postgres]')" if self.dialect == "postgresql" else ""
+            raise TrackerStoreError(
+                f"tracker store {self.url}: its database driver is not installed{extra}: {error}"
+            ) from None
+        self._create_table()
+
+    def _create_table(self) -> None:
+        for attempt in range(2):  # two servers starting at once may both try to create it
+            try:
+                _metadata.create_all(self.engine, checkfirst=True)
+                return
+            except SQLAlchemyError as error:
+                if attempt:
+                    raise TrackerStoreError(
+                        f"cannot open the tracker store {self.url}: {_reason(error)}"
+                    ) from None
+
+    def events(self, sender_id: str) -> list[dict[str, Any]]:
+        """The stored events of ``sender_id``'s conversation, oldest first ([] if none)."""
+        try:
+            with self.engine.connect() as connection:
+                return _read(connection, sender_id)
+        except SQLAlchemyError as error:
+            raise TrackerStoreError(f"tracker store {self.url}: {_reason(error)}") from None
+
+    @contextmanager
+    def conversation(self, sender_id: str, replace: bool = False) -> Iterator[Conversation]:
+        """``sender_id``'s conversation, locked against other servers for the block; the
+        events added in it are written when it ends without an error (with ``replace``, they
+        replace the stored ones)."""
+        try:
+            with self.engine.begin() as connection:
+                if self.dialect == "postgresql":  # held until the transaction ends
+                    lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
+                    connection.execute(lock, {"key": _lock_key(sender_id)})
+                conversation = Conversation(sender_id, _read(connection, sender_id))
+                conversation.replace = replace
+                yield conversation
+                if conversation.replace:
+                    connection.execute(EVENTS.delete().where(EVENTS.c.sender_id == sender_id))
+                if conversation.added:
+                    rows = [_row(sender_id, event) for event in conversation.added]
+                    connection.execute(EVENTS.insert(), rows)
+        except SQLAlchemyError as error:
+            raise TrackerStoreError(f"tracker store {self.url}: {_reason(error)}") from None
+
+    def senders(self) -> list[str]:
+        """Every sender with a stored conversation, sorted."""
+        with self.engine.connect() as connection:
+            query = sa.select(EVENTS.c.sender_id).distinct().order_by(EVENTS.c.sender_id)
+            return [row[0] for row in connection.execute(query)]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _read(connection: sa.Connection, sender_id: str) -> list[dict[str, Any]]:
+    query = sa.select(EVENTS.c.data).where(EVENTS.c.sender_id == sender_id).order_by(EVENTS.c.id)
+    return [json.loads(row[0]) for row in connection.execute(query)]
+
+
+def _row(sender_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    event = {**event, "timestamp": event.get("timestamp") or time.time()}
+    intent = (event.get("parse_data") or {}).get("intent") or {}
+    return {
+        "sender_id": sender_id,
+        "type_name": event["event"],
+        "timestamp": event["timestamp"],
+        "intent_name": intent.get("name") if event["event"] == "user" else None,
+        "action_name": event.get("name") if event["event"] == "action" else None,
+        "data": json.dumps(event, ensure_ascii=False),
+    }
+
+
+def _lock_key(sender_id: str) -> int:
+    """A signed 64-bit number for the sender, the same in every server process."""
+    digest = hashlib.sha1(sender_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _lock_sqlite_on_begin(engine: sa.Engine) -> None:
+    """SQLite transactions that take the write lock when they begin (BEGIN IMMEDIATE), so two
+    processes cannot both read a conversation and then both append to it (SQLAlchemy's recipe:
+    Python's sqlite3 module would otherwise begin transactions itself, lazily)."""
+
+    @sa.event.listens_for(engine, "connect")
+    def no_implicit_transactions(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def begin_immediate(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _reason(error: SQLAlchemyError) -> str:
+    """The database's own message, first line, without SQLAlchemy's background link."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -1,0 +1,287 @@
+"""The bot over HTTP (issue 13): Rasa's REST channel and tracker endpoints of `diet-sparse serve`
+in a trained project folder, conversations kept in the tracker store (SQLite by default, shared
+PostgreSQL for several servers), and the store itself."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from test_server import launch, stop, wait_ready
+
+from diet_sparse.bot import shortcut_parse
+from diet_sparse.cli import main
+from diet_sparse.conversations import replace_events, respond, tracker_json
+from diet_sparse.dialogue_features import DialogueError
+from diet_sparse.domain import load_domain
+from diet_sparse.persistence import load, load_policy
+from diet_sparse.tracker_store import TrackerStore, TrackerStoreError
+
+ROOT = Path(__file__).parent.parent
+CONFIG = """\
+recipe: default.v1
+language: en
+pipeline:
+  - name: WhitespaceTokenizer
+  - name: CountVectorsFeaturizer
+  - name: DIETClassifier
+    epochs: 3
+    transformer_size: 16
+    number_of_transformer_layers: 1
+    number_of_attention_heads: 2
+policies:
+  - name: MemoizationPolicy
+  - name: RulePolicy
+  - name: TEDPolicy
+    epochs: 3
+    transformer_size: 16
+"""
+GREETING = load_domain(ROOT / "data" / "domain.yml").responses["utter_greet"][0]
+GOODBYE = load_domain(ROOT / "data" / "domain.yml").responses["utter_goodbye"][0]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bot_project")
+    (folder / "data").mkdir()
+    for name in ("nlu.yml", "stories.yml", "rules.yml", "extras.yml"):
+        shutil.copy(ROOT / "data" / name, folder / "data" / name)
+    shutil.copy(ROOT / "data" / "domain.yml", folder / "domain.yml")
+    (folder / "config.yml").write_text(CONFIG, encoding="utf-8")
+    assert main(["train", "--project", str(folder), "--quiet"]) == 0
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model(project):
+    (trained,) = (project / "models").iterdir()
+    return load(trained), load_policy(trained)
+
+
+def user_texts(events):
+    return [event["text"] for event in events if event["event"] == "user"]
+
+
+# --- the store and the conversations, in this process -----------------------------------------
+
+
+def test_intent_shortcuts_are_read_without_the_nlu_model():
+    parse = shortcut_parse('/inform{"city": ["Rome", "Oslo"]}@0.5', ["inform"])
+    assert parse["intent"] == {"name": "inform", "confidence": 0.5}
+    assert [e["value"] for e in parse["entities"]] == ["Rome", "Oslo"]
+    assert shortcut_parse("/unknown", ["inform"]) is None
+    assert shortcut_parse("/inform{not json}", ["inform"]) is None
+    assert shortcut_parse("inform", ["inform"]) is None
+
+
+def test_a_conversation_goes_on_where_the_store_left_it(model, tmp_path):
+    nlu, policy = model
+    store = TrackerStore(f"sqlite:///{tmp_path / 'tracker.db'}")
+    assert respond(store, "ann", "/greet", nlu, policy) == [
+        {"recipient_id": "ann", "text": GREETING}
+    ]
+    first = store.events("ann")
+    assert first[0] == {**first[0], "event": "action", "name": "action_listen"}
+    # another store on the same file (a restarted server) goes on with it
+    again = TrackerStore(f"sqlite:///{tmp_path / 'tracker.db'}")
+    assert respond(again, "ann", "/goodbye", nlu, policy) == [
+        {"recipient_id": "ann", "text": GOODBYE}
+    ]
+    events = again.events("ann")
+    assert events[: len(first)] == first and user_texts(events) == ["/greet", "/goodbye"]
+    assert all(event["timestamp"] > 0 for event in events)
+    assert again.senders() == ["ann"] and again.events("bob") == []
+    tracker = tracker_json("ann", events, policy.domain)
+    assert tracker["latest_message"]["intent"]["name"] == "goodbye"
+    assert tracker["latest_action_name"] == "action_listen"
+
+
+def test_a_failed_turn_stores_nothing(model, tmp_path):
+    nlu, policy = model
+    store = TrackerStore(f"sqlite:///{tmp_path / 'tracker.db'}")
+    respond(store, "ann", "/greet", nlu, policy)
+    before = store.events("ann")
+
+    class Broken:
+        domain = policy.domain
+
+        def predict(self, events):
+            raise DialogueError("event 3: action 'utter_nothing' is not in the domain")
+
+    with pytest.raises(DialogueError):
+        respond(store, "ann", "/goodbye", nlu, Broken())
+    assert store.events("ann") == before
+    with pytest.raises(DialogueError, match="utter_nothing"):
+        replace_events(store, "ann", [{"event": "action", "name": "utter_nothing"}], policy)
+    assert store.events("ann") == before
+
+
+def test_a_bad_store_url_is_one_line_without_its_password(tmp_path):
+    with pytest.raises(TrackerStoreError, match="is not a database URL"):
+        TrackerStore("not a url")
+    with pytest.raises(TrackerStoreError) as error:
+        TrackerStore("postgresql://ann:secret@127.0.0.1:1/nothing")
+    assert "secret" not in str(error.value) and "\n" not in str(error.value)
+    assert "cannot open the tracker store postgresql://ann:***@127.0.0.1:1/nothing" in str(
+        error.value
+    )
+
+
+# --- the REST channel of a real server ----------------------------------------------------------
+
+
+def post_message(url, sender, message):
+    response = httpx.post(
+        f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def tracker(url, sender):
+    response = httpx.get(f"{url}/conversations/{sender}/tracker", timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def project_server(project, tmp_path):
+    started = []
+
+    def start():
+        server = launch(None, tmp_path / f"server{len(started)}.log", cwd=project)
+        started.append(server)
+        return wait_ready(server)
+
+    yield start
+    for server in started:
+        stop(server)
+
+
+def test_the_rest_channel_keeps_two_senders_apart_and_survives_a_restart(project, project_server):
+    (project / "tracker.db").unlink(missing_ok=True)
+    server = project_server()  # no --model: the project's newest model, with its policy
+    assert "Using the newest model of the project" in server.log_text()
+    turns = {"ann": ["/greet", "/goodbye", "/greet"], "bob": ["/goodbye", "/greet", "/goodbye"]}
+    answers: dict[str, list] = {}
+
+    def talk(sender):
+        answers[sender] = [post_message(server.url, sender, text) for text in turns[sender]]
+
+    threads = [threading.Thread(target=talk, args=(sender,)) for sender in turns]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for sender, texts in turns.items():
+        said = {"/greet": GREETING, "/goodbye": GOODBYE}
+        assert answers[sender] == [[{"recipient_id": sender, "text": said[t]}] for t in texts]
+        assert user_texts(tracker(server.url, sender)["events"]) == texts
+    before = tracker(server.url, "ann")["events"]
+    # the store is the project's, beside (not inside) its models
+    assert (project / "tracker.db").is_file()
+    assert not list((project / "models").glob("**/tracker.db"))
+
+    stop(server)
+    server = project_server()
+    assert tracker(server.url, "ann")["events"] == before
+    post_message(server.url, "ann", "/goodbye")
+    after = tracker(server.url, "ann")
+    assert after["events"][: len(before)] == before
+    assert user_texts(after["events"]) == [*turns["ann"], "/goodbye"]
+
+    # Rasa's PUT of a tracker's events replaces them (a test replays conversations with it)
+    replaced = httpx.put(
+        f"{server.url}/conversations/ann/tracker/events",
+        json=[{"event": "action", "name": "action_listen"}],
+        timeout=30,
+    )
+    assert replaced.status_code == 200 and len(tracker(server.url, "ann")["events"]) == 1
+    bad = httpx.post(f"{server.url}/webhooks/rest/webhook", json={"sender": "ann"}, timeout=30)
+    assert bad.status_code == 400 and bad.json()["detail"] == "missing 'message'"
+
+
+# --- two servers on one PostgreSQL --------------------------------------------------------------
+
+
+def postgres_bin() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return versions[-1].parent if versions else None
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL server of its own in a temporary folder, on a free port (as the postgres
+    user when the tests run as root, which PostgreSQL refuses to run as)."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs it: apt-get install postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="diet-sparse-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = folder / "data"
+    run = lambda *command: subprocess.run(  # noqa: E731
+        [*as_user, *map(str, command)], check=True, capture_output=True, timeout=120
+    )
+    run(bin_dir / "initdb", "-D", data, "--auth=trust", "-U", "postgres")
+    run(bin_dir / "pg_ctl", "-D", data, "-l", folder / "log", "-w", "-o",
+        f"-p {port} -k {folder} -h 127.0.0.1", "start")  # fmt: skip
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        run(bin_dir / "pg_ctl", "-D", data, "-m", "fast", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_two_servers_on_one_postgres_keep_one_conversation(project, postgres, tmp_path):
+    trained = next((project / "models").iterdir())
+    servers = [
+        launch(trained, tmp_path / f"replica{i}.log", "--tracker-store", postgres) for i in (0, 1)
+    ]
+    try:
+        for server in servers:
+            wait_ready(server)
+        # one sender answered by the replicas in turn, as a load balancer may
+        texts = ["/greet", "/goodbye", "/greet", "/goodbye"]
+        for i, text in enumerate(texts):
+            post_message(servers[i % 2].url, "carol", text)
+        seen = [tracker(server.url, "carol")["events"] for server in servers]
+        assert seen[0] == seen[1] and user_texts(seen[0]) == texts
+        # and at the same time: each message's turn stays whole (the sender is locked)
+        results = []
+
+        def send(server, text):
+            results.append(post_message(server.url, "dave", text))
+
+        threads = [threading.Thread(target=send, args=(servers[i % 2], "/greet")) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        events = tracker(servers[0].url, "dave")["events"]
+        kinds = [(e["event"], e.get("name")) for e in events if e["event"] in ("user", "action")]
+        turn = [("user", None), ("action", "utter_greet"), ("action", "action_listen")]
+        assert kinds == [("action", "action_listen"), *turn * 6]
+        assert len(results) == 6
+    finally:
+        for server in servers:
+            stop(server)
