@@ -78,6 +78,7 @@ def _train_project(args: argparse.Namespace, project: Path) -> int:
     from diet_sparse.data import TrainingDataError, TrainingDataWarning, load_training_data
     from diet_sparse.domain import load_domain
     from diet_sparse.persistence import PROJECT_CORE, PROJECT_MODELS, PROJECT_NLU
+    from diet_sparse.rules import lookup_for
     from diet_sparse.stories import load_stories, validate_stories
 
     if not project.is_dir():
@@ -93,7 +94,7 @@ def _train_project(args: argparse.Namespace, project: Path) -> int:
     diet_config = as_config(config)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RasaConfigWarning)  # the same file: shown once above
-        as_config(config, kind=TEDConfig)
+        ted_config = as_config(config, kind=TEDConfig)
     out = Path(args.out) if args.out else project / PROJECT_MODELS / time.strftime("%Y%m%d-%H%M%S")
     check_model_directory(out / PROJECT_NLU)
     nlu_data = load_training_data(data)
@@ -103,6 +104,7 @@ def _train_project(args: argparse.Namespace, project: Path) -> int:
         domain = load_domain(domain_path)
         stories = load_stories(data)
         validate_stories(stories, domain)
+        lookup_for(ted_config, stories, domain)  # rules that contradict, a fallback action
         check_model_directory(out / PROJECT_CORE)
     else:
         print(f"{project}: no {PROJECT_DOMAIN}: the NLU model only", file=sys.stderr)
@@ -128,6 +130,7 @@ def _train_core(args: argparse.Namespace) -> int:
     from diet_sparse.config import TEDConfig, as_config
     from diet_sparse.data import TrainingDataWarning
     from diet_sparse.domain import load_domain
+    from diet_sparse.rules import lookup_for
     from diet_sparse.stories import load_stories, validate_stories
 
     # As for the NLU model: everything that can be checked is, before TensorFlow loads.
@@ -136,6 +139,7 @@ def _train_core(args: argparse.Namespace) -> int:
     domain = load_domain(args.domain)
     stories = load_stories(args.data)  # a Rasa data folder: its nlu files are skipped
     validate_stories(stories, domain)
+    lookup_for(config, stories, domain)  # rules that contradict, a fallback action
 
     from diet_sparse.config import RasaConfigWarning
     from diet_sparse.training import train_policy

@@ -4,7 +4,8 @@ which take precedence over TED when they match, as Rasa's policy priorities orde
 A rule (``rules:`` in the data) is turned into one *rule key* per action it predicts: the
 states of the rule up to that action, each holding only what the rule mentions (the previous
 action, the intent of a user step, the entities it lists, the slots its condition and
-``slot_was_set`` steps set, the active loop its condition or ``active_loop`` steps name). A key
+``slot_was_set`` steps set and those its entities fill through the domain's slot mappings, the
+active loop its condition or ``active_loop`` steps name). A key
 matches a conversation when its states, laid over the conversation's newest states, each agree
 with the conversation on everything they hold; a ``conversation_start`` rule must cover the
 conversation from its start. As Rasa does, a rule does not predict its first action unless it
@@ -36,7 +37,14 @@ from typing import Any
 from diet_sparse.data import TrainingDataError
 from diet_sparse.dialogue_features import State, states_and_actions, story_states_and_actions
 from diet_sparse.domain import Domain
-from diet_sparse.stories import ActionExecuted, ActiveLoop, SlotSet, Story, UserUttered
+from diet_sparse.stories import (
+    ActionExecuted,
+    ActiveLoop,
+    SlotSet,
+    Story,
+    UserUttered,
+    with_entity_slots,
+)
 
 RULE_POLICY_NAME = "RulePolicy"
 MEMOIZATION_POLICY_NAME = "MemoizationPolicy"
@@ -224,9 +232,40 @@ def build_lookup(
     return DialogueLookup(domain, keys, memory, memoization_max_history)
 
 
+def lookup_for(config: Any, stories: Sequence[Story], domain: Domain) -> DialogueLookup | None:
+    """The lookup a TED config asks for (its ``rules``, ``memoization`` and
+    ``memoization_max_history``; None when both are off), once its core fallback action is
+    checked: what `train_policy` uses, and what the command line checks before training starts.
+
+    Raises:
+        TrainingDataError: ``core_fallback_action_name`` is not an action of the domain, or two
+            rules contradict each other.
+    """
+    if config.enable_fallback_prediction and config.core_fallback_action_name not in (
+        domain.action_names
+    ):
+        raise TrainingDataError(
+            f"core_fallback_action_name {config.core_fallback_action_name!r} is not an action "
+            "of the domain; declare it under actions, or set enable_fallback_prediction: false"
+        )
+    if not (config.rules or config.memoization):
+        return None
+    return build_lookup(
+        stories, domain, config.rules, config.memoization, config.memoization_max_history
+    )
+
+
 def rule_keys(rule: Story, domain: Domain) -> list[RuleKey]:
     """One `RuleKey` for each action ``rule`` predicts (see the module's docstring)."""
-    events = [*rule.condition, *rule.events]
+    # the slots that Rasa fills from a user step's entities are the rule's too, where the rule
+    # gives the entity's value (``entities: [city]`` says only that there is one)
+    written = [*rule.condition, *rule.events]
+    ids = {id(event) for event in written}
+    events = [
+        event
+        for event in with_entity_slots(written, domain)
+        if id(event) in ids or event.value not in ("", None)
+    ]
     states, actions = states_and_actions(events, domain)
     name = f"{rule.name!r} ({rule.source})"
     mentioned_slots: dict[str, None] = {}

@@ -83,6 +83,22 @@ def test_a_project_without_data_is_a_one_line_error(tmp_path, capsys):
     assert error.startswith("error:") and "data/" in error
 
 
+def test_contradicting_rules_fail_before_the_nlu_model_trains(project, tmp_path, capsys):
+    broken = shutil.copytree(project, tmp_path / "broken", ignore=shutil.ignore_patterns("models"))
+    (broken / "data" / "contradiction.yml").write_text(
+        'version: "3.1"\nrules:\n- rule: greet back\n  steps:\n  - intent: greet\n'
+        "  - action: utter_goodbye\n"
+    )
+    config = broken / "config.yml"  # with the rule policy, which applies rules
+    config.write_text(
+        config.read_text().replace("policies:\n", "policies:\n  - name: RulePolicy\n")
+    )
+    assert main(["train", "--project", str(broken), "--quiet"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: rules ") and "contradict" in error
+    assert not (broken / "models").exists()  # nothing trained, nothing lost
+
+
 def test_the_shell_of_a_project_model_is_the_bot(trained):
     result = subprocess.run(
         [sys.executable, "-m", "diet_sparse.cli", "shell", "--model", str(trained)],

@@ -28,7 +28,8 @@ slots:
     type: bool
     mappings: [{type: custom}]
   city:
-    type: text
+    type: categorical
+    values: [Rome, Oslo, Paris]
     mappings: [{type: from_entity, entity: city}]
   note:
     type: text
@@ -150,10 +151,9 @@ def test_the_more_specific_rule_wins(tmp_path, domain):
 
 def test_listed_entities_must_be_there_and_others_not(tmp_path, domain):
     lookup = lookup_of(tmp_path, domain, RULES)
-    assert predicted(lookup, domain, [listen(), user("inform", "Rome")]) == (
-        "utter_city",
-        "RulePolicy",
-    )
+    # as the bot fills the city slot from the entity, and the rule's state holds it too
+    rome = [listen(), user("inform", "Rome"), SlotSet("city", "Rome")]
+    assert predicted(lookup, domain, rome) == ("utter_city", "RulePolicy")
     assert predicted(lookup, domain, [listen(), user("inform")]) is None
 
 
@@ -391,3 +391,24 @@ def test_an_unknown_core_fallback_action_is_an_error_before_training(project):
     config = dict(QUICK, core_fallback_action_name="action_my_fallback")
     with pytest.raises(TrainingDataError, match="'action_my_fallback' is not an action"):
         train_policy(project / "domain.yml", project / "data.yml", config, progress=False)
+
+
+def test_slots_filled_from_a_rule_s_entities_tell_rules_apart(tmp_path, domain):
+    text = """
+rules:
+- rule: Rome
+  steps:
+  - intent: inform
+    entities: [{city: Rome}]
+  - action: utter_city
+- rule: Oslo
+  steps:
+  - intent: inform
+    entities: [{city: Oslo}]
+  - action: utter_which_city
+"""
+    lookup = lookup_of(tmp_path, domain, text)  # not a contradiction: the city slot differs
+    rome = [listen(), user("inform", "Rome"), SlotSet("city", "Rome")]
+    oslo = [listen(), user("inform", "Oslo"), SlotSet("city", "Oslo")]
+    assert predicted(lookup, domain, rome) == ("utter_city", "RulePolicy")
+    assert predicted(lookup, domain, oslo) == ("utter_which_city", "RulePolicy")

@@ -18,7 +18,7 @@ from diet_sparse.dialogue_features import TurnFeaturizer, training_examples
 from diet_sparse.domain import Domain, load_domain
 from diet_sparse.persistence import check_model_directory, save_policy
 from diet_sparse.policy import Policy
-from diet_sparse.rules import build_lookup
+from diet_sparse.rules import lookup_for
 from diet_sparse.stories import Story, load_stories, validate_stories
 from diet_sparse.training.policy_model import TED, DialogueBatch, dialogue_batch
 from diet_sparse.training.trainer import fit_epochs
@@ -65,22 +65,11 @@ def train_policy(
     if not (isinstance(stories, Sequence) and all(isinstance(s, Story) for s in stories)):
         stories = load_stories(stories)
     validate_stories(stories, domain)
-    if config.enable_fallback_prediction and config.core_fallback_action_name not in (
-        domain.action_names
-    ):
-        raise TrainingDataError(
-            f"core_fallback_action_name {config.core_fallback_action_name!r} is not an action "
-            "of the domain; declare it under actions, or set enable_fallback_prediction: false"
-        )
+    lookup = lookup_for(config, stories, domain)  # checked before training
     rules = sum(story.is_rule for story in stories)
     if rules:
         applied = "the policy applies them before TED" if config.rules else "rules: false"
         logger.info("%d rules read; TED trains on stories only (%s)", rules, applied)
-    lookup = None
-    if config.rules or config.memoization:
-        lookup = build_lookup(
-            stories, domain, config.rules, config.memoization, config.memoization_max_history
-        )
     histories, actions = training_examples(stories, domain, config.max_history)
     if not histories:
         raise TrainingDataError("nothing to learn: the stories hold no bot actions")
