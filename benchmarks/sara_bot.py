@@ -157,7 +157,7 @@ def replay(url: str, conversations, mode: str) -> dict:
             last_user = max(i for i, e in enumerate(tracker) if e["event"] == "user")
             taken = [e for e in tracker[last_user + 1 :] if e["event"] == "action"]
             predicted = [e["name"] for e in taken]
-            policies.update(e.get("policy") or "none" for e in taken)
+            policies.update(e.get("policy") or "max_actions cap" for e in taken)
             for i, action in enumerate(gold):
                 right = i < len(predicted) and predicted[i] == action
                 actions += 1

@@ -87,6 +87,8 @@ class DIETConfig:
     renormalize_confidences: bool = False  # the ranked intents' confidences rescaled to sum to 1
     # regularisation
     drop_rate: float = 0.2  # dropout in the encoder and of sparse input values
+    use_sparse_input_dropout: bool = True  # drop_rate also on the sparse input values (Rasa's)
+    use_dense_input_dropout: bool = False  # and on the pretrained sentence vector (Rasa: true)
     drop_rate_attention: float = 0.0  # dropout of attention weights
     regularization_constant: float = 0.002  # L2 weight of all kernels
     # tasks
@@ -211,6 +213,8 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
         "null or a number in [0, 1]",
     ),
     "renormalize_confidences": (_BOOL, lambda v: True, "true or false"),
+    "use_sparse_input_dropout": (_BOOL, lambda v: True, "true or false"),
+    "use_dense_input_dropout": (_BOOL, lambda v: True, "true or false"),
     "drop_rate": (_FLOAT, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "drop_rate_attention": (_FLOAT, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "regularization_constant": (_FLOAT, lambda v: v >= 0, "a number >= 0"),

@@ -230,6 +230,8 @@ def _replace_directory(staging: Path, directory: Path) -> None:
 # Config keys that later versions added, with the behaviour of the versions before them: a saved
 # config without one was trained (and is loaded) that way, whatever today's default is.
 ABSENT_FROM_OLDER_CONFIGS = {
+    "use_sparse_input_dropout": True,
+    "use_dense_input_dropout": False,
     "use_wide_path": False,
     "wide_path_weight": 1.0,
     "constrain_entity_transitions": False,

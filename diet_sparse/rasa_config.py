@@ -26,7 +26,7 @@ DIET_SAME_NAME = (
     "number_of_negative_examples", "ranking_length", "scale_loss", "constrain_similarities",
     "regularization_constant", "drop_rate", "drop_rate_attention", "intent_classification",
     "entity_recognition", "use_masked_language_model", "BILOU_flag", "split_entities_by_comma",
-    "renormalize_confidences",
+    "renormalize_confidences", "use_sparse_input_dropout", "use_dense_input_dropout",
 )  # fmt: skip
 # ... keys whose value is one per attribute in Rasa ({text: 256, label: 20}); DIET's encoder
 # reads the text's.
@@ -47,8 +47,6 @@ DIET_NOT_IMPLEMENTED: dict[str, tuple[Any, str]] = {
     "use_maximum_negative_similarity": (True, "the cross-entropy loss, which does not use it"),
     "negative_margin_scale": (0.8, "the cross-entropy loss, which does not use it"),
     "concat_dimension": ({"text": 128, "label": 20}, "one sentence slot, no concatenation"),
-    "use_sparse_input_dropout": (True, "dropout of sparse inputs at drop_rate"),
-    "use_dense_input_dropout": (True, "no dense inputs but pretrained_encoder's"),
     "evaluate_every_number_of_epochs": (20, "no hold-out evaluation while training"),
     "evaluate_on_number_of_examples": (0, "no hold-out evaluation while training"),
     "tensorboard_log_directory": (None, "training figures in the model's metadata.json"),
@@ -66,13 +64,14 @@ TED_SAME_NAME = (
     "drop_rate_dialogue", "drop_rate_attention", "regularization_constant",
 )  # fmt: skip
 TED_NOT_IMPLEMENTED: dict[str, tuple[Any, str]] = {
+    "use_sparse_input_dropout": (True, "dropout of sparse inputs at drop_rate"),
+    "use_dense_input_dropout": (True, "no dense inputs but pretrained_encoder's"),
     **{
         key: DIET_NOT_IMPLEMENTED[key]
         for key in (
             "unidirectional_encoder", "similarity_type", "loss_type",
             "maximum_positive_similarity", "maximum_negative_similarity",
             "use_maximum_negative_similarity", "negative_margin_scale",
-            "use_sparse_input_dropout", "use_dense_input_dropout",
             "evaluate_every_number_of_epochs", "evaluate_on_number_of_examples",
             "tensorboard_log_directory", "tensorboard_log_level", "checkpoint_model",
             "featurizers", "run_eagerly",

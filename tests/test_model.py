@@ -172,3 +172,23 @@ def test_renormalized_confidences_of_the_ranking_sum_to_one(trained_nlu):
     assert sum(before) < 1 - 1e-4  # the case where renormalizing changes something
     assert sum(after) == pytest.approx(1.0, abs=1e-6)
     assert after == pytest.approx([c / sum(before) for c in before], rel=1e-5)
+
+
+def test_input_dropout_follows_use_sparse_and_use_dense_input_dropout():
+    default = built_model({"drop_rate": 0.5})
+    assert default.input_projection.drop_rate == 0.5 and default.dense_input_dropout is None
+    no_sparse = built_model({"drop_rate": 0.5, "use_sparse_input_dropout": False})
+    assert no_sparse.input_projection.drop_rate == 0.0
+    assert no_sparse.input_projection.dense_dropout.rate == 0.5  # the projection's own stays
+    values = dict(transformer_size=32, dense_dimension=16, drop_rate=0.5,
+                  pretrained_encoder="minilm-l6", use_dense_input_dropout=True)  # fmt: skip
+    model = DIET(resolve_config(values), 50, 3, {})
+    features = tf.SparseTensor(np.zeros((0, 2), np.int64), np.zeros(0, np.float32), (2, 50))
+    mask, token_counts = tf.ones((1, 2)), tf.constant([1], tf.int32)
+    sentence = tf.ones((1, model.n_dense))
+    tf.keras.utils.set_random_seed(0)
+    trained = model.inputs_of(features, mask, token_counts, sentence, training=True)[0, 1, 16:]
+    predicted = model.inputs_of(features, mask, token_counts, sentence, training=False)[0, 1, 16:]
+    assert np.all(predicted.numpy() == 1.0)
+    kept = trained.numpy()
+    assert set(np.unique(kept)) == {0.0, 2.0} and 0.3 < np.mean(kept == 0.0) < 0.7

@@ -56,8 +56,10 @@ class InputProjection(SparseToDense):
     """Sparse features (B*T, F) -> dense vectors (B, T, dense_dimension), with dropout of the
     sparse input values and of the projected vectors during training."""
 
-    def __init__(self, units: int, input_dim: int, drop_rate: float, **kwargs) -> None:
-        super().__init__(units, input_dim, drop_rate, **kwargs)
+    def __init__(
+        self, units: int, input_dim: int, drop_rate: float, sparse_drop_rate: float, **kwargs
+    ) -> None:
+        super().__init__(units, input_dim, sparse_drop_rate, **kwargs)
         self.dense_dropout = tf.keras.layers.Dropout(drop_rate)
 
     def call(self, features: tf.SparseTensor, mask: tf.Tensor, training: bool = False):
@@ -214,8 +216,12 @@ class DIET(tf.keras.Model):
             config.dense_dimension,
             n_features,
             config.drop_rate,
+            config.drop_rate if config.use_sparse_input_dropout else 0.0,
             regularization_constant=config.regularization_constant,
             name=names.INPUT_PROJECTION,
+        )
+        self.dense_input_dropout = (
+            tf.keras.layers.Dropout(config.drop_rate) if config.use_dense_input_dropout else None
         )
         self.encoder = TransformerEncoder(
             config.transformer_size,
@@ -278,6 +284,8 @@ class DIET(tf.keras.Model):
             return x
         if dense_sentence is None:
             dense_sentence = tf.zeros((tf.shape(mask)[0], self.n_dense))
+        elif self.dense_input_dropout is not None:
+            dense_sentence = self.dense_input_dropout(dense_sentence, training=training)
         at_sentence = tf.one_hot(token_counts, tf.shape(mask)[1])[..., None]  # (B, T, 1)
         return tf.concat([x, at_sentence * dense_sentence[:, None, :]], axis=-1)
 
