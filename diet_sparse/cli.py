@@ -34,6 +34,7 @@ from diet_sparse.persistence import check_model_directory
 
 # A Rasa project folder's parts, as `rasa train` reads them.
 PROJECT_CONFIG, PROJECT_DOMAIN, PROJECT_DATA = "config.yml", "domain.yml", "data"
+PROJECT_ENDPOINTS = "endpoints.yml"  # read for its tracker_store
 BAD_INPUT = 2  # the exit code of argparse's own errors, used for every error a user can fix
 
 
@@ -305,6 +306,19 @@ def _model_in_project(args: argparse.Namespace) -> tuple[Path, Path | None]:
     return latest, project
 
 
+def _project_tracker_store(project: Path) -> str:
+    """A project's tracker store: its endpoints.yml's SQL ``tracker_store``, else a SQLite file
+    in the project folder (beside, not inside, the models a retrain replaces)."""
+    from diet_sparse.tracker_store import url_from_endpoints
+
+    endpoints = project / PROJECT_ENDPOINTS
+    url = url_from_endpoints(endpoints) if endpoints.is_file() else None
+    if url is not None:
+        print(f"Tracker store from {endpoints}", file=sys.stderr)
+        return url
+    return f"sqlite:///{project / server.DEFAULT_TRACKER_FILE}"
+
+
 def _serve(args: argparse.Namespace) -> int:
     from diet_sparse.persistence import PROJECT_CORE
 
@@ -316,8 +330,8 @@ def _serve(args: argparse.Namespace) -> int:
     with_policy = {"policy_dir": policy} if policy is not None else {}
     if policy is not None:
         store = args.tracker_store
-        if store is None and project is not None:  # beside, not inside, the models
-            store = f"sqlite:///{project / server.DEFAULT_TRACKER_FILE}"
+        if store is None and project is not None:
+            store = _project_tracker_store(project)
         with_policy["tracker_store"] = store
     server.serve(
         model,
@@ -670,6 +684,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from diet_sparse.dialogue_features import DialogueError
     from diet_sparse.persistence import ModelLoadError
     from diet_sparse.pretrained import PretrainedError
+    from diet_sparse.tracker_store import TrackerStoreError
 
     handler: Callable[[argparse.Namespace], int] = args.handler
     warnings.showwarning = _show_warning
@@ -683,6 +698,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             DialogueError,
             PretrainedError,
             server.ServerStartError,
+            TrackerStoreError,
             FileExistsError,
             PermissionError,
         ) as error:

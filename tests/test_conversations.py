@@ -285,3 +285,21 @@ def test_two_servers_on_one_postgres_keep_one_conversation(project, postgres, tm
     finally:
         for server in servers:
             stop(server)
+
+
+def test_a_project_s_endpoints_yml_names_its_sql_tracker_store(tmp_path, monkeypatch):
+    from diet_sparse.tracker_store import url_from_endpoints
+
+    endpoints = tmp_path / "endpoints.yml"
+    monkeypatch.setenv("DB_PASSWORD", "s3cret")
+    endpoints.write_text(
+        "action_endpoint:\n  url: http://localhost:5055/webhook\ntracker_store:\n  type: SQL\n"
+        "  dialect: postgresql\n  url: db.local\n  port: 5433\n  db: rasa\n  username: bot\n"
+        "  password: ${DB_PASSWORD}\n"
+    )
+    assert url_from_endpoints(endpoints) == "postgresql://bot:s3cret@db.local:5433/rasa"
+    endpoints.write_text("tracker_store:\n  type: redis\n  url: localhost\n")
+    with pytest.raises(TrackerStoreError, match="type 'redis' is not supported"):
+        url_from_endpoints(endpoints)
+    endpoints.write_text("action_endpoint:\n  url: http://localhost:5055/webhook\n")
+    assert url_from_endpoints(endpoints) is None

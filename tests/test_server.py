@@ -67,8 +67,9 @@ class Server:
 
 
 def launch(model_dir: Path | None, log: Path, *options: str, cwd: Path | None = None) -> Server:
-    """Start ``diet-sparse serve`` on a free port (``--port 0``) in ``cwd``; `wait_ready` finds
-    which. Without ``model_dir``, no ``--model`` (a project folder's newest model)."""
+    """Start ``diet-sparse serve`` on a free port (``--port 0``) in ``cwd`` (default: the log's
+    folder, where a bot's tracker.db goes); `wait_ready` finds which. Without ``model_dir``, no
+    ``--model`` (a project folder's newest model)."""
     model = ["--model", str(model_dir)] if model_dir is not None else []
     with open(log, "w") as stderr:
         process = subprocess.Popen(
@@ -76,7 +77,7 @@ def launch(model_dir: Path | None, log: Path, *options: str, cwd: Path | None = 
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
-            cwd=cwd,
+            cwd=cwd or log.parent,
         )
     return Server(process, log)
 
