@@ -2,8 +2,8 @@
 Sara's 25 end-to-end test conversations through `diet-sparse serve`, and count the bot's actions
 and turns that match.
 
-    python benchmarks/sara_bot.py                         # Rasa's suggested config, 100 epochs
-    python benchmarks/sara_bot.py --epochs 20 --out /tmp/sara_bot.json
+    python benchmarks/sara_bot.py                  # Rasa's suggested config, 100 epochs, 3 seeds
+    python benchmarks/sara_bot.py --epochs 20 --seeds 1 --out /tmp/sara_bot.json
 
 The project is made in a temporary folder from ../shared/datasets: Sara's domain with its
 retrieval responses (sara_core/domain.yml, responses.yml), all its stories and rules, and all
@@ -34,7 +34,15 @@ from pathlib import Path
 
 import httpx
 import yaml
-from common import DATASETS, RESULTS, machine, print_table, reference_seconds, write_json
+from common import (
+    DATASETS,
+    RESULTS,
+    machine,
+    mean_and_std,
+    print_table,
+    reference_seconds,
+    write_json,
+)
 
 from diet_sparse.stories import ActionExecuted, ActiveLoop, SlotSet, UserUttered, load_stories
 
@@ -56,6 +64,7 @@ pipeline:
   - name: DIETClassifier
     epochs: {epochs}
     constrain_similarities: true
+    random_seed: {seed}
   - name: EntitySynonymMapper
 policies:
   - name: MemoizationPolicy
@@ -64,16 +73,19 @@ policies:
     max_history: 5
     epochs: {epochs}
     constrain_similarities: true
+    random_seed: {seed}
 """
+FIGURES = ("action_accuracy", "action_accuracy_without_listen", "turn_accuracy",
+           "conversation_accuracy")  # fmt: skip
 
 
-def make_project(folder: Path, epochs: int) -> Path:
+def make_project(folder: Path, epochs: int, seed: int) -> Path:
     core, nlu = DATASETS / "sara_core", DATASETS / "sara"
     domain = yaml.safe_load((core / "domain.yml").read_text(encoding="utf-8"))
     responses = yaml.safe_load((core / "responses.yml").read_text(encoding="utf-8"))
     domain["responses"] = {**domain.get("responses", {}), **responses["responses"]}
     (folder / "domain.yml").write_text(yaml.safe_dump(domain, allow_unicode=True), "utf-8")
-    (folder / "config.yml").write_text(CONFIG.format(epochs=epochs), encoding="utf-8")
+    (folder / "config.yml").write_text(CONFIG.format(epochs=epochs, seed=seed), encoding="utf-8")
     data = folder / "data"
     data.mkdir()
     for source in (core / "stories.yml", core / "rules.yml", nlu / "train.yml", nlu / "test.yml",
@@ -190,34 +202,47 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=100, help="DIET's and TED's (Rasa's: 100)")
     parser.add_argument("--out", type=Path, default=RESULTS / "sara_bot.json")
+    parser.add_argument("--seeds", type=int, default=3, help="runs, seeds 42, 43, ...")
     args = parser.parse_args()
     reference_start = reference_seconds()
     conversations = load_stories(DATASETS / "sara_core" / "test_conversations.yml")
-    with tempfile.TemporaryDirectory(prefix="sara-project-") as folder:
-        project = make_project(Path(folder), args.epochs)
-        started = time.perf_counter()
-        subprocess.run([*COMMAND, "train", "--quiet"], cwd=project, check=True)
-        training_seconds = time.perf_counter() - started
-        process, url = start_server(project, project / "server.log")
-        try:
-            results = {mode: replay(url, conversations, mode) for mode in ("text", "intent")}
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    runs = []
+    for seed in range(42, 42 + args.seeds):
+        with tempfile.TemporaryDirectory(prefix="sara-project-") as folder:
+            project = make_project(Path(folder), args.epochs, seed)
+            started = time.perf_counter()
+            subprocess.run([*COMMAND, "train", "--quiet"], cwd=project, check=True)
+            training_seconds = time.perf_counter() - started
+            process, url = start_server(project, project / "server.log")
+            try:
+                results = {mode: replay(url, conversations, mode) for mode in ("text", "intent")}
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+        runs.append({"seed": seed, "training_seconds": round(training_seconds, 1), **results})
     summary = {
         "dataset": "sara_core test_conversations.yml through the REST channel",
         "epochs": args.epochs,
-        "training_seconds": round(training_seconds, 1),
-        "results": results,
+        "mean_and_std": {
+            mode: {name: mean_and_std([run[mode][name] for run in runs]) for name in FIGURES}
+            for mode in ("text", "intent")
+        },
+        "training_seconds": mean_and_std([run["training_seconds"] for run in runs]),
+        "runs": runs,
         "machine": machine(),
         "reference_seconds": {"start": reference_start, "end": reference_seconds()},
     }
     write_json(args.out, summary)
-    for mode, figures in results.items():
+    for mode, figures in summary["mean_and_std"].items():
         print(f"\n{mode}: messages sent as {'typed' if mode == 'text' else '/intent shortcuts'}")
-        print_table([(k, v) for k, v in figures.items() if k != "failed_turns"])
-    print(f"\ntraining: {training_seconds:.0f} s; written to {args.out}")
+        print_table([(name, _shown(value)) for name, value in figures.items()])
+    print(f"\ntraining: {_shown(summary['training_seconds'])} s; written to {args.out}")
     return 0
+
+
+def _shown(value: dict) -> str:
+    spread = f" ± {value['std']:.3f}" if value["std"] is not None else ""
+    return f"{value['mean']:.3f}{spread}"
 
 
 if __name__ == "__main__":

@@ -49,7 +49,13 @@ def project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(project):
     out = project / "models" / "first"
-    assert main(["train", "--project", str(project), "--out", str(out), "--quiet"]) == 0
+    command = [sys.executable, "-m", "diet_sparse.cli", "train", "--project", str(project),
+               "--out", str(out), "--quiet"]  # fmt: skip
+    trained = subprocess.run(
+        command, capture_output=True, text=True, timeout=600
+    )  # as users run it
+    assert trained.returncode == 0, trained.stderr
+    assert trained.stderr.splitlines()[-1] == f"Model saved to {out}"
     return out
 
 
