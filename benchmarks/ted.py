@@ -30,6 +30,8 @@ from common import (
     write_json,
 )
 
+from diet_sparse.rules import TED_ALONE
+
 # train stories, test stories; the domain is <dataset>/domain.yml
 SPLITS = {
     "ted_workshop": ("train_stories.yml", "test_stories.yml"),
@@ -172,6 +174,7 @@ def main() -> None:
         "epochs": args.epochs,
         "max_history": args.max_history,
         "connection_density": args.density,
+        **TED_ALONE,  # TED against Rasa's TED: no rules, memorized stories or core fallback
     }
     results = {
         "command": " ".join(sys.argv),

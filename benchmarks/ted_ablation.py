@@ -22,6 +22,7 @@ from common import RESULTS, machine, mean_and_std, reference_seconds, write_json
 from ted import SPLITS, run_seed
 
 from diet_sparse.config import ConfigError, TEDConfig, as_config
+from diet_sparse.rules import TED_ALONE
 
 METRICS = ("action_accuracy", "action_weighted_f1", "conversation_accuracy", "train_seconds")
 
@@ -51,7 +52,7 @@ def variant_values(args: argparse.Namespace) -> dict[str, dict]:
     """Each variant's config values, checked before anything trains."""
     variants = {}
     for name, *items in args.variant:
-        values = {"epochs": args.epochs, "max_history": 5, "connection_density": 0.2}
+        values = {"epochs": args.epochs, "max_history": 5, "connection_density": 0.2, **TED_ALONE}
         for item in items:
             key, equals, value = item.partition("=")
             if not equals or not key:

@@ -48,6 +48,8 @@ from diet_sparse.stories import (
 
 RULE_POLICY_NAME = "RulePolicy"
 MEMOIZATION_POLICY_NAME = "MemoizationPolicy"
+# TED config values for TED alone: what measures the network (benchmarks, density sweeps)
+TED_ALONE = {"rules": False, "memoization": False, "enable_fallback_prediction": False}
 
 
 @dataclass(frozen=True)

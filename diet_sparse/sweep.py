@@ -15,6 +15,7 @@ prints it with `format_point`, and the summary with `format_smallest`), other pr
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -30,6 +31,7 @@ import numpy as np
 from diet_sparse.config import ConfigError, DIETConfig, TEDConfig, resolve_config
 from diet_sparse.data import Example, TrainingData, TrainingDataError, load_training_data
 from diet_sparse.persistence import check_output_directory, write_json
+from diet_sparse.rules import TED_ALONE
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,8 @@ def _policy_point(config, training_data, test_data, progress) -> tuple[dict, dic
 
     domain, stories = training_data
     started = time.perf_counter()
+    # the network's F1 against its weights: TED alone, without rules and memorized stories
+    config = dataclasses.replace(config, **TED_ALONE)
     policy = train_policy(domain, stories, config, progress=progress)
     seconds = time.perf_counter() - started
     summary = evaluate_policy(policy, test_data)["summary"]
