@@ -130,7 +130,7 @@ def block_offsets(mask: np.ndarray, blocks: int) -> list[int]:
     input_dim, units = mask.shape
     a, c = input_dim // blocks, units // blocks
     used = mask.reshape(blocks, a, blocks, c).any(axis=(1, 3))  # (input block, output block)
-    found = {(i - j) % blocks for i, j in zip(*np.nonzero(used))}
+    found = {int((i - j) % blocks) for i, j in zip(*np.nonzero(used))}
     return [0, *sorted(found - {0})]
 
 

@@ -109,7 +109,11 @@ class GraphBuilder:
             [helper.make_tensor_value_info(out, TensorProto.FLOAT, shapes[out]) for out in outputs],
             list(self.initializers.values()),
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        # The IR version goes with the opset, not with the installed onnx package (whose
+        # default, the newest it knows, can be newer than ONNX Runtime reads).
+        opsets = [helper.make_opsetid("", OPSET)]
+        ir_version = helper.find_min_ir_version_for(opsets)
+        model = helper.make_model(graph, opset_imports=opsets, ir_version=ir_version)
         onnx.checker.check_model(model)
         return model.SerializeToString()
 

@@ -1,5 +1,8 @@
 """Training end to end: what train returns, what it refuses before training, weights it keeps."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from comparing import assert_same_parse
@@ -219,3 +222,19 @@ def test_fallback_thresholds_answer_nlu_fallback_and_keep_the_ranking(nlu):
     finally:
         nlu.config = replace(nlu.config, fallback_threshold=None, ambiguity_threshold=None)
     assert nlu.parse(text) == plain
+
+
+def test_training_runs_on_keras_2_even_when_tensorflow_was_imported_first():
+    """From TensorFlow 2.16 on, `tf.keras` is Keras 3 unless diet_sparse.training selects
+    tf-keras; TensorFlow imported before it (as a user's script may) must not change that."""
+    script = (
+        "import sys\n"
+        "import tensorflow as tf\n"
+        "import diet_sparse.training.transformer as transformer\n"
+        "package = transformer.RandomlyConnectedDense.__mro__[1].__module__.split('.')[0]\n"
+        "print(package, sys.modules[package].__version__)\n"
+    )
+    package, version = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert package in ("keras", "tf_keras") and version.startswith("2."), (package, version)

@@ -10,9 +10,23 @@
     policy_trainer.py `train_policy`: stories -> examples -> fit -> a `Policy` (and save it)
 
 Loading and parsing (`diet_sparse.persistence`, `diet_sparse.nlu`) never import this package.
+
+The layers and the training loop are Keras 2 code. TensorFlow 2.15 (Python 3.11) brings Keras 2
+as `tf.keras`; from TensorFlow 2.16 on (Python 3.12 and 3.13) `tf.keras` is Keras 3 unless
+TF_USE_LEGACY_KERAS is set before `tf.keras` is first used, and then it is the tf-keras package,
+Keras 2 kept up to date with TensorFlow, which the project installs there. TensorFlow 2.15 reads
+the setting too, but without tf-keras it would find no Keras, so it is set only where tf-keras
+is installed. This package is imported before any of its modules, so the setting covers them
+all. The README ("Supported Python versions") says why not Keras 3.
 """
 
-from diet_sparse.training.policy_trainer import train_policy
-from diet_sparse.training.trainer import train
+import importlib.util
+import os
+
+if importlib.util.find_spec("tf_keras") is not None:
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+from diet_sparse.training.policy_trainer import train_policy  # noqa: E402 (after the setting)
+from diet_sparse.training.trainer import train  # noqa: E402
 
 __all__ = ["train", "train_policy"]
