@@ -1,5 +1,7 @@
-"""The CRF: numpy Viterbi, marginals and confidences, and the training log-likelihood vs TFA."""
+"""The CRF: numpy Viterbi, marginals and confidences, and the training log-likelihood, against
+a brute force over every tag path (on every Python) and tensorflow-addons (where it installs)."""
 
+import importlib.util
 import itertools
 
 import numpy as np
@@ -8,6 +10,12 @@ import tensorflow as tf
 
 from diet_sparse.crf_decoding import CRFDecoder
 from diet_sparse.training.crf import crf_log_likelihood, tfa_crf_decode, tfa_crf_log_likelihood
+
+requires_tensorflow_addons = pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow_addons") is None,
+    reason="tensorflow-addons has no wheels beyond Python 3.11, so it is installed only there; "
+    "the brute-force tests check the same functions on every Python",
+)
 
 
 # one message at a time, through the batch decoder
@@ -34,6 +42,7 @@ def sequence_score(logits, transitions, tags):
     return emission + sum(transitions[a, b] for a, b in zip(tags, tags[1:]))
 
 
+@requires_tensorflow_addons
 @pytest.mark.parametrize("seed", range(5))
 def test_numpy_viterbi_matches_tensorflow_addons(seed):
     rng = np.random.default_rng(seed)
@@ -83,17 +92,67 @@ def test_marginals_stay_finite_and_right_with_extreme_scores():
     np.testing.assert_allclose(marginals[:, 0], 1.0, atol=1e-6)
 
 
-def test_log_likelihood_of_brute_force():
-    rng = np.random.default_rng(5)
-    logits = rng.normal(size=(3, 2)).astype(np.float32)
-    transitions = rng.normal(size=(2, 2)).astype(np.float32)
-    tags = (1, 0, 1)
-    scores = [sequence_score(logits, transitions, s) for s in itertools.product(range(2), repeat=3)]
-    expected = sequence_score(logits, transitions, tags) - np.log(np.sum(np.exp(scores)))
-    log_likelihood = crf_log_likelihood(
-        logits[None], tf.constant([tags]), tf.constant([3]), tf.constant(transitions)
-    )
-    assert float(log_likelihood[0]) == pytest.approx(expected, rel=1e-5)
+def brute_force_log_likelihood(logits, tags, lengths, transitions):
+    """Log-likelihood of each message's gold tags by enumerating every tag path: (B,).
+
+    Written in TensorFlow from the definition (score of the gold path minus the log-sum-exp of
+    the scores of all N^T paths), so that its gradients are a reference as well.
+    """
+    n_tags = transitions.shape[0]
+    values = []
+    for i, length in enumerate(lengths):
+        if length == 0:
+            values.append(tf.constant(0.0))
+            continue
+        paths = np.array(list(itertools.product(range(n_tags), repeat=length)))  # (P, T)
+        positions = np.broadcast_to(np.arange(length), paths.shape)
+        emissions = tf.reduce_sum(tf.gather_nd(logits[i], np.stack([positions, paths], -1)), 1)
+        pairs = np.stack([paths[:, :-1], paths[:, 1:]], axis=-1)  # (P, T-1, 2)
+        scores = emissions + tf.reduce_sum(tf.gather_nd(transitions, pairs), axis=1)  # (P,)
+        gold = int(np.ravel_multi_index(tuple(tags[i, :length]), (n_tags,) * length))
+        values.append(scores[gold] - tf.reduce_logsumexp(scores))
+    return tf.stack(values)
+
+
+def brute_force_viterbi(logits, length, transitions):
+    """The highest-scoring tag path of one message, by trying them all: (T,)."""
+    paths = itertools.product(range(transitions.shape[0]), repeat=length)
+    return max(paths, key=lambda tags: sequence_score(logits[:length], transitions, tags))
+
+
+# small cases: (batch lengths, number of tags, logit scale)
+BRUTE_FORCE_CASES = [([3], 2, 1.0), ([5, 1, 0, 3], 3, 2.0), ([4, 2, 4], 4, 4.0), ([1, 5], 2, 8.0)]
+
+
+@pytest.mark.parametrize("lengths, n_tags, scale", BRUTE_FORCE_CASES)
+def test_log_likelihood_and_gradients_match_brute_force(lengths, n_tags, scale):
+    rng = np.random.default_rng(n_tags * 10 + len(lengths))
+    batch, longest = len(lengths), max(lengths)
+    logits = tf.constant(rng.normal(scale=scale, size=(batch, longest, n_tags)), tf.float32)
+    tags = rng.integers(0, n_tags, size=(batch, longest)).astype(np.int32)
+    transitions = tf.Variable(rng.normal(scale=scale, size=(n_tags, n_tags)), dtype=tf.float32)
+
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(logits)
+        ours = crf_log_likelihood(logits, tf.constant(tags), tf.constant(lengths), transitions)
+        reference = brute_force_log_likelihood(logits, tags, lengths, transitions)
+        our_total, reference_total = tf.reduce_sum(ours), tf.reduce_sum(reference)
+    np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-5, atol=1e-4)
+    for variable in (logits, transitions):
+        ours_gradient = tf.convert_to_tensor(tape.gradient(our_total, variable)).numpy()
+        reference_gradient = tf.convert_to_tensor(tape.gradient(reference_total, variable))
+        np.testing.assert_allclose(ours_gradient, reference_gradient.numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("lengths, n_tags, scale", BRUTE_FORCE_CASES)
+def test_batch_viterbi_matches_brute_force(lengths, n_tags, scale):
+    rng = np.random.default_rng(n_tags * 10 + len(lengths) + 1)
+    logits = rng.normal(scale=scale, size=(len(lengths), max(lengths), n_tags)).astype(np.float32)
+    transitions = rng.normal(scale=scale, size=(n_tags, n_tags)).astype(np.float32)
+    decoded = CRFDecoder(transitions).viterbi(logits, np.array(lengths))
+    for i, length in enumerate(lengths):
+        best = brute_force_viterbi(logits[i], length, transitions)
+        assert tuple(decoded[i, :length]) == best
 
 
 def test_confidences_are_probabilities_and_empty_input_works():
@@ -105,6 +164,7 @@ def test_confidences_are_probabilities_and_empty_input_works():
     assert ((confidences > 0.9) & (confidences <= 1.0)).all()
 
 
+@requires_tensorflow_addons
 @pytest.mark.parametrize("n_tags", [3, 40, 317])
 def test_log_likelihood_and_gradients_match_tensorflow_addons(n_tags):
     rng = np.random.default_rng(n_tags)
