@@ -4,6 +4,7 @@ compiled training steps -> a `Policy` (saved with ``out``)."""
 from __future__ import annotations
 
 import logging
+import platform
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -96,6 +97,7 @@ def train_policy(
         "kind": "policy",
         "diet_sparse_version": __version__,
         "tensorflow_version": tf.__version__,
+        "python_version": platform.python_version(),
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "training_seconds": round(time.perf_counter() - started, 2),
         "training_examples": len(action_ids),

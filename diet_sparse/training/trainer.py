@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -152,6 +153,7 @@ def train(
         "diet_sparse_version": __version__,
         "tensorflow_version": tf.__version__,
         "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "training_seconds": round(seconds, 2),
         "training_examples": len(data.examples),
