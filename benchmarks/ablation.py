@@ -21,7 +21,6 @@ Writes benchmarks/results/ablation_<dataset>_<tag>.json (or ``--out``) after eve
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
@@ -33,14 +32,14 @@ from accuracy import (
     data_paths,
     diet_scores,
     examples_per_intent,
-    git_commit,
     load_data,
     now,
     output_path,
     positive_int,
+    run_header,
     size_label,
 )
-from common import RESULTS, cap_per_intent, machine, mean_and_std, reference_seconds, write_json
+from common import RESULTS, cap_per_intent, mean_and_std, reference_seconds, write_json
 
 from diet_sparse.config import ConfigError, as_config
 
@@ -169,17 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     import diet_sparse.training  # noqa: F401  TensorFlow loads here, not in the first run's time
 
     record = {
-        "benchmark": "ablation",
-        "command": shlex.join(command),
-        "commit": git_commit(),
-        "started": now(),
-        "finished": None,
-        "complete": False,
-        "machine": machine(),
-        "reference_seconds": {"start": reference_seconds(), "end": None},
-        "dataset": name,
-        "train": [str(p) for p in train_paths],
-        "test": str(test_path),
+        **run_header("ablation", command, name, train_paths, test_path),
         "examples_per_intent": size_label(args.examples_per_intent),
         "seeds": seeds,
         "variants": {variant[0]: variant[1:] for variant in args.variant},

@@ -349,6 +349,25 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def run_header(benchmark: str, command: list[str], name: str, train_paths, test_path) -> dict:
+    """The first fields of a benchmark's JSON record: what ran, on which commit and machine,
+    when (``finished`` and ``complete`` set at the end), how fast the machine was at the
+    start, and on which data."""
+    return {
+        "benchmark": benchmark,
+        "command": shlex.join(command),
+        "commit": git_commit(),
+        "started": now(),
+        "finished": None,
+        "complete": False,
+        "machine": machine(),
+        "reference_seconds": {"start": reference_seconds(), "end": None},
+        "dataset": name,
+        "train": [str(p) for p in train_paths],
+        "test": str(test_path),
+    }
+
+
 # --- Main ----------------------------------------------------------------------------------------
 
 
@@ -364,17 +383,7 @@ def main(argv: list[str] | None = None) -> None:
     import diet_sparse.training  # noqa: F401  TensorFlow loads here, not in the first run's time
 
     record = {
-        "benchmark": "accuracy",
-        "command": shlex.join(command),
-        "commit": git_commit(),
-        "started": now(),
-        "finished": None,
-        "complete": False,
-        "machine": machine(),
-        "reference_seconds": {"start": reference_seconds(), "end": None},
-        "dataset": name,
-        "train": [str(p) for p in train_paths],
-        "test": str(test_path),
+        **run_header("accuracy", command, name, train_paths, test_path),
         "train_examples": len(train_data.examples),
         "test_examples": len(test_data.examples),
         "config": config.to_dict(),

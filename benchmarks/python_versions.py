@@ -26,8 +26,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from accuracy import DIET_METRICS, ROOT, data_paths, git_commit, load_data, now, positive_int
-from common import RESULTS, machine, mean_and_std, reference_seconds, write_json
+from accuracy import (
+    DIET_METRICS,
+    ROOT,
+    data_paths,
+    load_data,
+    now,
+    positive_int,
+    run_header,
+)
+from common import RESULTS, mean_and_std, reference_seconds, write_json
 
 from diet_sparse.config import as_config
 
@@ -119,17 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     seeds = [config["random_seed"] + i for i in range(args.seeds)]
     path = args.out or RESULTS / f"python_versions_{name}.json"
     record = {
-        "benchmark": "python_versions",
-        "command": shlex.join(command),
-        "commit": git_commit(),
-        "started": now(),
-        "finished": None,
-        "complete": False,
-        "machine": machine(),
-        "reference_seconds": {"start": reference_seconds(), "end": None},
-        "dataset": name,
-        "train": [str(p) for p in train_paths],
-        "test": str(test_path),
+        **run_header("python_versions", command, name, train_paths, test_path),
         "pythons": pythons,
         "seeds": seeds,
         "config": config,

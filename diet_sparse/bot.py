@@ -159,11 +159,7 @@ class Bot:
     def slots(self) -> dict[str, Any]:
         """Every slot's value now (``None``: not set): initial values, then the slot events
         (but those of a message the bot took back, see `respond`)."""
-        values = {name: slot.initial_value for name, slot in self.domain.slots.items()}
-        for event in applied_events(self.events):
-            if event["event"] == "slot":
-                values[event["name"]] = event["value"]
-        return values
+        return slot_values(self.events, self.domain)
 
     def respond(self, text: str) -> list[dict[str, Any]]:
         """Parse ``text`` (a message naming its intent, ``/greet``, is read without the NLU
@@ -251,6 +247,16 @@ class Bot:
                 {"event": "bot", "text": response, "metadata": {"utter_action": action}}
             )
         return response
+
+
+def slot_values(events: Sequence[dict[str, Any]], domain: Domain) -> dict[str, Any]:
+    """Every slot's value after tracker ``events``: initial values, then the slot events that
+    still count (`applied_events`)."""
+    values = {name: slot.initial_value for name, slot in domain.slots.items()}
+    for event in applied_events(events):
+        if event["event"] == "slot":
+            values[event["name"]] = event.get("value")
+    return values
 
 
 def applied_events(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

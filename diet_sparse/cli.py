@@ -65,11 +65,14 @@ def _project_folder(args: argparse.Namespace) -> Path | None:
     neither ``--data`` nor ``--config`` is given and it holds a config.yml and a data/ folder."""
     if getattr(args, "project", None):
         return Path(args.project)
-    if args.data is None and args.config is None:
-        here = Path.cwd()
-        if (here / PROJECT_CONFIG).is_file() and (here / PROJECT_DATA).is_dir():
-            return here
+    if args.data is None and args.config is None and _is_project(Path.cwd()):
+        return Path.cwd()
     return None
+
+
+def _is_project(folder: Path) -> bool:
+    """Whether ``folder`` is a Rasa project: a config.yml and a data/ folder."""
+    return (folder / PROJECT_CONFIG).is_file() and (folder / PROJECT_DATA).is_dir()
 
 
 def _train_project(args: argparse.Namespace, project: Path) -> int:
@@ -287,8 +290,7 @@ def _model_in_project(args: argparse.Namespace) -> tuple[Path, Path | None]:
     newest model trained there; and the project folder, if it is one."""
     from diet_sparse.persistence import ModelLoadError, latest_project_model
 
-    here = Path.cwd()
-    project = here if (here / PROJECT_CONFIG).is_file() and (here / PROJECT_DATA).is_dir() else None
+    project = Path.cwd() if _is_project(Path.cwd()) else None
     if args.model is not None:
         return Path(args.model), project
     if project is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from diet_sparse.bot import Bot, applied_events
+from diet_sparse.bot import Bot, applied_events, slot_values
 from diet_sparse.tracker_store import TrackerStore
 
 REST_CHANNEL = "rest"
@@ -62,16 +62,12 @@ def replace_events(
 def tracker_json(sender_id: str, events: Sequence[dict[str, Any]], domain: Any) -> dict[str, Any]:
     """A conversation as Rasa's tracker JSON (GET /conversations/{id}/tracker): the sender,
     slots, latest message and action, active loop and all events."""
-    applied = applied_events(events)
-    slots = {name: slot.initial_value for name, slot in domain.slots.items()}
     latest_message: dict[str, Any] = {}
     latest_action: str | None = None
     active_loop: dict[str, Any] = {}
-    for event in applied:
+    for event in applied_events(events):
         kind = event["event"]
-        if kind == "slot":
-            slots[event["name"]] = event.get("value")
-        elif kind == "user":
+        if kind == "user":
             latest_message = {"text": event.get("text"), **(event.get("parse_data") or {})}
         elif kind == "action":
             latest_action = event.get("name")
@@ -79,7 +75,7 @@ def tracker_json(sender_id: str, events: Sequence[dict[str, Any]], domain: Any) 
             active_loop = {"name": event["name"]} if event.get("name") else {}
     return {
         "sender_id": sender_id,
-        "slots": slots,
+        "slots": slot_values(events, domain),
         "latest_message": latest_message,
         "latest_event_time": max((e.get("timestamp") or 0 for e in events), default=None),
         "followup_action": None,

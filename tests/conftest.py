@@ -1,5 +1,6 @@
 """Shared fixtures: one small model trained on the example data, reused across tests."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,14 @@ def nlu(trained_nlu, trained_model_dir):
     from diet_sparse.persistence import load
 
     return load(trained_model_dir)
+
+
+def example_project(folder: Path, config: str) -> Path:
+    """A Rasa project folder made of the example assistant (data/) and ``config`` (config.yml),
+    as a Rasa user's project lays it out."""
+    (folder / "data").mkdir()
+    for name in ("nlu.yml", "stories.yml", "rules.yml", "extras.yml"):
+        shutil.copy(EXAMPLE_DATA / name, folder / "data" / name)
+    shutil.copy(EXAMPLE_DATA / "domain.yml", folder / "domain.yml")
+    (folder / "config.yml").write_text(config, encoding="utf-8")
+    return folder

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import example_project
 from test_server import launch, stop, wait_ready
 
 from diet_sparse.bot import shortcut_parse
@@ -48,12 +49,7 @@ GOODBYE = load_domain(ROOT / "data" / "domain.yml").responses["utter_goodbye"][0
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("bot_project")
-    (folder / "data").mkdir()
-    for name in ("nlu.yml", "stories.yml", "rules.yml", "extras.yml"):
-        shutil.copy(ROOT / "data" / name, folder / "data" / name)
-    shutil.copy(ROOT / "data" / "domain.yml", folder / "domain.yml")
-    (folder / "config.yml").write_text(CONFIG, encoding="utf-8")
+    folder = example_project(tmp_path_factory.mktemp("bot_project"), CONFIG)
     assert main(["train", "--project", str(folder), "--quiet"]) == 0
     return folder
 

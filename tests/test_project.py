@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import example_project
 
 from diet_sparse.cli import main
 from diet_sparse.persistence import load, load_policy
@@ -37,12 +38,7 @@ policies:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("project")
-    (folder / "data").mkdir()
-    for name in ("nlu.yml", "stories.yml", "rules.yml", "extras.yml"):
-        shutil.copy(ROOT / "data" / name, folder / "data" / name)
-    shutil.copy(ROOT / "data" / "domain.yml", folder / "domain.yml")
-    (folder / "config.yml").write_text(CONFIG, encoding="utf-8")
+    folder = example_project(tmp_path_factory.mktemp("project"), CONFIG)
     return folder
 
 
