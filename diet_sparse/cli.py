@@ -35,6 +35,7 @@ from diet_sparse.persistence import check_model_directory
 # A Rasa project folder's parts, as `rasa train` reads them.
 PROJECT_CONFIG, PROJECT_DOMAIN, PROJECT_DATA = "config.yml", "domain.yml", "data"
 PROJECT_ENDPOINTS = "endpoints.yml"  # read for its tracker_store
+PROJECT_CREDENTIALS = "credentials.yml"  # read for the channels it asks for
 BAD_INPUT = 2  # the exit code of argparse's own errors, used for every error a user can fix
 
 
@@ -321,6 +322,20 @@ def _project_tracker_store(project: Path) -> str:
     return f"sqlite:///{project / server.DEFAULT_TRACKER_FILE}"
 
 
+def _check_channels(credentials: str | None, project: Path | None) -> None:
+    """Read ``--credentials`` (or the project's credentials.yml, if it has one) and say once
+    which of the channels it lists are not offered: the bot answers at the REST channel."""
+    from diet_sparse.credentials import read_credentials
+
+    if credentials is None and project is not None and (project / PROJECT_CREDENTIALS).is_file():
+        credentials = str(project / PROJECT_CREDENTIALS)
+    if credentials is None:
+        return
+    warning = read_credentials(credentials).warning(credentials)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from diet_sparse.persistence import PROJECT_CORE
 
@@ -331,6 +346,7 @@ def _serve(args: argparse.Namespace) -> int:
     # policy_dir only when there is one, so that serving an NLU model needs nothing more
     with_policy = {"policy_dir": policy} if policy is not None else {}
     if policy is not None:
+        _check_channels(args.credentials, project)
         store = args.tracker_store
         if store is None and project is not None:
             store = _project_tracker_store(project)
@@ -615,6 +631,11 @@ def build_parser() -> argparse.ArgumentParser:
         "in the project folder, or in the current folder)",
     )
     serve.add_argument(
+        "--credentials",
+        help="Rasa's credentials.yml: the channels to offer; diet-sparse offers the REST "
+        "channel and names the others it lists (default: credentials.yml in the project folder)",
+    )
+    serve.add_argument(
         "--host", default=server.DEFAULT_HOST, help="address to bind (default: %(default)s)"
     )
     serve.add_argument(
@@ -683,6 +704,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # a bad argument exits 2 here, before slow imports
     _check_required(args)
 
+    from diet_sparse.credentials import CredentialsError
     from diet_sparse.dialogue_features import DialogueError
     from diet_sparse.persistence import ModelLoadError
     from diet_sparse.pretrained import PretrainedError
@@ -701,6 +723,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             PretrainedError,
             server.ServerStartError,
             TrackerStoreError,
+            CredentialsError,
             FileExistsError,
             PermissionError,
         ) as error:

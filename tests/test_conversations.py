@@ -5,6 +5,7 @@ PostgreSQL for several servers), and the store itself."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -162,8 +163,13 @@ def project_server(project, tmp_path):
 
 def test_the_rest_channel_keeps_two_senders_apart_and_survives_a_restart(project, project_server):
     (project / "tracker.db").unlink(missing_ok=True)
+    (project / "credentials.yml").write_text("rest:\nsocketio:\n  user_message_evt: x\n")
     server = project_server()  # no --model: the project's newest model, with its policy
-    assert "Using the newest model of the project" in server.log_text()
+    log = server.log_text()
+    assert "Using the newest model of the project" in log
+    # the project's credentials.yml is read: the channel it asks for that is not offered, named
+    assert "channels not offered by diet-sparse, ignored: socketio" in log
+    (project / "credentials.yml").unlink()
     turns = {"ann": ["/greet", "/goodbye", "/greet"], "bob": ["/goodbye", "/greet", "/goodbye"]}
     answers: dict[str, list] = {}
 
@@ -281,6 +287,46 @@ def test_two_servers_on_one_postgres_keep_one_conversation(project, postgres, tm
     finally:
         for server in servers:
             stop(server)
+
+
+def test_credentials_yml_names_the_channels_not_offered(tmp_path):
+    from diet_sparse.credentials import read_credentials
+
+    path = tmp_path / "credentials.yml"
+    path.write_text("rest:\n")
+    assert read_credentials(path).warning(path) is None
+    path.write_text("rest:\nfacebook:\n  verify: x\nslack:\n  slack_token: y\n")
+    channels = read_credentials(path)
+    assert channels.rest and channels.unsupported == ("facebook", "slack")
+    assert "ignored: facebook, slack" in channels.warning(path)
+    path.write_text("socketio:\n")
+    assert "no 'rest' channel listed" in read_credentials(path).warning(path)
+    path.write_text("")
+    assert read_credentials(path) == type(channels)(rest=False, unsupported=())
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("rest:\n  - a\n b: [\n", r"credentials.yml, line \d+: invalid YAML"),
+        ("- rest\n", "credentials.yml: expected a mapping of channel names"),
+    ],
+)
+def test_a_bad_credentials_yml_is_one_line_before_the_server_starts(
+    project, tmp_path, capsys, monkeypatch, text, expected
+):
+    import diet_sparse.server
+
+    started = []
+    monkeypatch.setattr(diet_sparse.server, "serve", lambda *a, **k: started.append(a))
+    path = tmp_path / "credentials.yml"
+    path.write_text(text)
+    (model,) = (project / "models").iterdir()
+    assert main(["serve", "--model", str(model), "--credentials", str(path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and str(tmp_path) in error
+    assert re.search(expected, error), error
+    assert not started
 
 
 def test_a_project_s_endpoints_yml_names_its_sql_tracker_store(tmp_path, monkeypatch):

@@ -45,6 +45,7 @@ LAYERS = [
     "core_evaluation",
     "sweep",
     "tracker_store",
+    "credentials",
     "bot",
     "conversations",
     "server",
