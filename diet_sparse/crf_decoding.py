@@ -4,7 +4,8 @@ Decoding is a short loop over token positions, done for a whole batch of message
 numpy that costs microseconds per position and needs no TensorFlow. Confidences are posterior
 tag probabilities from the forward-backward algorithm, computed as one small matrix product per
 position rather than a log-sum-exp over every pair of tags. What depends only on the
-transitions is computed once per model, in `CRFDecoder`.
+transitions is computed once per model, in `CRFDecoder`. One message (a parse) is decoded in
+1-D arrays with fewer numpy calls per position, to the same tags and confidences as in a batch.
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ class CRFDecoder:
         self._steps = np.exp(scaled)
         self._steps_back = np.ascontiguousarray(self._steps.T)
         self._groups = None if allowed is None else _group_by_previous(transitions, allowed)
+        # one message (a parse) takes a shorter path, in 1-D arrays, where a step is the full
+        # step: `_step` and `_grouped_step` would choose it too
+        self._one_message_full = n_tags * n_tags < (
+            PRUNE_ABOVE if self._groups is None else GROUP_ABOVE
+        )
+        self._diagonal = np.arange(n_tags) * n_tags  # flat index of (tag, 0) in (N, N)
 
     def _bounded(self, logits: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """The logits with the forbidden first and last tags' penalties added."""
@@ -105,6 +112,9 @@ class CRFDecoder:
         if length == 0:
             return tags
         logits = self._bounded(logits.astype(np.float32, copy=False), lengths)
+        if batch == 1 and self._one_message_full:
+            tags[0, : lengths[0]] = self._viterbi_one(logits[0, : lengths[0]])
+            return tags
         score = logits[:, 0].copy()  # (B, N): best score of a path ending in each tag
         # backpointers[t, b, j]: the best tag before tag j at position t. Past a message's end
         # they point each tag to itself, so that following them from the last position
@@ -125,6 +135,27 @@ class CRFDecoder:
             tags[:, t - 1] = backpointers[t, rows, tags[:, t]]
         tags[~live] = 0
         return tags
+
+    def _viterbi_one(self, logits: np.ndarray) -> list[int]:
+        """The Viterbi path of one message's bounded logits (T, N), T >= 0: the same
+        arithmetic as `_full_step` on a batch of one, with a fifth of its numpy calls."""
+        if len(logits) == 0:
+            return []
+        score = logits[0]
+        candidates = np.empty_like(self._incoming)
+        flat = candidates.reshape(-1)
+        backpointers = []
+        for position in logits[1:]:
+            np.add(self._incoming, score, out=candidates)  # (next tag, previous tag)
+            best = candidates.argmax(axis=1)
+            backpointers.append(best)
+            score = flat[self._diagonal + best] + position
+        tag = int(score.argmax())
+        path = [tag]
+        for best in reversed(backpointers):
+            tag = int(best[tag])
+            path.append(tag)
+        return path[::-1]
 
     def _step(self, score: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One Viterbi step: for every next tag, the best previous tag and the new best score.
@@ -180,6 +211,10 @@ class CRFDecoder:
         if length == 0:
             return np.zeros(logits.shape, dtype=np.float32)
         logits = self._bounded(logits, lengths).astype(np.float64)
+        if batch == 1:
+            marginals = np.zeros(logits.shape, dtype=np.float32)
+            marginals[0, : lengths[0]] = self._marginals_one(logits[0, : lengths[0]])
+            return marginals
         emissions = np.exp(logits - logits.max(axis=2, keepdims=True))  # (B, T, N), max 1
 
         forward = np.empty_like(emissions)
@@ -198,6 +233,26 @@ class CRFDecoder:
 
         joint = forward * backward
         return (joint / np.maximum(joint.sum(axis=2, keepdims=True), TINY)).astype(np.float32)
+
+    def _marginals_one(self, logits: np.ndarray) -> np.ndarray:
+        """`marginals` of one message's bounded logits (T, N), T >= 0, in 1-D arrays: the same
+        arithmetic with half the numpy calls per position."""
+        if len(logits) == 0:
+            return np.zeros(logits.shape, dtype=np.float32)
+        emissions = np.exp(logits - logits.max(axis=1, keepdims=True))
+        forward = np.empty_like(emissions)
+        alpha = emissions[0] / emissions[0].sum()
+        forward[0] = alpha
+        for t in range(1, len(emissions)):
+            reached = (alpha @ self._steps) * emissions[t]
+            alpha = reached / max(reached.sum(), TINY)
+            forward[t] = alpha
+        backward = np.ones_like(emissions)
+        for t in range(len(emissions) - 2, -1, -1):
+            ahead = (backward[t + 1] * emissions[t + 1]) @ self._steps_back
+            backward[t] = ahead / max(ahead.sum(), TINY)
+        joint = forward * backward
+        return (joint / np.maximum(joint.sum(axis=1, keepdims=True), TINY)).astype(np.float32)
 
 
 @dataclass(frozen=True)

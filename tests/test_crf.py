@@ -331,3 +331,30 @@ def test_grouped_viterbi_equals_viterbi_over_all_pairs(monkeypatch, logit_scale)
         path = grouped[i, :n]
         assert all(allowed[a, b] for a, b in zip(path, path[1:]))
         assert n == 0 or (start[path[0]] and end[path[-1]])
+
+
+@pytest.mark.parametrize("constrained", [True, False])
+def test_one_message_takes_a_shorter_path_to_the_same_tags_and_confidences(constrained):
+    """A parse decodes one message at a time, in 1-D arrays (`_viterbi_one`,
+    `_marginals_one`); it must give what the same message gives in a batch, at every length."""
+    from diet_sparse.tagging import TagVocabulary
+
+    vocabulary = TagVocabulary.for_entities([f"e{i}" for i in range(39)], bilou=True)
+    n_tags = len(vocabulary)  # 157, as SNIPS's entity head
+    allowed, start, end = vocabulary.valid_transitions()
+    rng = np.random.default_rng(11)
+    transitions = rng.normal(scale=2.0, size=(n_tags, n_tags)).astype(np.float32)
+    bounds = {"allowed": allowed, "start": start, "end": end} if constrained else {}
+    decoder = CRFDecoder(transitions, **bounds)
+    assert decoder._one_message_full
+    for length in range(0, 12):
+        logits = rng.normal(scale=3.0, size=(2, 11, n_tags)).astype(np.float32)
+        lengths = np.array([length, 11])
+        tags, confidences = decoder.decode(logits[:1], lengths[:1])
+        batch_tags, batch_confidences = decoder.decode(logits, lengths)
+        np.testing.assert_array_equal(tags[0], batch_tags[0])
+        assert (tags[0, length:] == 0).all()
+        np.testing.assert_array_equal(confidences[0, :length], batch_confidences[0, :length])
+        if constrained:
+            path = tags[0, :length]
+            assert all(allowed[a, b] for a, b in zip(path, path[1:]))
