@@ -1,6 +1,7 @@
-"""A small bot: an NLU model and a dialogue policy answering messages as Rasa's agent does, minus
-the action server. Each message is parsed, slots are filled from its entities, and the policy
-picks actions until it listens; responses are filled in from the slots. No TensorFlow needed.
+"""A small bot: an NLU model and a dialogue policy answering messages as Rasa's agent does. Each
+message is parsed, slots are filled from its entities, and the policy picks actions until it
+listens; responses are filled in from the slots, and custom actions run on an action server
+when there is one. No TensorFlow needed.
 """
 
 from __future__ import annotations
@@ -112,8 +113,10 @@ class Bot:
     ``action`` event (``name``, ``policy``, ``confidence``), each followed by a ``bot`` event
     when the action is a response with text.
 
-    Only responses produce text. Custom actions, forms and Rasa's default actions are recorded
-    but not run (there is no action server): they say nothing and set no slots.
+    Responses produce text. Custom actions (the domain's ``actions``) run on an action server
+    when ``actions`` is given (`action_server.ActionServer`): their events join the
+    conversation and their responses are said. Without one, and for forms and Rasa's default
+    actions, they are recorded but not run: they say nothing and set no slots.
 
     Args:
         nlu: what parses messages: an `NLU`, or any object whose ``parse(text)`` returns Rasa's
@@ -126,6 +129,10 @@ class Bot:
             on with); default: a new one.
         seed: None picks the first fitting variation of a response; a number picks a random
             one, the same ones for the same seed.
+        actions: what runs custom actions: an `action_server.ActionServer`, or any object
+            whose ``run(action, sender_id, events, domain)`` returns the events and responses
+            of Rasa's action server protocol; default: none (custom actions are not run).
+        sender_id: the conversation's sender, as the action server is told.
 
     Example:
         >>> bot = Bot(load("models/default"), load_policy("models/policy"))  # doctest: +SKIP
@@ -143,6 +150,8 @@ class Bot:
         max_actions: int = MAX_ACTIONS,
         seed: int | None = None,
         events: Sequence[dict[str, Any]] | None = None,
+        actions: Any = None,
+        sender_id: str = "default",
     ) -> None:
         if not isinstance(max_actions, int) or max_actions < 1:
             raise ValueError(f"max_actions must be an integer >= 1, got {max_actions!r}")
@@ -151,6 +160,8 @@ class Bot:
         self.domain = domain if domain is not None else policy.domain
         self.max_actions = max_actions
         self._rng = random.Random(seed) if seed is not None else None
+        self.actions = actions
+        self.sender_id = sender_id
         self.events: list[dict[str, Any]] = (
             list(events) if events else [{"event": "action", "name": ACTION_LISTEN}]
         )
@@ -169,8 +180,9 @@ class Bot:
         Returns:
             One ``{"action", "confidence", "text", "kind"}`` per action, ending with
             ``action_listen``. ``kind`` is ``"response"`` (``text`` is the filled-in response,
-            ``None`` if it has no text variation), ``"custom"`` (an action without a response,
-            not run here: ``text`` is ``None``) or ``"listen"``. When ``max_actions`` actions
+            ``None`` if it has no text variation), ``"custom"`` (an action without a response:
+            ``text`` is ``None``, or with an action server the messages it said, one per line,
+            and ``messages`` lists them) or ``"listen"``. When ``max_actions`` actions
             came without ``action_listen``, the bot listens anyway: the last entry is then
             ``action_listen`` with ``confidence`` ``None``. ``action_default_fallback`` (the
             policy's core fallback) says ``utter_default`` and takes the message back, as
@@ -216,7 +228,7 @@ class Bot:
                 return results
             name = self._response_name(action)
             if name is None:
-                results.append(_result(action, confidence, None, "custom"))
+                results.append(self._run_custom(action, confidence))
                 continue
             response = self._say(name, action)
             results.append(_result(action, confidence, response, "response"))
@@ -224,6 +236,30 @@ class Bot:
         self.events.append({"event": "action", "name": ACTION_LISTEN})
         results.append(_result(ACTION_LISTEN, None, None, "listen"))
         return results
+
+    def _run_custom(self, action: str, confidence: float | None) -> dict[str, Any]:
+        """Run a custom action on the action server, if there is one: its events join the
+        conversation, and its responses are said (a named response filled in from the slots,
+        as `_say` does)."""
+        if self.actions is None or action not in self.domain.actions:
+            return _result(action, confidence, None, "custom")
+        returned, responses = self.actions.run(action, self.sender_id, self.events, self.domain)
+        self.events.extend(returned)
+        messages = []
+        for response in responses:
+            name = response.get("response") or response.get("template")
+            if response.get("text") is not None:
+                text = str(response["text"])
+                self.events.append({"event": "bot", "text": text, "metadata": {}})
+            elif name:
+                text = self._say(str(name), action)
+            else:
+                text = None  # an image, buttons or a custom payload only: no text to say
+            if text is not None:
+                messages.append(text)
+        result = _result(action, confidence, "\n".join(messages) or None, "custom")
+        result["messages"] = messages
+        return result
 
     def _response_name(self, action: str) -> str | None:
         """The response ``action`` says: its own, or for a retrieval action (``utter_faq``) the
@@ -329,7 +365,11 @@ def describe_turn(events: Sequence[dict[str, Any]], results: Sequence[dict[str, 
         if result["text"] is not None:
             line += f'  "{result["text"]}"'
         elif result["kind"] == "custom":
-            line += "  (custom action: not run here, no text)"
+            line += (
+                "  (custom action: said nothing)"
+                if "messages" in result
+                else ("  (custom action: not run here, no text)")
+            )
         elif confidence is None:
             line += f"  ({len(results) - 1} actions without listening: the bot listens anyway)"
         lines.append(line)

@@ -34,8 +34,12 @@ from diet_sparse.persistence import check_model_directory
 
 # A Rasa project folder's parts, as `rasa train` reads them.
 PROJECT_CONFIG, PROJECT_DOMAIN, PROJECT_DATA = "config.yml", "domain.yml", "data"
-PROJECT_ENDPOINTS = "endpoints.yml"  # read for its tracker_store
+PROJECT_ENDPOINTS = "endpoints.yml"  # read for its tracker_store and action_endpoint
 PROJECT_CREDENTIALS = "credentials.yml"  # read for the channels it asks for
+ENDPOINTS_HELP = (
+    "Rasa's endpoints.yml: its action_endpoint runs the custom actions, its SQL tracker_store "
+    "keeps the conversations (default: endpoints.yml in the project folder)"
+)
 BAD_INPUT = 2  # the exit code of argparse's own errors, used for every error a user can fix
 
 
@@ -309,17 +313,38 @@ def _model_in_project(args: argparse.Namespace) -> tuple[Path, Path | None]:
     return latest, project
 
 
-def _project_tracker_store(project: Path) -> str:
-    """A project's tracker store: its endpoints.yml's SQL ``tracker_store``, else a SQLite file
-    in the project folder (beside, not inside, the models a retrain replaces)."""
+def _endpoints_file(endpoints: str | None, project: Path | None) -> Path | None:
+    """``--endpoints``, or the project's endpoints.yml if it has one."""
+    if endpoints is not None:
+        if not Path(endpoints).is_file():
+            raise ConfigError(f"--endpoints {endpoints}: no such file")
+        return Path(endpoints)
+    if project is not None and (project / PROJECT_ENDPOINTS).is_file():
+        return project / PROJECT_ENDPOINTS
+    return None
+
+
+def _tracker_store(endpoints: Path | None, project: Path | None) -> str | None:
+    """The endpoints file's SQL ``tracker_store``; else, in a project, a SQLite file in the
+    project folder (beside, not inside, the models a retrain replaces); else None (the
+    server's default)."""
     from diet_sparse.tracker_store import url_from_endpoints
 
-    endpoints = project / PROJECT_ENDPOINTS
-    url = url_from_endpoints(endpoints) if endpoints.is_file() else None
+    url = url_from_endpoints(endpoints) if endpoints is not None else None
     if url is not None:
         print(f"Tracker store from {endpoints}", file=sys.stderr)
         return url
-    return f"sqlite:///{project / server.DEFAULT_TRACKER_FILE}"
+    return f"sqlite:///{project / server.DEFAULT_TRACKER_FILE}" if project is not None else None
+
+
+def _action_endpoint(endpoints: Path | None) -> str | None:
+    """The endpoints file's ``action_endpoint`` url, said once; None without one."""
+    from diet_sparse.action_server import action_endpoint_from_endpoints
+
+    url = action_endpoint_from_endpoints(endpoints) if endpoints is not None else None
+    if url is not None:
+        print(f"Custom actions run on the action server at {url}", file=sys.stderr)
+    return url
 
 
 def _check_channels(credentials: str | None, project: Path | None) -> None:
@@ -347,10 +372,10 @@ def _serve(args: argparse.Namespace) -> int:
     with_policy = {"policy_dir": policy} if policy is not None else {}
     if policy is not None:
         _check_channels(args.credentials, project)
-        store = args.tracker_store
-        if store is None and project is not None:
-            store = _project_tracker_store(project)
+        endpoints = _endpoints_file(args.endpoints, project)
+        store = args.tracker_store or _tracker_store(endpoints, project)
         with_policy["tracker_store"] = store
+        with_policy["action_endpoint"] = _action_endpoint(endpoints)
     server.serve(
         model,
         host=args.host,
@@ -370,8 +395,8 @@ def _shell(args: argparse.Namespace) -> int:
     from diet_sparse.shell import run_shell
 
     limit_blas_threads()
-    model, _ = _model_in_project(args)
-    return run_shell(model)
+    model, project = _model_in_project(args)
+    return run_shell(model, _action_endpoint(_endpoints_file(args.endpoints, project)))
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -630,6 +655,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the same one, e.g. postgresql://user:password@host/db (default: sqlite:///tracker.db "
         "in the project folder, or in the current folder)",
     )
+    serve.add_argument("--endpoints", help=ENDPOINTS_HELP)
     serve.add_argument(
         "--credentials",
         help="Rasa's credentials.yml: the channels to offer; diet-sparse offers the REST "
@@ -681,6 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
     shell.add_argument(
         "--model", help="model directory (default in a Rasa project: its newest model)"
     )
+    shell.add_argument("--endpoints", help=ENDPOINTS_HELP)
     shell.set_defaults(handler=_shell)
     return parser
 
@@ -704,6 +731,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # a bad argument exits 2 here, before slow imports
     _check_required(args)
 
+    from diet_sparse.action_server import ActionServerError
     from diet_sparse.credentials import CredentialsError
     from diet_sparse.dialogue_features import DialogueError
     from diet_sparse.persistence import ModelLoadError
@@ -724,6 +752,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.ServerStartError,
             TrackerStoreError,
             CredentialsError,
+            ActionServerError,
             FileExistsError,
             PermissionError,
         ) as error:

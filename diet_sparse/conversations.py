@@ -15,18 +15,19 @@ REST_CHANNEL = "rest"
 
 
 def respond(
-    store: TrackerStore, sender_id: str, text: str, nlu: Any, policy: Any
+    store: TrackerStore, sender_id: str, text: str, nlu: Any, policy: Any, actions: Any = None
 ) -> list[dict[str, Any]]:
     """``sender_id``'s message ``text`` answered in its stored conversation, as Rasa's REST
-    channel answers: one ``{"recipient_id", "text"}`` per response the bot says (custom actions,
-    which need an action server, say nothing). The message and the bot's events are stored.
+    channel answers: one ``{"recipient_id", "text"}`` per message the bot says (custom actions
+    run on the action server ``actions``, if given, see `bot.Bot`; without one they say
+    nothing). The message and the bot's events are stored.
 
     Raises:
         TrackerStoreError: the store cannot be read or written (nothing is stored then).
         DialogueError: the NLU's intent or an action is not in the policy's domain.
     """
     with store.conversation(sender_id) as conversation:
-        bot = Bot(nlu, policy, events=conversation.events)
+        bot = Bot(nlu, policy, events=conversation.events, actions=actions, sender_id=sender_id)
         before = len(bot.events)
         results = bot.respond(text)
         new = bot.events[before:]
@@ -37,9 +38,10 @@ def respond(
             new = bot.events
         conversation.add(new)
     return [
-        {"recipient_id": sender_id, "text": result["text"]}
+        {"recipient_id": sender_id, "text": message}
         for result in results
-        if result["text"] is not None
+        for message in result.get("messages", [result["text"]])
+        if message is not None
     ]
 
 

@@ -626,9 +626,10 @@ async def _in_conversation(function: Callable[..., Any], *args: Any) -> Any:
 
 def _add_conversation_routes(
     app: FastAPI, nlu, policy, store: TrackerStore, max_body_bytes: int, max_text_length: int,
-    max_events: int,
+    max_events: int, actions: Any,
 ) -> None:  # fmt: skip
-    """Rasa's REST channel and its tracker endpoints, over the conversations in ``store``."""
+    """Rasa's REST channel and its tracker endpoints, over the conversations in ``store``;
+    custom actions run on the action server ``actions`` (None: not run)."""
     from diet_sparse.conversations import replace_events, respond, tracker_json
 
     @app.post(
@@ -643,7 +644,8 @@ def _add_conversation_routes(
         tracker store."""
         body = _decode_json(await _read_body(request, max_body_bytes), WEBHOOK_EXAMPLE)
         sender, message = _webhook_request(body, max_text_length)
-        return JSONResponse(await _in_conversation(respond, store, sender, message, nlu, policy))
+        answer = await _in_conversation(respond, store, sender, message, nlu, policy, actions)
+        return JSONResponse(answer)
 
     @app.get("/conversations/{sender_id}/tracker")
     async def get_tracker(sender_id: str) -> JSONResponse:
@@ -744,13 +746,15 @@ def create_app(
     batch_window_ms: float = DEFAULT_BATCH_WINDOW_MS,
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
     tracker_store: TrackerStore | None = None,
+    action_endpoint: str | None = None,
 ) -> FastAPI:
     """The FastAPI application serving ``nlu`` (anything with `NLU`'s attributes and methods)
     and, if given, the dialogue ``policy`` (a `Policy`) at POST /model/predict; without one,
     that path answers 404. With a policy and a ``tracker_store``, it is also the bot: Rasa's
     REST channel (POST /webhooks/rest/webhook) and GET /conversations/{id}/tracker and PUT
-    /conversations/{id}/tracker/events, over the conversations in the store. ``model_dir`` and
-    ``policy_dir`` are only shown by /status.
+    /conversations/{id}/tracker/events, over the conversations in the store, running custom
+    actions on the Rasa action server at ``action_endpoint`` (a URL; None: custom actions are
+    not run). ``model_dir`` and ``policy_dir`` are only shown by /status.
 
     Raises:
         ConfigError: an option is out of range (see `check_option`).
@@ -853,8 +857,11 @@ def create_app(
         return JSONResponse(result)
 
     if policy is not None and tracker_store is not None:
+        from diet_sparse.action_server import ActionServer
+
+        actions = ActionServer(action_endpoint) if action_endpoint else None
         _add_conversation_routes(app, nlu, policy, tracker_store, max_body_bytes,
-                                 max_text_length, max_events)  # fmt: skip
+                                 max_text_length, max_events, actions)  # fmt: skip
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -979,13 +986,15 @@ def serve(
     workers: int = DEFAULT_WORKERS,
     policy_dir: str | Path | None = None,
     tracker_store: str | None = None,
+    action_endpoint: str | None = None,
 ) -> None:
     """Serve the model in ``model_dir`` (and the dialogue policy in ``policy_dir``, at POST
     /model/predict) over HTTP until SIGTERM or Ctrl-C.
 
     With a policy, the server is also the bot, at Rasa's REST channel, keeping conversations
     in the database ``tracker_store`` (a SQLAlchemy URL; default: ``tracker.db``, a SQLite
-    file in the current folder), which several servers may share (`tracker_store`).
+    file in the current folder), which several servers may share (`tracker_store`), and
+    running custom actions on the Rasa action server at ``action_endpoint`` (a URL), if given.
 
     The options are checked, the address bound, and the policy and the model loaded (each
     making a first prediction, to warm up) before the server starts listening. Start-up and
@@ -1038,6 +1047,7 @@ def serve(
         max_events=max_events,
         batch_window_ms=batch_window_ms,
         max_batch_size=max_batch_size,
+        action_endpoint=action_endpoint,
     )
     if workers == 1:
         app: Any = create_app(nlu, policy=policy, tracker_store=store, **app_options)

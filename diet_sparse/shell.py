@@ -96,8 +96,8 @@ def format_result(result: dict[str, Any], colour: bool = False) -> str:
 
 
 def format_reply(actions: list[dict[str, Any]]) -> str:
-    """What the bot does for one message: each response's text, each custom action's name (it
-    would need an action server, which is not run).
+    """What the bot does for one message: each response's text; each custom action's
+    messages, or its name when it said nothing (no action server, or it sent no text).
 
     Example:
         >>> print(format_reply([{"action": "utter_greet", "kind": "response", "text": "Hi!"},
@@ -110,20 +110,26 @@ def format_reply(actions: list[dict[str, Any]]) -> str:
     for action in actions:
         if action["kind"] == "response":
             lines.append(action["text"] or f"[{action['action']}: no text]")
+        elif action["kind"] == "custom" and action.get("messages"):
+            lines.extend(action["messages"])
         elif action["kind"] == "custom":
-            lines.append(f"[{action['action']}: a custom action, not run]")
+            ran = "said nothing" if "messages" in action else "not run"
+            lines.append(f"[{action['action']}: a custom action, {ran}]")
     return "\n".join(lines)
 
 
-def _bot(nlu: Any, model_dir: Path) -> Any:
-    """A `bot.Bot` when ``model_dir`` is a project's model holding a policy, else None."""
+def _bot(nlu: Any, model_dir: Path, action_endpoint: str | None) -> Any:
+    """A `bot.Bot` when ``model_dir`` is a project's model holding a policy (its custom actions
+    run on the action server at ``action_endpoint``, if given), else None."""
     from diet_sparse.persistence import PROJECT_CORE, load_policy
 
     if not (model_dir / PROJECT_CORE / "metadata.json").is_file():
         return None
+    from diet_sparse.action_server import ActionServer
     from diet_sparse.bot import Bot
 
-    return Bot(nlu, load_policy(model_dir))
+    actions = ActionServer(action_endpoint) if action_endpoint else None
+    return Bot(nlu, load_policy(model_dir), actions=actions)
 
 
 def _use_colour(stream: TextIO) -> bool:
@@ -137,8 +143,10 @@ def _enable_line_editing() -> None:
         pass
 
 
-def run_shell(model_dir: str | Path) -> int:
-    """Load the model in ``model_dir`` and parse each line typed until ``/exit`` or Ctrl-D.
+def run_shell(model_dir: str | Path, action_endpoint: str | None = None) -> int:
+    """Load the model in ``model_dir`` and parse each line typed until ``/exit`` or Ctrl-D; a
+    project's model with a policy is the bot, its custom actions run on the Rasa action server
+    at ``action_endpoint`` (a URL), if given.
 
     Example:
         >>> run_shell("models/default")  # doctest: +SKIP
@@ -154,7 +162,7 @@ def run_shell(model_dir: str | Path) -> int:
         _enable_line_editing()
     print(f"Loading the model in {model_dir} ...", file=sys.stderr, flush=True)
     nlu = load(model_dir)
-    bot = _bot(nlu, Path(model_dir))
+    bot = _bot(nlu, Path(model_dir), action_endpoint)
     if bot is not None:
         print("The bot answers (a project model with a policy).", file=sys.stderr, flush=True)
     print("Type a message; /exit or Ctrl-D to quit.", file=sys.stderr, flush=True)

@@ -164,12 +164,16 @@ def project_server(project, tmp_path):
 def test_the_rest_channel_keeps_two_senders_apart_and_survives_a_restart(project, project_server):
     (project / "tracker.db").unlink(missing_ok=True)
     (project / "credentials.yml").write_text("rest:\nsocketio:\n  user_message_evt: x\n")
+    (project / "endpoints.yml").write_text("action_endpoint:\n  url: http://127.0.0.1:9/webhook\n")
     server = project_server()  # no --model: the project's newest model, with its policy
     log = server.log_text()
     assert "Using the newest model of the project" in log
     # the project's credentials.yml is read: the channel it asks for that is not offered, named
     assert "channels not offered by diet-sparse, ignored: socketio" in log
+    # and its endpoints.yml's action server (this one is down: no custom action runs here)
+    assert "Custom actions run on the action server at http://127.0.0.1:9/webhook" in log
     (project / "credentials.yml").unlink()
+    (project / "endpoints.yml").unlink()
     turns = {"ann": ["/greet", "/goodbye", "/greet"], "bob": ["/goodbye", "/greet", "/goodbye"]}
     answers: dict[str, list] = {}
 

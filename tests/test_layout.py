@@ -48,6 +48,7 @@ LAYERS = [
     "credentials",
     "bot",
     "conversations",
+    "action_server",
     "server",
     "shell",
     "cli",

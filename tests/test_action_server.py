@@ -1,0 +1,202 @@
+"""Custom actions on a Rasa action server (issue 13): a tiny action server on localhost speaks
+Rasa SDK's webhook protocol to the bot, its events join the conversation and its responses are
+said; a server that is down or answers nonsense loses the action, and the bot goes on."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from diet_sparse.action_server import (
+    ActionServer,
+    ActionServerError,
+    action_endpoint_from_endpoints,
+    domain_as_rasa_json,
+)
+from diet_sparse.bot import Bot
+from diet_sparse.conversations import respond
+from diet_sparse.domain import load_domain
+from diet_sparse.shell import format_reply
+from diet_sparse.tracker_store import TrackerStore
+
+ROOT = Path(__file__).parent.parent
+DOMAIN = load_domain(ROOT / "data" / "domain.yml")
+BOOKED = {
+    "events": [
+        {"event": "slot", "name": "flight_booked", "value": True},
+        {"event": "slot", "name": "destination", "value": "Rome"},
+    ],
+    "responses": [{"text": "Booking it now."}, {"response": "utter_flight_booked"}],
+}
+
+
+class TinyActionServer:
+    """An action server on localhost: records each request's JSON and answers ``answer``
+    (a JSON-able value, sent with ``status``)."""
+
+    def __init__(self, answer, status=200):
+        self.requests: list[dict] = []
+        self.answer, self.status = answer, status
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers["Content-Length"])
+                outer.requests.append(json.loads(self.rfile.read(length)))
+                body = outer.answer if isinstance(outer.answer, bytes) else None
+                body = body or json.dumps(outer.answer).encode()
+                self.send_response(outer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/webhook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def action_server(request):
+    servers = []
+
+    def start(answer=BOOKED, status=200):
+        servers.append(TinyActionServer(answer, status))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+class ScriptedPolicy:
+    """Predicts ``script``'s actions in turn (a policy is anything with ``predict(events)``)."""
+
+    domain = DOMAIN
+
+    def __init__(self, *script):
+        self.script = list(script)
+
+    def predict(self, events):
+        action = self.script.pop(0) if self.script else "action_listen"
+        return {"scores": [{"action": action, "score": 1.0}], "policy": "script", "confidence": 1.0}
+
+
+class FixedNLU:
+    def parse(self, text):
+        return {"text": text, "intent": {"name": "affirm", "confidence": 1.0}, "entities": []}
+
+
+def test_a_custom_action_runs_on_the_action_server_and_its_events_count(action_server):
+    server = action_server()
+    policy = ScriptedPolicy("action_book_flight", "utter_flight_booked")
+    bot = Bot(FixedNLU(), policy, actions=ActionServer(server.url), sender_id="ann")
+    results = bot.respond("yes please")
+
+    (sent,) = server.requests  # Rasa's request: the action, the sender, tracker and domain
+    assert sent["next_action"] == "action_book_flight" and sent["sender_id"] == "ann"
+    assert sent["tracker"]["latest_message"]["intent"]["name"] == "affirm"
+    assert [e["event"] for e in sent["tracker"]["events"]] == ["action", "user", "action"]
+    assert sent["domain"]["slots"]["flight_booked"]["type"] == "bool"
+    assert "action_book_flight" in sent["domain"]["actions"]
+
+    booked = "Done: you are booked on a flight to Rome."  # a named response, filled in
+    assert results[0]["kind"] == "custom"
+    assert results[0]["messages"] == ["Booking it now.", booked]
+    assert bot.slots["flight_booked"] is True and bot.slots["destination"] == "Rome"
+    assert results[1]["text"] == booked  # the next response sees the action's slots
+    assert format_reply(results).splitlines() == ["Booking it now.", booked, booked]
+
+
+def test_the_rest_channel_says_each_message_of_a_custom_action(action_server, tmp_path):
+    server = action_server()
+    store = TrackerStore(f"sqlite:///{tmp_path / 'tracker.db'}")
+    try:
+        answer = respond(
+            store, "bob", "yes", FixedNLU(), ScriptedPolicy("action_book_flight"),
+            actions=ActionServer(server.url),
+        )  # fmt: skip
+        texts = [message["text"] for message in answer]
+        assert texts == ["Booking it now.", "Done: you are booked on a flight to Rome."]
+        stored = store.events("bob")
+        slots = [(e["name"], e["value"]) for e in stored if e["event"] == "slot"]
+        assert ("flight_booked", True) in slots and ("destination", "Rome") in slots
+        assert sum(e["event"] == "bot" for e in stored) == 2
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "answer, status, expected",
+    [
+        ({"action_name": "action_book_flight", "error": "no seats"}, 400, "HTTP 400: no seats"),
+        (b"<html>oops</html>", 500, "HTTP 500"),
+        (b"not json", 200, "the answer is not JSON"),
+        ({"events": [{"event": "teleport"}]}, 200, "unknown event type 'teleport'"),
+        ({"events": {}, "responses": []}, 200, "'events' and 'responses' must be lists"),
+    ],
+)
+def test_an_action_that_fails_loses_its_events_and_the_bot_goes_on(
+    action_server, caplog, answer, status, expected
+):
+    server = action_server(answer, status)
+    actions = ActionServer(server.url)
+    with pytest.raises(ActionServerError, match=expected):
+        actions.call("action_book_flight", "ann", [], DOMAIN)
+    bot = Bot(FixedNLU(), ScriptedPolicy("action_book_flight"), actions=actions)
+    with caplog.at_level(logging.WARNING, logger="diet_sparse.action_server"):
+        results = bot.respond("yes")
+    assert expected in caplog.text and "action_book_flight" in caplog.text
+    assert [r["action"] for r in results] == ["action_book_flight", "action_listen"]
+    assert results[0]["messages"] == [] and bot.slots["flight_booked"] is None
+
+
+def test_an_action_server_that_is_down_is_named(action_server):
+    server = action_server()
+    server.close()
+    with pytest.raises(ActionServerError, match=f"at {server.url}: cannot reach it"):
+        ActionServer(server.url, timeout=2).call("action_book_flight", "ann", [], DOMAIN)
+
+
+def test_without_an_action_server_custom_actions_are_not_run():
+    results = Bot(FixedNLU(), ScriptedPolicy("action_book_flight")).respond("yes")
+    assert results[0]["kind"] == "custom" and "messages" not in results[0]
+    assert format_reply(results) == "[action_book_flight: a custom action, not run]"
+
+
+def test_the_domain_is_sent_as_rasa_writes_it():
+    domain = domain_as_rasa_json(DOMAIN)
+    assert json.loads(json.dumps(domain)) == domain
+    assert domain["responses"]["utter_flight_booked"] == [
+        {"text": "Done: you are booked on a flight to {destination}."}
+    ]
+    assert set(domain["forms"]) == set(DOMAIN.forms)
+    for slot in domain["slots"].values():
+        assert "__other__" not in slot.get("values", [])
+
+
+def test_endpoints_yml_names_the_action_server(tmp_path, monkeypatch):
+    path = tmp_path / "endpoints.yml"
+    monkeypatch.setenv("ACTIONS_HOST", "actions.local")
+    path.write_text("action_endpoint:\n  url: http://${ACTIONS_HOST}:5055/webhook\n")
+    assert action_endpoint_from_endpoints(path) == "http://actions.local:5055/webhook"
+    path.write_text("tracker_store:\n  type: SQL\n")
+    assert action_endpoint_from_endpoints(path) is None
+    path.write_text("action_endpoint:\n  token: x\n")
+    with pytest.raises(ActionServerError, match="action_endpoint needs a url"):
+        action_endpoint_from_endpoints(path)
+    path.write_text("action_endpoint: [\n")
+    with pytest.raises(ActionServerError, match="cannot read it"):
+        action_endpoint_from_endpoints(path)
