@@ -75,6 +75,11 @@ class DIETConfig:
     max_relative_position: int = 5  # relative positions are clipped to [-this, this]
     dense_dimension: int = 128  # sparse input features are projected to this many dimensions
     embedding_dimension: int = 20  # shared space of sentence and intent embeddings
+    # feed-forward layers (widths) before the encoder (text) and before the intent embeddings
+    # (label), as Rasa's; text layers are randomly connected at connection_density
+    hidden_layers_sizes: dict[str, list[int]] = field(
+        default_factory=lambda: {"text": [], "label": []}
+    )
     number_of_negative_examples: int = 20  # intents contrasted with the true one per example
     scale_loss: bool = False  # weigh examples by how badly they are predicted (Rasa's)
     constrain_similarities: bool = False  # add a sigmoid loss on each similarity (Rasa's)
@@ -275,6 +280,9 @@ def _check_value(key: str, value: Any, where: str) -> None:
     if key == "lexical_features":
         check_lexical_features(value, where)
         return
+    if key == "hidden_layers_sizes":
+        check_hidden_layers_sizes(value, where)
+        return
     if key == "split_entities_by_comma":
         if not isinstance(value, bool) and not (
             isinstance(value, dict)
@@ -289,6 +297,39 @@ def _check_value(key: str, value: Any, where: str) -> None:
     type_ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
     if not type_ok or not is_allowed(value):
         raise ConfigError(f"{where}: {key} must be {allowed}, got {value!r}")
+
+
+HIDDEN_LAYER_ATTRIBUTES = ("text", "label")
+
+
+def check_hidden_layers_sizes(value: Any, where: str = "hidden_layers_sizes") -> dict:
+    """``hidden_layers_sizes`` checked and completed: a mapping of ``text`` and/or ``label`` to
+    a list of layer widths (integers >= 1); a missing attribute gets no layers.
+
+    Example:
+        >>> check_hidden_layers_sizes({"text": [256, 128]})
+        {'text': [256, 128], 'label': []}
+    """
+    expected = (
+        "a mapping of text and/or label to a list of layer widths (integers >= 1), "
+        "e.g. {text: [256, 128], label: []}"
+    )
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: hidden_layers_sizes must be {expected}, got {value!r}")
+    for attribute, sizes in value.items():
+        if attribute not in HIDDEN_LAYER_ATTRIBUTES:
+            raise ConfigError(
+                f"{where}: hidden_layers_sizes has unknown attribute {attribute!r}; expected "
+                f"{' or '.join(HIDDEN_LAYER_ATTRIBUTES)}"
+            )
+        if not isinstance(sizes, list) or not all(
+            isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in sizes
+        ):
+            raise ConfigError(
+                f"{where}: hidden_layers_sizes.{attribute} must be a list of layer widths "
+                f"(integers >= 1), got {sizes!r}"
+            )
+    return {attribute: list(value.get(attribute, [])) for attribute in HIDDEN_LAYER_ATTRIBUTES}
 
 
 def check_connection_density(value: Any, where: str = "RandomlyConnectedDense") -> float:
@@ -396,6 +437,7 @@ def resolve_config(
     check_heads_divide_size(config.transformer_size, config.number_of_attention_heads, where)
     if kind is TEDConfig:
         return config
+    config.hidden_layers_sizes = check_hidden_layers_sizes(config.hidden_layers_sizes, where)
     check_featurizer_options(
         {"char_ngram_min": config.char_ngram_min, "char_ngram_max": config.char_ngram_max}, where
     )

@@ -26,6 +26,7 @@ POSITION_ENCODING_BASE = 10000.0  # wavelengths of the sinusoidal positions grow
 
 # --- weight names: Keras layer names, and the parts of the names in ``weights.npz`` ----------
 INPUT_PROJECTION = "input_projection"
+TEXT_HIDDEN = "text_hidden"  # hidden_layers_sizes.text: text_hidden_0, text_hidden_1, ...
 ENCODER = "encoder"
 EMBEDDING = "embedding"  # the randomly connected layer in front of the encoder blocks
 ATTENTION_NORM = "attention_norm"
@@ -49,6 +50,12 @@ TRANSITIONS = "transitions"
 def encoder_block_name(index: int) -> str:
     """The name of the encoder's block ``index``: ``layer_0``, ``layer_1``, ..."""
     return f"layer_{index}"
+
+
+def text_hidden_name(index: int) -> str:
+    """The name of the text's hidden layer ``index`` (``hidden_layers_sizes.text``):
+    ``text_hidden_0``, ..."""
+    return f"{TEXT_HIDDEN}_{index}"
 
 
 def tag_head_name(head: str) -> str:
@@ -184,6 +191,18 @@ def encoder_input_width(config: DIETConfig) -> int:
     return config.dense_dimension + extra
 
 
+def encoder_fan_in(config: DIETConfig) -> int:
+    """The width the encoder's embedding layer reads: the last text hidden layer's, or without
+    hidden layers the encoder input's (`encoder_input_width`).
+
+    Example:
+        >>> encoder_fan_in(DIETConfig(hidden_layers_sizes={"text": [64, 32], "label": []}))
+        32
+    """
+    sizes = config.hidden_layers_sizes.get("text") or []
+    return sizes[-1] if sizes else encoder_input_width(config)
+
+
 def diet_weight_shapes(
     config: DIETConfig, n_features: int, n_intents: int, tag_counts: dict[str, int]
 ) -> dict[str, tuple[int, ...]]:
@@ -198,9 +217,16 @@ def diet_weight_shapes(
     shapes = {
         weight_path(INPUT_PROJECTION, "kernel"): (n_features, config.dense_dimension),
         weight_path(INPUT_PROJECTION, "bias"): (config.dense_dimension,),
+    }
+    fan_in = encoder_input_width(config)
+    for i, units in enumerate(config.hidden_layers_sizes.get("text") or []):
+        shapes[weight_path(text_hidden_name(i), "kernel")] = (fan_in, units)
+        shapes[weight_path(text_hidden_name(i), "bias")] = (units,)
+        fan_in = units
+    shapes |= {
         **encoder_weight_shapes(
             ENCODER,
-            encoder_input_width(config),
+            fan_in,
             size,
             config.number_of_transformer_layers,
             relative_embedding_shapes(config),

@@ -326,7 +326,8 @@ def build_diet_graph(network: DIETWeights) -> bytes:
     """DIET's forward pass from the projected inputs to the outputs, as a serialized ONNX model.
 
     Graph inputs: ``x`` (B, T, width) projected features (and the pretrained sentence vector,
-    see `network.encoder_input_width`), ``positions``,
+    see `network.encoder_input_width`), which pass the text hidden layers first if the model
+    has them, ``positions``,
     ``attention_bias`` (and with relative attention ``relative_positions``; see `add_encoder`),
     ``sentence`` (B, T, 1) one-hot sentence slot, and with the wide path, ``wide`` (B, I) its
     scores (`wide_path.wide_scores`).
@@ -335,9 +336,12 @@ def build_diet_graph(network: DIETWeights) -> bytes:
     """
     config, weights = network.config, network.weights
     g = GraphBuilder(weights)
+    x = "x"
+    for i, _ in enumerate(config.hidden_layers_sizes.get("text") or []):
+        x = g.gelu(g.dense(x, names.text_hidden_name(i)))  # hidden_layers_sizes.text
     encoded = add_encoder(
         g,
-        "x",
+        x,
         names.ENCODER,
         config.transformer_size,
         config.number_of_attention_heads,

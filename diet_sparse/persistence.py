@@ -244,6 +244,7 @@ ABSENT_FROM_OLDER_CONFIGS = {
     "fan_in_initialization": False,
     "learning_rate_schedule": "constant",
     "warmup_epochs": 0,
+    "hidden_layers_sizes": {"text": [], "label": []},
     "renormalize_confidences": False,
 }
 # the same for policies

@@ -27,6 +27,7 @@ DIET_SAME_NAME = (
     "regularization_constant", "drop_rate", "drop_rate_attention", "intent_classification",
     "entity_recognition", "use_masked_language_model", "BILOU_flag", "split_entities_by_comma",
     "renormalize_confidences", "use_sparse_input_dropout", "use_dense_input_dropout",
+    "hidden_layers_sizes",
 )  # fmt: skip
 # ... keys whose value is one per attribute in Rasa ({text: 256, label: 20}); DIET's encoder
 # reads the text's.
@@ -36,8 +37,7 @@ DIET_PER_ATTRIBUTE = dict.fromkeys(
 # Rasa keys diet-sparse does not implement: the value that means what diet-sparse does anyway
 # (no warning), and what it does.
 DIET_NOT_IMPLEMENTED: dict[str, tuple[Any, str]] = {
-    "hidden_layers_sizes": ({"text": [], "label": []}, "no hidden layers before the embeddings"),
-    "share_hidden_layers": (False, "no hidden layers to share"),
+    "share_hidden_layers": (False, "separate text and label hidden layers"),
     "unidirectional_encoder": (False, "a bidirectional encoder"),
     "batch_strategy": ("balanced", "balanced batches"),
     "similarity_type": ("auto", "inner-product similarities"),

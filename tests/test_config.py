@@ -62,12 +62,23 @@ def test_unknown_key_lists_valid_keys_and_suggests(tmp_path):
         ("use_key_relative_attention: 1", "use_key_relative_attention", "got 1"),
         ("split_entities_by_comma: yes please", "split_entities_by_comma", "'yes please'"),
         ("split_entities_by_comma: {address: 0}", "split_entities_by_comma", "{'address': 0}"),
+        ("hidden_layers_sizes: [256]", "hidden_layers_sizes", "[256]"),
+        ("hidden_layers_sizes: {txt: [256]}", "hidden_layers_sizes", "'txt'"),
+        ("hidden_layers_sizes: {text: 256}", "hidden_layers_sizes.text", "got 256"),
+        ("hidden_layers_sizes: {label: [0]}", "hidden_layers_sizes.label", "got [0]"),
+        ("hidden_layers_sizes: {text: [true]}", "hidden_layers_sizes.text", "got [True]"),
     ],
 )
 def test_bad_values_name_key_and_value(tmp_path, text, key, shown):
     with pytest.raises(ConfigError, match=key) as error:
         load_config(write(tmp_path, text + "\n"))
     assert shown in str(error.value)
+
+
+def test_hidden_layers_sizes_default_to_none_and_a_missing_attribute_has_none():
+    assert DIETConfig().hidden_layers_sizes == {"text": [], "label": []}
+    config = resolve_config({"hidden_layers_sizes": {"label": [64]}})
+    assert config.hidden_layers_sizes == {"text": [], "label": [64]}
 
 
 def test_relative_attention_has_rasas_keys_and_a_misspelling_is_pointed_to_them():

@@ -192,3 +192,68 @@ def test_input_dropout_follows_use_sparse_and_use_dense_input_dropout():
     assert np.all(predicted.numpy() == 1.0)
     kept = trained.numpy()
     assert set(np.unique(kept)) == {0.0, 2.0} and 0.3 < np.mean(kept == 0.0) < 0.7
+
+
+HIDDEN = {"hidden_layers_sizes": {"text": [24, 12], "label": [10]}}
+
+
+@pytest.mark.parametrize("structure", ["random", "block"])
+def test_hidden_layers_are_named_and_shaped_as_the_shared_spec_says(structure):
+    """Text hidden layers are stored (randomly connected, with masks); the label layers are
+    training-only: prediction gets the intent embedding table they compute."""
+    values = dict(transformer_size=32, dense_dimension=16, connection_structure=structure)
+    config = resolve_config(dict(values, **HIDDEN))
+    model = DIET(config, 50, 4, {"entity": 5})
+    model.build_all()
+    weights = model.to_weights()
+    found = {name: tuple(w.shape) for name, w in weights.weights.items()}
+    expected = network.diet_weight_shapes(config, 50, 4, {"entity": 5})
+    assert found == {n: s for n, s in expected.items() if "wide_path" not in n}
+    assert found["text_hidden_0/kernel"] == (16, 24) and found["text_hidden_1/kernel"] == (24, 12)
+    assert found["encoder/embedding/kernel"] == (12, 32)
+    assert {"text_hidden_0/kernel", "text_hidden_1/kernel"} <= set(weights.masks)
+    training_only = {stored_name(v.name) for v in model.training_only_weights()}
+    assert training_only == {
+        "intent_head/label_hidden_0/kernel", "intent_head/label_hidden_0/bias",
+        "intent_head/label_embedding/kernel", "intent_head/label_embedding/bias",
+    }  # fmt: skip
+    assert not training_only & set(found)
+    table = model.intent_head.intent_embedding_table(training=False).numpy()
+    np.testing.assert_array_equal(weights.weights["intent_head/intent_embeddings"], table)
+    # the label layers are counted among the trained weights: 4 -> 10 -> 20 (embeddings)
+    from diet_sparse.training.transformer import count_trainable_weights
+
+    without = count_trainable_weights(
+        model.randomly_connected_layers(), [w for w in model.prediction_weights() if w.trainable]
+    )
+    added = (4 * 10 + 10) + (10 * 20 + 20)
+    assert model.count_trainable_weights()["total"] == without["total"] + added
+
+
+def test_without_hidden_layers_the_model_draws_the_weights_it_did_before():
+    plain = built_model({})
+    listed = built_model({"hidden_layers_sizes": {"text": [], "label": []}})
+    for mine, theirs in zip(plain.weights, listed.weights, strict=True):
+        assert mine.name == theirs.name
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+def test_hidden_layers_train_keep_masked_weights_zero_and_save_and_load(example_data, tmp_path):
+    from diet_sparse.persistence import load, save
+    from diet_sparse.training import train
+
+    values = {"epochs": 2, "transformer_size": 16, "dense_dimension": 16, "batch_size": 32}
+    nlu = train(example_data, dict(values, **HIDDEN), progress=False)
+    for name in ("text_hidden_0/kernel", "text_hidden_1/kernel"):
+        kernel, mask = nlu.network.weights[name], nlu.network.masks[name]
+        assert 0 < mask.mean() < 1 and (kernel[mask == 0] == 0).all()
+        assert np.abs(kernel[mask == 1]).min() > 0
+    save(nlu, tmp_path / "model")
+    loaded = load(tmp_path / "model")
+    assert loaded.config.hidden_layers_sizes == HIDDEN["hidden_layers_sizes"]
+    text = "book a flight to Paris"
+    np.testing.assert_allclose(
+        [i["confidence"] for i in loaded.parse(text)["intent_ranking"]],
+        [i["confidence"] for i in nlu.parse(text)["intent_ranking"]],
+        atol=1e-6,
+    )

@@ -95,6 +95,21 @@ CASES = {
         {"entity": 4},
         3,
     ),
+    "hidden layers: text [24, 16], label [12]": (
+        dict(hidden_layers_sizes={"text": [24, 16], "label": [12]}, random_seed=20),
+        {"entity": 5, "role": 3},
+        4,
+    ),
+    "hidden layers, block structure, wide path": (
+        dict(
+            hidden_layers_sizes={"text": [24, 16], "label": [12]},
+            connection_structure="block",
+            use_wide_path=True,
+            random_seed=21,
+        ),
+        {"entity": 5},
+        6,
+    ),
 }
 RELATIVE = "key and value relative attention, clipped at 2"
 
@@ -221,6 +236,19 @@ def test_pretrained_sentence_vectors_enter_both_networks_alike(wide):
     assert np.abs(keras_and_onnx(model, featurized)[1]["intent"] - onnx["intent"]).max() > 0.01
     with pytest.raises(ValueError, match="pretrained vectors"):
         OnnxDIET(model.to_weights())(featurized.features, featurized.offsets)
+
+
+def test_pretrained_vectors_pass_the_text_hidden_layers_in_both_networks():
+    config = dict(
+        pretrained_encoder="minilm-l6", hidden_layers_sizes={"text": [24]}, random_seed=22
+    )
+    model = random_model(config, {"entity": 4}, 5)
+    featurized = random_batch(40, [3, 11, 0], seed=5)
+    featurized.dense = np.random.default_rng(5).normal(size=(3, 384)).astype(np.float32)
+    weights = model.to_weights()
+    assert weights.weights["text_hidden_0/kernel"].shape == (16 + 384, 24)
+    keras, onnx = keras_and_onnx(model, featurized)
+    assert largest_difference(keras, onnx, featurized) <= TOLERANCE
 
 
 def test_the_wide_path_counts_in_both_networks():

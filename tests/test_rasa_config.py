@@ -138,16 +138,27 @@ def test_the_pipeline_decides_which_features_diet_uses(tmp_path):
     assert config.fallback_threshold is None  # no FallbackClassifier: no fallback
 
 
+def test_diet_s_hidden_layers_sizes_is_read_under_its_rasa_name(tmp_path):
+    path = write(
+        tmp_path,
+        "pipeline:\n  - name: WhitespaceTokenizer\n  - name: CountVectorsFeaturizer\n"
+        "  - name: DIETClassifier\n    hidden_layers_sizes: {text: [256, 128]}\n",
+    )
+    config, messages = load_quietly(path)
+    assert config.hidden_layers_sizes == {"text": [256, 128], "label": []}
+    assert not any("hidden_layers_sizes" in m for m in messages)
+
+
 def test_keys_rasa_has_but_diet_sparse_does_not_implement_warn_once_each(tmp_path):
     path = write(
         tmp_path,
         "pipeline:\n  - name: WhitespaceTokenizer\n  - name: CountVectorsFeaturizer\n"
-        "  - name: DIETClassifier\n    hidden_layers_sizes: {text: [256, 128]}\n"
+        "  - name: DIETClassifier\n    share_hidden_layers: true\n"
         "    tensorboard_log_directory: ./tb\n    loss_type: cross_entropy\n"
         "  - name: SpacyNLP\n",
     )
     _, messages = load_quietly(path)
-    for name in ("hidden_layers_sizes", "tensorboard_log_directory", "SpacyNLP"):
+    for name in ("share_hidden_layers", "tensorboard_log_directory", "SpacyNLP"):
         assert sum(name in m for m in messages) == 1, (name, messages)
     assert not any("loss_type" in m for m in messages)  # Rasa's default = what diet-sparse does
     assert all(str(path) in m for m in messages)

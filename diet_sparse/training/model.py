@@ -6,8 +6,10 @@ which carries the message's sentence features in and its sentence embedding out.
     features (B*T, F) sparse
       -> InputProjection                    (B, T, dense_dimension)
       [+ pretrained sentence vector (B, P) at the sentence slot, zeros at the tokens]
+      [-> text hidden layers: randomly connected, GELU, dropout (hidden_layers_sizes.text)]
       -> TransformerEncoder                 (B, T, transformer_size)
       -> IntentHead: sentence slot -> embedding, similarity to every intent embedding (B, I)
+         (the intent embeddings: a table, or hidden_layers_sizes.label's layers on one-hots)
       -> TagHead per entity attribute: token positions -> tag logits (B, T, N), CRF loss
 
 Each head owns its weights and its loss, so `DIET.call` reads "project, encode, heads". With
@@ -31,12 +33,17 @@ from diet_sparse.tagging import TAG_HEADS
 from diet_sparse.training.crf import crf_log_likelihood
 from diet_sparse.training.similarity import loss_options, sampled_softmax_loss
 from diet_sparse.training.transformer import (
+    RandomlyConnectedDense,
     SparseToDense,
     TransformerEncoder,
     count_trainable_weights,
 )
 
 MLM_HEAD = "mlm_head"  # training only: never saved, so not among the shared weight names
+# hidden_layers_sizes.label's layers (training only, like the MLM head): label_hidden_0, ...,
+# then label_embedding to the embedding space
+LABEL_HIDDEN, LABEL_EMBEDDING = "label_hidden", "label_embedding"
+TEXT_HIDDEN_SEED = 700  # the text hidden layers' masks: random_seed * 1000 + this + index
 
 
 class Batch(NamedTuple):
@@ -75,11 +82,32 @@ class IntentHead(tf.keras.layers.Layer):
     With ``use_wide_path``, prediction adds the scores of the wide path (`diet_sparse.wide_path`:
     a logistic regression on the message's bag of features, fitted apart) to the similarities;
     the network trains without them.
+
+    With ``hidden_layers_sizes.label``, as in Rasa, the intent embeddings are not a table but
+    the output of dense layers (GELU, dropout) and a last dense layer to the embedding space,
+    run on each intent's one-hot vector. Those layers are training-only: what prediction needs
+    of them is the table they give (`intent_embedding_table`), stored as the table is.
     """
 
     def __init__(self, config: DIETConfig, n_intents: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.n_intents = n_intents
+        regularizer = tf.keras.regularizers.L2(config.regularization_constant)
+        label_sizes = config.hidden_layers_sizes.get("label") or []
+        self.label_layers = [
+            tf.keras.layers.Dense(
+                units, activation=tf.nn.gelu, kernel_regularizer=regularizer,
+                name=f"{LABEL_HIDDEN}_{i}",
+            )
+            for i, units in enumerate(label_sizes)
+        ]  # fmt: skip
+        if self.label_layers:
+            self.label_layers.append(
+                tf.keras.layers.Dense(
+                    config.embedding_dimension, kernel_regularizer=regularizer, name=LABEL_EMBEDDING
+                )
+            )
+        self.label_dropout = tf.keras.layers.Dropout(config.drop_rate)
         self.number_of_negative_examples = config.number_of_negative_examples
         self.loss_options = loss_options(config)
         self.sentence_embedding = tf.keras.layers.Dense(
@@ -90,22 +118,42 @@ class IntentHead(tf.keras.layers.Layer):
         self.embedding_dimension = config.embedding_dimension
 
     def build(self, input_shape) -> None:
-        self.intent_embeddings = self.add_weight(
-            name=names.INTENT_EMBEDDINGS,
-            shape=(self.n_intents, self.embedding_dimension),
-            initializer="glorot_uniform",
-        )
+        if not self.label_layers:
+            self.intent_embeddings = self.add_weight(
+                name=names.INTENT_EMBEDDINGS,
+                shape=(self.n_intents, self.embedding_dimension),
+                initializer="glorot_uniform",
+            )
         super().build(input_shape)
 
+    def intent_embedding_table(self, training: bool = False) -> tf.Tensor:
+        """The embedding of every intent (I, E): the table, or the label layers' output on
+        the intents' one-hot vectors."""
+        if not self.label_layers:
+            return self.intent_embeddings
+        x = tf.eye(self.n_intents)
+        for layer in self.label_layers[:-1]:
+            x = self.label_dropout(layer(x), training=training)
+        return self.label_layers[-1](x)
+
     def call(
-        self, encoded: tf.Tensor, token_counts: tf.Tensor, wide: tf.Tensor | None = None
+        self,
+        encoded: tf.Tensor,
+        token_counts: tf.Tensor,
+        wide: tf.Tensor | None = None,
+        training: bool = False,
     ) -> tf.Tensor:
         """encoded (B, T, size), token_counts (B,), the wide path's scores (B, I) or None ->
         intent scores (B, I)."""
         sentence = tf.gather(encoded, token_counts, batch_dims=1)  # (B, size): sentence slot
         embedded = self.sentence_embedding(sentence)  # (B, E)
-        similarities = tf.matmul(embedded, self.intent_embeddings, transpose_b=True)  # (B, I)
+        table = self.intent_embedding_table(training)
+        similarities = tf.matmul(embedded, table, transpose_b=True)  # (B, I)
         return similarities if wide is None else similarities + wide
+
+    def training_only_weights(self) -> list[tf.Variable]:
+        """The label layers' variables, which prediction does not need."""
+        return [variable for layer in self.label_layers for variable in layer.weights]
 
     def loss(self, similarities: tf.Tensor, intent_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Softmax over the true intent and `number_of_negative_examples` sampled others;
@@ -223,6 +271,20 @@ class DIET(tf.keras.Model):
         self.dense_input_dropout = (
             tf.keras.layers.Dropout(config.drop_rate) if config.use_dense_input_dropout else None
         )
+        # Rasa's feed-forward layers in front of the encoder, randomly connected as Rasa's are
+        # (always the random structure: their widths need not divide into blocks)
+        self.text_hidden = [
+            RandomlyConnectedDense(
+                units,
+                connection_density=config.connection_density,
+                mask_seed=config.random_seed * 1000 + TEXT_HIDDEN_SEED + i,
+                fan_in_initialization=config.fan_in_initialization,
+                activation=tf.nn.gelu,
+                name=names.text_hidden_name(i),
+            )
+            for i, units in enumerate(config.hidden_layers_sizes.get("text") or [])
+        ]
+        self.text_hidden_dropout = tf.keras.layers.Dropout(config.drop_rate)
         self.encoder = TransformerEncoder(
             config.transformer_size,
             config.number_of_transformer_layers,
@@ -266,7 +328,7 @@ class DIET(tf.keras.Model):
         (B, I) where the model has them."""
         x = self.inputs_of(features, mask, token_counts, dense_sentence, training)
         encoded = self.encoder(x, mask, training=training)  # (B, T, transformer_size)
-        return self.heads(encoded, token_counts, wide)
+        return self.heads(encoded, token_counts, wide, training=training)
 
     def inputs_of(
         self,
@@ -278,16 +340,19 @@ class DIET(tf.keras.Model):
     ) -> tf.Tensor:
         """The encoder's input (B, T, width): the projected sparse features, then, with a
         pretrained encoder, its sentence vector at the sentence slot and zeros at the tokens
-        (as Rasa concatenates dense features after the sparse ones)."""
+        (as Rasa concatenates dense features after the sparse ones), through the text hidden
+        layers if there are any."""
         x = self.input_projection(features, mask, training=training)  # (B, T, dense_dimension)
-        if not self.n_dense:
-            return x
-        if dense_sentence is None:
-            dense_sentence = tf.zeros((tf.shape(mask)[0], self.n_dense))
-        elif self.dense_input_dropout is not None:
-            dense_sentence = self.dense_input_dropout(dense_sentence, training=training)
-        at_sentence = tf.one_hot(token_counts, tf.shape(mask)[1])[..., None]  # (B, T, 1)
-        return tf.concat([x, at_sentence * dense_sentence[:, None, :]], axis=-1)
+        if self.n_dense:
+            if dense_sentence is None:
+                dense_sentence = tf.zeros((tf.shape(mask)[0], self.n_dense))
+            elif self.dense_input_dropout is not None:
+                dense_sentence = self.dense_input_dropout(dense_sentence, training=training)
+            at_sentence = tf.one_hot(token_counts, tf.shape(mask)[1])[..., None]  # (B, T, 1)
+            x = tf.concat([x, at_sentence * dense_sentence[:, None, :]], axis=-1)
+        for layer in self.text_hidden:
+            x = self.text_hidden_dropout(layer(x), training=training)
+        return x
 
     def build_all(self) -> None:
         """Create every weight, the training-only heads' too, from one empty message."""
@@ -302,15 +367,20 @@ class DIET(tf.keras.Model):
             self.mlm_head.loss(self.encoder(masked, mask), x, chosen)
 
     def heads(
-        self, encoded: tf.Tensor, token_counts: tf.Tensor, wide: tf.Tensor | None = None
+        self,
+        encoded: tf.Tensor,
+        token_counts: tf.Tensor,
+        wide: tf.Tensor | None = None,
+        training: bool = False,
     ) -> dict[str, tf.Tensor]:
         """The intent head's and the tag heads' outputs on the encoding (B, T, size) (and the
         wide path's intent scores)."""
         outputs = {}
         if self.intent_head is not None:
             outputs["intent"] = self.intent_head(
-                encoded, token_counts, wide if self.config.use_wide_path else None
-            )
+                encoded, token_counts, wide if self.config.use_wide_path else None,
+                training=training,
+            )  # fmt: skip
         head_input = encoded
         for name, head in self.tag_heads.items():
             outputs[name] = head(head_input)
@@ -333,7 +403,7 @@ class DIET(tf.keras.Model):
             results["mlm_loss"] = self.mlm_head.loss(encoded, x, chosen)
         else:
             encoded = self.encoder(x, batch.mask, training=training)
-        outputs = self.heads(encoded, batch.token_counts)
+        outputs = self.heads(encoded, batch.token_counts, training=training)
         total = tf.add_n(self.losses) if self.losses else tf.constant(0.0)
         total += self.config.regularization_constant * self._l2_of_unregularised_kernels()
         total += results.get("mlm_loss", 0.0)
@@ -369,11 +439,19 @@ class DIET(tf.keras.Model):
         return tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
 
     def randomly_connected_layers(self) -> list:
-        return self.encoder.randomly_connected_layers()
+        return [*self.text_hidden, *self.encoder.randomly_connected_layers()]
+
+    def training_only_weights(self) -> list[tf.Variable]:
+        """The masked language model's and the intent label layers' variables."""
+        found = list(self.mlm_head.weights) if self.mlm_head else []
+        if self.intent_head is not None:
+            found += self.intent_head.training_only_weights()
+        return found
 
     def prediction_weights(self) -> list[tf.Variable]:
-        """The variables prediction uses: all but the masks and training-only heads' weights."""
-        training_only = {id(v) for v in self.mlm_head.weights} if self.mlm_head else set()
+        """The variables prediction uses: all but the masks and training-only weights (the
+        intent label layers give prediction their table instead, see `to_weights`)."""
+        training_only = {id(v) for v in self.training_only_weights()}
         return [
             variable
             for variable in self.weights
@@ -389,13 +467,16 @@ class DIET(tf.keras.Model):
         }
         # block-structured kernels are stored as the dense kernel, like the others
         weights.update({stored_name(layer.kernel.name): layer.stored_kernel() for layer in layers})
+        if self.intent_head is not None and self.intent_head.label_layers:
+            table = self.intent_head.intent_embedding_table(training=False).numpy()
+            weights[names.weight_path(names.INTENT_HEAD, names.INTENT_EMBEDDINGS)] = table
         return DIETWeights(self.config, weights, masks, list(self.tag_heads))
 
     def count_trainable_weights(self) -> dict[str, int]:
         """Connected weights of the randomly connected layers, and trainable weights in all."""
-        return count_trainable_weights(
-            self.randomly_connected_layers(), [w for w in self.prediction_weights() if w.trainable]
-        )
+        label_layers = self.intent_head.training_only_weights() if self.intent_head else []
+        trained = [w for w in [*self.prediction_weights(), *label_layers] if w.trainable]
+        return count_trainable_weights(self.randomly_connected_layers(), trained)
 
 
 def stored_name(variable_name: str, model_name: str = "diet") -> str:
