@@ -287,29 +287,45 @@ class Bot:
 
 def slot_values(events: Sequence[dict[str, Any]], domain: Domain) -> dict[str, Any]:
     """Every slot's value after tracker ``events``: initial values, then the slot events that
-    still count (`applied_events`)."""
-    values = {name: slot.initial_value for name, slot in domain.slots.items()}
+    still count (`applied_events`); a ``reset_slots`` event puts every slot back to its
+    initial value, as Rasa's ``AllSlotsReset``."""
+    initial = {name: slot.initial_value for name, slot in domain.slots.items()}
+    values = dict(initial)
     for event in applied_events(events):
         if event["event"] == "slot":
             values[event["name"]] = event.get("value")
+        elif event["event"] == "reset_slots":
+            values = dict(initial)
     return values
 
 
 def applied_events(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The events that still count: a ``rewind`` takes back everything from the last user
-    message on (and the ``action_listen`` before it), as in Rasa's trackers."""
+    """The events that still count, as in Rasa's trackers: ``restart`` and
+    ``session_started`` drop everything before them, ``undo`` takes back everything from the
+    last action on, and ``rewind`` everything from the last user message on (and the action
+    before it, ``action_listen``)."""
     applied: list[dict[str, Any]] = []
     for event in events:
-        if event["event"] != "rewind":
+        kind = event["event"]
+        if kind in ("restart", "session_started"):
+            applied = []
+        elif kind == "undo":
+            _take_back_to("action", applied)
+        elif kind == "rewind":
+            if _take_back_to("user", applied):
+                _take_back_to("action", applied)
+        else:
             applied.append(event)
-            continue
-        users = [i for i, kept in enumerate(applied) if kept["event"] == "user"]
-        if users:
-            start = users[-1]
-            if start and applied[start - 1].get("name") == ACTION_LISTEN:
-                start -= 1
-            del applied[start:]
     return applied
+
+
+def _take_back_to(kind: str, applied: list[dict[str, Any]]) -> bool:
+    """Drop the events of ``applied`` back to and including the last one of ``kind`` (all of
+    them if there is none, as Rasa's ``_undo_till_previous``); True if there was one."""
+    while applied:
+        if applied.pop()["event"] == kind:
+            return True
+    return False
 
 
 def _result(action: str, confidence: float | None, text: str | None, kind: str) -> dict:

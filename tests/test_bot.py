@@ -6,7 +6,15 @@ import warnings
 import pytest
 from conftest import EXAMPLE_DATA
 
-from diet_sparse.bot import Bot, choose_variation, fill_response, main, scripted_conversation
+from diet_sparse.bot import (
+    Bot,
+    applied_events,
+    choose_variation,
+    fill_response,
+    main,
+    scripted_conversation,
+    slot_values,
+)
 from diet_sparse.data import load_training_data
 from diet_sparse.dialogue_features import story_states_and_actions
 from diet_sparse.domain import DEFAULT_INTENTS, load_domain
@@ -152,6 +160,41 @@ def test_slots_are_filled_from_entities_with_their_roles_and_groups(domain):
     assert bot.slots["location"] == "Oslo" and bot.slots["destination"] == "Lisbon"
     bot.respond("two tables")  # grouped party sizes: the slot's mapping asks for no group
     assert bot.slots["party_size"] is None
+
+
+def test_slot_values_follow_restart_undo_rewind_and_reset_slots_as_rasa(tmp_path):
+    path = tmp_path / "domain.yml"
+    path.write_text(
+        "intents: [greet]\nslots:\n  city: {type: text, mappings: [{type: from_entity, "
+        "entity: city}]}\n  mood: {type: text, initial_value: calm, mappings: [{type: custom}]}\n",
+        encoding="utf-8",
+    )
+    domain = load_domain(path)
+
+    def user(text):
+        return [{"event": "action", "name": "action_listen"}, {"event": "user", "text": text}]
+
+    def slot(name, value):
+        return {"event": "slot", "name": name, "value": value}
+
+    said = [*user("to Rome"), slot("city", "Rome"), slot("mood", "glad")]
+    assert slot_values(said, domain) == {"city": "Rome", "mood": "glad"}
+    assert slot_values([*said, {"event": "reset_slots"}], domain) == {"city": None, "mood": "calm"}
+    assert slot_values([*said, {"event": "reset_slots"}, slot("city", "Oslo")], domain) == {
+        "city": "Oslo",
+        "mood": "calm",
+    }
+    restarted = [*said, {"event": "restart"}, {"event": "action", "name": "action_listen"}]
+    assert slot_values(restarted, domain) == {"city": None, "mood": "calm"}
+    assert applied_events(restarted) == [{"event": "action", "name": "action_listen"}]
+    # undo takes back the last action and what followed it
+    acted = [*said, {"event": "action", "name": "action_ask"}, slot("city", "Paris")]
+    assert slot_values([*acted, {"event": "undo"}], domain)["city"] == "Rome"
+    assert applied_events([*acted, {"event": "undo"}]) == said
+    # rewind takes back the last user message, what followed and the listen before it
+    again = [*said, *user("to Paris"), slot("city", "Paris")]
+    assert applied_events([*again, {"event": "rewind"}]) == said
+    assert slot_values([*again, {"event": "rewind"}], domain)["city"] == "Rome"
 
 
 def test_responses_are_filled_from_slots():
