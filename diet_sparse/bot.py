@@ -289,7 +289,7 @@ def slot_values(events: Sequence[dict[str, Any]], domain: Domain) -> dict[str, A
     """Every slot's value after tracker ``events``: initial values, then the slot events that
     still count (`applied_events`); a ``reset_slots`` event puts every slot back to its
     initial value, as Rasa's ``AllSlotsReset``."""
-    initial = {name: slot.initial_value for name, slot in domain.slots.items()}
+    initial = domain.initial_slot_values
     values = dict(initial)
     for event in applied_events(events):
         if event["event"] == "slot":

@@ -213,7 +213,9 @@ def _predict(args: argparse.Namespace) -> int:
     policy = load_policy(args.model)
     name = "stdin" if args.tracker == "-" else args.tracker
     try:
-        result = policy.predict(events_from_tracker_json(tracker))
+        result = policy.predict(
+            events_from_tracker_json(tracker, policy.domain.initial_slot_values)
+        )
     except TrainingDataError as error:
         raise TrainingDataError(f"{name}: {error}") from None
     except DialogueError as error:

@@ -293,6 +293,11 @@ class Domain:
         )
 
     @property
+    def initial_slot_values(self) -> dict[str, Any]:
+        """Every slot's ``initial_value`` (``None``: unset), by name, in declaration order."""
+        return {name: slot.initial_value for name, slot in self.slots.items()}
+
+    @property
     def slot_states(self) -> list[str]:
         """A name for each slot feature, ``<slot>_<index>``, in the order slots are declared.
 

@@ -90,7 +90,7 @@ class Policy:
                         f"event {index}: expected a Rasa tracker event (a JSON object), got "
                         f"{type(event).__name__}"
                     )
-            events = events_from_tracker_json(events)
+            events = events_from_tracker_json(events, self.domain.initial_slot_values)
         return conversation_states(events, self.domain)
 
     def predict_states(self, dialogues: Sequence[Sequence[State]]) -> list[dict[str, Any]]:

@@ -580,7 +580,7 @@ def _predict(policy, events: list[Any]) -> dict[str, Any]:
             the detail names the event by its index in ``events``.
     """
     try:
-        read = events_from_tracker_json(events)
+        read = events_from_tracker_json(events, policy.domain.initial_slot_values)
     except TrainingDataError as error:  # "tracker event <index>: ...", the index in ``events``
         raise ApiError(400, "invalid_event", str(error)) from None
     try:

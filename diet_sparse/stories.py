@@ -20,7 +20,7 @@ import itertools
 import tempfile
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -874,7 +874,9 @@ _READ_TRACKER_EVENTS = ("user", "action", "slot", "active_loop", "form")
 _RESETTING_TRACKER_EVENTS = ("restart", "session_started", "undo", "rewind", "reset_slots")
 
 
-def events_from_tracker_json(events: Sequence[dict] | dict) -> list[Event]:
+def events_from_tracker_json(
+    events: Sequence[dict] | dict, initial_slots: Mapping[str, Any] | None = None
+) -> list[Event]:
     """Read the events of a Rasa tracker (its JSON, parsed) into this module's event types.
 
     Read: ``user`` (intent from ``parse_data.intent.name``, entities from
@@ -883,12 +885,14 @@ def events_from_tracker_json(events: Sequence[dict] | dict) -> list[Event]:
     ``form`` too). As Rasa's ``applied_events``: ``restart`` and ``session_started`` drop the
     events before them, ``undo`` drops the events back to and including the last action,
     ``rewind`` the events back to and including the last user turn and the action before it;
-    ``reset_slots`` unsets every slot set so far. Other Rasa events (``bot``,
+    ``reset_slots`` puts every slot set so far back to its initial value (unset when
+    ``initial_slots`` does not name it). Other Rasa events (``bot``,
     ``action_execution_rejected``, ``followup``, ``pause``, ``reminder``, ...) change nothing a
     policy sees and are skipped. Rasa's undoing of a form's happy-path turns is not done.
 
     Args:
         events: The tracker's ``events`` list, or the whole tracker (a mapping with ``events``).
+        initial_slots: The domain's slots' initial values (`Domain.initial_slot_values`).
 
     Returns:
         The events, in order.
@@ -932,7 +936,8 @@ group=None),), text='to Rome'), SlotSet(name='city', value='Rome')]
             _drop_back_to(ActionExecuted, read)
         elif kind == "reset_slots":
             set_slots = dict.fromkeys(e.name for e in read if isinstance(e, SlotSet))
-            read += [SlotSet(name, None) for name in set_slots]
+            initial = initial_slots or {}
+            read += [SlotSet(name, initial.get(name)) for name in set_slots]
         elif kind == "user":
             read.append(_tracker_user(event, where))
         elif kind == "action":

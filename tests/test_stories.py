@@ -704,7 +704,8 @@ def test_restart_undo_rewind_and_reset_slots():
             listen,
             user("bye"),
             {"event": "reset_slots"},
-        ]
+        ],
+        initial_slots={"a": 0},
     )
     assert events == [
         LISTEN,
@@ -713,7 +714,7 @@ def test_restart_undo_rewind_and_reset_slots():
         ActionExecuted("utter_greet"),
         LISTEN,
         UserUttered("bye"),
-        SlotSet("a", None),
+        SlotSet("a", 0),  # back to its initial value, as Rasa's AllSlotsReset
     ]
 
 
