@@ -109,7 +109,8 @@ class Bot:
     ``events`` starts with ``action_listen`` (as every story does) and grows with each message:
     a ``user`` event (``parse_data`` is the NLU's parse result), a ``slot`` event for each slot
     that the domain's ``from_entity`` mappings fill from the message's entities (matching role
-    and group, as `Domain.slots_for_entities` decides), then for each predicted action an
+    and group, and the mappings' ``intent`` and ``not_intent``, as `Domain.slots_for_entities`
+    decides), then for each predicted action an
     ``action`` event (``name``, ``policy``, ``confidence``), each followed by a ``bot`` event
     when the action is a response with text.
 
@@ -198,7 +199,8 @@ class Bot:
             (entity["entity"], entity.get("value"), entity.get("role"), entity.get("group"))
             for entity in parse.get("entities", [])
         ]
-        for name, value in self.domain.slots_for_entities(entities):
+        intent = (parse.get("intent") or {}).get("name")
+        for name, value in self.domain.slots_for_entities(entities, intent or ""):
             self.events.append({"event": "slot", "name": name, "value": value})
 
         results = []
