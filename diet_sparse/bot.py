@@ -17,9 +17,11 @@ from typing import Any
 
 from diet_sparse.dialogue_features import DialogueError
 from diet_sparse.domain import ACTION_DEFAULT_FALLBACK, ACTION_LISTEN, RETRIEVAL_SEPARATOR, Domain
+from diet_sparse.forms import FormStep, active_form, run_form, slots_from_message
 from diet_sparse.nlu import NLU
 from diet_sparse.persistence import ModelLoadError, load, load_policy
 from diet_sparse.policy import Policy
+from diet_sparse.rules import RULE_POLICY_NAME
 
 # Actions predicted for one message before the bot gives up and listens (Rasa's
 # max_number_of_predictions): a policy that never predicts action_listen cannot loop for ever.
@@ -116,8 +118,10 @@ class Bot:
 
     Responses produce text. Custom actions (the domain's ``actions``) run on an action server
     when ``actions`` is given (`action_server.ActionServer`): their events join the
-    conversation and their responses are said. Without one, and for forms and Rasa's default
-    actions, they are recorded but not run: they say nothing and set no slots.
+    conversation and their responses are said. Without one, and for Rasa's default actions,
+    they are recorded but not run: they say nothing and set no slots. Forms run as Rasa runs
+    them (`forms`): a form asks for its required slots one by one, the answers fill them
+    through the slot mappings, and a form that is active when the user speaks runs again.
 
     Args:
         nlu: what parses messages: an `NLU`, or any object whose ``parse(text)`` returns Rasa's
@@ -183,7 +187,10 @@ class Bot:
             ``action_listen``. ``kind`` is ``"response"`` (``text`` is the filled-in response,
             ``None`` if it has no text variation), ``"custom"`` (an action without a response:
             ``text`` is ``None``, or with an action server the messages it said, one per line,
-            and ``messages`` lists them) or ``"listen"``. When ``max_actions`` actions
+            and ``messages`` lists them), ``"form"`` (``text`` and ``messages``: the question
+            it asked, if any; after a question the bot listens, ``confidence`` 1) or
+            ``"listen"``. A form rejected by the user's answer is not listed (the events hold
+            ``action_execution_rejected``). When ``max_actions`` actions
             came without ``action_listen``, the bot listens anyway: the last entry is then
             ``action_listen`` with ``confidence`` ``None``. ``action_default_fallback`` (the
             policy's core fallback) says ``utter_default`` and takes the message back, as
@@ -195,26 +202,42 @@ class Bot:
         """
         parse = shortcut_parse(text, self.domain.intents) or self.nlu.parse(text)
         self.events.append({"event": "user", "text": text, "parse_data": parse})
-        entities = [
-            (entity["entity"], entity.get("value"), entity.get("role"), entity.get("group"))
-            for entity in parse.get("entities", [])
-        ]
-        intent = (parse.get("intent") or {}).get("name")
-        for name, value in self.domain.slots_for_entities(entities, intent or ""):
+        loop, requested = active_form(applied_events(self.events))
+        for name, value in slots_from_message(self.domain, text, parse, loop, requested):
             self.events.append({"event": "slot", "name": name, "value": value})
 
-        results = []
+        results: list[dict[str, Any]] = []
+        asked = False
+        # Rasa's RulePolicy: a form that is active when the user speaks runs again
+        forced = (loop, RULE_POLICY_NAME, 1.0) if loop in self.domain.forms else None
+        excluded: tuple[str, ...] = ()
         for _ in range(self.max_actions):
-            prediction = self.policy.predict(self.events)
-            action = prediction["scores"][0]["action"]
-            confidence = prediction["confidence"]
+            if forced is not None:
+                action, policy_name, confidence = forced
+                forced = None
+            else:
+                prediction = (
+                    self.policy.predict(self.events, excluded=excluded)
+                    if excluded
+                    else self.policy.predict(self.events)
+                )
+                action = prediction["scores"][0]["action"]
+                policy_name, confidence = prediction["policy"], prediction["confidence"]
+                excluded = ()
+            if action in self.domain.forms:
+                step = run_form(
+                    action,
+                    self.domain,
+                    applied_events(self.events),
+                    self.slots,
+                    self.domain.actions if self.actions is not None else (),
+                )
+                if step.rejected:  # the answer filled nothing: the policies choose again
+                    self.events.append({"event": "action_execution_rejected", "name": action})
+                    excluded = (action,)
+                    continue
             self.events.append(
-                {
-                    "event": "action",
-                    "name": action,
-                    "policy": prediction["policy"],
-                    "confidence": confidence,
-                }
+                {"event": "action", "name": action, "policy": policy_name, "confidence": confidence}
             )
             if action == ACTION_LISTEN:
                 results.append(_result(action, confidence, None, "listen"))
@@ -228,16 +251,36 @@ class Bot:
                 results.append(_result(action, confidence, response, "response"))
                 results.append(_result(ACTION_LISTEN, None, None, "listen"))
                 return results
+            if action in self.domain.forms:
+                results.append(self._run_form_step(action, confidence, step))
+                asked = active_form(applied_events(self.events))[0] == action
+                if asked:
+                    break  # listen for the answer
+                continue
             name = self._response_name(action)
             if name is None:
                 results.append(self._run_custom(action, confidence))
                 continue
             response = self._say(name, action)
             results.append(_result(action, confidence, response, "response"))
-        # The cap: listen, so that the next message is read as the user's turn.
+        # A form asked, or the cap: listen, so that the next message is read as the user's turn.
         self.events.append({"event": "action", "name": ACTION_LISTEN})
-        results.append(_result(ACTION_LISTEN, None, None, "listen"))
+        results.append(_result(ACTION_LISTEN, 1.0 if asked else None, None, "listen"))
         return results
+
+    def _run_form_step(self, form: str, confidence: float | None, step: FormStep) -> dict:
+        """Record a form's events and ask its question (a response, or a custom action on the
+        action server)."""
+        self.events.extend(step.events)
+        messages: list[str] = []
+        if step.ask is not None and step.ask in self.domain.responses:
+            said = self._say(step.ask, form)
+            messages = [said] if said is not None else []
+        elif step.ask is not None:
+            messages = self._run_custom(step.ask, None).get("messages", [])
+        result = _result(form, confidence, "\n".join(messages) or None, "form")
+        result["messages"] = messages
+        return result
 
     def _run_custom(self, action: str, confidence: float | None) -> dict[str, Any]:
         """Run a custom action on the action server, if there is one: its events join the

@@ -321,21 +321,14 @@ class Domain:
         """
         return tuple(self.forms) + DEFAULT_LOOPS
 
-    def slots_for_entities(
-        self, entities: Iterable[Sequence], intent: str | None = None
-    ) -> list[tuple[str, Any]]:
-        """The slots filled from a user turn's entities: each slot with a ``from_entity``
-        mapping (without an ``active_loop`` condition) whose entity, role and group match, with
-        the last matching value (all of them for a list slot).
-
-        Without ``intent`` this is what Rasa does when it turns stories into training dialogues
-        (a mapping's ``intent`` and ``not_intent`` are not checked there); with the message's
-        ``intent``, what Rasa's ``action_extract_slots`` does in a live conversation: a mapping
-        that lists intents applies only to those, and never to one its ``not_intent`` lists.
+    def slots_for_entities(self, entities: Iterable[Sequence]) -> list[tuple[str, Any]]:
+        """The slots Rasa fills from a user turn's entities when it turns stories into training
+        dialogues: each slot with a ``from_entity`` mapping (without an ``active_loop``
+        condition) whose entity, role and group match, with the last matching value (all of
+        them for a list slot). Live trackers get these slot events from Rasa itself.
 
         Args:
             entities: ``(type, value, role, group)`` of each entity.
-            intent: The live message's intent.
 
         Returns:
             ``(slot, value)`` pairs, in the order the slots are declared.
@@ -354,9 +347,7 @@ class Domain:
             values = [
                 value
                 for mapping in slot.mappings
-                if mapping.get("type") == "from_entity"
-                and not _needs_active_loop(mapping)
-                and (intent is None or _intent_is_desired(mapping, intent))
+                if mapping.get("type") == "from_entity" and not _needs_active_loop(mapping)
                 for entity_type, value, role, group in entities
                 if (entity_type, role, group)
                 == (mapping.get("entity"), mapping.get("role"), mapping.get("group"))
@@ -633,20 +624,6 @@ class _DomainReader:
             session_config=self.session_config,
             version=self.version,
         )
-
-
-def _intent_is_desired(mapping: dict, intent: str) -> bool:
-    """Whether a slot mapping applies to a message of ``intent`` (Rasa's
-    ``SlotMapping.intent_is_desired``): one of its ``intent`` list, or, when it lists none,
-    not one of its ``not_intent`` list (each a name or a list of names)."""
-    wanted, unwanted = (_as_list(mapping.get(key)) for key in ("intent", "not_intent"))
-    return intent in wanted if wanted else intent not in unwanted
-
-
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
 
 
 def _needs_active_loop(mapping: dict) -> bool:

@@ -54,9 +54,12 @@ class Policy:
     def action_names(self) -> tuple[str, ...]:
         return self.domain.action_names
 
-    def predict(self, events: Sequence[dict[str, Any] | Event]) -> dict[str, Any]:
+    def predict(
+        self, events: Sequence[dict[str, Any] | Event], excluded: Sequence[str] = ()
+    ) -> dict[str, Any]:
         """The next action's scores for a conversation given as Rasa tracker events (the
-        ``events`` of Rasa's tracker JSON) or as `stories` events.
+        ``events`` of Rasa's tracker JSON) or as `stories` events; ``excluded`` actions (a
+        rejected form's) are not predicted, as Rasa's policy ensemble leaves them out.
 
         Returns ``{"scores": [{"action", "score"}, ...], "policy", "confidence"}`` with the
         scores sorted, highest first (``ranking_length`` of them; 0 = all). ``policy`` says
@@ -78,7 +81,7 @@ class Policy:
             {'scores': [{'action': 'utter_greet', 'score': 0.97}, ...], 'policy': 'TEDPolicy',
              'confidence': 0.97}
         """
-        return self.predict_states([self.states(events)])[0]
+        return self.predict_states([self.states(events)], excluded)[0]
 
     def states(self, events: Sequence[dict[str, Any] | Event]) -> list[State]:
         """The states of a conversation, the current one last."""
@@ -93,9 +96,12 @@ class Policy:
             events = events_from_tracker_json(events, self.domain.initial_slot_values)
         return conversation_states(events, self.domain)
 
-    def predict_states(self, dialogues: Sequence[Sequence[State]]) -> list[dict[str, Any]]:
+    def predict_states(
+        self, dialogues: Sequence[Sequence[State]], excluded: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
         """`predict` for many conversations given as their states (current state last)."""
         hits = [self.lookup.predict(states) if self.lookup else None for states in dialogues]
+        hits = [None if hit is not None and hit.action in excluded else hit for hit in hits]
         for_ted = [states for states, hit in zip(dialogues, hits) if hit is None]
         probabilities = iter(self.probabilities(for_ted) if for_ted else ())
         results = []
@@ -107,6 +113,9 @@ class Policy:
                 results.append(result)
                 continue
             row = next(probabilities)
+            if excluded:
+                row = row.copy()
+                row[[self.action_names.index(name) for name in excluded]] = 0.0
             config = self.config
             if config.enable_fallback_prediction and row.max() < config.core_fallback_threshold:
                 results.append(self._core_fallback(float(row.max())))

@@ -22,8 +22,10 @@ forgotten.
 When neither matches and TED's confidence is below ``core_fallback_threshold``, the rule policy
 predicts ``core_fallback_action_name`` instead (Rasa's core fallback).
 
-Not supported (Rasa's RulePolicy has them): running forms (the active loop's action is not
-predicted for it, and there is no form validation or unhappy-path handling), ``restrict_rules``
+Forms run in the bot (`forms`, `bot.Bot`): there an active form runs again when the user
+speaks, as Rasa's RulePolicy predicts it, and a rejected form is left out of the next
+prediction. Not supported (Rasa's RulePolicy has them): predicting the active loop in
+`policy.Policy.predict` itself (and so in ``/model/predict``), ``restrict_rules``
 checks, contradiction checks of rules against stories (contradicting rules are an error), and
 ``AugmentedMemoizationPolicy``'s forgetting of old turns.
 """

@@ -110,7 +110,7 @@ def format_reply(actions: list[dict[str, Any]]) -> str:
     for action in actions:
         if action["kind"] == "response":
             lines.append(action["text"] or f"[{action['action']}: no text]")
-        elif action["kind"] == "custom" and action.get("messages"):
+        elif action["kind"] in ("custom", "form") and action.get("messages"):
             lines.extend(action["messages"])
         elif action["kind"] == "custom":
             ran = "said nothing" if "messages" in action else "not run"

@@ -176,6 +176,17 @@ def test_predict_reads_rasa_tracker_events(trained):
     assert len(scores) == len(trained.domain.action_names)
 
 
+def test_an_excluded_action_is_not_predicted(trained):
+    events = [
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet"}}},
+    ]
+    scores = trained.predict(events)["scores"]
+    result = trained.predict(events, excluded=("utter_greet",))
+    assert result["scores"][0]["action"] == scores[1]["action"]
+    assert {"action": "utter_greet", "score": 0.0} in result["scores"]
+
+
 def test_empty_conversation_is_predicted_from_the_empty_state(trained):
     assert trained.predict([])["scores"][0]["action"] == "action_listen"
 

@@ -1,0 +1,200 @@
+"""Forms and slot mappings in a live conversation (diet_sparse/forms.py, through bot.Bot)."""
+
+import textwrap
+
+import pytest
+
+from diet_sparse.bot import Bot, applied_events
+from diet_sparse.domain import load_domain
+from diet_sparse.forms import active_form, run_form, slots_from_message
+
+DOMAIN = """
+intents: [order, inform, chitchat, affirm, weather]
+entities: [pizza, size, city]
+slots:
+  pizza:
+    type: text
+    mappings:
+    - type: from_entity
+      entity: pizza
+      conditions: [{active_loop: pizza_form}]
+  size:
+    type: text
+    mappings:
+    - type: from_entity
+      entity: size
+      conditions: [{active_loop: pizza_form}]
+    - type: from_text
+      intent: inform
+      conditions: [{active_loop: pizza_form, requested_slot: size}]
+  agreed:
+    type: bool
+    mappings: [{type: from_intent, intent: affirm, value: true}]
+  destination:
+    type: text
+    mappings: [{type: from_entity, entity: city, intent: [order]}]
+  location:
+    type: text
+    mappings: [{type: from_entity, entity: city, not_intent: chitchat}]
+forms:
+  pizza_form:
+    required_slots: [pizza, size]
+responses:
+  utter_ask_pizza: [{text: Which pizza?}]
+  utter_ask_size: [{text: What size?}]
+  utter_chitchat: [{text: I am fine.}]
+  utter_done: [{text: "A {size} {pizza}."}]
+"""
+
+
+def parsed(text, intent, *entities):
+    return {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "entities": [{"entity": kind, "value": value} for kind, value in entities],
+    }
+
+
+MESSAGES = {
+    "a pizza": parsed("a pizza", "order"),
+    "margherita": parsed("margherita", "inform", ("pizza", "margherita")),
+    "how are you": parsed("how are you", "chitchat"),
+    "large please": parsed("large please", "inform"),
+}
+
+
+class StubNLU:
+    def parse(self, text):
+        return MESSAGES[text]
+
+
+class ScriptedPolicy:
+    """Predicts ``actions`` in turn and records what it was asked to leave out."""
+
+    def __init__(self, *actions):
+        self.actions = list(actions)
+        self.calls = []
+
+    def predict(self, events, excluded=()):
+        self.calls.append(tuple(excluded))
+        action = self.actions.pop(0)
+        assert action not in excluded
+        return {"scores": [{"action": action, "score": 0.8}], "policy": "stub", "confidence": 0.8}
+
+
+@pytest.fixture(scope="module")
+def domain(tmp_path_factory):
+    path = tmp_path_factory.mktemp("forms") / "domain.yml"
+    path.write_text(textwrap.dedent(DOMAIN), encoding="utf-8")
+    return load_domain(path)
+
+
+def actions_of(results):
+    return [(r["action"], r["kind"], r["text"]) for r in results]
+
+
+def test_a_form_asks_for_its_slots_takes_the_answers_and_survives_an_interruption(domain):
+    policy = ScriptedPolicy(
+        "pizza_form", "utter_chitchat", "pizza_form", "utter_done", "action_listen"
+    )
+    bot = Bot(StubNLU(), policy, domain=domain)
+
+    # the policy starts the form; it asks for the first slot and the bot listens
+    assert actions_of(bot.respond("a pizza")) == [
+        ("pizza_form", "form", "Which pizza?"),
+        ("action_listen", "listen", None),
+    ]
+    assert active_form(applied_events(bot.events)) == ("pizza_form", "pizza")
+
+    # the answer fills the slot through the form's mapping; the active form runs again by
+    # itself (the policy is not asked) and asks for the next slot
+    assert actions_of(bot.respond("margherita")) == [
+        ("pizza_form", "form", "What size?"),
+        ("action_listen", "listen", None),
+    ]
+    assert len(policy.calls) == 1
+    assert bot.slots["pizza"] == "margherita"
+    form_runs = [e for e in bot.events if e["event"] == "action" and e["name"] == "pizza_form"]
+    assert [e["policy"] for e in form_runs] == ["stub", "RulePolicy"]
+
+    # an answer that fills nothing rejects the form: the policy chooses without it, then the
+    # form comes back and asks again
+    assert actions_of(bot.respond("how are you")) == [
+        ("utter_chitchat", "response", "I am fine."),
+        ("pizza_form", "form", "What size?"),
+        ("action_listen", "listen", None),
+    ]
+    assert policy.calls[1:] == [("pizza_form",), ()]
+    assert {"event": "action_execution_rejected", "name": "pizza_form"} in bot.events
+
+    # from_text fills the requested slot; with every slot set the form ends and the policy
+    # goes on, the response filled from the form's slots
+    assert actions_of(bot.respond("large please")) == [
+        ("pizza_form", "form", None),
+        ("utter_done", "response", "A large please margherita."),
+        ("action_listen", "listen", None),
+    ]
+    assert active_form(applied_events(bot.events)) == (None, None)
+
+
+def test_form_mappings_apply_only_while_their_form_is_active(domain):
+    margherita = MESSAGES["margherita"]
+    assert slots_from_message(domain, "margherita", margherita) == []
+    assert slots_from_message(domain, "margherita", margherita, "pizza_form", "pizza") == [
+        ("pizza", "margherita")
+    ]
+    # from_text needs its requested slot and its intent
+    large = MESSAGES["large please"]
+    assert slots_from_message(domain, "large", large, "pizza_form", "pizza") == []
+    assert slots_from_message(domain, "large", large, "pizza_form", "size") == [("size", "large")]
+    chat = parsed("large", "chitchat")
+    assert slots_from_message(domain, "large", chat, "pizza_form", "size") == []
+
+
+def test_from_intent_and_the_intent_conditions_of_entity_mappings(domain):
+    assert slots_from_message(domain, "yes", parsed("yes", "affirm")) == [("agreed", True)]
+    rome = ("city", "Rome")
+    assert slots_from_message(domain, "Rome", parsed("Rome", "order", rome)) == [
+        ("destination", "Rome"),
+        ("location", "Rome"),
+    ]
+    assert slots_from_message(domain, "Rome", parsed("Rome", "weather", rome)) == [
+        ("location", "Rome")
+    ]
+    assert slots_from_message(domain, "Rome", parsed("Rome", "chitchat", rome)) == []
+
+
+def test_an_entity_that_maps_two_required_slots_fills_only_the_requested_one(tmp_path):
+    path = tmp_path / "domain.yml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            intents: [inform]
+            entities: [city]
+            slots:
+              origin: {type: text, mappings: [{type: from_entity, entity: city}]}
+              target: {type: text, mappings: [{type: from_entity, entity: city}]}
+            forms:
+              trip_form: {required_slots: [origin, target]}
+            """
+        ),
+        encoding="utf-8",
+    )
+    domain = load_domain(path)
+    message = parsed("Rome", "inform", ("city", "Rome"))
+    assert slots_from_message(domain, "Rome", message, "trip_form", "target") == [
+        ("target", "Rome")
+    ]
+    assert slots_from_message(domain, "Rome", message) == [("origin", "Rome"), ("target", "Rome")]
+
+
+def test_run_form_prefers_an_ask_action_on_the_action_server(domain):
+    events = [{"event": "action", "name": "action_listen"}, {"event": "user", "text": "a pizza"}]
+    slots = {"pizza": None, "size": None}
+    step = run_form("pizza_form", domain, events, slots, actions=("action_ask_pizza",))
+    assert step.ask == "action_ask_pizza" and not step.rejected
+    assert step.events == [
+        {"event": "active_loop", "name": "pizza_form"},
+        {"event": "slot", "name": "requested_slot", "value": "pizza"},
+    ]
+    assert run_form("pizza_form", domain, events, slots).ask == "utter_ask_pizza"
