@@ -14,9 +14,9 @@ the turn (PUT /conversations/{id}/tracker/events), the message is sent
 (POST /webhooks/rest/webhook), and the actions the bot took (GET /conversations/{id}/tracker)
 are compared with the conversation's, position by position. Twice: with the user's text, which
 the NLU model parses (the bot as users meet it), and with the true intent and entities sent as
-``/intent{"entity": "value"}`` (the dialogue policy alone). Custom actions and forms are not
-run (no action server), so their slot events within a turn are missing; the next turn starts
-from the true events again. 8 of the 25 conversations replay a training story (see
+``/intent{"entity": "value"}`` (the dialogue policy alone). Custom actions are not run (no
+action server), so their slot events within a turn are missing; forms run (diet_sparse/forms.py)
+but not Sara's form validation actions; the next turn starts from the true events again. 8 of the 25 conversations replay a training story (see
 sara_core/README.md). Writes benchmarks/results/sara_bot.json (or --out).
 """
 
