@@ -407,33 +407,6 @@ def test_slots_filled_from_entities_follow_unconditional_from_entity_mappings(tm
     ]
 
 
-def test_live_slot_filling_follows_the_mappings_intent_and_not_intent(tmp_path):
-    path = write(
-        tmp_path,
-        "domain.yml",
-        """
-        intents: [book, weather, chitchat]
-        slots:
-          destination:
-            type: text
-            mappings: [{type: from_entity, entity: city, intent: [book]}]
-          location:
-            type: text
-            mappings: [{type: from_entity, entity: city, not_intent: chitchat}]
-        """,
-    )
-    domain = load_without_warnings(path)
-    rome = [("city", "Rome")]
-    assert domain.slots_for_entities(rome, "book") == [
-        ("destination", "Rome"),
-        ("location", "Rome"),
-    ]
-    assert domain.slots_for_entities(rome, "weather") == [("location", "Rome")]
-    assert domain.slots_for_entities(rome, "chitchat") == []
-    # training stories: Rasa's generator does not check the intents
-    assert domain.slots_for_entities(rome) == [("destination", "Rome"), ("location", "Rome")]
-
-
 # --- several files -------------------------------------------------------------------------------
 
 
