@@ -46,6 +46,7 @@ LAYERS = [
     "sweep",
     "tracker_store",
     "credentials",
+    "forms",
     "bot",
     "conversations",
     "action_server",
