@@ -110,11 +110,9 @@ class Bot:
 
     ``events`` starts with ``action_listen`` (as every story does) and grows with each message:
     a ``user`` event (``parse_data`` is the NLU's parse result), a ``slot`` event for each slot
-    that the domain's ``from_entity`` mappings fill from the message's entities (matching role
-    and group, and the mappings' ``intent`` and ``not_intent``, as `Domain.slots_for_entities`
-    decides), then for each predicted action an
-    ``action`` event (``name``, ``policy``, ``confidence``), each followed by a ``bot`` event
-    when the action is a response with text.
+    that the domain's slot mappings fill from the message (`forms.slots_from_message`), then
+    for each predicted action an ``action`` event (``name``, ``policy``, ``confidence``), each
+    followed by a ``bot`` event when the action is a response with text.
 
     Responses produce text. Custom actions (the domain's ``actions``) run on an action server
     when ``actions`` is given (`action_server.ActionServer`): their events join the
