@@ -65,7 +65,8 @@ def slots_from_message(
     ``not_intent`` and, for a mapping with ``conditions``, when one of them names the active
     loop (and, if it names one, the requested slot). While a form is active, a ``from_entity``
     mapping fills a slot the form did not ask for only when no other required slot of the
-    form maps that entity too (Rasa's unique entity mapping).
+    form maps that entity too (Rasa's unique entity mapping). The domain's
+    ``store_entities_as_slots: false`` turns off the ``from_entity`` mappings only.
 
     Returns:
         ``(slot, value)`` pairs, in the order the slots are declared.
@@ -77,8 +78,6 @@ def slots_from_message(
         >>> slots_from_message(domain, "an aisle seat", parse)
         [('seat', 'aisle')]
     """
-    if not domain.store_entities_as_slots:
-        return []
     intent = (parse.get("intent") or {}).get("name") or ""
     entities = [
         (e.get("entity"), e.get("value"), e.get("role"), e.get("group"))
@@ -95,6 +94,8 @@ def slots_from_message(
             ):
                 continue
             if kind == "from_entity":
+                if not domain.store_entities_as_slots:  # the domain's switch, entity slots only
+                    continue
                 if slot.name in required and slot.name != requested_slot:
                     if _entity_maps_another_slot(domain, mapping, slot.name, required):
                         continue

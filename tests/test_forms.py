@@ -164,6 +164,29 @@ def test_from_intent_and_the_intent_conditions_of_entity_mappings(domain):
     assert slots_from_message(domain, "Rome", parsed("Rome", "chitchat", rome)) == []
 
 
+def test_store_entities_as_slots_false_turns_off_entity_mappings_only(tmp_path):
+    path = tmp_path / "domain.yml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            config: {store_entities_as_slots: false}
+            intents: [affirm, inform]
+            entities: [city]
+            slots:
+              city: {type: text, mappings: [{type: from_entity, entity: city}]}
+              agreed: {type: bool, mappings: [{type: from_intent, intent: affirm, value: true}]}
+              note: {type: text, mappings: [{type: from_text, intent: inform}]}
+            """
+        ),
+        encoding="utf-8",
+    )
+    domain = load_domain(path)
+    assert slots_from_message(domain, "Rome", parsed("Rome", "inform", ("city", "Rome"))) == [
+        ("note", "Rome")
+    ]
+    assert slots_from_message(domain, "yes", parsed("yes", "affirm")) == [("agreed", True)]
+
+
 def test_an_entity_that_maps_two_required_slots_fills_only_the_requested_one(tmp_path):
     path = tmp_path / "domain.yml"
     path.write_text(
