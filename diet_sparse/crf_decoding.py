@@ -76,7 +76,7 @@ class CRFDecoder:
         self._steps_back = np.ascontiguousarray(self._steps.T)
         self._groups = None if allowed is None else _group_by_previous(transitions, allowed)
         # one message (a parse) takes a shorter path, in 1-D arrays, where a step is the full
-        # step: `_step` and `_grouped_step` would choose it too
+        # step: a batch of one would take the step over all pairs too
         self._one_message_full = n_tags * n_tags < (
             PRUNE_ABOVE if self._groups is None else GROUP_ABOVE
         )
@@ -115,6 +115,8 @@ class CRFDecoder:
         if batch == 1 and self._one_message_full:
             tags[0, : lengths[0]] = self._viterbi_one(logits[0, : lengths[0]])
             return tags
+        if self._groups is not None and batch * n_tags * n_tags >= GROUP_ABOVE:
+            return self._viterbi_grouped(logits, lengths, tags)
         score = logits[:, 0].copy()  # (B, N): best score of a path ending in each tag
         # backpointers[t, b, j]: the best tag before tag j at position t. Past a message's end
         # they point each tag to itself, so that following them from the last position
@@ -122,9 +124,8 @@ class CRFDecoder:
         backpointers = np.zeros((length, batch, n_tags), dtype=np.int64)
         live = np.arange(length)[None, :] < lengths[:, None]  # (B, T)
         padded = not live.all()
-        step = self._step if self._groups is None else self._grouped_step
         for t in range(1, length):
-            best, new = step(score, logits[:, t])
+            best, new = self._step(score, logits[:, t])
             if padded:
                 best = np.where(live[:, t, None], best, np.arange(n_tags))
                 new = np.where(live[:, t, None], new, score)
@@ -180,19 +181,44 @@ class CRFDecoder:
             best[inexact], new[inexact] = self._full_step(score[inexact], logits[inexact])
         return best, new
 
-    def _grouped_step(self, score: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One Viterbi step over the allowed transitions only (see `_group_by_previous`)."""
-        if score.size * score.shape[1] < GROUP_ABOVE:
-            return self._full_step(score, logits)
-        best = np.empty(score.shape, dtype=np.int64)
-        new = np.empty(score.shape, dtype=np.float32)
-        for group in self._groups:
-            # (B, G, 1, p) + (G, n, p): each group's previous scores, gathered once
-            candidates = score[:, group.previous][:, :, None, :] + group.transitions
-            choice = candidates.argmax(axis=3)  # ties go to the lowest tag, as in _full_step
-            best[:, group.following] = group.previous_flat[group.row_start + choice]
-            new[:, group.following] = candidates.max(axis=3) + logits[:, group.following]
-        return best, new
+    def _viterbi_grouped(
+        self, logits: np.ndarray, lengths: np.ndarray, tags: np.ndarray
+    ) -> np.ndarray:
+        """`viterbi` of a batch over the allowed transitions only, group by group (see
+        `_group_by_previous`), into ``tags`` (B, T) of zeros.
+
+        The forward pass keeps every position's best scores and takes maxima only: a maximum
+        over the previous tags along the middle axis of (B, G, p, n) runs vectorized, where an
+        argmax along the last axis cost 3-4x more (numpy 1.26, SNIPS's 157 tags, 64 messages).
+        The best previous tag is found while tracing back, for the one tag each message has at
+        that position: N sums per message and position instead of N x N. It adds what the
+        forward pass added, in the same float32 arithmetic, so ties and paths are those of the
+        step over all pairs (ties go to the lowest tag).
+        """
+        batch, length, n_tags = logits.shape
+        scores = np.empty((length, batch, n_tags), dtype=np.float32)
+        scores[0] = logits[:, 0]
+        live = np.arange(length)[None, :] < lengths[:, None]  # (B, T)
+        for t in range(1, length):
+            score, new = scores[t - 1], scores[t]
+            for group in self._groups:
+                # (B, G, p, 1) + (G, p, n): each group's previous scores, gathered once
+                candidates = score[:, group.previous][:, :, :, None] + group.transitions
+                new[:, group.following] = candidates.max(axis=2)
+            new += logits[:, t]
+            if not live[:, t].all():  # past a message's end, its score stays as it was
+                np.copyto(new, score, where=~live[:, t, None])
+        rows = np.arange(batch)
+        last = np.maximum(lengths - 1, 0)
+        tags[rows, last] = scores[last, rows].argmax(axis=1)
+        for t in range(length - 1, 0, -1):
+            known = np.flatnonzero(lengths > t)  # the messages with a tag at t
+            if len(known):
+                tags[known, t - 1] = (scores[t - 1, known] + self._incoming[tags[known, t]]).argmax(
+                    axis=1
+                )
+        tags[~live] = 0
+        return tags
 
     def _full_step(self, score: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         batch, n_tags = score.shape
@@ -260,26 +286,20 @@ class _Group:
     """Next tags that share their allowed previous tags, stacked with others of the same
     shape (G groups of n next tags, each with the same p previous tags): ``following``
     (G, n) the next tags, ``previous`` (G, p) the tags they may follow and ``transitions``
-    (G, n, p) the scores of those pairs; ``previous_flat`` (G * p) and ``row_start`` (G, 1)
-    turn a choice among the p back into a tag."""
+    (G, p, n) the scores of those pairs."""
 
     following: np.ndarray
     previous: np.ndarray
     transitions: np.ndarray
-    previous_flat: np.ndarray
-    row_start: np.ndarray
 
     @classmethod
     def stack(cls, transitions: np.ndarray, members: list[tuple[np.ndarray, list[int]]]):
         previous = np.array([p for p, _ in members], dtype=np.int64)  # (G, p)
         following = np.array([f for _, f in members], dtype=np.int64)  # (G, n)
-        n_groups, n_previous = previous.shape
         return cls(
             following=following,
             previous=previous,
-            transitions=transitions[previous[:, None, :], following[:, :, None]].astype(np.float32),
-            previous_flat=previous.reshape(-1),
-            row_start=(np.arange(n_groups) * n_previous)[:, None],
+            transitions=transitions[previous[:, :, None], following[:, None, :]].astype(np.float32),
         )
 
 

@@ -305,10 +305,11 @@ def test_the_nlu_decodes_with_bilou_constraints_when_configured(trained_nlu, exa
             assert entity["start"] < entity["end"]
 
 
-@pytest.mark.parametrize("logit_scale", [0.5, 6.0])
-def test_grouped_viterbi_equals_viterbi_over_all_pairs(monkeypatch, logit_scale):
+@pytest.mark.parametrize("logit_scale, ties", [(0.5, False), (6.0, False), (1.0, True)])
+def test_grouped_viterbi_equals_viterbi_over_all_pairs(monkeypatch, logit_scale, ties):
     """Constrained decoders weigh the allowed transitions group by group; the paths must be
-    those of the step over all N x N pairs, for a batch of messages of mixed lengths."""
+    those of the step over all N x N pairs, for a batch of messages of mixed lengths, also
+    where scores tie (integer logits and transitions: ties go to the lowest tag)."""
     import diet_sparse.crf_decoding as crf_decoding
     from diet_sparse.tagging import TagVocabulary
 
@@ -319,12 +320,16 @@ def test_grouped_viterbi_equals_viterbi_over_all_pairs(monkeypatch, logit_scale)
     rng = np.random.default_rng(10)
     n_tags = len(vocabulary)
     transitions = rng.normal(scale=2.0, size=(n_tags, n_tags)).astype(np.float32)
+    if ties:
+        transitions = np.round(transitions)
     decoder = CRFDecoder(transitions, allowed=allowed, start=start, end=end)
     assert decoder._groups is not None and len(decoder._groups) == 2  # outside tags, I/L pairs
     everything = CRFDecoder(transitions, allowed=allowed, start=start, end=end)
     everything._groups = None
     lengths = rng.integers(0, 9, size=30)
     logits = rng.normal(scale=logit_scale, size=(30, 8, n_tags)).astype(np.float32)
+    if ties:
+        logits = np.round(logits)
     grouped = decoder.viterbi(logits, lengths)
     np.testing.assert_array_equal(grouped, everything.viterbi(logits, lengths))
     for i, n in enumerate(lengths):
