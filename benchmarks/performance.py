@@ -8,7 +8,7 @@ Sections: train (throughput and memory on SNIPS and ATIS), latency (one message)
 batch (parse_batch throughput), size (model directory at density 0.2 and 1.0), scaling (epoch
 time vs data size, latency vs message length), server (requests per second under load).
 Prints a table per section and writes benchmarks/results/performance.json (sections merged
-into what is there).
+into what is there; --out FILE writes another).
 """
 
 from __future__ import annotations
@@ -332,12 +332,18 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--config", default=str(ROOT / "configs" / "default.yml"))
     parser.add_argument("--train-epochs", type=int, default=4)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS / "performance.json",
+        help="JSON to write; the sections of a run of some of them are merged into it",
+    )
     args = parser.parse_args()
 
     from diet_sparse.config import as_config
 
     config = as_config(args.config).to_dict()
-    path = RESULTS / "performance.json"
+    path = args.out
     results = json.loads(path.read_text()) if path.exists() else {}
     results["machine"] = machine()
     reference_at_start = reference_seconds()
@@ -368,7 +374,7 @@ def main() -> None:
                 found = globals()[f"section_{section}"](model_dir)
             results[section] = found
             print_table(list(_flatten(found)))
-            RESULTS.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(results, indent=2) + "\n")
     results["reference_seconds"] = {"start": reference_at_start, "end": reference_seconds()}
     path.write_text(json.dumps(results, indent=2) + "\n")
