@@ -293,6 +293,55 @@ def test_two_servers_on_one_postgres_keep_one_conversation(project, postgres, tm
             stop(server)
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_sender_s_conversation_waits_for_the_other_store_s_turn(database, tmp_path, request):
+    """Two stores on one database, as two server processes: while one holds a sender's
+    conversation, the other's turn for that sender waits and then reads what the first wrote
+    (without the lock it would read the conversation without it, and both would append to the
+    same history). On PostgreSQL the lock is the sender's own: another sender does not wait."""
+    if database == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    else:
+        url = request.getfixturevalue("postgres")
+    first, second = TrackerStore(url), TrackerStore(url)
+    holding, released = threading.Event(), threading.Event()
+    seen: dict[str, list[str]] = {}
+    listen = {"event": "action", "name": "action_listen"}
+
+    def hold():
+        with first.conversation("erin") as conversation:
+            holding.set()
+            released.wait(timeout=10)
+            conversation.add([{**listen, "name": "utter_greet"}])
+
+    def take_turn(sender):
+        holding.wait(timeout=10)
+        with second.conversation(sender) as conversation:
+            seen[sender] = [event["name"] for event in conversation.events]
+            conversation.add([listen])
+
+    holder = threading.Thread(target=hold)
+    waiter = threading.Thread(target=take_turn, args=("erin",))
+    holder.start()
+    waiter.start()
+    try:
+        if database == "postgresql":
+            other = threading.Thread(target=take_turn, args=("frank",))
+            other.start()
+            other.join(timeout=5)
+            assert seen.get("frank") == []  # done while erin's conversation was held
+        waiter.join(timeout=0.5)
+        assert waiter.is_alive()  # waits for erin's conversation
+    finally:
+        released.set()
+        holder.join(timeout=10)
+        waiter.join(timeout=10)
+    assert seen["erin"] == ["utter_greet"]
+    assert [event["name"] for event in first.events("erin")] == ["utter_greet", "action_listen"]
+    first.close()
+    second.close()
+
+
 def test_credentials_yml_names_the_channels_not_offered(tmp_path):
     from diet_sparse.credentials import read_credentials
 
