@@ -348,9 +348,7 @@ class Domain:
                 value
                 for mapping in slot.mappings
                 if mapping.get("type") == "from_entity" and not _needs_active_loop(mapping)
-                for entity_type, value, role, group in entities
-                if (entity_type, role, group)
-                == (mapping.get("entity"), mapping.get("role"), mapping.get("group"))
+                for value in values_for_mapping(mapping, entities)
             ]
             if values:
                 filled.append((slot.name, values if slot.type == "list" else values[-1]))
@@ -624,6 +622,24 @@ class _DomainReader:
             session_config=self.session_config,
             version=self.version,
         )
+
+
+def mapping_entity_key(mapping: dict) -> tuple:
+    """The ``(entity, role, group)`` that a ``from_entity`` slot mapping takes."""
+    return (mapping.get("entity"), mapping.get("role"), mapping.get("group"))
+
+
+def values_for_mapping(mapping: dict, entities: Iterable[Sequence]) -> list:
+    """The values of the ``(type, value, role, group)`` entities that a ``from_entity`` slot
+    mapping takes (entity, role and group match), in order.
+
+    Example:
+        >>> values_for_mapping({"entity": "city"}, [("city", "Rome", None, None),
+        ...                                         ("city", "Oslo", "to", None)])
+        ['Rome']
+    """
+    key = mapping_entity_key(mapping)
+    return [value for kind, value, role, group in entities if (kind, role, group) == key]
 
 
 def _needs_active_loop(mapping: dict) -> bool:

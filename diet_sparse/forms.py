@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from diet_sparse.domain import REQUESTED_SLOT, Domain
+from diet_sparse.domain import REQUESTED_SLOT, Domain, mapping_entity_key, values_for_mapping
 
 
 @dataclass(frozen=True)
@@ -99,11 +99,7 @@ def slots_from_message(
                 if slot.name in required and slot.name != requested_slot:
                     if _entity_maps_another_slot(domain, mapping, slot.name, required):
                         continue
-                values += [
-                    value
-                    for entity_type, value, role, group in entities
-                    if (entity_type, role, group) == _entity_key(mapping)
-                ]
+                values += values_for_mapping(mapping, entities)
             elif kind == "from_text":
                 values.append(text)
             elif kind == "from_intent" and "value" in mapping:
@@ -195,16 +191,12 @@ def _conditions_hold(mapping: dict, active_loop: str | None, requested_slot: str
     )
 
 
-def _entity_key(mapping: dict) -> tuple:
-    return (mapping.get("entity"), mapping.get("role"), mapping.get("group"))
-
-
 def _entity_maps_another_slot(
     domain: Domain, mapping: dict, slot_name: str, required: Sequence[str]
 ) -> bool:
-    key = _entity_key(mapping)
+    key = mapping_entity_key(mapping)
     return any(
-        other.get("type") == "from_entity" and _entity_key(other) == key
+        other.get("type") == "from_entity" and mapping_entity_key(other) == key
         for name in required
         if name != slot_name
         for other in domain.slots[name].mappings
