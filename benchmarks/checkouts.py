@@ -23,27 +23,28 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from unittest.mock import patch
 
-from common import RESULTS, ROOT, machine, print_table, reference_seconds, write_json
+from common import RESULTS, ROOT, dataset, machine, print_table, reference_seconds, write_json
 from performance import section_server, trained_model
 
-# Run in a fresh process: which diet_sparse it imports, parse latency and parse_batch speed.
+from diet_sparse.config import as_config
+
+BENCHMARKS = Path(__file__).resolve().parent
+
+# Run in a fresh process, with this checkout's benchmarks/ on the path: which diet_sparse it
+# imports, parse latency (performance.py's) and parse_batch speed (median of 5 runs).
 TIMING = """
 import json, statistics, sys, time, warnings
 warnings.simplefilter("ignore")
+sys.path.insert(0, sys.argv[2])
 import diet_sparse
 from diet_sparse import load
-from diet_sparse.data import load_training_data
+from common import latency_ms
+from performance import test_texts
 nlu = load(sys.argv[1])
-texts = [e.text for e in load_training_data(sys.argv[2]).examples]
-for text in texts[:50]:
-    nlu.parse(text)
-times = []
-for text in texts:
-    started = time.perf_counter()
-    nlu.parse(text)
-    times.append((time.perf_counter() - started) * 1000)
-times.sort()
+texts = test_texts()
+latency = latency_ms(nlu.parse, texts, warmup=50)
 nlu.parse_batch(texts[:100])
 batches = []
 for _ in range(5):
@@ -52,39 +53,30 @@ for _ in range(5):
     batches.append(len(texts) / (time.perf_counter() - started))
 print(json.dumps({
     "imported_from": diet_sparse.__file__,
-    "parse_median_ms": statistics.median(times),
-    "parse_p99_ms": times[min(len(times) - 1, round(0.99 * (len(times) - 1)))],
+    "parse_median_ms": latency["median_ms"],
+    "parse_p99_ms": latency["p99_ms"],
     "parse_batch_messages_per_second": statistics.median(batches),
 }))
 """
 
 
-def time_checkout(checkout: Path, model: Path, test_file: Path, server: bool) -> dict:
+def time_checkout(checkout: Path, model: Path, server: bool) -> dict:
     """The figures of one checkout, each from processes that import its diet_sparse."""
-    env = dict(os.environ, PYTHONPATH=str(checkout))
-    done = subprocess.run(
-        [sys.executable, "-c", TIMING, str(model), str(test_file)],
-        env=env,
-        cwd=checkout,  # `python -c` puts the working folder first on its path
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = json.loads(done.stdout.strip().splitlines()[-1])
-    expected = (checkout / "diet_sparse" / "__init__.py").resolve()
-    if Path(found["imported_from"]).resolve() != expected:
-        raise SystemExit(f"{checkout}: the timing process imported {found['imported_from']}")
-    if server:
-        previous = os.environ.get("PYTHONPATH")
-        os.environ["PYTHONPATH"] = str(checkout)  # the server's processes inherit it
-        try:
+    with patch.dict(os.environ, {"PYTHONPATH": str(checkout)}):  # the servers inherit it
+        done = subprocess.run(
+            [sys.executable, "-c", TIMING, str(model), str(BENCHMARKS)],
+            cwd=checkout,  # `python -c` puts the working folder first on its path
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+        expected = (checkout / "diet_sparse" / "__init__.py").resolve()
+        if Path(found["imported_from"]).resolve() != expected:
+            raise SystemExit(f"{checkout}: the timing process imported {found['imported_from']}")
+        if server:
             figures = section_server(model)
-        finally:
-            if previous is None:
-                os.environ.pop("PYTHONPATH")
-            else:
-                os.environ["PYTHONPATH"] = previous
-        found.update({f"server_{key}": value for key, value in figures.items()})
+            found.update({f"server_{key}": value for key, value in figures.items()})
     return found
 
 
@@ -98,9 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.before / "diet_sparse" / "__init__.py").is_file():
         raise SystemExit(f"--before {args.before}: not a diet-sparse checkout (no diet_sparse/)")
-    from common import dataset
-
-    test_file = dataset("snips", "test")
+    dataset("snips", "test")  # the test messages are there, before anything trains
     started_reference = reference_seconds()
     commits = {
         name: subprocess.run(
@@ -112,14 +102,12 @@ def main() -> None:
     }
     rounds = []
     with tempfile.TemporaryDirectory() as scratch:
-        from diet_sparse.config import as_config
-
         config = as_config(str(ROOT / "configs" / "default.yml")).to_dict()
         model = args.model or trained_model(Path(scratch) / "snips", config)
         for round_ in range(args.rounds):
             figures = {}
             for name, checkout in (("before", args.before), ("this", ROOT)):
-                figures[name] = time_checkout(checkout, model, test_file, not args.no_server)
+                figures[name] = time_checkout(checkout, model, not args.no_server)
                 print(f"round {round_ + 1} {name}: {_summary(figures[name])}", flush=True)
             rounds.append(figures)
     keys = [k for k, v in rounds[0]["this"].items() if isinstance(v, float)]
