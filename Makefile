@@ -53,7 +53,7 @@ run: install
 	$(BIN)/diet-sparse parse --model $(MODEL) $(EXAMPLES)
 	$(BIN)/diet-sparse train core --domain data/domain.yml --data data/ --config configs/ted_small.yml \
 		--out $(POLICY)
-	$(BIN)/python -m diet_sparse.bot --nlu $(MODEL) --policy $(POLICY) $(CONVERSATION)
+	$(BIN)/python -m diet_sparse.dialogue.bot --nlu $(MODEL) --policy $(POLICY) $(CONVERSATION)
 
 test: install-test
 	$(BIN)/python -m pytest

@@ -49,8 +49,8 @@ from common import (
 )
 
 from diet_sparse.config import ConfigError, DIETConfig, as_config
-from diet_sparse.data import Example, TrainingData, TrainingDataError, load_training_data
-from diet_sparse.evaluation import entity_report, intent_report, load_test_data
+from diet_sparse.evaluation.nlu import entity_report, intent_report, load_test_data
+from diet_sparse.rasa.nlu_data import Example, TrainingData, TrainingDataError, load_training_data
 
 DIET_METRICS = (
     "intent_accuracy",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diet_sparse.data import TrainingData
+from diet_sparse.rasa.nlu_data import TrainingData
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = Path(os.environ.get("DIET_SPARSE_DATASETS", ROOT.parent / "shared" / "datasets"))

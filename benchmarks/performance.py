@@ -37,8 +37,8 @@ from common import (
     reference_seconds,
 )
 
-from diet_sparse.data import load_training_data
-from diet_sparse.sweep import stratified_subsample
+from diet_sparse.evaluation.sweep import stratified_subsample
+from diet_sparse.rasa.nlu_data import load_training_data
 
 SECTIONS = ("train", "latency", "cold_start", "batch", "size", "scaling", "server")
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from common import RESULTS, dataset, machine, print_table, reference_seconds, write_json
 
-from diet_sparse.data import load_training_data
+from diet_sparse.rasa.nlu_data import load_training_data
 
 TRAIN_VARIANTS = {
     "full model": {},
@@ -71,8 +71,8 @@ class Stages:
 
 
 def profile_parse(name: str, train_files: list[Path], test_file: Path, warmup: int = 50) -> dict:
-    import diet_sparse.onnx_graph as onnx_graph
-    from diet_sparse.nlu import ONE_BLAS_THREAD
+    import diet_sparse.network.onnx_graph as onnx_graph
+    from diet_sparse.nlu.parser import ONE_BLAS_THREAD
     from diet_sparse.training import train
 
     nlu = train(load_training_data(train_files), {"epochs": 2}, progress=False)

@@ -15,10 +15,10 @@ the turn (PUT /conversations/{id}/tracker/events), the message is sent
 are compared with the conversation's, position by position. Twice: with the user's text, which
 the NLU model parses (the bot as users meet it), and with the true intent and entities sent as
 ``/intent{"entity": "value"}`` (the dialogue policy alone). Custom actions are not run (no
-action server), so their slot events within a turn are missing; forms run (diet_sparse/forms.py)
-but not Sara's form validation actions; the next turn starts from the true events again. 8 of
-the 25 conversations replay a training story (see sara_core/README.md). Writes
-benchmarks/results/sara_bot.json (or --out).
+action server), so their slot events within a turn are missing; forms run
+(diet_sparse/dialogue/forms.py) but not Sara's form validation actions; the next turn starts
+from the true events again. 8 of the 25 conversations replay a training story (see
+sara_core/README.md). Writes benchmarks/results/sara_bot.json (or --out).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from common import (
     write_json,
 )
 
-from diet_sparse.stories import ActionExecuted, ActiveLoop, SlotSet, UserUttered, load_stories
+from diet_sparse.rasa.stories import ActionExecuted, ActiveLoop, SlotSet, UserUttered, load_stories
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).parent / "diet-sparse"

@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 from common import RESULTS, machine, reference_seconds, write_json
 
-from diet_sparse.connectivity import block_mask, structure_blocks
+from diet_sparse.network.connectivity import block_mask, structure_blocks
 
 SHAPES = {"query/key/value/output": (256, 256), "feed-forward in": (256, 1024),
           "feed-forward out": (1024, 256)}  # fmt: skip
@@ -40,7 +40,7 @@ def ort_session(build) -> object:
     import onnxruntime
     from onnx import TensorProto, helper
 
-    from diet_sparse.onnx_graph import GraphBuilder
+    from diet_sparse.network.onnx_graph import GraphBuilder
 
     g = GraphBuilder({})
     x_shape, output = build(g)
@@ -60,7 +60,7 @@ def ort_session(build) -> object:
 
 def ort_variants(n_in: int, n_out: int, density: float, rng) -> dict:
     """name -> (session, input) of the prediction variants of one layer."""
-    from diet_sparse.onnx_graph import add_block_dense
+    from diet_sparse.network.onnx_graph import add_block_dense
 
     blocks = structure_blocks(min(n_in, n_out), HEADS, density)
     mask = block_mask(n_in, n_out, blocks, density, rng)

@@ -18,7 +18,7 @@ import tempfile
 
 from common import RESULTS, dataset, machine, reference_seconds, write_json
 
-from diet_sparse.data import TrainingData, load_training_data
+from diet_sparse.rasa.nlu_data import TrainingData, load_training_data
 
 MEASURE = """
 import json, statistics, sys, time

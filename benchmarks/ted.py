@@ -30,7 +30,7 @@ from common import (
     write_json,
 )
 
-from diet_sparse.rules import TED_ALONE
+from diet_sparse.dialogue.rules import TED_ALONE
 
 # train stories, test stories; the domain is <dataset>/domain.yml
 SPLITS = {
@@ -85,8 +85,8 @@ class PeakMemory:
 
 
 def run_seed(dataset: str, seed: int, values: dict, scratch: Path) -> dict:
-    from diet_sparse.core_evaluation import evaluate_policy
-    from diet_sparse.stories import load_stories
+    from diet_sparse.evaluation.dialogue import evaluate_policy
+    from diet_sparse.rasa.stories import load_stories
     from diet_sparse.training import train_policy
 
     folder = DATASETS / dataset
@@ -125,8 +125,8 @@ import json, statistics, sys, time
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 t0 = time.perf_counter()
 from diet_sparse import load_policy
-from diet_sparse.dialogue_features import story_states_and_actions
-from diet_sparse.stories import load_stories
+from diet_sparse.dialogue.featurization import story_states_and_actions
+from diet_sparse.rasa.stories import load_stories
 policy = load_policy({model_dir!r})
 policy.config.max_history = {max_history}
 first = time.perf_counter()

@@ -22,7 +22,7 @@ from common import RESULTS, machine, mean_and_std, reference_seconds, write_json
 from ted import SPLITS, run_seed
 
 from diet_sparse.config import ConfigError, TEDConfig, as_config
-from diet_sparse.rules import TED_ALONE
+from diet_sparse.dialogue.rules import TED_ALONE
 
 METRICS = ("action_accuracy", "action_weighted_f1", "conversation_accuracy", "train_seconds")
 

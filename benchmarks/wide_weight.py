@@ -35,8 +35,8 @@ from accuracy import (
 from common import RESULTS, cap_per_intent, machine, mean_and_std, reference_seconds, write_json
 
 from diet_sparse.config import as_config
-from diet_sparse.evaluation import intent_report
-from diet_sparse.wide_path import wide_scores
+from diet_sparse.evaluation.nlu import intent_report
+from diet_sparse.network.wide_path import wide_scores
 
 WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 ALONE = "wide_path_alone"

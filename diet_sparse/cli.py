@@ -26,11 +26,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from diet_sparse import core_evaluation, evaluation, server
-from diet_sparse import sweep as sweeping
 from diet_sparse.config import ConfigError
-from diet_sparse.data import TrainingDataError
+from diet_sparse.errors import DialogueError, DietSparseError, TrackerError
+from diet_sparse.evaluation import dialogue as core_evaluation
+from diet_sparse.evaluation import nlu as evaluation
+from diet_sparse.evaluation import sweep as sweeping
 from diet_sparse.persistence import check_model_directory
+from diet_sparse.rasa.nlu_data import TrainingDataError
+from diet_sparse.serving import app as server
 
 # A Rasa project folder's parts, as `rasa train` reads them.
 PROJECT_CONFIG, PROJECT_DOMAIN, PROJECT_DATA = "config.yml", "domain.yml", "data"
@@ -48,7 +51,7 @@ def _train(args: argparse.Namespace) -> int:
     if project is not None:
         return _train_project(args, project)
     from diet_sparse.config import as_config
-    from diet_sparse.data import load_training_data
+    from diet_sparse.rasa.nlu_data import load_training_data
 
     # All that could fail once training is over is checked first, before TensorFlow loads.
     config = as_config(args.config)
@@ -84,11 +87,11 @@ def _train_project(args: argparse.Namespace, project: Path) -> int:
     """A whole Rasa project: config.yml, domain.yml and data/ -> an NLU model and, when there
     are stories, a dialogue policy, in ``models/<time>/{nlu,core}`` (or ``--out``)."""
     from diet_sparse.config import RasaConfigWarning, TEDConfig, as_config
-    from diet_sparse.data import TrainingDataError, TrainingDataWarning, load_training_data
-    from diet_sparse.domain import load_domain
+    from diet_sparse.dialogue.rules import lookup_for
     from diet_sparse.persistence import PROJECT_CORE, PROJECT_MODELS, PROJECT_NLU
-    from diet_sparse.rules import lookup_for
-    from diet_sparse.stories import load_stories, validate_stories
+    from diet_sparse.rasa.domain import load_domain
+    from diet_sparse.rasa.nlu_data import TrainingDataWarning, load_training_data
+    from diet_sparse.rasa.stories import load_stories, validate_stories
 
     if not project.is_dir():
         raise TrainingDataError(f"--project {project}: not a folder")
@@ -137,10 +140,10 @@ def _train_project(args: argparse.Namespace, project: Path) -> int:
 
 def _train_core(args: argparse.Namespace) -> int:
     from diet_sparse.config import TEDConfig, as_config
-    from diet_sparse.data import TrainingDataWarning
-    from diet_sparse.domain import load_domain
-    from diet_sparse.rules import lookup_for
-    from diet_sparse.stories import load_stories, validate_stories
+    from diet_sparse.dialogue.rules import lookup_for
+    from diet_sparse.rasa.domain import load_domain
+    from diet_sparse.rasa.nlu_data import TrainingDataWarning
+    from diet_sparse.rasa.stories import load_stories, validate_stories
 
     # As for the NLU model: everything that can be checked is, before TensorFlow loads.
     config = as_config(args.config, kind=TEDConfig)
@@ -163,7 +166,7 @@ def _train_core(args: argparse.Namespace) -> int:
 
 
 def _parse(args: argparse.Namespace) -> int:
-    from diet_sparse.nlu import limit_blas_threads
+    from diet_sparse.nlu.parser import limit_blas_threads
     from diet_sparse.persistence import load
 
     limit_blas_threads()
@@ -185,19 +188,19 @@ def _read_tracker(path: str) -> dict | list:
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise TrainingDataError(f"tracker file {path} does not exist") from None
+        raise TrackerError(f"tracker file {path} does not exist") from None
     except IsADirectoryError:
-        raise TrainingDataError(f"tracker file {path} is a directory; give a JSON file") from None
+        raise TrackerError(f"tracker file {path} is a directory; give a JSON file") from None
     except UnicodeDecodeError:
-        raise TrainingDataError(f"tracker file {path} is not a text file (not UTF-8)") from None
+        raise TrackerError(f"tracker file {path} is not a text file (not UTF-8)") from None
     try:
         tracker = json.loads(text)
     except json.JSONDecodeError as error:
-        raise TrainingDataError(
+        raise TrackerError(
             f"{name}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
         ) from None
     if not isinstance(tracker, dict | list):
-        raise TrainingDataError(
+        raise TrackerError(
             f"{name}: a tracker is a JSON object with an 'events' list, or a list of events; "
             f"got {type(tracker).__name__}"
         )
@@ -205,9 +208,8 @@ def _read_tracker(path: str) -> dict | list:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from diet_sparse.dialogue_features import DialogueError
     from diet_sparse.persistence import load_policy
-    from diet_sparse.stories import events_from_tracker_json
+    from diet_sparse.rasa.stories import events_from_tracker_json
 
     tracker = _read_tracker(args.tracker)
     policy = load_policy(args.model)
@@ -216,10 +218,8 @@ def _predict(args: argparse.Namespace) -> int:
         result = policy.predict(
             events_from_tracker_json(tracker, policy.domain.initial_slot_values)
         )
-    except TrainingDataError as error:
-        raise TrainingDataError(f"{name}: {error}") from None
-    except DialogueError as error:
-        raise DialogueError(f"{name}: {error}") from None
+    except DialogueError as error:  # TrackerError too
+        raise type(error)(f"{name}: {error}") from None
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
 
@@ -330,7 +330,7 @@ def _tracker_store(endpoints: Path | None, project: Path | None) -> str | None:
     """The endpoints file's SQL ``tracker_store``; else, in a project, a SQLite file in the
     project folder (beside, not inside, the models a retrain replaces); else None (the
     server's default)."""
-    from diet_sparse.tracker_store import url_from_endpoints
+    from diet_sparse.serving.tracker_store import url_from_endpoints
 
     url = url_from_endpoints(endpoints) if endpoints is not None else None
     if url is not None:
@@ -341,7 +341,7 @@ def _tracker_store(endpoints: Path | None, project: Path | None) -> str | None:
 
 def _action_endpoint(endpoints: Path | None) -> str | None:
     """The endpoints file's ``action_endpoint`` url, said once; None without one."""
-    from diet_sparse.action_server import action_endpoint_from_endpoints
+    from diet_sparse.serving.action_server import action_endpoint_from_endpoints
 
     url = action_endpoint_from_endpoints(endpoints) if endpoints is not None else None
     if url is not None:
@@ -352,7 +352,7 @@ def _action_endpoint(endpoints: Path | None) -> str | None:
 def _check_channels(credentials: str | None, project: Path | None) -> None:
     """Read ``--credentials`` (or the project's credentials.yml, if it has one) and say once
     which of the channels it lists are not offered: the bot answers at the REST channel."""
-    from diet_sparse.credentials import read_credentials
+    from diet_sparse.rasa.endpoints import read_credentials
 
     if credentials is None and project is not None and (project / PROJECT_CREDENTIALS).is_file():
         credentials = str(project / PROJECT_CREDENTIALS)
@@ -393,7 +393,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _shell(args: argparse.Namespace) -> int:
-    from diet_sparse.nlu import limit_blas_threads
+    from diet_sparse.nlu.parser import limit_blas_threads
     from diet_sparse.shell import run_shell
 
     limit_blas_threads()
@@ -733,31 +733,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # a bad argument exits 2 here, before slow imports
     _check_required(args)
 
-    from diet_sparse.action_server import ActionServerError
-    from diet_sparse.credentials import CredentialsError
-    from diet_sparse.dialogue_features import DialogueError
-    from diet_sparse.persistence import ModelLoadError
-    from diet_sparse.pretrained import PretrainedError
-    from diet_sparse.tracker_store import TrackerStoreError
-
     handler: Callable[[argparse.Namespace], int] = args.handler
     warnings.showwarning = _show_warning
     with _progress_on_stderr():
         try:
             return handler(args)
-        except (
-            ConfigError,
-            TrainingDataError,
-            ModelLoadError,
-            DialogueError,
-            PretrainedError,
-            server.ServerStartError,
-            TrackerStoreError,
-            CredentialsError,
-            ActionServerError,
-            FileExistsError,
-            PermissionError,
-        ) as error:
+        except DietSparseError as error:
             print(f"error: {error}", file=sys.stderr)
             return BAD_INPUT
         except KeyboardInterrupt:

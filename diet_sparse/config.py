@@ -15,16 +15,8 @@ from typing import Any
 
 import yaml
 
-from diet_sparse import rasa_config
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot be used; the message says which key and why."""
-
-
-class RasaConfigWarning(UserWarning):
-    """A key or component of Rasa's config.yml that diet-sparse does not implement."""
-
+from diet_sparse.errors import ConfigError, RasaConfigWarning
+from diet_sparse.rasa import config as rasa_config
 
 # The featurizer's options are checked here, once, for the YAML config and for direct use of
 # `Featurizer`: the lexical features it knows and Rasa's default window of them.

@@ -33,36 +33,35 @@ from typing import Any
 
 import numpy as np
 
-from diet_sparse import network as names
 from diet_sparse.config import ConfigError, TEDConfig, resolve_config
-from diet_sparse.domain import Domain, Slot
-from diet_sparse.featurizer import Featurizer
-from diet_sparse.network import (
+from diet_sparse.dialogue.policy import Policy
+from diet_sparse.dialogue.rules import DialogueLookup
+from diet_sparse.errors import (
+    ModelDirectoryError,
+    ModelLoadError,
+    OutputDirectoryError,
+    OutputPermissionError,
+)
+from diet_sparse.network import weights as names
+from diet_sparse.network.weights import (
+    TAG_HEADS,
     DIETWeights,
     TEDWeights,
     diet_weight_shapes,
     ted_weight_shapes,
     weight_path,
 )
-from diet_sparse.nlu import NLU
-from diet_sparse.policy import Policy
-from diet_sparse.pretrained import PretrainedError
-from diet_sparse.rules import DialogueLookup
-from diet_sparse.tagging import TAG_HEADS, TagVocabulary
+from diet_sparse.nlu.featurizer import Featurizer
+from diet_sparse.nlu.parser import NLU
+from diet_sparse.nlu.pretrained import PretrainedError
+from diet_sparse.nlu.tagging import TagVocabulary
+from diet_sparse.rasa.domain import Domain, Slot
 
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
 FILES = ("metadata.json", "config.json", "featurizer.json", "weights.npz")
 POLICY_FORMAT_VERSION = 1
 POLICY_FILES = ("metadata.json", "config.json", "domain.json", "weights.npz")
-
-
-class ModelLoadError(RuntimeError):
-    """A model directory that cannot be loaded; the message says which file and why."""
-
-
-class ModelDirectoryError(FileExistsError):
-    """A model cannot be saved where asked; the message says why."""
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -149,8 +148,8 @@ def check_output_directory(out: str | Path, what: str = "output directory") -> P
     write to; checked before anything expensive, so no training is lost to a bad ``out``.
 
     Raises:
-        FileExistsError: ``out``, or a folder above it, is a file.
-        PermissionError: ``out``, or the nearest existing folder above it, is not writable.
+        OutputDirectoryError: ``out``, or a folder above it, is a file.
+        OutputPermissionError: ``out``, or the nearest existing folder above it, is not writable.
 
     Example:
         >>> check_output_directory("results")  # doctest: +SKIP
@@ -161,12 +160,12 @@ def check_output_directory(out: str | Path, what: str = "output directory") -> P
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
     if existing == out and not out.is_dir():
-        raise FileExistsError(f"{what} {out} is an existing file; choose a directory")
+        raise OutputDirectoryError(f"{what} {out} is an existing file; choose a directory")
     if not existing.is_dir():
-        raise FileExistsError(f"cannot create {what} {out}: {existing} is a file")
+        raise OutputDirectoryError(f"cannot create {what} {out}: {existing} is a file")
     if not os.access(existing, os.W_OK | os.X_OK):
         where = "" if existing == out else f" (to create {out})"
-        raise PermissionError(f"cannot write to {what} {existing}{where}: permission denied")
+        raise OutputPermissionError(f"cannot write to {what} {existing}{where}: permission denied")
     return out
 
 
@@ -513,7 +512,7 @@ def load_policy(directory: str | Path, threads: int = 1) -> Policy:
         domain = _domain_from_json(_read_json(domain_path, dict))
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ModelLoadError(f"{domain_path}: not a valid domain: {error!r}") from None
-    from diet_sparse.dialogue_features import TurnFeaturizer
+    from diet_sparse.dialogue.featurization import TurnFeaturizer
 
     sizes = TurnFeaturizer(domain).attribute_sizes
     weights, masks = _read_weights(directory / "weights.npz", POLICY_FORMAT_VERSION, diet=False)

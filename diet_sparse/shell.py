@@ -125,8 +125,8 @@ def _bot(nlu: Any, model_dir: Path, action_endpoint: str | None) -> Any:
 
     if not (model_dir / PROJECT_CORE / "metadata.json").is_file():
         return None
-    from diet_sparse.action_server import ActionServer
-    from diet_sparse.bot import Bot
+    from diet_sparse.dialogue.bot import Bot
+    from diet_sparse.serving.action_server import ActionServer
 
     actions = ActionServer(action_endpoint) if action_endpoint else None
     return Bot(nlu, load_policy(model_dir), actions=actions)

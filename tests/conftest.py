@@ -12,7 +12,7 @@ TINY_CONFIG = ROOT / "configs" / "tiny.yml"
 
 @pytest.fixture(scope="session")
 def example_data():
-    from diet_sparse.data import load_training_data
+    from diet_sparse.rasa.nlu_data import load_training_data
 
     return load_training_data(EXAMPLE_DATA)
 

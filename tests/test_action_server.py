@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from diet_sparse.action_server import (
+from diet_sparse.dialogue.bot import Bot
+from diet_sparse.rasa.domain import load_domain
+from diet_sparse.serving.action_server import (
     ActionServer,
     ActionServerError,
     action_endpoint_from_endpoints,
     domain_as_rasa_json,
 )
-from diet_sparse.bot import Bot
-from diet_sparse.conversations import respond
-from diet_sparse.domain import load_domain
+from diet_sparse.serving.conversations import respond
+from diet_sparse.serving.tracker_store import TrackerStore
 from diet_sparse.shell import format_reply
-from diet_sparse.tracker_store import TrackerStore
 
 ROOT = Path(__file__).parent.parent
 DOMAIN = load_domain(ROOT / "data" / "domain.yml")
@@ -156,7 +156,7 @@ def test_an_action_that_fails_loses_its_events_and_the_bot_goes_on(
     with pytest.raises(ActionServerError, match=expected):
         actions.call("action_book_flight", "ann", [], DOMAIN)
     bot = Bot(FixedNLU(), ScriptedPolicy("action_book_flight"), actions=actions)
-    with caplog.at_level(logging.WARNING, logger="diet_sparse.action_server"):
+    with caplog.at_level(logging.WARNING, logger="diet_sparse.serving.action_server"):
         results = bot.respond("yes")
     assert expected in caplog.text and "action_book_flight" in caplog.text
     assert [r["action"] for r in results] == ["action_book_flight", "action_listen"]

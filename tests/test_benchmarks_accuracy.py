@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from diet_sparse.data import Example, TrainingData
+from diet_sparse.rasa.nlu_data import Example, TrainingData
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 

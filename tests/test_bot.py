@@ -6,7 +6,7 @@ import warnings
 import pytest
 from conftest import EXAMPLE_DATA
 
-from diet_sparse.bot import (
+from diet_sparse.dialogue.bot import (
     Bot,
     applied_events,
     choose_variation,
@@ -15,11 +15,11 @@ from diet_sparse.bot import (
     scripted_conversation,
     slot_values,
 )
-from diet_sparse.data import load_training_data
-from diet_sparse.dialogue_features import story_states_and_actions
-from diet_sparse.domain import DEFAULT_INTENTS, load_domain
+from diet_sparse.dialogue.featurization import story_states_and_actions
 from diet_sparse.persistence import load_policy
-from diet_sparse.stories import (
+from diet_sparse.rasa.domain import DEFAULT_INTENTS, load_domain
+from diet_sparse.rasa.nlu_data import load_training_data
+from diet_sparse.rasa.stories import (
     ActionExecuted,
     SlotSet,
     UserUttered,
@@ -261,7 +261,7 @@ def test_the_core_fallback_says_utter_default_and_takes_the_message_back(domain)
     ]
     assert bot.slots["location"] is None  # the slot the message set is taken back with it
     assert [e["event"] for e in bot.events[-3:]] == ["bot", "rewind", "action"]
-    from diet_sparse.stories import events_from_tracker_json
+    from diet_sparse.rasa.stories import events_from_tracker_json
 
     # as the policy reads the tracker: the dialogue as before the message, then listening
     assert [getattr(e, "name", None) for e in events_from_tracker_json(bot.events)] == [
@@ -328,7 +328,7 @@ def test_a_retrieval_action_says_the_response_of_the_message_s_retrieval_intent(
     bot = Bot(RetrievalNLU(), policy)
     assert bot.respond("ask_price")[0]["text"] == "It is free."
     assert bot.respond("ask_languages")[0]["text"] == "Any language."
-    from diet_sparse.stories import events_from_tracker_json
+    from diet_sparse.rasa.stories import events_from_tracker_json
 
     # the policy sees the retrieval intent itself, as Rasa's policies do
     users = [e for e in events_from_tracker_json(bot.events) if isinstance(e, UserUttered)]

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLE_DATA
 
-from diet_sparse import cli, evaluation, sweep
+from diet_sparse import cli
+from diet_sparse.evaluation import nlu as evaluation
+from diet_sparse.evaluation import sweep
 
 SCRIPT = Path(sys.executable).parent / "diet-sparse"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "diet_sparse.cli"]
@@ -175,7 +177,7 @@ def test_progress_logged_by_the_library_is_shown_as_plain_lines_on_stderr(
 
 
 def test_serve_defaults_are_the_servers():
-    from diet_sparse import server
+    from diet_sparse.serving import app as server
 
     args = cli.build_parser().parse_args(["serve", "--model", "m"])
     assert args.host == server.DEFAULT_HOST and args.port == server.DEFAULT_PORT

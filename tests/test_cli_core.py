@@ -10,8 +10,10 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from diet_sparse import cli, core_evaluation, server
+from diet_sparse import cli
 from diet_sparse.config import TEDConfig, load_config
+from diet_sparse.evaluation import dialogue as core_evaluation
+from diet_sparse.serving import app as server
 
 SCRIPT = Path(sys.executable).parent / "diet-sparse"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "diet_sparse.cli"]
@@ -178,7 +180,7 @@ def test_test_core_prints_the_summary_and_writes_the_reports(policy_dir, project
     tested = run("test", "core", "--model", policy_dir, "--stories", stories, "--out", out)
     assert tested.returncode == 0, tested.stderr
     from diet_sparse.persistence import load_policy
-    from diet_sparse.stories import load_stories
+    from diet_sparse.rasa.stories import load_stories
 
     evaluation = core_evaluation.evaluate_policy(load_policy(policy_dir), load_stories(stories))
     assert tested.stdout == core_evaluation.format_core_summary(evaluation) + "\n"

@@ -9,7 +9,7 @@ import pytest
 
 from diet_sparse import cli
 from diet_sparse.config import ConfigError
-from diet_sparse.server import ServerStartError, _announce, create_app, serve
+from diet_sparse.serving.app import ServerStartError, _announce, create_app, serve
 
 
 def test_missing_model_directory_raises_and_prints_nothing(tmp_path, capsys):

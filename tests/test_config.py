@@ -122,8 +122,8 @@ def test_missing_file(tmp_path):
 
 
 def test_lexical_feature_names_are_the_features_the_featurizer_computes():
-    from diet_sparse import featurizer
     from diet_sparse.config import LEXICAL_FEATURE_NAMES
+    from diet_sparse.nlu import featurizer
 
     computed = featurizer._POSITION_FEATURES, featurizer._TEXT_FEATURES, featurizer._AFFIX_FEATURES
     assert sorted(LEXICAL_FEATURE_NAMES) == sorted(name for group in computed for name in group)
@@ -138,7 +138,7 @@ def test_lexical_feature_names_are_the_features_the_featurizer_computes():
     ],
 )
 def test_config_and_featurizer_check_options_with_one_rule(values, message):
-    from diet_sparse.featurizer import Featurizer
+    from diet_sparse.nlu.featurizer import Featurizer
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         resolve_config(values)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from diet_sparse.connectivity import (
+from diet_sparse.network.connectivity import (
     block_mask,
     block_offsets,
     from_blocks,
@@ -121,7 +121,7 @@ def test_the_prediction_graph_holds_only_the_connected_blocks():
     from onnx import load_from_string
     from test_onnx_graph import random_model
 
-    from diet_sparse.onnx_graph import build_diet_graph
+    from diet_sparse.network.onnx_graph import build_diet_graph
 
     sizes = {}
     for structure in ("random", "block"):

@@ -17,13 +17,13 @@ import pytest
 from conftest import example_project
 from test_server import launch, stop, wait_ready
 
-from diet_sparse.bot import shortcut_parse
 from diet_sparse.cli import main
-from diet_sparse.conversations import replace_events, respond, tracker_json
-from diet_sparse.dialogue_features import DialogueError
-from diet_sparse.domain import load_domain
+from diet_sparse.dialogue.bot import shortcut_parse
+from diet_sparse.dialogue.featurization import DialogueError
 from diet_sparse.persistence import load, load_policy
-from diet_sparse.tracker_store import TrackerStore, TrackerStoreError
+from diet_sparse.rasa.domain import load_domain
+from diet_sparse.serving.conversations import replace_events, respond, tracker_json
+from diet_sparse.serving.tracker_store import TrackerStore, TrackerStoreError
 
 ROOT = Path(__file__).parent.parent
 CONFIG = """\
@@ -343,7 +343,7 @@ def test_a_sender_s_conversation_waits_for_the_other_store_s_turn(database, tmp_
 
 
 def test_credentials_yml_names_the_channels_not_offered(tmp_path):
-    from diet_sparse.credentials import read_credentials
+    from diet_sparse.rasa.endpoints import read_credentials
 
     path = tmp_path / "credentials.yml"
     path.write_text("rest:\n")
@@ -368,10 +368,10 @@ def test_credentials_yml_names_the_channels_not_offered(tmp_path):
 def test_a_bad_credentials_yml_is_one_line_before_the_server_starts(
     project, tmp_path, capsys, monkeypatch, text, expected
 ):
-    import diet_sparse.server
+    import diet_sparse.serving.app
 
     started = []
-    monkeypatch.setattr(diet_sparse.server, "serve", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(diet_sparse.serving.app, "serve", lambda *a, **k: started.append(a))
     path = tmp_path / "credentials.yml"
     path.write_text(text)
     (model,) = (project / "models").iterdir()
@@ -383,7 +383,7 @@ def test_a_bad_credentials_yml_is_one_line_before_the_server_starts(
 
 
 def test_a_project_s_endpoints_yml_names_its_sql_tracker_store(tmp_path, monkeypatch):
-    from diet_sparse.tracker_store import url_from_endpoints
+    from diet_sparse.serving.tracker_store import url_from_endpoints
 
     endpoints = tmp_path / "endpoints.yml"
     monkeypatch.setenv("DB_PASSWORD", "s3cret")

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from diet_sparse import core_evaluation
-from diet_sparse.core_evaluation import evaluate_policy, format_core_summary, test_core
-from diet_sparse.data import TrainingDataError
-from diet_sparse.dialogue_features import DialogueError
+from diet_sparse.dialogue.featurization import DialogueError
+from diet_sparse.evaluation import dialogue as core_evaluation
+from diet_sparse.evaluation.dialogue import evaluate_policy, format_core_summary, test_core
 from diet_sparse.persistence import save_policy
-from diet_sparse.stories import load_stories
+from diet_sparse.rasa.nlu_data import TrainingDataError
+from diet_sparse.rasa.stories import load_stories
 
 DOMAIN = """
 version: "3.1"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from diet_sparse.crf_decoding import CRFDecoder
+from diet_sparse.nlu.crf_decoding import CRFDecoder
 from diet_sparse.training.crf import crf_log_likelihood, tfa_crf_decode, tfa_crf_log_likelihood
 
 requires_tensorflow_addons = pytest.mark.skipif(
@@ -221,7 +221,7 @@ def test_batch_decoding_equals_decoding_each_message():
 
 @pytest.mark.parametrize("logit_scale", [0.1, 8.0])  # pruning ruled out / exact and used
 def test_pruned_viterbi_equals_full_viterbi(monkeypatch, logit_scale):
-    import diet_sparse.crf_decoding as crf_decoding
+    import diet_sparse.nlu.crf_decoding as crf_decoding
 
     rng = np.random.default_rng(9)
     lengths = rng.integers(0, 12, size=40)
@@ -237,7 +237,7 @@ def test_pruned_viterbi_equals_full_viterbi(monkeypatch, logit_scale):
 
 
 def test_constrained_decoding_finds_the_best_valid_sequence_by_brute_force():
-    from diet_sparse.tagging import TagVocabulary
+    from diet_sparse.nlu.tagging import TagVocabulary
 
     vocabulary = TagVocabulary.for_entities(["city", "date"], bilou=True)  # 9 tags
     allowed, start, end = vocabulary.valid_transitions()
@@ -268,7 +268,7 @@ def test_constrained_decoding_finds_the_best_valid_sequence_by_brute_force():
 
 def test_an_unconstrained_decoder_can_return_an_invalid_bilou_sequence():
     """The test above can fail: without constraints the same scores give invalid paths."""
-    from diet_sparse.tagging import TagVocabulary
+    from diet_sparse.nlu.tagging import TagVocabulary
 
     vocabulary = TagVocabulary.for_entities(["city"], bilou=True)  # O B I L U
     logits = np.full((1, 2, 5), -5.0, np.float32)
@@ -286,7 +286,7 @@ def test_an_unconstrained_decoder_can_return_an_invalid_bilou_sequence():
 def test_the_nlu_decodes_with_bilou_constraints_when_configured(trained_nlu, example_data):
     from dataclasses import replace
 
-    from diet_sparse.crf_decoding import FORBIDDEN
+    from diet_sparse.nlu.crf_decoding import FORBIDDEN
 
     unconstrained = replace(trained_nlu.config, constrain_entity_transitions=False)
     plain = replace(trained_nlu, config=unconstrained).decoders["entity"].transitions
@@ -310,8 +310,8 @@ def test_grouped_viterbi_equals_viterbi_over_all_pairs(monkeypatch, logit_scale,
     """Constrained decoders weigh the allowed transitions group by group; the paths must be
     those of the step over all N x N pairs, for a batch of messages of mixed lengths, also
     where scores tie (integer logits and transitions: ties go to the lowest tag)."""
-    import diet_sparse.crf_decoding as crf_decoding
-    from diet_sparse.tagging import TagVocabulary
+    import diet_sparse.nlu.crf_decoding as crf_decoding
+    from diet_sparse.nlu.tagging import TagVocabulary
 
     monkeypatch.setattr(crf_decoding, "GROUP_ABOVE", 0)  # this small batch: grouped as well
 
@@ -342,7 +342,7 @@ def test_grouped_viterbi_equals_viterbi_over_all_pairs(monkeypatch, logit_scale,
 def test_one_message_takes_a_shorter_path_to_the_same_tags_and_confidences(constrained):
     """A parse decodes one message at a time, in 1-D arrays (`_viterbi_one`,
     `_marginals_one`); it must give what the same message gives in a batch, at every length."""
-    from diet_sparse.tagging import TagVocabulary
+    from diet_sparse.nlu.tagging import TagVocabulary
 
     vocabulary = TagVocabulary.for_entities([f"e{i}" for i in range(39)], bilou=True)
     n_tags = len(vocabulary)  # 157, as SNIPS's entity head

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import diet_sparse.domain
-from diet_sparse.data import TrainingDataError, TrainingDataWarning
-from diet_sparse.domain import DEFAULT_ACTION_NAMES, DEFAULT_INTENTS, Slot, load_domain
+import diet_sparse.rasa.domain
+from diet_sparse.rasa.domain import DEFAULT_ACTION_NAMES, DEFAULT_INTENTS, Slot, load_domain
+from diet_sparse.rasa.nlu_data import TrainingDataError, TrainingDataWarning
 
 PROJECT = Path(__file__).parent / "fixtures" / "dialogue"
 SHARED_DATASETS = Path(__file__).parents[2] / "shared" / "datasets"
@@ -36,7 +36,7 @@ def shared_dataset(*parts: str) -> Path:
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(diet_sparse.domain, optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(diet_sparse.rasa.domain, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
 

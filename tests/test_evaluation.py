@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pytest
 
-from diet_sparse import evaluation
 from diet_sparse.config import ConfigError
-from diet_sparse.data import EntityAnnotation, Example, TrainingData, TrainingDataWarning
+from diet_sparse.evaluation import nlu as evaluation
+from diet_sparse.rasa.nlu_data import EntityAnnotation, Example, TrainingData, TrainingDataWarning
 
 # matplotlib's mathtext uses pyparsing names that pyparsing >= 3.3 deprecates
 pytestmark = [
@@ -202,7 +202,7 @@ def test_cross_validation_reports_mean_and_std_per_metric(example_data, tmp_path
 
     for name in ("role_report.json", "group_report.json"):  # an earlier run's
         (tmp_path / name).write_text("{}")
-    caplog.set_level(logging.INFO, logger="diet_sparse.evaluation")
+    caplog.set_level(logging.INFO, logger="diet_sparse.evaluation.nlu")
     with pytest.warns(TrainingDataWarning, match="set_alarm"):
         summary = evaluation.cross_validate(data, config, folds=2, out=tmp_path, progress=False)
 
@@ -226,7 +226,7 @@ def test_cross_validation_reports_mean_and_std_per_metric(example_data, tmp_path
         assert not (tmp_path / name).exists() or json.loads((tmp_path / name).read_text())
 
     assert capsys.readouterr().out == ""  # training may write to stderr; evaluation does not
-    logged = [r.getMessage() for r in caplog.records if r.name == "diet_sparse.evaluation"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "diet_sparse.evaluation.nlu"]
     pattern = r"Fold (\d)/2: training on (\d+) examples, testing on (\d+)"
     folds = [re.fullmatch(pattern, line) for line in logged]
     assert [int(fold[1]) for fold in folds] == [1, 2]

@@ -1,4 +1,4 @@
-"""Tests for diet_sparse.featurizer: the sparse token and sentence features."""
+"""Tests for diet_sparse.nlu.featurizer: the sparse token and sentence features."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import CountVectorizer
 
-from diet_sparse import featurizer as featurizer_module
-from diet_sparse.data import Example, LookupTable, RegexPattern, TrainingData
-from diet_sparse.featurizer import Featurizer
+from diet_sparse.nlu import featurizer as featurizer_module
+from diet_sparse.nlu.featurizer import Featurizer
+from diet_sparse.rasa.nlu_data import Example, LookupTable, RegexPattern, TrainingData
 
 
 def make_data(*texts: str, regexes=(), lookups=()) -> TrainingData:

@@ -1,12 +1,12 @@
-"""Forms and slot mappings in a live conversation (diet_sparse/forms.py, through bot.Bot)."""
+"""Forms and slot mappings in a live conversation (diet_sparse/dialogue/forms.py, via Bot)."""
 
 import textwrap
 
 import pytest
 
-from diet_sparse.bot import Bot, applied_events
-from diet_sparse.domain import load_domain
-from diet_sparse.forms import active_form, run_form, slots_from_message
+from diet_sparse.dialogue.bot import Bot, applied_events
+from diet_sparse.dialogue.forms import active_form, run_form, slots_from_message
+from diet_sparse.rasa.domain import load_domain
 
 DOMAIN = """
 intents: [order, inform, chitchat, affirm, weather]

@@ -1,7 +1,11 @@
-"""The package's layout rules: only `diet_sparse.training` imports TensorFlow, and modules import
-only from the layers below them (no import circles), read from the source of every module."""
+"""The package's layout rules, read from the source of every module: one folder per part, only
+`diet_sparse.training` imports TensorFlow, each part imports only the parts it may (the rules
+each subpackage's docstring states), nothing imports the CLI, no module reaches into another
+module's underscore names, and module-level imports form no circle."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,51 +13,24 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "diet_sparse"
 TENSORFLOW = {"tensorflow", "tensorflow_addons", "keras", "tf_keras"}
 
-# Lowest first: a module may import only modules listed before it. The README lists the
-# modules in this order (a test below checks it).
-LAYERS = [
-    "rasa_config",
-    "config",
-    "tokenizer",
-    "data",
-    "domain",
-    "stories",
-    "pretrained",
-    "featurizer",
-    "tagging",
-    "connectivity",
-    "network",
-    "wide_path",
-    "dialogue_features",
-    "rules",
-    "onnx_graph",
-    "crf_decoding",
-    "nlu",
-    "policy",
-    "persistence",
-    "training.crf",
-    "training.similarity",
-    "training.transformer",
-    "training.model",
-    "training.policy_model",
-    "training.batching",
-    "training.trainer",
-    "training.policy_trainer",
-    "training",
-    "plots",
-    "evaluation",
-    "core_evaluation",
-    "sweep",
-    "tracker_store",
-    "credentials",
-    "forms",
-    "bot",
-    "conversations",
-    "action_server",
-    "server",
-    "shell",
-    "cli",
-]
+# The parts: a subpackage each, and the few modules at the top that join them.
+SUBPACKAGES = {"rasa", "network", "nlu", "dialogue", "training", "evaluation", "serving"}
+TOP_MODULES = {"", "errors", "config", "persistence", "project", "cli", "shell"}
+
+# part -> the parts it must not import (at the top of a module or inside a function)
+FORBIDDEN = {
+    "errors": SUBPACKAGES | TOP_MODULES - {"", "errors"},
+    "rasa": {"nlu", "network", "dialogue", "serving", "training", "evaluation", "persistence",
+             "project", "cli", "shell"},
+    "network": {"nlu", "dialogue", "serving", "training", "evaluation", "persistence", "project",
+                "cli", "shell"},
+    "nlu": {"dialogue", "serving", "training", "evaluation", "project", "cli", "shell"},
+    "dialogue": {"serving", "training", "evaluation", "project", "cli", "shell"},
+    "training": {"serving", "evaluation", "project", "cli", "shell"},
+    "evaluation": {"serving", "project", "cli", "shell"},
+    "serving": {"training", "evaluation", "project", "cli"},
+}  # fmt: skip
+EVERYONE_FORBIDDEN = {"cli"}  # the command line only prints and calls the library
 
 
 def module_name(path: Path) -> str:
@@ -61,58 +38,132 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(path: Path) -> set[str]:
-    """Every module ``path`` imports, at its top or inside functions."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+def part_of(module: str) -> str:
+    """``nlu.parser`` -> ``nlu``; ``cli`` -> ``cli``; the package's ``__init__`` -> ``""``."""
+    return module.split(".")[0]
+
+
+def imported_names(path: Path, top_level_only: bool = False) -> list[tuple[str, str | None]]:
+    """(module, name) for every import of ``path`` (name None for ``import module``), at its top
+    or, unless ``top_level_only``, inside functions too."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found = []
+    for node in nodes:
         if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
+            found += [(alias.name, None) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            if node.module == "diet_sparse":  # from diet_sparse import network
-                found |= {f"diet_sparse.{alias.name}" for alias in node.names}
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                if node.module.startswith("diet_sparse") and submodule_exists(submodule):
+                    found.append((submodule, None))  # from diet_sparse.nlu import parser
+                else:
+                    found.append((node.module, alias.name))
     return found
+
+
+def submodule_exists(dotted: str) -> bool:
+    relative = Path(*dotted.split(".")[1:])
+    return (PACKAGE / relative).with_suffix(".py").is_file() or (PACKAGE / relative).is_dir()
+
+
+def internal(module: str) -> str | None:
+    """The name inside the package (``nlu.parser``), or None for a module outside it."""
+    if module == "diet_sparse":
+        return ""
+    if module.startswith("diet_sparse."):
+        return module.removeprefix("diet_sparse.")
+    return None
 
 
 MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
 
 
-def test_every_module_has_a_place_in_the_layers():
-    assert set(MODULES) - {""} <= set(LAYERS)
+def test_every_module_belongs_to_a_part():
+    for module in MODULES:
+        part = part_of(module)
+        assert part in SUBPACKAGES or module in TOP_MODULES, f"{module} is in no part"
+
+
+def test_every_subpackage_says_what_it_holds_and_may_import():
+    for part in SUBPACKAGES:
+        docstring = ast.get_docstring(ast.parse((PACKAGE / part / "__init__.py").read_text()))
+        assert docstring, f"diet_sparse/{part}/__init__.py has no docstring"
 
 
 @pytest.mark.parametrize("module", sorted(name for name in MODULES if name))
 def test_only_training_imports_tensorflow(module):
-    imported = {name.split(".")[0] for name in imports(MODULES[module])}
-    if module.split(".")[0] != "training":
+    imported = {name.split(".")[0] for name, _ in imported_names(MODULES[module])}
+    if part_of(module) != "training":
         assert not imported & TENSORFLOW, f"diet_sparse.{module} imports TensorFlow"
 
 
-@pytest.mark.parametrize("module", LAYERS)
-def test_imports_only_go_down_the_layers(module):
-    rank = LAYERS.index(module)
-    for name in imports(MODULES[module]):
-        target = name.removeprefix("diet_sparse").removeprefix(".")
-        if not name.startswith("diet_sparse") or target in ("", "__version__"):
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_parts_import_only_what_they_may(module):
+    forbidden = FORBIDDEN.get(part_of(module), set()) | EVERYONE_FORBIDDEN
+    for name, _ in imported_names(MODULES[module]):
+        target = internal(name)
+        if target is None or target == "":
             continue  # outside the package, or its __init__ (the version)
-        assert target in LAYERS, f"{module} imports {name}, which is not a module"
-        assert LAYERS.index(target) < rank, f"{module} imports {target}, a layer above it"
+        assert part_of(target) not in forbidden, f"{module} imports diet_sparse.{target}"
 
 
-def test_the_checks_see_an_upward_import(tmp_path):
-    """The scan finds imports inside functions too, where a lazy upward import would hide."""
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_imports_another_modules_private_names(module):
+    for name, imported in imported_names(MODULES[module]):
+        if internal(name) is not None and imported is not None:
+            private = imported.startswith("_") and not imported.startswith("__")
+            assert not private, f"diet_sparse.{module} imports {imported} from {name}"
+
+
+def test_module_level_imports_form_no_circle():
+    graph = {
+        module: {
+            internal(name)
+            for name, _ in imported_names(path, top_level_only=True)
+            if internal(name) not in (None, "")
+        }
+        for module, path in MODULES.items()
+    }
+    state: dict[str, str] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        if state.get(module) == "done":
+            return
+        assert state.get(module) != "open", "import circle: " + " -> ".join([*trail, module])
+        state[module] = "open"
+        for target in sorted(graph.get(module, ())):
+            visit(target, [*trail, module])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        visit(module, [])
+
+
+def test_the_checks_see_what_they_forbid(tmp_path):
+    """The scan finds imports inside functions (where a lazy import would hide) and private
+    names; the rules reject an NLU module that imports dialogue."""
     source = tmp_path / "example.py"
     source.write_text(
         "def f():\n    from diet_sparse.cli import main\n    import tensorflow as tf\n"
+        "from diet_sparse.rasa.nlu_data import _Reader\n"
     )
-    assert {"diet_sparse.cli", "tensorflow"} <= imports(source)
+    found = imported_names(source)
+    assert ("diet_sparse.cli", "main") in found and ("tensorflow", None) in found
+    assert ("diet_sparse.rasa.nlu_data", "_Reader") in found
+    assert "dialogue" in FORBIDDEN["nlu"] and "cli" in EVERYONE_FORBIDDEN
+    assert ("diet_sparse.dialogue.bot", None) in imported_names(
+        _write(tmp_path / "b.py", "from diet_sparse.dialogue import bot\n")
+    )
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
 
 
 def test_the_dialogue_policy_trains_and_loads_without_scikit_learn():
     """scikit-learn (about 50 MB and a second at import) serves the NLU featurizer only."""
-    import subprocess
-    import sys
-
     code = (
         "import sys; from diet_sparse import load_policy; "
         "from diet_sparse.training import train_policy; print('sklearn' in sys.modules)"
@@ -123,8 +174,6 @@ def test_the_dialogue_policy_trains_and_loads_without_scikit_learn():
 
 def test_importing_the_package_is_light_and_its_functions_are_the_real_ones():
     import inspect
-    import subprocess
-    import sys
 
     code = (
         "import sys, diet_sparse; "
@@ -147,18 +196,12 @@ def test_importing_the_package_is_light_and_its_functions_are_the_real_ones():
     assert set(dir(diet_sparse)) >= {"train", "load", "__version__"}
 
 
-def test_the_readme_lists_the_modules_in_the_layers_order():
+def test_the_readme_shows_every_part():
     readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
     tree = readme[
         readme.index("diet_sparse/\n") : readme.index("```", readme.index("diet_sparse/\n"))
     ]
-    listed = []
-    for line in tree.splitlines()[1:]:
-        name = line.split()[0]
-        if name.endswith(".py"):
-            prefix = "training." if line.startswith("    ") else ""
-            listed.append(prefix + name.removesuffix(".py"))
-        elif name == "training/":
-            listed.append("training")
-    expected = [name for name in LAYERS if name != "training"]
-    assert [name for name in listed if name != "training"] == expected
+    for part in SUBPACKAGES:
+        assert f"{part}/" in tree, f"the README's layout does not show diet_sparse/{part}/"
+    for module in TOP_MODULES - {""}:
+        assert f"{module}.py" in tree, f"the README's layout does not show {module}.py"

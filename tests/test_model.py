@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from diet_sparse import network
 from diet_sparse.config import resolve_config
+from diet_sparse.network import weights as network
 from diet_sparse.training.model import (
     DIET,
     IntentHead,

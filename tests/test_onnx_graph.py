@@ -10,11 +10,12 @@ import scipy.sparse
 import tensorflow as tf
 from comparing import assert_same_parse
 
-from diet_sparse import network, onnx_graph, wide_path
 from diet_sparse.config import resolve_config
-from diet_sparse.featurizer import FeaturizedBatch
-from diet_sparse.network import sinusoidal_positions as numpy_positions
-from diet_sparse.onnx_graph import OnnxDIET
+from diet_sparse.network import onnx_graph, wide_path
+from diet_sparse.network import weights as network
+from diet_sparse.network.onnx_graph import OnnxDIET
+from diet_sparse.network.weights import sinusoidal_positions as numpy_positions
+from diet_sparse.nlu.featurizer import FeaturizedBatch
 from diet_sparse.training.batching import make_batch
 from diet_sparse.training.model import DIET
 from diet_sparse.training.transformer import MultiHeadSelfAttention

@@ -5,7 +5,11 @@ import struct
 
 import pytest
 
-from diet_sparse.plots import plot_confidence_histogram, plot_confusion_matrix, plot_sweep
+from diet_sparse.evaluation.plots import (
+    plot_confidence_histogram,
+    plot_confusion_matrix,
+    plot_sweep,
+)
 
 # matplotlib's mathtext uses pyparsing names that pyparsing >= 3.3 deprecates
 pytestmark = [

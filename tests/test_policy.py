@@ -6,16 +6,16 @@ import json
 import numpy as np
 import pytest
 
-from diet_sparse.dialogue_features import (
+from diet_sparse.dialogue.featurization import (
     DialogueError,
     State,
     TurnFeaturizer,
     states_and_actions,
     training_examples,
 )
-from diet_sparse.domain import load_domain
 from diet_sparse.persistence import ModelLoadError, load_policy
-from diet_sparse.stories import load_stories
+from diet_sparse.rasa.domain import load_domain
+from diet_sparse.rasa.stories import load_stories
 
 DOMAIN = """
 version: "3.1"

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from diet_sparse import network
 from diet_sparse.config import TEDConfig, resolve_config
-from diet_sparse.onnx_graph import OnnxTED
+from diet_sparse.network import weights as network
+from diet_sparse.network.onnx_graph import OnnxTED
 from diet_sparse.training.model import stored_name
 from diet_sparse.training.policy_model import TED, dialogue_batch
 

@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from diet_sparse.pretrained import (
+from diet_sparse.nlu.pretrained import (
     ENCODERS,
     INSTALL_HINT,
     PretrainedError,
@@ -62,7 +62,7 @@ def test_wordpiece_splits_words_into_the_longest_known_pieces():
 
 def test_tokenizer_matches_the_reference_implementation(encoder):
     tokenizers = pytest.importorskip("tokenizers")
-    from diet_sparse.pretrained import _SOURCES, _package_file
+    from diet_sparse.nlu.pretrained import _SOURCES, _package_file
 
     source = _SOURCES["minilm-l6"]
     path = _package_file("minilm-l6", source.vocabulary_package, source.vocabulary_file)
@@ -169,6 +169,6 @@ def test_an_unknown_encoder_is_a_config_error_before_anything_loads():
     from diet_sparse.config import ConfigError, resolve_config
 
     with pytest.raises((ConfigError, PretrainedError), match="minilm-l6"):
-        from diet_sparse.featurizer import Featurizer
+        from diet_sparse.nlu.featurizer import Featurizer
 
         Featurizer.from_config(resolve_config({"pretrained_encoder": "bert"}))

@@ -14,7 +14,7 @@ from diet_sparse.config import (
     load_config,
     rasa_config_report,
 )
-from diet_sparse.rasa_config import translate
+from diet_sparse.rasa.config import translate
 
 # The config `rasa init` suggests (Rasa 3.6), as a Rasa user's project holds it.
 RASA_INIT_CONFIG = """\

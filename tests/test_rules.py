@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from diet_sparse.data import TrainingDataError
-from diet_sparse.dialogue_features import conversation_states
-from diet_sparse.domain import ACTION_LISTEN, load_domain
+from diet_sparse.dialogue.featurization import conversation_states
+from diet_sparse.dialogue.rules import DialogueLookup, build_lookup
 from diet_sparse.persistence import POLICY_LOOKUP, load_policy
-from diet_sparse.rules import DialogueLookup, build_lookup
-from diet_sparse.stories import (
+from diet_sparse.rasa.domain import ACTION_LISTEN, load_domain
+from diet_sparse.rasa.nlu_data import TrainingDataError
+from diet_sparse.rasa.stories import (
     ActionExecuted,
     ActiveLoop,
     Entity,

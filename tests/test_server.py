@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from diet_sparse import __version__
-from diet_sparse.server import MicroBatcher, create_app
+from diet_sparse.serving.app import MicroBatcher, create_app
 
 SCRIPT = Path(sys.executable).parent / "diet-sparse"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "diet_sparse.cli"]

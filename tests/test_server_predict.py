@@ -14,7 +14,7 @@ from test_policy import DOMAIN, QUICK, STORIES
 from test_server import TOKEN, assert_error, launch, stop, wait_ready
 
 from diet_sparse.config import ConfigError
-from diet_sparse.server import (
+from diet_sparse.serving.app import (
     DEFAULT_MAX_EVENTS,
     ServerStartError,
     check_option,

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import diet_sparse.stories
-from diet_sparse.data import TrainingDataError, TrainingDataWarning
-from diet_sparse.domain import load_domain
-from diet_sparse.stories import (
+import diet_sparse.rasa.stories
+from diet_sparse.errors import TrackerError
+from diet_sparse.rasa.domain import load_domain
+from diet_sparse.rasa.nlu_data import TrainingDataError, TrainingDataWarning
+from diet_sparse.rasa.stories import (
     ActionExecuted,
     ActiveLoop,
     Entity,
@@ -52,7 +53,7 @@ def actions(story) -> list[str]:
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(diet_sparse.stories, optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(diet_sparse.rasa.stories, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
 
@@ -747,7 +748,7 @@ TRACKER_ERRORS = {
 
 @pytest.mark.parametrize("events, expected", TRACKER_ERRORS.values(), ids=TRACKER_ERRORS)
 def test_malformed_tracker_events_raise_one_line_errors_naming_the_event(events, expected):
-    with pytest.raises(TrainingDataError) as error:
+    with pytest.raises(TrackerError) as error:
         events_from_tracker_json(events)
     assert expected in str(error.value)
     assert "\n" not in str(error.value)

@@ -10,8 +10,7 @@ from conftest import EXAMPLE_DATA
 
 from diet_sparse import training
 from diet_sparse.config import ConfigError
-from diet_sparse.data import Example, TrainingData, TrainingDataError, load_training_data
-from diet_sparse.sweep import (
+from diet_sparse.evaluation.sweep import (
     COLUMNS,
     SETTINGS_NAME,
     attention_heads,
@@ -21,6 +20,7 @@ from diet_sparse.sweep import (
     sweep,
     trainable_weights,
 )
+from diet_sparse.rasa.nlu_data import Example, TrainingData, TrainingDataError, load_training_data
 
 # matplotlib's mathtext uses pyparsing names that pyparsing >= 3.3 deprecates
 pytestmark = [
@@ -188,7 +188,7 @@ def test_attention_heads_divide_the_size():
 
 
 def test_smallest_within_best_dense_averages_seeds_and_reports_never():
-    from diet_sparse.sweep import smallest_within_best_dense
+    from diet_sparse.evaluation.sweep import smallest_within_best_dense
 
     def row(density, size, weights, f1):
         return {"density": density, "size": size, "randomly_connected_weights": weights, "f1": f1}
@@ -215,7 +215,7 @@ def test_policy_sweep_writes_rows_and_plots_and_resumes(tmp_path, monkeypatch):
         sizes=[8],
         out=tmp_path / "sweep",
     )
-    from diet_sparse.sweep import POLICY, read_rows, sweep_core
+    from diet_sparse.evaluation.sweep import POLICY, read_rows, sweep_core
 
     rows = sweep_core(**arguments)
     assert [(row["density"], row["size"]) for row in rows] == [(1.0, 8), (0.2, 8)]

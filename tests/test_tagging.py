@@ -1,11 +1,10 @@
-"""Tests for diet_sparse.tagging: entity spans to BILOU or plain tags and back, roles and groups."""
+"""Tests for diet_sparse.nlu.tagging: entity spans to BILOU or plain tags and back."""
 
 import numpy as np
 import pytest
 
 from diet_sparse.config import DIETConfig
-from diet_sparse.data import Example, TrainingData, parse_markup
-from diet_sparse.tagging import (
+from diet_sparse.nlu.tagging import (
     TaggedSpan,
     TagVocabulary,
     attribute_tag_ids,
@@ -15,7 +14,8 @@ from diet_sparse.tagging import (
     span_attribute,
     tag_vocabularies,
 )
-from diet_sparse.tokenizer import tokenize
+from diet_sparse.nlu.tokenizer import tokenize
+from diet_sparse.rasa.nlu_data import Example, TrainingData, parse_markup
 
 ENTITY_TYPES = ["city", "date"]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from diet_sparse.tokenizer import Token, tokenize
+from diet_sparse.nlu.tokenizer import Token, tokenize
 
 VARIED_TEXTS = [
     "Book a table, please!",

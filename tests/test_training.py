@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from comparing import assert_same_parse
 
-from diet_sparse.data import EntityAnnotation, Example, TrainingData, TrainingDataError
+from diet_sparse.rasa.nlu_data import EntityAnnotation, Example, TrainingData, TrainingDataError
 from diet_sparse.training import train
 
 QUICK = {"epochs": 3, "transformer_size": 16, "dense_dimension": 16, "batch_size": 64}

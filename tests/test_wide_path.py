@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from diet_sparse import wide_path
 from diet_sparse.config import resolve_config
-from diet_sparse.featurizer import Featurizer
+from diet_sparse.network import wide_path
+from diet_sparse.nlu.featurizer import Featurizer
 
 
 @pytest.fixture(scope="module")

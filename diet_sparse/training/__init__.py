@@ -9,7 +9,7 @@
     policy_model.py the TED dialogue policy model
     policy_trainer.py `train_policy`: stories -> examples -> fit -> a `Policy` (and save it)
 
-Loading and parsing (`diet_sparse.persistence`, `diet_sparse.nlu`) never import this package.
+Loading and parsing (`diet_sparse.persistence`, `diet_sparse.nlu.parser`) never import this package.
 
 The layers and the training loop are Keras 2 code. TensorFlow 2.15 (Python 3.11) brings Keras 2
 as `tf.keras`; from TensorFlow 2.16 on (Python 3.12 and 3.13) `tf.keras` is Keras 3 unless

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from diet_sparse.featurizer import FeaturizedBatch
+from diet_sparse.nlu.featurizer import FeaturizedBatch
 from diet_sparse.training.model import Batch
 
 

@@ -15,8 +15,8 @@ which carries the message's sentence features in and its sentence embedding out.
 Each head owns its weights and its loss, so `DIET.call` reads "project, encode, heads". With
 ``use_masked_language_model``, a training-only `MaskedLanguageModelHead` masks some input tokens
 before the encoder and learns to recover them; its weights are never saved. The prediction
-graph (`diet_sparse.onnx_graph`) computes the same outputs from the saved weights, whose names
-come from `diet_sparse.network`.
+graph (`diet_sparse.network.onnx_graph`) computes the same outputs from the saved weights,
+whose names come from `diet_sparse.network.weights`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from diet_sparse import network as names
 from diet_sparse.config import DIETConfig
-from diet_sparse.network import DIETWeights
-from diet_sparse.tagging import TAG_HEADS
+from diet_sparse.network import weights as names
+from diet_sparse.network.weights import TAG_HEADS, DIETWeights
 from diet_sparse.training.crf import crf_log_likelihood
 from diet_sparse.training.similarity import loss_options, sampled_softmax_loss
 from diet_sparse.training.transformer import (
@@ -79,9 +78,9 @@ class IntentHead(tf.keras.layers.Layer):
     """The sentence slot's encoding, embedded and compared by dot product with one learned
     embedding per intent; trained with a softmax over the true intent and sampled others.
 
-    With ``use_wide_path``, prediction adds the scores of the wide path (`diet_sparse.wide_path`:
-    a logistic regression on the message's bag of features, fitted apart) to the similarities;
-    the network trains without them.
+    With ``use_wide_path``, prediction adds the scores of the wide path
+    (`diet_sparse.network.wide_path`: a logistic regression on the message's bag of features,
+    fitted apart) to the similarities; the network trains without them.
 
     With ``hidden_layers_sizes.label``, as in Rasa, the intent embeddings are not a table but
     the output of dense layers (GELU, dropout) and a last dense layer to the embedding space,

@@ -15,8 +15,8 @@ active form), each a (B, T, F) tensor of 0/1 and slot values.
       -> dot product with every action's embedding          (B, A)
     actions (one-hot) -> Dense -> randomly connected encoding -> Dense -> action embeddings (A, E)
 
-The prediction graph (`diet_sparse.onnx_graph.build_ted_graph`) computes the same scores from
-the saved weights, whose names come from `diet_sparse.network`.
+The prediction graph (`diet_sparse.network.onnx_graph.build_ted_graph`) computes the same
+scores from the saved weights, whose names come from `diet_sparse.network.weights`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from diet_sparse import network as names
 from diet_sparse.config import TEDConfig
-from diet_sparse.network import ENCODED_ATTRIBUTES, LABEL, TURN_ATTRIBUTES, TEDWeights
+from diet_sparse.network import weights as names
+from diet_sparse.network.weights import ENCODED_ATTRIBUTES, LABEL, TURN_ATTRIBUTES, TEDWeights
 from diet_sparse.training.model import stored_name
 from diet_sparse.training.similarity import loss_options, sampled_softmax_loss
 from diet_sparse.training.transformer import (

@@ -14,13 +14,13 @@ import tensorflow as tf
 
 from diet_sparse import __version__
 from diet_sparse.config import ConfigLike, TEDConfig, as_config, rasa_config_report
-from diet_sparse.data import TrainingDataError
-from diet_sparse.dialogue_features import TurnFeaturizer, training_examples
-from diet_sparse.domain import Domain, load_domain
+from diet_sparse.dialogue.featurization import TurnFeaturizer, training_examples
+from diet_sparse.dialogue.policy import Policy
+from diet_sparse.dialogue.rules import lookup_for
 from diet_sparse.persistence import check_model_directory, save_policy
-from diet_sparse.policy import Policy
-from diet_sparse.rules import lookup_for
-from diet_sparse.stories import Story, load_stories, validate_stories
+from diet_sparse.rasa.domain import Domain, load_domain
+from diet_sparse.rasa.nlu_data import TrainingDataError
+from diet_sparse.rasa.stories import Story, load_stories, validate_stories
 from diet_sparse.training.policy_model import TED, DialogueBatch, dialogue_batch
 from diet_sparse.training.trainer import fit_epochs
 

@@ -16,18 +16,20 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from diet_sparse import __version__, wide_path
+from diet_sparse import __version__
 from diet_sparse.config import ConfigLike, DIETConfig, as_config, rasa_config_report
-from diet_sparse.data import TrainingData, TrainingDataError, load_training_data
-from diet_sparse.featurizer import Featurizer
-from diet_sparse.nlu import NLU
-from diet_sparse.persistence import check_model_directory, save
-from diet_sparse.tagging import (
+from diet_sparse.network import wide_path
+from diet_sparse.nlu.featurizer import Featurizer
+from diet_sparse.nlu.parser import NLU
+from diet_sparse.nlu.tagging import (
     TagVocabulary,
     attribute_tag_ids,
     entity_tag_ids,
     tag_vocabularies,
+    warn_about_entities_off_token_boundaries,
 )
+from diet_sparse.persistence import check_model_directory, save
+from diet_sparse.rasa.nlu_data import TrainingData, TrainingDataError, load_training_data
 from diet_sparse.training.batching import (
     balanced_order,
     batch_signature,
@@ -80,6 +82,7 @@ def train(
         data = load_training_data(data)
     if not data.examples:
         raise TrainingDataError("the training data holds no examples")
+    warn_about_entities_off_token_boundaries(data)
     intents = data.intents
     vocabularies = tag_vocabularies(data, config)
     if not vocabularies and not (config.intent_classification and len(intents) > 1):

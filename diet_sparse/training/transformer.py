@@ -3,7 +3,7 @@
 `RandomlyConnectedDense` is a Keras `Dense` whose kernel is multiplied by a fixed 0/1 mask.
 `TransformerEncoder` uses it for every projection, so one `connection_density` sets how many
 weights the encoder trains. `SparseToDense` projects sparse count features without densifying
-them. Constants and weight names come from `diet_sparse.network`, which the ONNX prediction
+them. Constants and weight names come from `diet_sparse.network.weights`, which the ONNX prediction
 graph reads too.
 """
 
@@ -14,9 +14,9 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from diet_sparse import network as names
 from diet_sparse.config import check_connection_density, check_heads_divide_size
-from diet_sparse.connectivity import (
+from diet_sparse.network import weights as names
+from diet_sparse.network.connectivity import (
     block_mask,
     block_offsets,
     encoder_blocks,
@@ -25,7 +25,7 @@ from diet_sparse.connectivity import (
     head_layout,
     to_blocks,
 )
-from diet_sparse.network import (
+from diet_sparse.network.weights import (
     ATTENTION_MASK_VALUE,
     FEED_FORWARD_FACTOR,
     LAYER_NORM_EPSILON,
@@ -153,7 +153,7 @@ class RandomlyConnectedDense(tf.keras.layers.Dense):
 
 
 class BlockConnectedDense(tf.keras.layers.Layer):
-    """A randomly connected layer with the block structure (`diet_sparse.connectivity`): it
+    """A randomly connected layer with the block structure (`diet_sparse.network.connectivity`): it
     computes only its connected blocks, on block-layout activations ``(B, rows, inputs / B) ->
     (B, rows, units / B)``.
 

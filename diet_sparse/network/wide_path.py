@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 import scipy.sparse
 
-from diet_sparse.network import INTENT_HEAD, WIDE_PATH, weight_path
+from diet_sparse.network.weights import INTENT_HEAD, WIDE_PATH, weight_path
 
 INVERSE_REGULARIZATION = 10.0  # LogisticRegression's C, as the TF-IDF baseline's
 MAX_ITERATIONS = 1000

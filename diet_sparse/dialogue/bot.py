@@ -15,13 +15,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from diet_sparse.dialogue_features import DialogueError
-from diet_sparse.domain import ACTION_DEFAULT_FALLBACK, ACTION_LISTEN, RETRIEVAL_SEPARATOR, Domain
-from diet_sparse.forms import FormStep, active_form, run_form, slots_from_message
-from diet_sparse.nlu import NLU
+from diet_sparse.dialogue.featurization import DialogueError
+from diet_sparse.dialogue.forms import FormStep, active_form, run_form, slots_from_message
+from diet_sparse.dialogue.policy import Policy
+from diet_sparse.dialogue.rules import RULE_POLICY_NAME
+from diet_sparse.nlu.parser import NLU
 from diet_sparse.persistence import ModelLoadError, load, load_policy
-from diet_sparse.policy import Policy
-from diet_sparse.rules import RULE_POLICY_NAME
+from diet_sparse.rasa.domain import (
+    ACTION_DEFAULT_FALLBACK,
+    ACTION_LISTEN,
+    RETRIEVAL_SEPARATOR,
+    Domain,
+)
 
 # Actions predicted for one message before the bot gives up and listens (Rasa's
 # max_number_of_predictions): a policy that never predicts action_listen cannot loop for ever.
@@ -450,9 +455,9 @@ def _score(scored: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m diet_sparse.bot --nlu DIR --policy DIR MESSAGE...``: print a conversation."""
+    """``python -m diet_sparse.dialogue.bot --nlu DIR --policy DIR MESSAGE...``: a conversation."""
     parser = argparse.ArgumentParser(
-        prog="python -m diet_sparse.bot",
+        prog="python -m diet_sparse.dialogue.bot",
         description="Send messages to an NLU model and a dialogue policy; print what happens.",
     )
     parser.add_argument("--nlu", required=True, help="NLU model directory (diet-sparse train)")

@@ -14,6 +14,8 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
+from diet_sparse.errors import RasaConfigError
+
 # Top-level keys of Rasa 3's config.yml; any of them marks a file as Rasa's.
 TOP_LEVEL_KEYS = ("recipe", "language", "assistant_id", "pipeline", "policies")
 RECIPE = "default.v1"
@@ -170,10 +172,6 @@ RULE_POLICIES = {
 NOT_IMPLEMENTED_POLICIES = {
     "UnexpecTEDIntentPolicy": "no unexpected-intent detection",
 }
-
-
-class RasaConfigError(ValueError):
-    """A Rasa config.yml that Rasa itself would not accept; the message names the entry."""
 
 
 @dataclass

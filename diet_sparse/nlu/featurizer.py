@@ -28,9 +28,9 @@ from diet_sparse.config import (
     check_featurizer_options,
     check_lexical_features,
 )
-from diet_sparse.data import LookupTable, TrainingData
-from diet_sparse.pretrained import SentenceEncoder, encoder_dimension, load_encoder
-from diet_sparse.tokenizer import Token, tokenize
+from diet_sparse.nlu.pretrained import SentenceEncoder, encoder_dimension, load_encoder
+from diet_sparse.nlu.tokenizer import Token, tokenize
+from diet_sparse.rasa.nlu_data import LookupTable, TrainingData
 
 # Messages featurized at a time: the (row, column) pairs of a batch take ~40 bytes each until
 # they are summed: 400 MB at once for SNIPS's 13,084 training messages, under 20 MB in chunks
@@ -343,7 +343,7 @@ class Featurizer:
         use_regex_features: one column per regex and per lookup table of the training data.
         lowercase: lower-case tokens for word, character and affix features.
         pretrained_encoder: also give each message a dense sentence vector from this encoder of
-            `diet_sparse.pretrained` (``FeaturizedBatch.dense``); needs the ``pretrained``
+            `diet_sparse.nlu.pretrained` (``FeaturizedBatch.dense``); needs the ``pretrained``
             extra, and is loaded when the featurizer is fitted or read back.
 
     Fitted attributes: ``word_vocabulary_``, ``char_vocabulary_``, ``lexical_vocabulary_``
@@ -351,7 +351,7 @@ class Featurizer:
     ``feature_blocks_`` (block name -> width, in column order) and ``n_features_``.
 
     Example:
-        >>> from diet_sparse.data import Example, RegexPattern, TrainingData
+        >>> from diet_sparse.rasa.nlu_data import Example, RegexPattern, TrainingData
         >>> data = TrainingData(
         ...     examples=[Example("book a table in Berlin", "book")],
         ...     regexes=[RegexPattern("number", r"\\d+")],
@@ -467,7 +467,7 @@ class Featurizer:
         """The columns of one block (``word``, ``char``, ``lexical`` or ``regex``).
 
         Example:
-            >>> from diet_sparse.data import Example, TrainingData
+            >>> from diet_sparse.rasa.nlu_data import Example, TrainingData
             >>> featurizer = Featurizer(lexical_features=[]).fit(TrainingData([Example("hi", "x")]))
             >>> featurizer.block_slice("char")
             slice(1, 10, None)
@@ -486,7 +486,7 @@ class Featurizer:
         ``lexical:<offset>:<feature>:<value>`` and ``regex:<pattern or lookup name>``.
 
         Example:
-            >>> from diet_sparse.data import Example, TrainingData
+            >>> from diet_sparse.rasa.nlu_data import Example, TrainingData
             >>> featurizer = Featurizer(char_ngram_min=2, char_ngram_max=2,
             ...                         lexical_features=[["title"]])
             >>> featurizer.fit(TrainingData([Example("Hi", "greet")])).get_feature_names_out()
@@ -517,7 +517,7 @@ class Featurizer:
         """Learn the vocabularies and patterns from ``data``'s examples, regexes and lookups.
 
         Example:
-            >>> from diet_sparse.data import Example, TrainingData
+            >>> from diet_sparse.rasa.nlu_data import Example, TrainingData
             >>> featurizer = Featurizer().fit(TrainingData([Example("hello there", "greet")]))
             >>> sorted(featurizer.word_vocabulary_)
             ['hello', 'there']
@@ -575,7 +575,7 @@ class Featurizer:
         """Fit on ``data`` and return the features of its examples' texts.
 
         Example:
-            >>> from diet_sparse.data import Example, TrainingData
+            >>> from diet_sparse.rasa.nlu_data import Example, TrainingData
             >>> batch = Featurizer().fit_transform(TrainingData([Example("hi there", "greet")]))
             >>> batch.offsets.tolist()
             [0, 3]
@@ -644,7 +644,7 @@ class Featurizer:
         non-empty match anywhere in the text. Words and n-grams unseen in training get no column.
 
         Example:
-            >>> from diet_sparse.data import Example, TrainingData
+            >>> from diet_sparse.rasa.nlu_data import Example, TrainingData
             >>> featurizer = Featurizer(use_char_features=False, lexical_features=[])
             >>> featurizer = featurizer.fit(TrainingData([Example("hello there", "greet")]))
             >>> featurizer.transform(["hello hello stranger"]).features.toarray()
@@ -788,7 +788,7 @@ class Featurizer:
 
         Example:
             >>> import json
-            >>> from diet_sparse.data import Example, TrainingData
+            >>> from diet_sparse.rasa.nlu_data import Example, TrainingData
             >>> featurizer = Featurizer().fit(TrainingData([Example("hi", "greet")]))
             >>> restored = Featurizer.from_json(json.loads(json.dumps(featurizer.to_json())))
             >>> restored.n_features_ == featurizer.n_features_

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from diet_sparse.domain import REQUESTED_SLOT, Domain, mapping_entity_key, values_for_mapping
+from diet_sparse.rasa.domain import REQUESTED_SLOT, Domain, mapping_entity_key, values_for_mapping
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ def slots_from_message(
         ``(slot, value)`` pairs, in the order the slots are declared.
 
     Example:
-        >>> from diet_sparse.domain import _example_domain_file, load_domain
-        >>> domain = load_domain(_example_domain_file())
+        >>> from diet_sparse.rasa.domain import example_domain_file, load_domain
+        >>> domain = load_domain(example_domain_file())
         >>> parse = {"intent": {"name": "book"}, "entities": [{"entity": "seat", "value": "aisle"}]}
         >>> slots_from_message(domain, "an aisle seat", parse)
         [('seat', 'aisle')]

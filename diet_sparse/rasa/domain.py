@@ -31,18 +31,18 @@ from typing import Any
 
 import yaml
 
-from diet_sparse.data import (
-    TrainingDataError,
-    TrainingDataWarning,
-    _check_top_level_keys,
-    _compose,
-    _describe,
-    _did_you_mean,
-    _fields,
-    _Item,
-    _line,
-    _yaml_files,
-    _yaml_value,
+from diet_sparse.errors import DomainError, TrainingDataWarning
+from diet_sparse.rasa.yaml_reading import (
+    Item,
+    check_top_level_keys,
+    compose,
+    describe,
+    did_you_mean,
+    is_null,
+    line_of,
+    mapping_fields,
+    yaml_files,
+    yaml_value,
 )
 
 # Rasa 3.0's DEFAULT_ACTION_NAMES (rasa/shared/core/constants.py) in its order, without the rule
@@ -278,7 +278,7 @@ class Domain:
         labels (Rasa's ``Domain.entity_states``).
 
         Example:
-            >>> domain = load_domain(_example_domain_file())
+            >>> domain = load_domain(example_domain_file())
             >>> domain.entity_states
             ['city', 'date', 'city#from', 'city#to']
         """
@@ -302,7 +302,7 @@ class Domain:
         """A name for each slot feature, ``<slot>_<index>``, in the order slots are declared.
 
         Example:
-            >>> load_domain(_example_domain_file()).slot_states
+            >>> load_domain(example_domain_file()).slot_states
             ['confirmed_0', 'confirmed_1', 'seat_0', 'seat_1', 'seat_2', 'seat_3']
         """
         return [
@@ -316,7 +316,7 @@ class Domain:
         """What can be an active loop: the forms and Rasa's default loops.
 
         Example:
-            >>> load_domain(_example_domain_file()).loop_names
+            >>> load_domain(example_domain_file()).loop_names
             ('booking_form', 'action_two_stage_fallback')
         """
         return tuple(self.forms) + DEFAULT_LOOPS
@@ -334,7 +334,7 @@ class Domain:
             ``(slot, value)`` pairs, in the order the slots are declared.
 
         Example:
-            >>> domain = load_domain(_example_domain_file())
+            >>> domain = load_domain(example_domain_file())
             >>> entities = [("seat", "aisle", None, None), ("city", "Rome", None, None)]
             >>> domain.slots_for_entities(entities)
             [('seat', 'aisle')]
@@ -358,7 +358,7 @@ class Domain:
         """The entity labels a policy sees with ``intent``; all of them for an unknown intent.
 
         Example:
-            >>> domain = load_domain(_example_domain_file())
+            >>> domain = load_domain(example_domain_file())
             >>> domain.entities_used_by("book"), domain.entities_used_by("greet")
             (('city', 'city#from', 'city#to', 'date'), ())
         """
@@ -400,7 +400,7 @@ def load_domain(paths: str | Path | Sequence[str | Path]) -> Domain:
             categorical slot's values, or an intent both uses and ignores an entity.
 
     Example:
-        >>> domain = load_domain(_example_domain_file())
+        >>> domain = load_domain(example_domain_file())
         >>> domain.intents
         ('greet', 'book', 'restart', 'back', 'out_of_scope', 'session_start', 'nlu_fallback')
         >>> domain.action_names[0], domain.action_names[12:]
@@ -409,12 +409,12 @@ def load_domain(paths: str | Path | Sequence[str | Path]) -> Domain:
         (('window', 'aisle', 'middle', '__other__'), [0.0, 1.0, 0.0, 0.0])
     """
     reader = _DomainReader()
-    files = _yaml_files(paths, "domain")
+    files = yaml_files(paths, "domain")
     for path in files:
         reader.read_file(path)
     if not reader.files_with_domain_keys:
         where = str(files[0]) if len(files) == 1 else f"any of the {len(files)} files"
-        raise TrainingDataError(
+        raise DomainError(
             f"no domain key in {where}; a domain file is a mapping with keys such as 'intents', "
             "'slots', 'responses' and 'actions'"
         )
@@ -442,24 +442,24 @@ class _DomainReader:
         self.files_with_domain_keys = 0
 
     def read_file(self, path: Path) -> None:
-        root = _compose(path)
+        root = compose(path)
         if root is None:
-            raise TrainingDataError(f"{path} is empty; a domain file is a mapping of domain keys")
-        fields = _fields(root, path, "the top level of the file")
+            raise DomainError(f"{path} is empty; a domain file is a mapping of domain keys")
+        fields = mapping_fields(root, path, "the top level of the file")
         for key_node, _ in root.value:
             if key_node.value == "templates":
-                raise TrainingDataError(
-                    f"unknown top-level key 'templates' in {path} (line {_line(key_node)}); Rasa "
+                raise DomainError(
+                    f"unknown top-level key 'templates' in {path} (line {line_of(key_node)}); Rasa "
                     "2 renamed it 'responses'"
                 )
-        _check_top_level_keys(root, path)
+        check_top_level_keys(root, path)
         if not set(fields) & (set(_DOMAIN_KEYS) - {"version"}):
             return  # an NLU, stories or rules file of the same project
         self.files_with_domain_keys += 1
         if "version" in fields and self.version is None:
-            self.version = str(_yaml_value(fields["version"]))
+            self.version = str(yaml_value(fields["version"]))
         for key, node in fields.items():
-            if _is_null(node) or key in ("version", "nlu", "stories", "rules"):
+            if is_null(node) or key in ("version", "nlu", "stories", "rules"):
                 continue
             if key == "intents":
                 self._read_intents(node, path)
@@ -467,7 +467,7 @@ class _DomainReader:
                 self._read_entities(node, path)
             elif key == "slots":
                 for name, slot_node, line in _named_fields(node, path, "'slots'"):
-                    slot = _read_slot(_Item(path, "slot", name, line), slot_node)
+                    slot = _read_slot(Item(path, "slot", name, line, DomainError), slot_node)
                     self._define(self.slots, "slot", name, slot, f"{path}:{line}")
             elif key == "responses":
                 self._read_responses(node, path)
@@ -491,14 +491,14 @@ class _DomainReader:
         if known is None:
             table[name] = (definition, source)
         elif known[0] != definition:
-            raise TrainingDataError(
+            raise DomainError(
                 f"{source}: {kind} {name!r} is defined differently at {known[1]}; a name can "
                 "have one definition only, so make them the same or remove one"
             )
 
     def _read_intents(self, node: yaml.Node, path: Path) -> None:
         for name, properties, item_node in _named_items(node, path, "'intents'", "an intent"):
-            item = _Item(path, "intent", name, _line(item_node))
+            item = Item(path, "intent", name, line_of(item_node), DomainError)
             use: bool | tuple = True
             ignore: tuple = ()
             if properties is not None:
@@ -511,7 +511,7 @@ class _DomainReader:
 
     def _read_entities(self, node: yaml.Node, path: Path) -> None:
         for name, properties, item_node in _named_items(node, path, "'entities'", "an entity"):
-            item = _Item(path, "entity", name, _line(item_node))
+            item = Item(path, "entity", name, line_of(item_node), DomainError)
             roles: tuple = ()
             groups: tuple = ()
             influences = True
@@ -530,34 +530,34 @@ class _DomainReader:
 
     def _read_responses(self, node: yaml.Node, path: Path) -> None:
         for name, variations_node, line in _named_fields(node, path, "'responses'"):
-            item = _Item(path, "response", name, line)
+            item = Item(path, "response", name, line, DomainError)
             if not isinstance(variations_node, yaml.SequenceNode) or not variations_node.value:
                 raise item.error(
                     "expected a list of variations such as '- text: Hello!', got "
-                    f"{_describe(variations_node)}",
-                    _line(variations_node),
+                    f"{describe(variations_node)}",
+                    line_of(variations_node),
                 )
             variations = []
             for variation in variations_node.value:
-                fields = _fields(variation, path, f"a variation of response {name!r}")
+                fields = mapping_fields(variation, path, f"a variation of response {name!r}")
                 text = fields.get("text")
-                if text is not None and not isinstance(_yaml_value(text), str):
-                    raise item.error(f"'text' must be text, got {_describe(text)}", _line(text))
-                variations.append(_yaml_value(variation))
+                if text is not None and not isinstance(yaml_value(text), str):
+                    raise item.error(f"'text' must be text, got {describe(text)}", line_of(text))
+                variations.append(yaml_value(variation))
             self._define(self.responses, "response", name, variations, item.source(line))
 
     def _read_forms(self, node: yaml.Node, path: Path) -> None:
         for name, form_node, line in _named_fields(node, path, "'forms'"):
-            item = _Item(path, "form", name, line)
+            item = Item(path, "form", name, line, DomainError)
             required: tuple[str, ...] = ()
-            if not _is_null(form_node):
+            if not is_null(form_node):
                 fields = _known_fields(form_node, item, _FORM_KEYS)
                 slots_node = fields.get("required_slots")
                 if isinstance(slots_node, yaml.MappingNode):  # Rasa 2: slot -> its mappings
                     required = tuple(key.value for key, _ in slots_node.value)
-                elif slots_node is not None and not _is_null(slots_node):
+                elif slots_node is not None and not is_null(slots_node):
                     required = tuple(_item_names(slots_node, item, "required_slots"))
-                if "ignored_intents" in fields and not _is_null(fields["ignored_intents"]):
+                if "ignored_intents" in fields and not is_null(fields["ignored_intents"]):
                     _item_names(fields["ignored_intents"], item, "ignored_intents")
             self._define(self.forms, "form", name, required, item.source(line))
 
@@ -571,7 +571,7 @@ class _DomainReader:
         for intent, ((use, ignore), source) in self.intents.items():
             for entity in (use if use is not True else ()) + ignore:
                 if entity not in entities:
-                    raise TrainingDataError(
+                    raise DomainError(
                         f"{source}: intent {intent!r}: entity {entity!r} in use_entities or "
                         f"ignore_entities is not declared under 'entities'"
                     )
@@ -588,7 +588,7 @@ class _DomainReader:
         for form, (required, source) in self.forms.items():
             for slot in required:
                 if slot not in slots:
-                    raise TrainingDataError(
+                    raise DomainError(
                         f"{source}: form {form!r}: required slot {slot!r} is not declared under "
                         "'slots'"
                     )
@@ -692,21 +692,21 @@ def _used_entities(
     return tuple(sorted(included - excluded))
 
 
-def _read_slot(item: _Item, node: yaml.Node) -> Slot:
+def _read_slot(item: Item, node: yaml.Node) -> Slot:
     name, path = item.name, item.path
-    if _is_null(node):
+    if is_null(node):
         raise item.error(f"no 'type'; add 'type:' with one of: {', '.join(SLOT_TYPES)}")
     fields = _known_fields(node, item, _SLOT_KEYS)
     if "type" not in fields:
         raise item.error(f"no 'type'; add 'type:' with one of: {', '.join(SLOT_TYPES)}")
-    slot_type = _yaml_value(fields["type"])
+    slot_type = yaml_value(fields["type"])
     if slot_type not in SLOT_TYPES:
         hint = ""
         if isinstance(slot_type, str) and ("unfeaturized" in slot_type or "." in slot_type):
             hint = " (an unfeaturized slot is 'type: any'; custom slot classes are not supported)"
         raise item.error(
             f"unknown type {slot_type!r}; expected one of: {', '.join(SLOT_TYPES)}{hint}",
-            _line(fields["type"]),
+            line_of(fields["type"]),
         )
     for key, only_for in (
         ("values", "categorical"),
@@ -714,7 +714,7 @@ def _read_slot(item: _Item, node: yaml.Node) -> Slot:
         ("max_value", "float"),
     ):
         if key in fields and slot_type != only_for:
-            raise item.error(f"'{key}' is only for {only_for} slots", _line(fields[key]))
+            raise item.error(f"'{key}' is only for {only_for} slots", line_of(fields[key]))
 
     influence = slot_type != "any"
     if "influence_conversation" in fields:
@@ -723,7 +723,7 @@ def _read_slot(item: _Item, node: yaml.Node) -> Slot:
             raise item.error(
                 "an 'any' slot cannot influence the conversation; set influence_conversation: "
                 "false or pick a type with features (text, bool, categorical, float, list)",
-                _line(fields["influence_conversation"]),
+                line_of(fields["influence_conversation"]),
             )
     values: tuple[str, ...] = ()
     if slot_type == "categorical":
@@ -733,10 +733,10 @@ def _read_slot(item: _Item, node: yaml.Node) -> Slot:
     if min_value >= max_value:
         raise item.error(
             f"min_value {min_value} must be smaller than max_value {max_value}",
-            _line(fields.get("min_value", fields.get("max_value", node))),
+            line_of(fields.get("min_value", fields.get("max_value", node))),
         )
     mappings = ()
-    if "mappings" in fields and not _is_null(fields["mappings"]):
+    if "mappings" in fields and not is_null(fields["mappings"]):
         mappings = _mappings(fields["mappings"], item)
     slot = Slot(
         name=name,
@@ -746,10 +746,10 @@ def _read_slot(item: _Item, node: yaml.Node) -> Slot:
         max_value=max_value,
         influence_conversation=influence,
         mappings=mappings,
-        initial_value=_yaml_value(fields["initial_value"]) if "initial_value" in fields else None,
+        initial_value=yaml_value(fields["initial_value"]) if "initial_value" in fields else None,
     )
     if slot.initial_value is not None:
-        line = _line(fields["initial_value"])
+        line = line_of(fields["initial_value"])
         try:
             slot.check_value(slot.initial_value)
         except ValueError as error:
@@ -779,25 +779,25 @@ def _warn_about_slot_value(slot: Slot, value: Any, where: str) -> None:
         )
 
 
-def _categorical_values(node: yaml.Node | None, item: _Item) -> tuple[str, ...]:
+def _categorical_values(node: yaml.Node | None, item: Item) -> tuple[str, ...]:
     """The declared values as text (Rasa compares them as text), then ``__other__``."""
     if node is None or not isinstance(node, yaml.SequenceNode) or not node.value:
-        got = "nothing" if node is None else _describe(node)
+        got = "nothing" if node is None else describe(node)
         raise item.error(
             f"a categorical slot needs 'values', a list of the values it can take; got {got}",
-            _line(node) if node is not None else None,
+            line_of(node) if node is not None else None,
         )
     values = []
     for value_node in node.value:
         if not isinstance(value_node, yaml.ScalarNode):
             raise item.error(
-                f"a value must be a scalar, got {_describe(value_node)}", _line(value_node)
+                f"a value must be a scalar, got {describe(value_node)}", line_of(value_node)
             )
-        value = _yaml_value(value_node)
+        value = yaml_value(value_node)
         if value is None:
             raise item.error(
                 "null is not a value (it means 'not set'); write \"null\" in quotes for the text",
-                _line(value_node),
+                line_of(value_node),
             )
         values.append(str(value))
     if OTHER_VALUE not in values:
@@ -805,46 +805,42 @@ def _categorical_values(node: yaml.Node | None, item: _Item) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _mappings(node: yaml.Node, item: _Item) -> tuple[dict, ...]:
+def _mappings(node: yaml.Node, item: Item) -> tuple[dict, ...]:
     if not isinstance(node, yaml.SequenceNode):
         raise item.error(
-            f"'mappings' must be a list such as '- type: from_entity', got {_describe(node)}",
-            _line(node),
+            f"'mappings' must be a list such as '- type: from_entity', got {describe(node)}",
+            line_of(node),
         )
     mappings = []
     for mapping in node.value:
-        fields = _fields(mapping, item.path, f"a mapping of slot {item.name!r}")
+        fields = mapping_fields(mapping, item.path, f"a mapping of slot {item.name!r}")
         if "type" not in fields:
-            raise item.error("a mapping needs a 'type', e.g. 'type: from_entity'", _line(mapping))
-        mappings.append(_yaml_value(mapping))
+            raise item.error("a mapping needs a 'type', e.g. 'type: from_entity'", line_of(mapping))
+        mappings.append(yaml_value(mapping))
     return tuple(mappings)
 
 
 # --- Small readers -------------------------------------------------------------------------------
 
 
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
-
-
-def _known_fields(node: yaml.Node, item: _Item, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
+def _known_fields(node: yaml.Node, item: Item, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
     """The fields of an item's mapping, after rejecting keys that are not ``allowed``."""
-    fields = _fields(node, item.path, f"{item.kind} {item.name!r}")
+    fields = mapping_fields(node, item.path, f"{item.kind} {item.name!r}")
     for key, value in fields.items():
         if key not in allowed:
             raise item.error(
-                f"unknown key {key!r}{_did_you_mean(key, allowed)}; allowed keys: "
+                f"unknown key {key!r}{did_you_mean(key, allowed)}; allowed keys: "
                 f"{', '.join(allowed)}",
-                _line(value),
+                line_of(value),
             )
     return fields
 
 
 def _name(node: yaml.Node, path: Path, what: str) -> str:
-    value = _yaml_value(node) if isinstance(node, yaml.ScalarNode) else None
+    value = yaml_value(node) if isinstance(node, yaml.ScalarNode) else None
     if not isinstance(value, str) or not value.strip():
-        raise TrainingDataError(
-            f"{path}:{_line(node)}: {what} must be a non-empty name, got {_describe(node)}"
+        raise DomainError(
+            f"{path}:{line_of(node)}: {what} must be a non-empty name, got {describe(node)}"
         )
     return value
 
@@ -852,15 +848,13 @@ def _name(node: yaml.Node, path: Path, what: str) -> str:
 def _names(node: yaml.Node, path: Path, where: str, what: str) -> list[tuple[str, int]]:
     """The names of a list, each with its line."""
     if not isinstance(node, yaml.SequenceNode):
-        raise TrainingDataError(
-            f"{path}:{_line(node)}: {where} must be a list, got {_describe(node)}"
-        )
-    return [(_name(entry, path, what), _line(entry)) for entry in node.value]
+        raise DomainError(f"{path}:{line_of(node)}: {where} must be a list, got {describe(node)}")
+    return [(_name(entry, path, what), line_of(entry)) for entry in node.value]
 
 
-def _item_names(node: yaml.Node, item: _Item, key: str) -> list[str]:
+def _item_names(node: yaml.Node, item: Item, key: str) -> list[str]:
     if not isinstance(node, yaml.SequenceNode):
-        raise item.error(f"'{key}' must be a list of names, got {_describe(node)}", _line(node))
+        raise item.error(f"'{key}' must be a list of names, got {describe(node)}", line_of(node))
     return [
         _name(entry, item.path, f"an entry of '{key}' of {item.kind} {item.name!r}")
         for entry in node.value
@@ -871,11 +865,11 @@ def _named_fields(node: yaml.Node, path: Path, where: str) -> list[tuple[str, ya
     """The entries of a mapping of names (``slots``, ``responses``, ``forms``): each name, its
     value, and the line of the name."""
     if not isinstance(node, yaml.MappingNode):
-        raise TrainingDataError(
-            f"{path}:{_line(node)}: {where} must be a mapping of names, got {_describe(node)}"
+        raise DomainError(
+            f"{path}:{line_of(node)}: {where} must be a mapping of names, got {describe(node)}"
         )
     return [
-        (_name(key, path, f"a name in {where}"), value, _line(key)) for key, value in node.value
+        (_name(key, path, f"a name in {where}"), value, line_of(key)) for key, value in node.value
     ]
 
 
@@ -884,22 +878,20 @@ def _named_items(
 ) -> list[tuple[str, yaml.Node | None, yaml.Node]]:
     """The entries of a list of ``name`` or ``name: {properties}`` (intents, entities)."""
     if not isinstance(node, yaml.SequenceNode):
-        raise TrainingDataError(
-            f"{path}:{_line(node)}: {where} must be a list, got {_describe(node)}"
-        )
+        raise DomainError(f"{path}:{line_of(node)}: {where} must be a list, got {describe(node)}")
     items = []
     for entry in node.value:
         if isinstance(entry, yaml.MappingNode):
             if len(entry.value) != 1:
-                raise TrainingDataError(
-                    f"{path}:{_line(entry)}: {what} with properties is one 'name: {{...}}' "
+                raise DomainError(
+                    f"{path}:{line_of(entry)}: {what} with properties is one 'name: {{...}}' "
                     f"mapping, got {len(entry.value)} keys"
                 )
             key, properties = entry.value[0]
             name = _name(key, path, what)
-            if _is_null(properties):
-                raise TrainingDataError(
-                    f"{path}:{_line(entry)}: {what} {name!r} is followed by ':' but has no "
+            if is_null(properties):
+                raise DomainError(
+                    f"{path}:{line_of(entry)}: {what} {name!r} is followed by ':' but has no "
                     "properties; remove the ':'"
                 )
             items.append((name, properties, entry))
@@ -911,48 +903,48 @@ def _named_items(
 def _action_names(node: yaml.Node, path: Path) -> list[tuple[str, int]]:
     """``actions``: names, or ``name: {send_domain: true}`` (the properties are not used)."""
     return [
-        (name, _line(entry))
+        (name, line_of(entry))
         for name, _, entry in _named_items(node, path, "'actions'", "an action")
     ]
 
 
-def _use_entities(node: yaml.Node, item: _Item) -> bool | tuple[str, ...]:
+def _use_entities(node: yaml.Node, item: Item) -> bool | tuple[str, ...]:
     """``true`` (all entities), ``false`` or an empty list (none), or a list of entities."""
     if isinstance(node, yaml.SequenceNode):
         return tuple(_item_names(node, item, "use_entities"))
-    value = _yaml_value(node)
+    value = yaml_value(node)
     if isinstance(value, bool) or value is None:
         return True if value else ()
     raise item.error(
-        f"'use_entities' must be true, false or a list of entities, got {_describe(node)}",
-        _line(node),
+        f"'use_entities' must be true, false or a list of entities, got {describe(node)}",
+        line_of(node),
     )
 
 
-def _bool(node: yaml.Node, item: _Item, key: str) -> bool:
-    value = _yaml_value(node)
+def _bool(node: yaml.Node, item: Item, key: str) -> bool:
+    value = yaml_value(node)
     if not isinstance(value, bool):
-        raise item.error(f"'{key}' must be true or false, got {_describe(node)}", _line(node))
+        raise item.error(f"'{key}' must be true or false, got {describe(node)}", line_of(node))
     return value
 
 
-def _number(node: yaml.Node, item: _Item, key: str) -> float:
-    value = _yaml_value(node)
+def _number(node: yaml.Node, item: Item, key: str) -> float:
+    value = yaml_value(node)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise item.error(f"'{key}' must be a number, got {_describe(node)}", _line(node))
+        raise item.error(f"'{key}' must be a number, got {describe(node)}", line_of(node))
     return float(value)
 
 
 def _mapping_value(node: yaml.Node, path: Path, key: str) -> dict:
     if not isinstance(node, yaml.MappingNode):
-        raise TrainingDataError(
-            f"{path}:{_line(node)}: '{key}' must be a mapping, got {_describe(node)}"
+        raise DomainError(
+            f"{path}:{line_of(node)}: '{key}' must be a mapping, got {describe(node)}"
         )
-    return _yaml_value(node)
+    return yaml_value(node)
 
 
 @functools.cache
-def _example_domain_file() -> Path:
+def example_domain_file() -> Path:
     """A small domain file for the docstring examples."""
     path = Path(tempfile.mkdtemp()) / "domain.yml"
     path.write_text(

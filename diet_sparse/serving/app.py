@@ -14,7 +14,7 @@ request, waits up to ``batch_window_ms`` for more (at most ``max_batch_size``), 
 ``concurrent_batches`` batches (one per CPU core by default) are parsed at the same time: while
 one is parsed, the next is collected and started on another core.
 
-`serve` prints nothing: it logs its start-up and shutdown lines to the ``diet_sparse.server``
+`serve` prints nothing: it logs its start-up and shutdown lines to the ``diet_sparse.serving.app``
 logger (``diet-sparse serve`` shows them on stderr) and raises `ServerStartError` (or
 `ConfigError`, for an option out of range) when it cannot start.
 """
@@ -48,11 +48,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from diet_sparse import __version__
 from diet_sparse.config import ConfigError
-from diet_sparse.data import TrainingDataError
-from diet_sparse.dialogue_features import DialogueError
-from diet_sparse.stories import events_from_tracker_json
-from diet_sparse.tracker_store import DEFAULT_FILE as DEFAULT_TRACKER_FILE
-from diet_sparse.tracker_store import TrackerStore, TrackerStoreError
+from diet_sparse.dialogue.featurization import DialogueError
+from diet_sparse.errors import ServerStartError, TrackerError
+from diet_sparse.rasa.stories import events_from_tracker_json
+from diet_sparse.serving.tracker_store import DEFAULT_FILE as DEFAULT_TRACKER_FILE
+from diet_sparse.serving.tracker_store import TrackerStore, TrackerStoreError
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def check_option(name: str, value: Any) -> None:
         >>> check_option("port", 70000)
         Traceback (most recent call last):
         ...
-        diet_sparse.config.ConfigError: port must be an integer in [0, 65535], got 70000
+        diet_sparse.errors.ConfigError: port must be an integer in [0, 65535], got 70000
     """
     if name == "auth_token":
         if value is not None and (not isinstance(value, str) or not value):
@@ -131,10 +131,6 @@ class ApiError(Exception):
         self.status = status
         self.error = error
         self.detail = detail
-
-
-class ServerStartError(RuntimeError):
-    """The server cannot start (model, policy, address); the message is the one line to show."""
 
 
 # --- request and response schemas (the OpenAPI document; bodies are checked by hand) ---------
@@ -581,7 +577,7 @@ def _predict(policy, events: list[Any]) -> dict[str, Any]:
     """
     try:
         read = events_from_tracker_json(events, policy.domain.initial_slot_values)
-    except TrainingDataError as error:  # "tracker event <index>: ...", the index in ``events``
+    except TrackerError as error:  # "tracker event <index>: ...", the index in ``events``
         raise ApiError(400, "invalid_event", str(error)) from None
     try:
         return policy.predict(read)
@@ -618,7 +614,7 @@ async def _in_conversation(function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(function, *args)
     except TrackerStoreError as error:
         raise ApiError(503, "tracker_store_unavailable", str(error)) from None
-    except TrainingDataError as error:
+    except TrackerError as error:
         raise ApiError(400, "invalid_event", str(error)) from None
     except DialogueError as error:
         raise ApiError(400, "not_in_domain", str(error)) from None
@@ -630,7 +626,7 @@ def _add_conversation_routes(
 ) -> None:  # fmt: skip
     """Rasa's REST channel and its tracker endpoints, over the conversations in ``store``;
     custom actions run on the action server ``actions`` (None: not run)."""
-    from diet_sparse.conversations import replace_events, respond, tracker_json
+    from diet_sparse.serving.conversations import replace_events, respond, tracker_json
 
     @app.post(
         WEBHOOK_PATH,
@@ -857,7 +853,7 @@ def create_app(
         return JSONResponse(result)
 
     if policy is not None and tracker_store is not None:
-        from diet_sparse.action_server import ActionServer
+        from diet_sparse.serving.action_server import ActionServer
 
         actions = ActionServer(action_endpoint) if action_endpoint else None
         _add_conversation_routes(app, nlu, policy, tracker_store, max_body_bytes,
@@ -913,7 +909,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _load_model(model_dir: str | Path):
-    from diet_sparse.nlu import limit_blas_threads
+    from diet_sparse.nlu.parser import limit_blas_threads
     from diet_sparse.persistence import ModelLoadError, load
 
     limit_blas_threads()  # this process only predicts
@@ -999,7 +995,7 @@ def serve(
     The options are checked, the address bound, and the policy and the model loaded (each
     making a first prediction, to warm up) before the server starts listening. Start-up and
     shutdown are logged at INFO (a warning when listening beyond this machine without a token)
-    to the ``diet_sparse.server`` logger; nothing is printed. With ``workers`` > 1, that many
+    to the ``diet_sparse.serving.app`` logger; nothing is printed. With ``workers`` > 1, that many
     processes, each with its own copy of the model and policy, share the port: Python runs one
     thread at a time per process, so more processes use more cores.
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from diet_sparse.domain import ACTION_LISTEN, ENTITY_LABEL_SEPARATOR, Domain
-from diet_sparse.network import TURN_ATTRIBUTES
-from diet_sparse.stories import (
+from diet_sparse.errors import DialogueError
+from diet_sparse.network.weights import TURN_ATTRIBUTES
+from diet_sparse.rasa.domain import ACTION_LISTEN, ENTITY_LABEL_SEPARATOR, Domain
+from diet_sparse.rasa.stories import (
     ActionExecuted,
     ActiveLoop,
     Event,
@@ -28,10 +29,6 @@ from diet_sparse.stories import (
     UserUttered,
     with_entity_slots,
 )
-
-
-class DialogueError(ValueError):
-    """Events a policy cannot featurize; the message names the event and what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +49,8 @@ def states_and_actions(events: Iterable[Event], domain: Domain) -> tuple[list[St
     is ``states_and_actions(...)`` of the whole conversation's `current_state`.
 
     Example:
-        >>> from diet_sparse.domain import _example_domain_file, load_domain
-        >>> domain = load_domain(_example_domain_file())
+        >>> from diet_sparse.rasa.domain import example_domain_file, load_domain
+        >>> domain = load_domain(example_domain_file())
         >>> events = [ActionExecuted("action_listen"), UserUttered("greet"),
         ...           ActionExecuted("utter_greet")]
         >>> states, actions = states_and_actions(events, domain)

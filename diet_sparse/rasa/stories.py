@@ -27,26 +27,26 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from diet_sparse.data import (
-    TrainingDataError,
-    TrainingDataWarning,
-    _check_top_level_keys,
-    _compose,
-    _describe,
-    _did_you_mean,
-    _fields,
-    _Item,
-    _line,
-    _yaml_files,
-    _yaml_value,
-    parse_markup,
-)
-from diet_sparse.domain import (
+from diet_sparse.errors import StoriesError, TrackerError, TrainingDataWarning
+from diet_sparse.rasa.domain import (
     ACTION_LISTEN,
     ENTITY_LABEL_SEPARATOR,
     OTHER_VALUE,
     RETRIEVAL_SEPARATOR,
     Domain,
+)
+from diet_sparse.rasa.nlu_data import parse_markup
+from diet_sparse.rasa.yaml_reading import (
+    Item,
+    check_top_level_keys,
+    compose,
+    describe,
+    did_you_mean,
+    is_null,
+    line_of,
+    mapping_fields,
+    yaml_files,
+    yaml_value,
 )
 
 # --- Events --------------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def load_stories(paths: str | Path | Sequence[str | Path]) -> list[Story]:
         TrainingDataWarning: An intent written with a leading ``/`` or as a retrieval intent.
 
     Example:
-        >>> stories = load_stories(_example_stories_file())
+        >>> stories = load_stories(example_stories_file())
         >>> [(story.name, story.is_rule) for story in stories]
         [('greet', False), ('book', False), ('book', False), ('say hello', True)]
         >>> [getattr(event, "name", None) or event.intent for event in stories[2].events]
@@ -222,7 +222,7 @@ def load_stories(paths: str | Path | Sequence[str | Path]) -> list[Story]:
         (Entity(type='city', value='Rome', role=None, group=None),)
     """
     parts: list[_Part] = []
-    files = _yaml_files(paths, "stories")
+    files = yaml_files(paths, "stories")
     files_with_stories = 0
     for path in files:
         found = _read_file(path)
@@ -231,7 +231,7 @@ def load_stories(paths: str | Path | Sequence[str | Path]) -> list[Story]:
             files_with_stories += 1
     if not files_with_stories:
         where = str(files[0]) if len(files) == 1 else f"any of the {len(files)} files"
-        raise TrainingDataError(
+        raise StoriesError(
             f"no 'stories' or 'rules' key in {where}; a stories file is a mapping with a "
             "'stories' list of items such as '- story: greet' (or 'rules' of '- rule: ...')"
         )
@@ -240,22 +240,22 @@ def load_stories(paths: str | Path | Sequence[str | Path]) -> list[Story]:
 
 def _read_file(path: Path) -> list[_Part] | None:
     """The stories and rules of one file; ``None`` if it has neither key."""
-    root = _compose(path)
+    root = compose(path)
     if root is None:
-        raise TrainingDataError(f"{path} is empty; a stories file has a 'stories' or 'rules' list")
-    fields = _fields(root, path, "the top level of the file")
-    _check_top_level_keys(root, path)
+        raise StoriesError(f"{path} is empty; a stories file has a 'stories' or 'rules' list")
+    fields = mapping_fields(root, path, "the top level of the file")
+    check_top_level_keys(root, path)
     if "stories" not in fields and "rules" not in fields:
         return None
     parts = []
     for kind, key in _PLURALS.items():
         node = fields.get(key)
-        if node is None or _is_null(node):
+        if node is None or is_null(node):
             continue
         if not isinstance(node, yaml.SequenceNode):
-            raise TrainingDataError(
-                f"{path}:{_line(node)}: '{key}' must be a list of items ('- {kind}: ...'), got "
-                f"{_describe(node)}"
+            raise StoriesError(
+                f"{path}:{line_of(node)}: '{key}' must be a list of items ('- {kind}: ...'), got "
+                f"{describe(node)}"
             )
         parts += [_read_item(item_node, path, kind) for item_node in node.value]
     return parts
@@ -264,40 +264,40 @@ def _read_file(path: Path) -> list[_Part] | None:
 def _read_item(node: yaml.Node, path: Path, kind: str) -> _Part:
     """One ``- story:`` or ``- rule:`` item."""
     allowed = _RULE_KEYS if kind == "rule" else _STORY_KEYS
-    fields = _fields(node, path, f"a {kind}")
+    fields = mapping_fields(node, path, f"a {kind}")
     if kind not in fields:
-        raise TrainingDataError(
-            f"{path}:{_line(node)}: an item of '{_PLURALS[kind]}' needs a '{kind}' key with "
+        raise StoriesError(
+            f"{path}:{line_of(node)}: an item of '{_PLURALS[kind]}' needs a '{kind}' key with "
             f"its name (keys found: {', '.join(fields)})"
         )
-    name = _yaml_value(fields[kind])
+    name = yaml_value(fields[kind])
     if not isinstance(name, str | int | float) or not str(name).strip():
-        raise TrainingDataError(
-            f"{path}:{_line(node)}: the {kind} name must be a non-empty string, got "
-            f"{_describe(fields[kind])}"
+        raise StoriesError(
+            f"{path}:{line_of(node)}: the {kind} name must be a non-empty string, got "
+            f"{describe(fields[kind])}"
         )
-    item = _Item(path, kind, str(name), _line(node))
+    item = Item(path, kind, str(name), line_of(node), StoriesError)
     for key, value in fields.items():
         if key not in allowed:
             raise item.error(
-                f"unknown key {key!r}{_did_you_mean(key, allowed)}; allowed keys: "
+                f"unknown key {key!r}{did_you_mean(key, allowed)}; allowed keys: "
                 f"{', '.join(allowed)}",
-                _line(value),
+                line_of(value),
             )
     steps = fields.get("steps")
     if (
         steps is None
-        or _is_null(steps)
+        or is_null(steps)
         or (isinstance(steps, yaml.SequenceNode) and not steps.value)
     ):
         raise item.error("has no steps; add 'steps:' with a list such as '- intent: greet'")
     if not isinstance(steps, yaml.SequenceNode):
-        raise item.error(f"'steps' must be a list of steps, got {_describe(steps)}", _line(steps))
+        raise item.error(f"'steps' must be a list of steps, got {describe(steps)}", line_of(steps))
 
     part = _Part(
         name=str(name),
         is_rule=kind == "rule",
-        source=f"{path}:{_line(node)}",
+        source=f"{path}:{line_of(node)}",
         steps=[],
         start_checkpoints=[],
         end_checkpoints=[],
@@ -315,7 +315,7 @@ def _read_item(node: yaml.Node, path: Path, kind: str) -> _Part:
                 raise item.error(
                     f"checkpoint {content.name!r} is in the middle of the {kind}; checkpoints "
                     f"are the first or the last steps (split the {kind} there)",
-                    _line(step_node),
+                    line_of(step_node),
                 )
         elif content:
             part.steps.append(content)
@@ -326,50 +326,50 @@ def _read_item(node: yaml.Node, path: Path, kind: str) -> _Part:
         part.condition = _read_condition(fields.get("condition"), item)
         for flag in ("conversation_start", "wait_for_user_input"):
             if flag in fields:
-                value = _yaml_value(fields[flag])
+                value = yaml_value(fields[flag])
                 if not isinstance(value, bool):
                     raise item.error(
-                        f"'{flag}' must be true or false, got {_describe(fields[flag])}",
-                        _line(fields[flag]),
+                        f"'{flag}' must be true or false, got {describe(fields[flag])}",
+                        line_of(fields[flag]),
                     )
                 setattr(part, flag, value)
-    if "metadata" in fields and not _is_null(fields["metadata"]):
-        part.metadata = _yaml_value(fields["metadata"])
+    if "metadata" in fields and not is_null(fields["metadata"]):
+        part.metadata = yaml_value(fields["metadata"])
         if not isinstance(part.metadata, dict):
             raise item.error(
-                f"'metadata' must be a mapping, got {_describe(fields['metadata'])}",
-                _line(fields["metadata"]),
+                f"'metadata' must be a mapping, got {describe(fields['metadata'])}",
+                line_of(fields["metadata"]),
             )
     return part
 
 
-def _read_step(node: yaml.Node, item: _Item) -> tuple[str, Any]:
+def _read_step(node: yaml.Node, item: Item) -> tuple[str, Any]:
     """A step's kind and what it holds: its alternatives (each a tuple of events) or, for a
     checkpoint, the ``_Checkpoint``."""
     if isinstance(node, yaml.ScalarNode):
         raise item.error(
             f"step {node.value!r} is not a mapping; write steps as '- action: ...' or "
             "'- intent: ...' ('...' rule snippets are not supported)",
-            _line(node),
+            line_of(node),
         )
-    fields = _fields(node, item.path, f"a step of {item.kind} {item.name!r}")
+    fields = mapping_fields(node, item.path, f"a step of {item.kind} {item.name!r}")
     step_kind = _step_kind(fields)
     if step_kind is None:
         key = next(iter(fields), "")
         raise item.error(
-            f"unknown step key {key!r}{_did_you_mean(key, _ALL_STEP_KEYS)}; a step is one of: "
+            f"unknown step key {key!r}{did_you_mean(key, _ALL_STEP_KEYS)}; a step is one of: "
             "intent (and/or user), or, action, bot, checkpoint, slot_was_set, active_loop",
-            _line(node),
+            line_of(node),
         )
     for key, value in fields.items():
         if key not in _STEP_KEYS[step_kind]:
             raise item.error(
                 f"a {step_kind} step cannot have the key {key!r}"
-                f"{_did_you_mean(key, _STEP_KEYS[step_kind])}; allowed keys: "
+                f"{did_you_mean(key, _STEP_KEYS[step_kind])}; allowed keys: "
                 f"{', '.join(_STEP_KEYS[step_kind])}",
-                _line(value),
+                line_of(value),
             )
-    source = f"{item.path}:{_line(node)}"
+    source = f"{item.path}:{line_of(node)}"
     if step_kind == "user":
         return step_kind, [(_user_uttered(fields, item, source),)]
     if step_kind == "or":
@@ -400,7 +400,7 @@ def _step_kind(fields: dict[str, yaml.Node]) -> str | None:
     return next((kind for kind in _STEP_KEYS if kind in fields), None)
 
 
-def _user_uttered(fields: dict[str, yaml.Node], item: _Item, source: str) -> UserUttered:
+def _user_uttered(fields: dict[str, yaml.Node], item: Item, source: str) -> UserUttered:
     intent = _intent(fields["intent"], item) if "intent" in fields else None
     text = None
     entities: tuple[Entity, ...] = ()
@@ -413,10 +413,10 @@ def _user_uttered(fields: dict[str, yaml.Node], item: _Item, source: str) -> Use
     return UserUttered(intent, entities, text, source=source)
 
 
-def _intent(node: yaml.Node, item: _Item) -> str:
+def _intent(node: yaml.Node, item: Item) -> str:
     """The intent of a step; ``/greet`` and retrieval intents ``faq/ask_x`` warn."""
     intent = _text(node, item, "intent").strip()
-    where = f"{item.path}:{_line(node)}: {item.kind} {item.name!r}"
+    where = f"{item.path}:{line_of(node)}: {item.kind} {item.name!r}"
     if intent.startswith("/"):
         _warn(
             f"{where}: intent {intent!r} starts with '/', which is not needed in stories; it is "
@@ -431,24 +431,24 @@ def _intent(node: yaml.Node, item: _Item) -> str:
         )
         intent = base
     if not intent:
-        raise item.error("empty intent name", _line(node))
+        raise item.error("empty intent name", line_of(node))
     return intent
 
 
-def _entities(node: yaml.Node, item: _Item) -> tuple[Entity, ...]:
+def _entities(node: yaml.Node, item: Item) -> tuple[Entity, ...]:
     """``entities``: ``- type: value`` (optional ``role``/``group`` keys), ``- {entity: type,
     value: ..., role: ..., group: ...}``, or ``- type``."""
     if not isinstance(node, yaml.SequenceNode):
-        raise item.error(f"'entities' must be a list, got {_describe(node)}", _line(node))
+        raise item.error(f"'entities' must be a list, got {describe(node)}", line_of(node))
     entities = []
     for entry in node.value:
-        if isinstance(entry, yaml.ScalarNode) and not _is_null(entry):
+        if isinstance(entry, yaml.ScalarNode) and not is_null(entry):
             entities.append(Entity(_text(entry, item, "entity"), ""))
             continue
-        written = _yaml_value(entry) if isinstance(entry, yaml.MappingNode) else None
+        written = yaml_value(entry) if isinstance(entry, yaml.MappingNode) else None
         if not written:
             raise item.error(
-                f"an entity is 'type: value' or a type name, got {_describe(entry)}", _line(entry)
+                f"an entity is 'type: value' or a type name, got {describe(entry)}", line_of(entry)
             )
         labels = {key: written.pop(key, None) for key in ("role", "group")}
         if set(written) == {"entity", "value"}:
@@ -459,54 +459,54 @@ def _entities(node: yaml.Node, item: _Item) -> tuple[Entity, ...]:
             raise item.error(
                 f"an entity is one 'type: value' pair (and optional role and group), got the "
                 f"keys {', '.join(map(str, written))}; list each entity on its own '- ' line",
-                _line(entry),
+                line_of(entry),
             )
         for key, label in [("type", entity_type), *labels.items()]:
             if label is not None and (not isinstance(label, str) or not label.strip()):
                 raise item.error(
-                    f"the entity {key} must be a non-empty string, got {label!r}", _line(entry)
+                    f"the entity {key} must be a non-empty string, got {label!r}", line_of(entry)
                 )
         entities.append(Entity(entity_type, value, labels["role"], labels["group"]))
     return tuple(entities)
 
 
-def _slot_events(node: yaml.Node, item: _Item) -> list[SlotSet]:
+def _slot_events(node: yaml.Node, item: Item) -> list[SlotSet]:
     """``slot_was_set``: ``- slot: value`` maps, or bare slot names (value ``True``)."""
     if not isinstance(node, yaml.SequenceNode):
         raise item.error(
-            f"'slot_was_set' must be a list such as '- slot: value', got {_describe(node)}",
-            _line(node),
+            f"'slot_was_set' must be a list such as '- slot: value', got {describe(node)}",
+            line_of(node),
         )
     events = []
     for entry in node.value:
-        source = f"{item.path}:{_line(entry)}"
+        source = f"{item.path}:{line_of(entry)}"
         if isinstance(entry, yaml.MappingNode):
             for key, value in entry.value:
                 name = _text(key, item, "slot")
-                events.append(SlotSet(name, _yaml_value(value), source=source))
-        elif isinstance(entry, yaml.ScalarNode) and not _is_null(entry):
+                events.append(SlotSet(name, yaml_value(value), source=source))
+        elif isinstance(entry, yaml.ScalarNode) and not is_null(entry):
             events.append(SlotSet(_text(entry, item, "slot"), True, source=source))
         else:
             raise item.error(
-                f"a 'slot_was_set' entry is 'slot: value' or a slot name, got {_describe(entry)}",
-                _line(entry),
+                f"a 'slot_was_set' entry is 'slot: value' or a slot name, got {describe(entry)}",
+                line_of(entry),
             )
     return events
 
 
-def _active_loop(node: yaml.Node, item: _Item, source: str) -> ActiveLoop:
-    if _is_null(node):
+def _active_loop(node: yaml.Node, item: Item, source: str) -> ActiveLoop:
+    if is_null(node):
         return ActiveLoop(None, source=source)
     return ActiveLoop(_text(node, item, "active_loop"), source=source)
 
 
-def _or_alternatives(node: yaml.Node, item: _Item) -> list[tuple[Event, ...]]:
+def _or_alternatives(node: yaml.Node, item: Item) -> list[tuple[Event, ...]]:
     """The alternatives of an ``or`` step: intent steps and ``slot_was_set`` steps."""
     if not isinstance(node, yaml.SequenceNode) or not node.value:
         raise item.error(
             f"'or' must be a list of alternative steps ('- intent: ...' or '- slot_was_set: "
-            f"...'), got {_describe(node)}",
-            _line(node),
+            f"...'), got {describe(node)}",
+            line_of(node),
         )
     alternatives = []
     for entry in node.value:
@@ -519,39 +519,37 @@ def _or_alternatives(node: yaml.Node, item: _Item) -> list[tuple[Event, ...]]:
             raise item.error(
                 "an 'or' alternative is an intent step ('- intent: ...') or a 'slot_was_set' "
                 f"step, got a {step_kind} step",
-                _line(entry),
+                line_of(entry),
             )
     return alternatives
 
 
-def _read_condition(node: yaml.Node | None, item: _Item) -> tuple[Event, ...]:
-    if node is None or _is_null(node):
+def _read_condition(node: yaml.Node | None, item: Item) -> tuple[Event, ...]:
+    if node is None or is_null(node):
         return ()
     if not isinstance(node, yaml.SequenceNode):
-        raise item.error(f"'condition' must be a list of steps, got {_describe(node)}", _line(node))
+        raise item.error(
+            f"'condition' must be a list of steps, got {describe(node)}", line_of(node)
+        )
     events: list[Event] = []
     for entry in node.value:
         step_kind, content = _read_step(entry, item)
         if step_kind not in ("slot_was_set", "active_loop"):
             raise item.error(
                 f"a condition is a 'slot_was_set' or 'active_loop' step, got a {step_kind} step",
-                _line(entry),
+                line_of(entry),
             )
         events += content[0]
     return tuple(events)
 
 
-def _text(node: yaml.Node, item: _Item, key: str) -> str:
-    value = _yaml_value(node) if isinstance(node, yaml.ScalarNode) else None
+def _text(node: yaml.Node, item: Item, key: str) -> str:
+    value = yaml_value(node) if isinstance(node, yaml.ScalarNode) else None
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)  # e.g. a story named 2019, a bot text "42"
     if not isinstance(value, str) or not value.strip():
-        raise item.error(f"'{key}' must be a non-empty string, got {_describe(node)}", _line(node))
+        raise item.error(f"'{key}' must be a non-empty string, got {describe(node)}", line_of(node))
     return value
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
 
 
 def _warn(message: str) -> None:
@@ -588,7 +586,7 @@ def _join_at_checkpoints(parts: list[_Part]) -> list[Story]:
                 for following, start in starting[part.is_rule, checkpoint.name]:
                     if following in path:
                         names = " > ".join(p.name for p in [*path, following])
-                        raise TrainingDataError(
+                        raise StoriesError(
                             f"{start.source}: checkpoint {checkpoint.name!r} leads in a circle "
                             f"({names}); stories joined at checkpoints must end somewhere"
                         )
@@ -603,7 +601,7 @@ def _join_at_checkpoints(parts: list[_Part]) -> list[Story]:
 
 def _checkpoint_error(part: _Part, checkpoint: _Checkpoint, verb: str, other_verb: str):
     kind = "rule" if part.is_rule else "story"
-    return TrainingDataError(
+    return StoriesError(
         f"{checkpoint.source}: {kind} {part.name!r}: checkpoint {checkpoint.name!r} {verb} it, "
         f"but no {kind} {other_verb} it; check the name or add the {kind} that "
         f"{other_verb.split()[0]} there"
@@ -659,8 +657,8 @@ def with_entity_slots(events: Iterable[Event], domain: Domain) -> tuple[Event, .
     trains on stories needs them. Trackers from Rasa already hold them.
 
     Example:
-        >>> from diet_sparse.domain import _example_domain_file, load_domain
-        >>> domain = load_domain(_example_domain_file())
+        >>> from diet_sparse.rasa.domain import example_domain_file, load_domain
+        >>> domain = load_domain(example_domain_file())
         >>> with_entity_slots([UserUttered("book", (Entity("seat", "aisle"),))], domain)[1:]
         (SlotSet(name='seat', value='aisle'),)
     """
@@ -700,13 +698,13 @@ def validate_stories(stories: Sequence[Story], domain: Domain) -> None:
             or two stories take different actions after the same history.
 
     Example:
-        >>> from diet_sparse.domain import _example_domain_file, load_domain
-        >>> domain = load_domain(_example_domain_file())
-        >>> stories = load_stories(_example_stories_file())
+        >>> from diet_sparse.rasa.domain import example_domain_file, load_domain
+        >>> domain = load_domain(example_domain_file())
+        >>> stories = load_stories(example_stories_file())
         >>> validate_stories(stories, domain)
         Traceback (most recent call last):
         ...
-        diet_sparse.data.TrainingDataError: ...: story 'book': step 'action: utter_ask_date': \
+        diet_sparse.errors.StoriesError: ...: story 'book': step 'action: utter_ask_date': \
 action 'utter_ask_date' is not in the domain; declare it under 'actions' or 'responses'
     """
     warned: set[str] = set()
@@ -724,7 +722,7 @@ action 'utter_ask_date' is not in the domain; declare it under 'actions' or 'res
                         warned.add(message)
                         warnings.warn(message, TrainingDataWarning, stacklevel=2)
                 else:
-                    raise TrainingDataError(f"{location}: {problem}")
+                    raise StoriesError(f"{location}: {problem}")
     _warn_about_conflicts(stories, domain)
 
 
@@ -734,13 +732,13 @@ def _domain_problem(event: Event, domain: Domain) -> str | None:
         if event.intent is not None and event.intent not in domain.intents:
             return (
                 f"intent {event.intent!r} is not in the domain"
-                f"{_did_you_mean(event.intent, domain.intents)}; declare it under 'intents'"
+                f"{did_you_mean(event.intent, domain.intents)}; declare it under 'intents'"
             )
         for entity in event.entities:
             if entity.type not in domain.entities:
                 return (
                     f"entity {entity.type!r} is not in the domain"
-                    f"{_did_you_mean(entity.type, domain.entities)}; declare it under 'entities'"
+                    f"{did_you_mean(entity.type, domain.entities)}; declare it under 'entities'"
                 )
             for label, declared in (("role", domain.roles), ("group", domain.groups)):
                 value = getattr(entity, label)
@@ -753,7 +751,7 @@ def _domain_problem(event: Event, domain: Domain) -> str | None:
         if event.name is not None and event.name not in domain.action_names:
             return (
                 f"action {event.name!r} is not in the domain"
-                f"{_did_you_mean(event.name, domain.action_names)}; declare it under 'actions' "
+                f"{did_you_mean(event.name, domain.action_names)}; declare it under 'actions' "
                 "or 'responses'"
             )
     elif isinstance(event, SlotSet):
@@ -761,7 +759,7 @@ def _domain_problem(event: Event, domain: Domain) -> str | None:
         if slot is None:
             return (
                 f"slot {event.name!r} is not in the domain"
-                f"{_did_you_mean(event.name, list(domain.slots))}; declare it under 'slots'"
+                f"{did_you_mean(event.name, list(domain.slots))}; declare it under 'slots'"
             )
         try:
             slot.check_value(event.value)
@@ -784,7 +782,7 @@ def _domain_problem(event: Event, domain: Domain) -> str | None:
     elif event.name is not None and event.name not in domain.loop_names:
         return (
             f"active loop {event.name!r} is not a form of the domain"
-            f"{_did_you_mean(event.name, domain.loop_names)}; declare it under 'forms'"
+            f"{did_you_mean(event.name, domain.loop_names)}; declare it under 'forms'"
         )
     return None
 
@@ -898,7 +896,7 @@ def events_from_tracker_json(
         The events, in order.
 
     Raises:
-        TrainingDataError: An event is malformed; the message names its index and what is wrong.
+        TrackerError: An event is malformed; the message names its index and what is wrong.
 
     Example:
         >>> events_from_tracker_json([
@@ -914,13 +912,13 @@ group=None),), text='to Rome'), SlotSet(name='city', value='Rome')]
     """
     if isinstance(events, dict):
         if not isinstance(events.get("events"), list):
-            raise TrainingDataError("a tracker must have an 'events' list")
+            raise TrackerError("a tracker must have an 'events' list")
         events = events["events"]
     read: list[Event] = []
     for index, event in enumerate(events):
         where = f"tracker event {index}"
         if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-            raise TrainingDataError(
+            raise TrackerError(
                 f"{where}: expected a mapping with an 'event' type such as 'user' or 'action', "
                 f"got {event!r}"
             )
@@ -947,26 +945,22 @@ group=None),), text='to Rome'), SlotSet(name='city', value='Rome')]
             elif isinstance(text, str):
                 read.append(ActionExecuted(None, text))  # an end-to-end bot text
             else:
-                raise TrainingDataError(
-                    f"{where}: an action event needs a 'name' string, got {event!r}"
-                )
+                raise TrackerError(f"{where}: an action event needs a 'name' string, got {event!r}")
         elif kind == "slot":
             if not isinstance(event.get("name"), str):
-                raise TrainingDataError(
-                    f"{where}: a slot event needs a 'name' string, got {event!r}"
-                )
+                raise TrackerError(f"{where}: a slot event needs a 'name' string, got {event!r}")
             read.append(SlotSet(event["name"], event.get("value")))
         elif kind in ("active_loop", "form"):
             name = event.get("name")
             if name is not None and not isinstance(name, str):
-                raise TrainingDataError(
+                raise TrackerError(
                     f"{where}: an active_loop event's 'name' is a form name or null, got {name!r}"
                 )
             read.append(ActiveLoop(name))
         else:
             known = _READ_TRACKER_EVENTS + _RESETTING_TRACKER_EVENTS + _SKIPPED_TRACKER_EVENTS
-            raise TrainingDataError(
-                f"{where}: unknown event type {kind!r}{_did_you_mean(kind, known)}; expected one "
+            raise TrackerError(
+                f"{where}: unknown event type {kind!r}{did_you_mean(kind, known)}; expected one "
                 f"of: {', '.join(known)}"
             )
     return read
@@ -975,16 +969,16 @@ group=None),), text='to Rome'), SlotSet(name='city', value='Rome')]
 def _tracker_user(event: dict, where: str) -> UserUttered:
     parse_data = event.get("parse_data") or {}
     if not isinstance(parse_data, dict):
-        raise TrainingDataError(f"{where}: 'parse_data' must be a mapping, got {parse_data!r}")
+        raise TrackerError(f"{where}: 'parse_data' must be a mapping, got {parse_data!r}")
     intent = parse_data.get("intent") or {}
     if not isinstance(intent, dict) or not isinstance(intent.get("name"), str | None):
-        raise TrainingDataError(
+        raise TrackerError(
             f"{where}: 'parse_data.intent' must be a mapping with a 'name', got {intent!r}"
         )
     entities = []
     for entity in parse_data.get("entities") or []:
         if not isinstance(entity, dict) or not isinstance(entity.get("entity"), str):
-            raise TrainingDataError(
+            raise TrackerError(
                 f"{where}: an entity of 'parse_data.entities' must be a mapping with an 'entity' "
                 f"name, got {entity!r}"
             )
@@ -1006,7 +1000,7 @@ def _drop_back_to(event_type: type, events: list[Event]) -> None:
 
 
 @functools.cache
-def _example_stories_file() -> Path:
+def example_stories_file() -> Path:
     """A small stories file for the docstring examples."""
     path = Path(tempfile.mkdtemp()) / "stories.yml"
     path.write_text(

@@ -21,13 +21,10 @@ from pathlib import Path
 
 import yaml
 
+from diet_sparse.errors import EndpointsError
+
 REST_CHANNEL = "rest"  # the name of Rasa's REST channel in credentials.yml
 REST_WEBHOOK = "/webhooks/rest/webhook"
-
-
-class CredentialsError(ValueError):
-    """A credentials.yml that cannot be read: the message names the file and, where YAML
-    says, the line."""
 
 
 @dataclass(frozen=True)
@@ -59,23 +56,23 @@ def read_credentials(path: str | Path) -> Channels:
     an empty file lists none).
 
     Raises:
-        CredentialsError: the file cannot be read, is not YAML, or is not such a mapping.
+        EndpointsError: the file cannot be read, is not YAML, or is not such a mapping.
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise CredentialsError(f"{path}: cannot read it: {error}") from None
+        raise EndpointsError(f"{path}: cannot read it: {error}") from None
     try:
         values = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise CredentialsError(f"{path}{line}: invalid YAML: {problem}") from None
+        raise EndpointsError(f"{path}{line}: invalid YAML: {problem}") from None
     if values is None:
         return Channels(rest=False, unsupported=())
     if not isinstance(values, dict):
-        raise CredentialsError(
+        raise EndpointsError(
             f"{path}: expected a mapping of channel names to their settings "
             f"(such as 'rest:'), got {type(values).__name__}"
         )

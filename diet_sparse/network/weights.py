@@ -15,8 +15,6 @@ from typing import Any
 import numpy as np
 
 from diet_sparse.config import DIETConfig
-from diet_sparse.pretrained import encoder_dimension
-from diet_sparse.tagging import TAG_HEADS
 
 # --- arithmetic both networks do -----------------------------------------------------------
 LAYER_NORM_EPSILON = 1e-6
@@ -42,9 +40,14 @@ FINAL_NORM = "final_norm"
 INTENT_HEAD = "intent_head"
 SENTENCE_EMBEDDING = "sentence_embedding"
 INTENT_EMBEDDINGS = "intent_embeddings"
-WIDE_PATH = "wide_path"  # the intent head's logistic regression (`diet_sparse.wide_path`)
+WIDE_PATH = "wide_path"  # the intent head's logistic regression (`diet_sparse.network.wide_path`)
 LOGITS = "logits"
 TRANSITIONS = "transitions"
+# The entity heads a model can have, in the order role and group heads see the entity head.
+TAG_HEADS = ("entity", "role", "group")
+# The length of each pretrained encoder's sentence vector (`diet_sparse.nlu.pretrained`), known
+# without its package installed: the network's input width depends on it.
+ENCODER_DIMENSIONS = {"minilm-l6": 384}
 
 
 def encoder_block_name(index: int) -> str:
@@ -187,7 +190,7 @@ def encoder_input_width(config: DIETConfig) -> int:
         >>> encoder_input_width(DIETConfig(dense_dimension=128, pretrained_encoder="minilm-l6"))
         512
     """
-    extra = encoder_dimension(config.pretrained_encoder) if config.pretrained_encoder else 0
+    extra = ENCODER_DIMENSIONS[config.pretrained_encoder] if config.pretrained_encoder else 0
     return config.dense_dimension + extra
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from diet_sparse.bot import Bot, applied_events, slot_values
-from diet_sparse.tracker_store import TrackerStore
+from diet_sparse.dialogue.bot import Bot, applied_events, slot_values
+from diet_sparse.serving.tracker_store import TrackerStore
 
 REST_CHANNEL = "rest"
 

@@ -31,7 +31,7 @@ same reports as `test` for the pooled test-fold predictions (each message is tes
 
 Reports of an earlier run in the same ``out`` that this run does not write (a role report when
 the new test data has no roles) are removed, so the directory never mixes two runs. Nothing
-here prints: progress goes to the ``diet_sparse.evaluation`` logger, and `format_summary` /
+here prints: progress goes to the ``diet_sparse.evaluation.nlu`` logger, and `format_summary` /
 `format_cross_validation` make the tables that ``diet-sparse test`` prints.
 """
 
@@ -47,14 +47,14 @@ from typing import Any
 import numpy as np
 
 from diet_sparse.config import ConfigError
-from diet_sparse.data import (
+from diet_sparse.persistence import check_output_directory, write_json
+from diet_sparse.rasa.nlu_data import (
     Example,
     TrainingData,
     TrainingDataError,
     TrainingDataWarning,
     load_training_data,
 )
-from diet_sparse.persistence import check_output_directory, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def intent_report(examples: Sequence[Example], results: Sequence[dict]) -> dict[
     """Per-intent precision, recall, F1 and support, plus accuracy and macro/weighted averages.
 
     Example:
-        >>> from diet_sparse.data import Example
+        >>> from diet_sparse.rasa.nlu_data import Example
         >>> report = intent_report(
         ...     [Example("hi", "greet"), Example("bye", "goodbye")],
         ...     [{"intent": {"name": "greet"}}, {"intent": {"name": "greet"}}],
@@ -300,7 +300,7 @@ def fallback_report(examples: Sequence[Example], results: Sequence[dict]) -> lis
         >>> rows[1]["accuracy_of_the_rest"]
         1.0
     """
-    from diet_sparse.nlu import FALLBACK_INTENT, fallback_confidence
+    from diet_sparse.nlu.parser import FALLBACK_INTENT, fallback_confidence
 
     ranked = []
     for result in results:
@@ -393,7 +393,7 @@ def write_results(evaluation: dict[str, Any], out: str | Path) -> list[Path]:
     Returns:
         The paths written (see the module docstring for what each file holds).
     """
-    from diet_sparse.plots import plot_confidence_histogram, plot_confusion_matrix
+    from diet_sparse.evaluation.plots import plot_confidence_histogram, plot_confusion_matrix
 
     out = check_output_directory(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -499,7 +499,7 @@ def check_folds(folds: Any) -> int:
         >>> check_folds(1)
         Traceback (most recent call last):
         ...
-        diet_sparse.config.ConfigError: folds must be an integer >= 2, got 1
+        diet_sparse.errors.ConfigError: folds must be an integer >= 2, got 1
     """
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ConfigError(f"folds must be an integer >= 2, got {folds!r}")
@@ -521,7 +521,7 @@ def cross_validate(
     warning. Standard deviations are those of the population of folds (``numpy.std``).
 
     ``folds``, the config, ``out`` and the data are all checked before the first fold trains.
-    Each fold's start is logged (INFO, logger ``diet_sparse.evaluation``); nothing is printed.
+    Each fold's start is logged (INFO, logger ``diet_sparse.evaluation.nlu``); nothing is printed.
 
     Args:
         data_paths: YAML files / directories, a `TrainingData` or a list of `Example`.
@@ -538,7 +538,7 @@ def cross_validate(
     Raises:
         ConfigError: ``folds`` is not an integer >= 2, or the config is invalid.
         TrainingDataError: the data cannot be read, or has too few examples for ``folds``.
-        FileExistsError, PermissionError: ``out`` cannot be a directory or cannot be written.
+        OutputDirectoryError, OutputPermissionError: ``out`` cannot be a directory or written.
 
     Example:
         >>> summary = cross_validate("data/", "configs/tiny.yml", 3, "cv")  # doctest: +SKIP

@@ -28,6 +28,8 @@ import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from diet_sparse.errors import TrackerStoreError
+
 DEFAULT_FILE = "tracker.db"
 SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for another one
 
@@ -43,10 +45,6 @@ EVENTS = sa.Table(
     sa.Column("action_name", sa.String(255)),
     sa.Column("data", sa.Text),
 )
-
-
-class TrackerStoreError(RuntimeError):
-    """The tracker store cannot be opened or used; the message is one line to show."""
 
 
 @dataclass

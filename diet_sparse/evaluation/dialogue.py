@@ -25,7 +25,7 @@ directory:
 Files of an earlier run in the same ``out`` that this run does not write (a
 ``successful_test_stories.yml``) are removed; the reports of ``diet-sparse test`` (NLU) are left
 alone, so both can share a results directory, as in Rasa. Nothing here prints: progress goes to
-the ``diet_sparse.core_evaluation`` logger, and `format_core_summary` makes the table that
+the ``diet_sparse.evaluation.dialogue`` logger, and `format_core_summary` makes the table that
 ``diet-sparse test core`` prints.
 """
 
@@ -40,11 +40,11 @@ from typing import Any
 
 import yaml
 
-from diet_sparse.data import TrainingDataError, TrainingDataWarning
-from diet_sparse.dialogue_features import DialogueError, story_states_and_actions
+from diet_sparse.dialogue.featurization import DialogueError, story_states_and_actions
+from diet_sparse.dialogue.policy import POLICY_NAME, Policy
 from diet_sparse.persistence import check_output_directory, write_json
-from diet_sparse.policy import POLICY_NAME, Policy
-from diet_sparse.stories import (
+from diet_sparse.rasa.nlu_data import TrainingDataError, TrainingDataWarning
+from diet_sparse.rasa.stories import (
     ActionExecuted,
     ActiveLoop,
     Entity,
@@ -314,7 +314,7 @@ def write_core_results(
     Returns:
         The paths written (see the module docstring for what each file holds).
     """
-    from diet_sparse.plots import plot_confusion_matrix
+    from diet_sparse.evaluation.plots import plot_confusion_matrix
 
     out = check_output_directory(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -372,7 +372,7 @@ def test_core(
         The evaluation of `evaluate_policy`.
 
     Raises:
-        FileExistsError, PermissionError: ``out`` cannot be a directory or cannot be written.
+        OutputDirectoryError, OutputPermissionError: ``out`` cannot be a directory or written.
         TrainingDataError: the stories cannot be read, use what the policy's domain lacks, or
             hold no story.
         ModelLoadError: ``policy_dir`` is not a policy directory (or is damaged).

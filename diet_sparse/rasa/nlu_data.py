@@ -10,28 +10,26 @@ The types below are the contract the rest of the package relies on.
 
 from __future__ import annotations
 
-import difflib
 import json
-import os
 import re
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from diet_sparse.tokenizer import tokenize
-
-
-class TrainingDataError(ValueError):
-    """Training data that cannot be used; the message names the file, the item and the fix."""
-
-
-class TrainingDataWarning(UserWarning):
-    """Training data that can be used but is probably not what the user meant."""
+from diet_sparse.errors import TrainingDataError, TrainingDataWarning
+from diet_sparse.rasa.yaml_reading import (
+    Item,
+    check_top_level_keys,
+    compose,
+    describe,
+    line_of,
+    mapping_fields,
+    yaml_files,
+)
 
 
 @dataclass(frozen=True)
@@ -271,26 +269,6 @@ def _check_entity_name(name: str) -> None:
         )
 
 
-# --- YAML files ----------------------------------------------------------------------------------
-
-# Every top-level key of a Rasa 3 project's YAML files: NLU data, stories and rules, and the
-# domain. A project's data/ folder mixes them in any way, so each reader (this one for ``nlu``,
-# ``domain.py`` and ``stories.py`` for theirs) skips the others' keys and rejects only unknown ones.
-RASA_TOP_LEVEL_KEYS = (
-    "version",
-    "nlu",
-    "stories",
-    "rules",
-    "intents",
-    "entities",
-    "slots",
-    "responses",
-    "actions",
-    "forms",
-    "e2e_actions",
-    "session_config",
-    "config",
-)
 # The key naming an item's kind, and every key an item of that kind may have.
 _ITEM_KEYS = {
     "intent": ("examples", "intent", "metadata"),
@@ -299,8 +277,6 @@ _ITEM_KEYS = {
     "lookup": ("examples", "lookup"),
 }
 _LISTED_EXAMPLE_KEYS = ("metadata", "text")
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is much faster
-_SCALAR_CONSTRUCTOR = yaml.SafeLoader("")  # turns one composed scalar node into its value
 
 
 def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData:
@@ -332,8 +308,9 @@ def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData
             training data; the message names the file, the line, the item and the fix.
 
     Warns:
-        TrainingDataWarning: The same text is an example of two intents, an intent has fewer
-            than 2 examples, or an entity span does not start and end on token boundaries.
+        TrainingDataWarning: The same text is an example of two intents, or an intent has fewer
+            than 2 examples. (Entity spans off token boundaries are NLU's check:
+            ``diet_sparse.nlu.tagging.warn_about_entities_off_token_boundaries``.)
 
     Example:
         >>> data = load_training_data("data/")  # doctest: +SKIP
@@ -341,7 +318,7 @@ def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData
         (['affirm', 'book_flight'], 202)
     """
     reader = _Reader()
-    files = _yaml_files(paths)
+    files = yaml_files(paths)
     for path in files:
         reader.read_file(path)
     if not reader.files_with_nlu:
@@ -353,54 +330,6 @@ def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData
     return reader.finish()
 
 
-def _yaml_files(
-    paths: str | Path | Sequence[str | Path], what: str = "training data"
-) -> list[Path]:
-    """The files that ``paths`` names, directories expanded, each file once."""
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    if not paths:
-        raise TrainingDataError(f"no {what} paths given; pass a YAML file or a directory")
-    files: list[Path] = []
-    for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()
-            )
-            if not found:
-                raise TrainingDataError(f"directory {path} contains no .yml or .yaml files")
-            files += found
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise TrainingDataError(f"{what} path {path} does not exist")
-    unique = {file.resolve(): file for file in reversed(files)}  # first mention wins
-    return list(reversed(unique.values()))
-
-
-def _compose(path: Path) -> yaml.Node | None:
-    """Parse a file into YAML nodes, which keep the line each value was written on."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise TrainingDataError(
-            f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8"
-        ) from None
-    try:
-        return yaml.compose(text, Loader=_YAML_LOADER)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        position = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        context = f" ({error.context})" if error.context else ""
-        raise TrainingDataError(
-            f"{where}: invalid YAML{position}: {error.problem}{context}"
-        ) from None
-    except yaml.YAMLError as error:
-        raise TrainingDataError(f"{path}: invalid YAML: {error}") from None
-
-
 def _nlu_items(root: yaml.Node | None, path: Path) -> list[yaml.Node] | None:
     """The items of the file's ``nlu`` list after checking the file's top level; ``None`` for a
     file without ``nlu`` (a domain, stories or rules file of the same project)."""
@@ -409,100 +338,20 @@ def _nlu_items(root: yaml.Node | None, path: Path) -> list[yaml.Node] | None:
             f"{path} is empty; a training data file is a mapping with an 'nlu' list of items "
             "such as '- intent: greet'"
         )
-    fields = _fields(root, path, "the top level of the file")
-    _check_top_level_keys(root, path)
+    fields = mapping_fields(root, path, "the top level of the file")
+    check_top_level_keys(root, path)
     if "nlu" not in fields:
         return None
     nlu = fields["nlu"]
     if not isinstance(nlu, yaml.SequenceNode):
         raise TrainingDataError(
-            f"{path}:{_line(nlu)}: 'nlu' must be a list of items ('- intent: ...'), got "
-            f"{_describe(nlu)}"
+            f"{path}:{line_of(nlu)}: 'nlu' must be a list of items ('- intent: ...'), got "
+            f"{describe(nlu)}"
         )
     return nlu.value
 
 
-def _check_top_level_keys(root: yaml.MappingNode, path: Path) -> None:
-    """Reject a top-level key that no Rasa file has; each reader then takes its own keys."""
-    for key_node, _ in root.value:
-        key = key_node.value
-        if key not in RASA_TOP_LEVEL_KEYS:
-            raise TrainingDataError(
-                f"unknown top-level key {key!r} in {path} (line {_line(key_node)})"
-                f"{_did_you_mean(key, RASA_TOP_LEVEL_KEYS)}; expected one of: "
-                f"{', '.join(RASA_TOP_LEVEL_KEYS)}"
-            )
-
-
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or nothing if none is close."""
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _fields(node: yaml.Node, path: Path, what: str) -> dict[str, yaml.Node]:
-    """The keys and value nodes of a mapping node; ``what`` names it in errors."""
-    if not isinstance(node, yaml.MappingNode):
-        raise TrainingDataError(
-            f"{path}:{_line(node)}: {what} must be a mapping, got {_describe(node)}"
-        )
-    fields: dict[str, yaml.Node] = {}
-    for key_node, value_node in node.value:
-        if not isinstance(key_node, yaml.ScalarNode):
-            raise TrainingDataError(
-                f"{path}:{_line(key_node)}: {what} has a key that is {_describe(key_node)}"
-            )
-        if key_node.value in fields:
-            raise TrainingDataError(
-                f"{path}:{_line(key_node)}: {what} has the key {key_node.value!r} twice"
-            )
-        fields[key_node.value] = value_node
-    return fields
-
-
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-def _yaml_value(node: yaml.Node) -> Any:
-    """The Python value of a node, with booleans as Rasa's YAML 1.2 reader sees them: only
-    ``true`` and ``false`` (any case) are booleans, ``yes``, ``no``, ``on``, ``off`` are text."""
-    if isinstance(node, yaml.SequenceNode):
-        return [_yaml_value(item) for item in node.value]
-    if isinstance(node, yaml.MappingNode):
-        return {_yaml_value(key): _yaml_value(value) for key, value in node.value}
-    if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
-        return node.value
-    return _SCALAR_CONSTRUCTOR.construct_document(node)
-
-
-def _describe(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    return "nothing" if node.tag.endswith(":null") else f"the value {node.value!r}"
-
-
 # --- NLU items -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Item:
-    """An item of a file's ``nlu`` list, for error messages: "file:line: intent 'greet': ..."."""
-
-    path: Path
-    kind: str
-    name: str
-    line: int
-
-    def source(self, line: int) -> str:
-        return f"{self.path}:{line}"
-
-    def error(self, problem: str, line: int | None = None) -> TrainingDataError:
-        return TrainingDataError(
-            f"{self.path}:{line or self.line}: {self.kind} {self.name!r}: {problem}"
-        )
 
 
 class _Reader:
@@ -517,7 +366,7 @@ class _Reader:
         self.files_with_nlu = 0
 
     def read_file(self, path: Path) -> None:
-        items = _nlu_items(_compose(path), path)
+        items = _nlu_items(compose(path), path)
         if items is None:
             return  # a domain, stories or rules file: nothing for NLU
         self.files_with_nlu += 1
@@ -547,7 +396,7 @@ class _Reader:
             lookups=[LookupTable(name, tuple(elements)) for name, elements in self.lookups.items()],
         )
 
-    def _read_intent(self, item: _Item, fields: dict[str, yaml.Node]) -> None:
+    def _read_intent(self, item: Item, fields: dict[str, yaml.Node]) -> None:
         intent_metadata = _metadata(fields.get("metadata"), item, item.line)
         examples_node = fields["examples"]
         if isinstance(examples_node, yaml.SequenceNode):
@@ -563,7 +412,6 @@ class _Reader:
                 metadata=_merge_metadata(intent_metadata, example_metadata),
                 source=item.source(line),
             )
-            _warn_about_entities_off_token_boundaries(example)
             for entity in entities:
                 self._add_synonym(plain[entity.start : entity.end], entity.value, example.source)
             self.examples.append(example)
@@ -583,14 +431,14 @@ class _Reader:
         self.synonym_sources.setdefault(key, source)
 
 
-def _item(node: yaml.Node, path: Path) -> tuple[_Item, dict[str, yaml.Node]]:
+def _item(node: yaml.Node, path: Path) -> tuple[Item, dict[str, yaml.Node]]:
     """Check an ``nlu`` item's keys; return what it is and its value nodes."""
-    fields = _fields(node, path, "an nlu item")
+    fields = mapping_fields(node, path, "an nlu item")
     kinds = [kind for kind in _ITEM_KEYS if kind in fields]
     if len(kinds) != 1:
         found = ", ".join(kinds) if kinds else "none of them"
         raise TrainingDataError(
-            f"{path}:{_line(node)}: an nlu item needs exactly one of the keys "
+            f"{path}:{line_of(node)}: an nlu item needs exactly one of the keys "
             f"{', '.join(_ITEM_KEYS)}; found {found} (keys: {', '.join(fields)})"
         )
     kind = kinds[0]
@@ -598,32 +446,32 @@ def _item(node: yaml.Node, path: Path) -> tuple[_Item, dict[str, yaml.Node]]:
     name = name_node.value if isinstance(name_node, yaml.ScalarNode) else ""
     if not name.strip():
         raise TrainingDataError(
-            f"{path}:{_line(node)}: the {kind} name must be a non-empty string, got "
-            f"{_describe(name_node)}"
+            f"{path}:{line_of(node)}: the {kind} name must be a non-empty string, got "
+            f"{describe(name_node)}"
         )
-    item = _Item(path, kind, name, _line(node))
+    item = Item(path, kind, name, line_of(node))
     unknown = [key for key in fields if key not in _ITEM_KEYS[kind]]
     if unknown:
         raise item.error(
             f"unknown key {unknown[0]!r}; allowed keys: {', '.join(_ITEM_KEYS[kind])}",
-            _line(fields[unknown[0]]),
+            line_of(fields[unknown[0]]),
         )
     if "examples" not in fields:
         raise item.error("no 'examples'; add an 'examples: |' block of '- ' lines")
     return item, fields
 
 
-def _block_examples(node: yaml.Node, item: _Item) -> list[tuple[str, int]]:
+def _block_examples(node: yaml.Node, item: Item) -> list[tuple[str, int]]:
     """The ``- text`` lines of an ``examples: |`` block, each with its line in the file."""
     if not isinstance(node, yaml.ScalarNode):
         allowed = "a block string of '- ' lines"
         if item.kind == "intent":
             allowed += " or a list of {text: ..., metadata: ...} mappings"
-        raise item.error(f"'examples' must be {allowed}, got {_describe(node)}", _line(node))
+        raise item.error(f"'examples' must be {allowed}, got {describe(node)}", line_of(node))
     # Lines of a literal block ("|") sit one below the other after the "|"; other scalar styles
     # fold lines together, so only the line where they start is known.
     literal = node.style == "|"
-    first_line = _line(node) + (1 if literal else 0)
+    first_line = line_of(node) + (1 if literal else 0)
     examples = []
     for offset, raw_line in enumerate(node.value.split("\n")):
         line = first_line + offset if literal else first_line
@@ -644,26 +492,28 @@ def _block_examples(node: yaml.Node, item: _Item) -> list[tuple[str, int]]:
     return examples
 
 
-def _listed_examples(node: yaml.SequenceNode, item: _Item) -> list[tuple[str, int, dict | None]]:
+def _listed_examples(node: yaml.SequenceNode, item: Item) -> list[tuple[str, int, dict | None]]:
     """The entries of a list of ``{text: ..., metadata: ...}`` examples, with their lines."""
     if item.kind != "intent":
-        raise item.error("'examples' must be a block string of '- ' lines, got a list", _line(node))
+        raise item.error(
+            "'examples' must be a block string of '- ' lines, got a list", line_of(node)
+        )
     examples = []
     for entry in node.value:
-        fields = _fields(entry, item.path, f"an example of intent {item.name!r}")
+        fields = mapping_fields(entry, item.path, f"an example of intent {item.name!r}")
         unknown = [key for key in fields if key not in _LISTED_EXAMPLE_KEYS]
         if unknown:
             raise item.error(
                 f"example has unknown key {unknown[0]!r}; allowed keys: "
                 f"{', '.join(_LISTED_EXAMPLE_KEYS)}",
-                _line(fields[unknown[0]]),
+                line_of(fields[unknown[0]]),
             )
         text_node = fields.get("text")
         if text_node is None:
-            raise item.error("example has no 'text'", _line(entry))
+            raise item.error("example has no 'text'", line_of(entry))
         if not isinstance(text_node, yaml.ScalarNode):
-            raise item.error(f"'text' must be a string, got {_describe(text_node)}", _line(entry))
-        line = _line(text_node) + (1 if text_node.style == "|" else 0)
+            raise item.error(f"'text' must be a string, got {describe(text_node)}", line_of(entry))
+        line = line_of(text_node) + (1 if text_node.style == "|" else 0)
         text = text_node.value.strip()
         if not text:
             raise item.error("empty example text", line)
@@ -673,12 +523,12 @@ def _listed_examples(node: yaml.SequenceNode, item: _Item) -> list[tuple[str, in
     return examples
 
 
-def _metadata(node: yaml.Node | None, item: _Item, line: int) -> dict | None:
+def _metadata(node: yaml.Node | None, item: Item, line: int) -> dict | None:
     if node is None:
         return None
     metadata = yaml.SafeLoader("").construct_document(node)
     if metadata is not None and not isinstance(metadata, dict):
-        raise item.error(f"'metadata' must be a mapping, got {_describe(node)}", line)
+        raise item.error(f"'metadata' must be a mapping, got {describe(node)}", line)
     return metadata
 
 
@@ -688,7 +538,7 @@ def _merge_metadata(intent_metadata: dict | None, example_metadata: dict | None)
     return {**(intent_metadata or {}), **(example_metadata or {})}
 
 
-def _check_regex(pattern: str, item: _Item, line: int) -> None:
+def _check_regex(pattern: str, item: Item, line: int) -> None:
     try:
         re.compile(pattern)
     except re.error as error:
@@ -704,24 +554,6 @@ def _check_regex(pattern: str, item: _Item, line: int) -> None:
 
 def _warn(message: str) -> None:
     warnings.warn(message, TrainingDataWarning, stacklevel=3)
-
-
-def _warn_about_entities_off_token_boundaries(example: Example) -> None:
-    """Entities are predicted per token, so a span cutting through a token cannot be learned."""
-    tokens = tokenize(example.text)
-    starts = {token.start for token in tokens}
-    ends = {token.end for token in tokens}
-    for entity in example.entities:
-        if entity.start in starts and entity.end in ends:
-            continue
-        span = example.text[entity.start : entity.end]
-        overlapping = [t.text for t in tokens if t.start < entity.end and t.end > entity.start]
-        _warn(
-            f"{example.source}: entity {entity.entity!r} span {span!r} in example "
-            f"{example.text!r} does not start and end on token boundaries (tokens there: "
-            f"{overlapping}); entities are predicted for whole tokens, so put the brackets "
-            "around whole words"
-        )
 
 
 def _warn_about_texts_of_several_intents(examples: list[Example]) -> None:

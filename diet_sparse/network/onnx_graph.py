@@ -2,7 +2,8 @@
 
 This is the only forward pass that prediction runs; training's Keras model
 (`diet_sparse.training.model`) is the other definition of the same network, and tests check
-that both compute the same outputs. Constants and weight names come from `diet_sparse.network`.
+that both compute the same outputs. Constants and weight names come from
+`diet_sparse.network.weights`.
 
 For a 10-token message the network is about 18 M multiply-adds in matrices of 11 rows.
 numpy's OpenBLAS runs such thin products at about a third of ONNX Runtime's speed (MLAS), and
@@ -27,16 +28,16 @@ import onnxruntime
 import scipy.sparse
 from onnx import TensorProto, helper, numpy_helper
 
-from diet_sparse import network as names
 from diet_sparse.config import DIETConfig
-from diet_sparse.connectivity import (
+from diet_sparse.network import weights as names
+from diet_sparse.network.connectivity import (
     block_offsets,
     encoder_blocks,
     gather_indices,
     head_layout,
     to_blocks,
 )
-from diet_sparse.network import (
+from diet_sparse.network.weights import (
     ATTENTION_MASK_VALUE,
     ENCODED_ATTRIBUTES,
     LABEL,
@@ -48,7 +49,7 @@ from diet_sparse.network import (
     sinusoidal_positions,
     weight_path,
 )
-from diet_sparse.wide_path import wide_scores
+from diet_sparse.network.wide_path import wide_scores
 
 OPSET = 17  # the first with LayerNormalization
 

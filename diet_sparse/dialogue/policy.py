@@ -12,17 +12,17 @@ from typing import Any
 import numpy as np
 
 from diet_sparse.config import TEDConfig
-from diet_sparse.dialogue_features import (
+from diet_sparse.dialogue.featurization import (
     DialogueError,
     State,
     TurnFeaturizer,
     conversation_states,
 )
-from diet_sparse.domain import Domain
-from diet_sparse.network import TEDWeights
-from diet_sparse.onnx_graph import OnnxTED
-from diet_sparse.rules import RULE_POLICY_NAME, DialogueLookup
-from diet_sparse.stories import Event, events_from_tracker_json
+from diet_sparse.dialogue.rules import RULE_POLICY_NAME, DialogueLookup
+from diet_sparse.network.onnx_graph import OnnxTED
+from diet_sparse.network.weights import TEDWeights
+from diet_sparse.rasa.domain import Domain
+from diet_sparse.rasa.stories import Event, events_from_tracker_json
 
 POLICY_NAME = "TEDPolicy"  # what Rasa calls the policy in its prediction results
 

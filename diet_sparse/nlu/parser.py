@@ -17,11 +17,11 @@ import numpy as np
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from diet_sparse.config import DIETConfig
-from diet_sparse.crf_decoding import CRFDecoder
-from diet_sparse.featurizer import Featurizer
-from diet_sparse.network import DIETWeights
-from diet_sparse.onnx_graph import OnnxDIET
-from diet_sparse.tagging import TagVocabulary, comma_breaks, decode_entity_tags, span_attribute
+from diet_sparse.network.onnx_graph import OnnxDIET
+from diet_sparse.network.weights import DIETWeights
+from diet_sparse.nlu.crf_decoding import CRFDecoder
+from diet_sparse.nlu.featurizer import Featurizer
+from diet_sparse.nlu.tagging import TagVocabulary, comma_breaks, decode_entity_tags, span_attribute
 
 EXTRACTOR = "DIETClassifier"
 FALLBACK_INTENT = "nlu_fallback"  # Rasa's FallbackClassifier's intent

@@ -24,20 +24,15 @@ from typing import Any
 
 import yaml
 
-from diet_sparse.conversations import tracker_json
-from diet_sparse.data import TrainingDataError
-from diet_sparse.domain import Domain
-from diet_sparse.stories import events_from_tracker_json
+from diet_sparse.errors import ActionServerError, TrackerError
+from diet_sparse.rasa.domain import Domain
+from diet_sparse.rasa.stories import events_from_tracker_json
+from diet_sparse.serving.conversations import tracker_json
 
 logger = logging.getLogger(__name__)
 
 RASA_VERSION = "3.6.0"  # the Rasa version the action server is told it talks to
 DEFAULT_TIMEOUT = 10.0  # seconds one action may take
-
-
-class ActionServerError(RuntimeError):
-    """A custom action that did not run: the server could not be reached, failed, or sent
-    what is not Rasa's answer. The message names the action and the endpoint."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +106,7 @@ class ActionServer:
             raise ActionServerError(f"{where}: 'events' and 'responses' must be lists")
         try:
             events_from_tracker_json(returned)  # every event one the policy can read
-        except TrainingDataError as error:
+        except TrackerError as error:
             raise ActionServerError(f"{where}: returned {error}") from None
         if not all(isinstance(item, dict) for item in responses):
             raise ActionServerError(f"{where}: every response must be a JSON object")

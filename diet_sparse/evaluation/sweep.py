@@ -9,7 +9,7 @@ Rasa's figures of randomly connected layers.
 
 Nothing here prints: each finished point goes to the ``on_point`` callback (``diet-sparse sweep``
 prints it with `format_point`, and the summary with `format_smallest`), other progress to the
-``diet_sparse.sweep`` logger.
+``diet_sparse.evaluation.sweep`` logger.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 
 from diet_sparse.config import ConfigError, DIETConfig, TEDConfig, resolve_config
-from diet_sparse.data import Example, TrainingData, TrainingDataError, load_training_data
+from diet_sparse.dialogue.rules import TED_ALONE
+from diet_sparse.errors import OutputDirectoryError
 from diet_sparse.persistence import check_output_directory, write_json
-from diet_sparse.rules import TED_ALONE
+from diet_sparse.rasa.nlu_data import Example, TrainingData, TrainingDataError, load_training_data
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class SweepKind:
 
 
 def _nlu_point(config, training_data, test_data, progress) -> tuple[dict, dict]:
-    from diet_sparse.evaluation import evaluate
+    from diet_sparse.evaluation.nlu import evaluate
     from diet_sparse.training import train as train_model  # TensorFlow: now it is needed
 
     started = time.perf_counter()
@@ -71,7 +72,7 @@ def _nlu_point(config, training_data, test_data, progress) -> tuple[dict, dict]:
 
 
 def _policy_point(config, training_data, test_data, progress) -> tuple[dict, dict]:
-    from diet_sparse.core_evaluation import evaluate_policy
+    from diet_sparse.evaluation.dialogue import evaluate_policy
     from diet_sparse.training import train_policy  # TensorFlow: now it is needed
 
     domain, stories = training_data
@@ -130,7 +131,7 @@ def check_argument(name: str, value: Any) -> None:
         >>> check_argument("sizes", 0)
         Traceback (most recent call last):
         ...
-        diet_sparse.config.ConfigError: sweep: transformer_size must be an integer >= 1, got 0
+        diet_sparse.errors.ConfigError: sweep: transformer_size must be an integer >= 1, got 0
     """
     if name in CONFIG_ARGUMENTS:
         # one attention head: `attention_heads` chooses the heads of each size
@@ -202,8 +203,8 @@ def sweep(
     Raises:
         ConfigError: an argument or a point's config is not allowed.
         TrainingDataError: the training or test data cannot be read.
-        FileExistsError: ``out`` is a file, or holds a sweep made with other settings.
-        PermissionError: ``out`` cannot be written.
+        OutputDirectoryError: ``out`` is a file, or holds a sweep made with other settings.
+        OutputPermissionError: ``out`` cannot be written.
 
     Example:
         >>> rows = sweep("configs/default.yml", train=["train.yml"], test=["test.yml"],
@@ -212,7 +213,7 @@ def sweep(
         ...              )  # doctest: +SKIP
         >>> print(format_smallest(rows))  # doctest: +SKIP
     """
-    from diet_sparse.evaluation import load_test_data
+    from diet_sparse.evaluation.nlu import load_test_data
 
     if subsample is not None:
         check_argument("subsample", subsample)
@@ -280,8 +281,8 @@ def sweep_core(
         >>> rows = sweep_core(None, "domain.yml", "train_stories.yml", "test_stories.yml",
         ...                   sizes=[8, 16, 32], repeats=3, out="sweep_ted")  # doctest: +SKIP
     """
-    from diet_sparse.domain import load_domain
-    from diet_sparse.stories import load_stories, validate_stories
+    from diet_sparse.rasa.domain import load_domain
+    from diet_sparse.rasa.stories import load_stories, validate_stories
 
     domain_paths = _paths(domain, "domain")
     train_paths, test_paths = _paths(train, "train"), _paths(test, "test")
@@ -544,7 +545,7 @@ def read_rows(path: str | Path, kind: SweepKind = NLU) -> list[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8") as file:
         reader = csv.DictReader(file)
         if tuple(reader.fieldnames or ()) != kind.columns:
-            raise FileExistsError(
+            raise OutputDirectoryError(
                 f"{path} has columns {reader.fieldnames}, expected {list(kind.columns)}; "
                 "move it away or choose another output directory"
             )
@@ -563,7 +564,7 @@ def plot_rows(
 ) -> list[Path]:
     """Draw the kind's plots (``sweep_intent.png`` and ``sweep_entity.png`` for NLU) in
     ``out`` from sweep rows."""
-    from diet_sparse.plots import METRIC_LABELS, plot_sweep
+    from diet_sparse.evaluation.plots import METRIC_LABELS, plot_sweep
 
     return [
         plot_sweep(rows, metric, Path(out) / name, f"{dataset_name}: {METRIC_LABELS[metric]}")
@@ -597,7 +598,7 @@ def _check_settings(path: Path, settings: dict[str, Any], resuming: bool) -> Non
                 if recorded.get("config", {}).get(key) != settings["config"].get(key)
             )
             detail = f" (config keys: {', '.join(config_keys)})" if config_keys else ""
-            raise FileExistsError(
+            raise OutputDirectoryError(
                 f"{path.parent} holds a sweep made with other settings: {', '.join(changed)} "
                 f"differ{detail}; choose another output directory to start a new sweep"
             )

@@ -7,6 +7,7 @@ spans are the entity's.
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,12 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from diet_sparse.config import DIETConfig
-from diet_sparse.data import EntityAnnotation, TrainingData
-from diet_sparse.tokenizer import Token
+from diet_sparse.nlu.tokenizer import Token, tokenize
+from diet_sparse.rasa.nlu_data import EntityAnnotation, TrainingData, TrainingDataWarning
 
 OUTSIDE = "O"
-# The entity heads a model can have, in the order role and group heads see the entity head.
-TAG_HEADS = ("entity", "role", "group")
 
 
 @dataclass(frozen=True)
@@ -91,6 +90,29 @@ class TagVocabulary:
             cached = {tag: i for i, tag in enumerate(self.tags)}
             object.__setattr__(self, "_cached_ids", cached)
         return cached
+
+
+def warn_about_entities_off_token_boundaries(data: TrainingData) -> None:
+    """Warn of each entity span that cuts through a token: entities are predicted per token, so
+    such a span cannot be learned (a `TrainingDataWarning` naming the example's file and line).
+    """
+    for example in data.examples:
+        tokens = tokenize(example.text)
+        starts = {token.start for token in tokens}
+        ends = {token.end for token in tokens}
+        for entity in example.entities:
+            if entity.start in starts and entity.end in ends:
+                continue
+            span = example.text[entity.start : entity.end]
+            overlapping = [t.text for t in tokens if t.start < entity.end and t.end > entity.start]
+            warnings.warn(
+                f"{example.source}: entity {entity.entity!r} span {span!r} in example "
+                f"{example.text!r} does not start and end on token boundaries (tokens there: "
+                f"{overlapping}); entities are predicted for whole tokens, so put the brackets "
+                "around whole words",
+                TrainingDataWarning,
+                stacklevel=2,
+            )
 
 
 def tag_vocabularies(data: TrainingData, config: DIETConfig) -> dict[str, TagVocabulary]:
@@ -206,7 +228,7 @@ def comma_breaks(
     mapping of entity type to value (types not listed are split). None when nothing can break.
 
     Example:
-        >>> from diet_sparse.tokenizer import tokenize
+        >>> from diet_sparse.nlu.tokenizer import tokenize
         >>> text = "avocado, tofu and Allee 5, Berlin"
         >>> breaks = comma_breaks(text, tokenize(text), {"address": False})
         >>> breaks("ingredient", 1), breaks("address", 5), breaks("ingredient", 2)

@@ -36,10 +36,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from diet_sparse.data import TrainingDataError
-from diet_sparse.dialogue_features import State, states_and_actions, story_states_and_actions
-from diet_sparse.domain import Domain
-from diet_sparse.stories import (
+from diet_sparse.dialogue.featurization import State, states_and_actions, story_states_and_actions
+from diet_sparse.rasa.domain import Domain
+from diet_sparse.rasa.nlu_data import TrainingDataError
+from diet_sparse.rasa.stories import (
     ActionExecuted,
     ActiveLoop,
     SlotSet,
@@ -208,10 +208,10 @@ def build_lookup(
             message names both.
 
     Example:
-        >>> from diet_sparse.domain import _example_domain_file, load_domain
-        >>> from diet_sparse.stories import _example_stories_file, load_stories
-        >>> domain = load_domain(_example_domain_file())
-        >>> rules = [story for story in load_stories(_example_stories_file()) if story.is_rule]
+        >>> from diet_sparse.rasa.domain import example_domain_file, load_domain
+        >>> from diet_sparse.rasa.stories import example_stories_file, load_stories
+        >>> domain = load_domain(example_domain_file())
+        >>> rules = [story for story in load_stories(example_stories_file()) if story.is_rule]
         >>> lookup = build_lookup(rules, domain)
         >>> [(key.action, len(key.states)) for key in lookup.rule_keys]
         [('action_listen', 1), ('utter_greet', 2), ('action_listen', 3)]
