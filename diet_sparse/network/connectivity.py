@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diet_sparse.network import weights as names
+
 # the block count is the smallest one whose computed share stays within this factor of the
 # density: fewer, wider blocks make faster products than the exact share with narrow ones
 _COMPUTED_SHARE_SLACK = 1.25
@@ -210,3 +212,54 @@ def head_layout(blocks: int, heads: int, size: int) -> HeadLayout:
             merge_perm=(1, 0, 3, 2, 4),  # (B, batch, T, H/B, width)
         )
     raise ValueError(f"{blocks} blocks and {heads} heads: one must divide the other")
+
+
+# --- Seeds ---------------------------------------------------------------------------------------
+
+# Each random draw of a network (a layer's connection mask, the relative-position embeddings'
+# initial values) has a seed of its own, derived from the config's random_seed by `layer_seed`.
+# Masks are saved with the weights, so these seeds decide what a random_seed trains, never how a
+# saved model predicts; changing one changes every model trained after.
+_SEEDS_PER_MODEL = 1000  # a random_seed's draws take seeds random_seed * 1000 + offset
+_SEEDS_PER_ENCODER_BLOCK = 10  # encoder block i: offsets 10 * (i + 1) + its part's position
+_ENCODER_BLOCK_PARTS = (
+    names.QUERY,
+    names.KEY,
+    names.VALUE,
+    names.ATTENTION_OUTPUT,
+    names.FEED_FORWARD_IN,
+    names.FEED_FORWARD_OUT,
+    names.KEY_RELATIVE_EMBEDDINGS,
+    names.VALUE_RELATIVE_EMBEDDINGS,
+)
+_ENCODING_OFFSET = 500  # TED's randomly connected encodings: the i-th turn attribute, then label
+_TEXT_HIDDEN_OFFSET = 700  # DIET's hidden_layers_sizes.text layers
+
+
+def layer_seed(random_seed: int, layer: str, index: int = 0) -> int:
+    """The seed of one random draw of a network trained with ``random_seed``.
+
+    Args:
+        random_seed: the config's ``random_seed``.
+        layer: `names.EMBEDDING` (the encoder's embedding layer); a part of encoder block
+            ``index`` (`names.QUERY`, `KEY`, `VALUE`, `ATTENTION_OUTPUT`, `FEED_FORWARD_IN`,
+            `FEED_FORWARD_OUT`, and the `KEY_RELATIVE_EMBEDDINGS` / `VALUE_RELATIVE_EMBEDDINGS`
+            initial values); `names.TEXT_HIDDEN` (DIET's text hidden layer ``index``); or
+            ``"encoding"`` (TED's encoding of turn attribute ``index``; the label's comes after
+            the attributes).
+        index: which block, hidden layer or attribute.
+
+    Example:
+        >>> layer_seed(2, names.EMBEDDING), layer_seed(2, names.KEY, index=1)
+        (2000, 2021)
+    """
+    base = random_seed * _SEEDS_PER_MODEL
+    if layer == names.EMBEDDING:
+        return base
+    if layer in _ENCODER_BLOCK_PARTS:
+        return base + _SEEDS_PER_ENCODER_BLOCK * (index + 1) + _ENCODER_BLOCK_PARTS.index(layer)
+    if layer == "encoding":
+        return base + _ENCODING_OFFSET + index
+    if layer == names.TEXT_HIDDEN:
+        return base + _TEXT_HIDDEN_OFFSET + index
+    raise ValueError(f"no seed is drawn for layer {layer!r}")

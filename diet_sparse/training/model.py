@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from diet_sparse.config import DIETConfig
 from diet_sparse.network import weights as names
+from diet_sparse.network.connectivity import layer_seed
 from diet_sparse.network.weights import TAG_HEADS, DIETWeights
 from diet_sparse.training.crf import crf_log_likelihood
 from diet_sparse.training.similarity import loss_options, sampled_softmax_loss
@@ -42,7 +43,6 @@ MLM_HEAD = "mlm_head"  # training only: never saved, so not among the shared wei
 # hidden_layers_sizes.label's layers (training only, like the MLM head): label_hidden_0, ...,
 # then label_embedding to the embedding space
 LABEL_HIDDEN, LABEL_EMBEDDING = "label_hidden", "label_embedding"
-TEXT_HIDDEN_SEED = 700  # the text hidden layers' masks: random_seed * 1000 + this + index
 
 
 class Batch(NamedTuple):
@@ -276,7 +276,7 @@ class DIET(tf.keras.Model):
             RandomlyConnectedDense(
                 units,
                 connection_density=config.connection_density,
-                mask_seed=config.random_seed * 1000 + TEXT_HIDDEN_SEED + i,
+                mask_seed=layer_seed(config.random_seed, names.TEXT_HIDDEN, index=i),
                 fan_in_initialization=config.fan_in_initialization,
                 activation=tf.nn.gelu,
                 name=names.text_hidden_name(i),
@@ -289,7 +289,7 @@ class DIET(tf.keras.Model):
             config.number_of_transformer_layers,
             config.number_of_attention_heads,
             config.connection_density,
-            seed=config.random_seed * 1000,
+            seed=config.random_seed,
             drop_rate=config.drop_rate,
             drop_rate_attention=config.drop_rate_attention,
             use_key_relative_attention=config.use_key_relative_attention,

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from diet_sparse.config import TEDConfig
 from diet_sparse.network import weights as names
+from diet_sparse.network.connectivity import layer_seed
 from diet_sparse.network.weights import ENCODED_ATTRIBUTES, LABEL, TURN_ATTRIBUTES, TEDWeights
 from diet_sparse.training.model import stored_name
 from diet_sparse.training.similarity import loss_options, sampled_softmax_loss
@@ -62,7 +63,6 @@ class TED(tf.keras.Model):
         self.attributes = [a for a in TURN_ATTRIBUTES if attribute_sizes.get(a)]
         self.attribute_sizes = {a: attribute_sizes[a] for a in self.attributes}
         self.n_actions = n_actions
-        seed = config.random_seed * 1000
         regularizer = tf.keras.regularizers.L2(config.regularization_constant)
 
         def projection(attribute: str) -> tf.keras.layers.Dense:
@@ -76,7 +76,7 @@ class TED(tf.keras.Model):
             return RandomlyConnectedDense(
                 config.encoding_dimension,
                 connection_density=config.connection_density,
-                mask_seed=seed + 500 + offset,
+                mask_seed=layer_seed(config.random_seed, "encoding", index=offset),
                 fan_in_initialization=config.fan_in_initialization,
                 activation=tf.nn.gelu,
                 name=names.encoding_name(attribute),
@@ -91,7 +91,7 @@ class TED(tf.keras.Model):
             config.number_of_transformer_layers,
             config.number_of_attention_heads,
             config.connection_density,
-            seed=seed,
+            seed=config.random_seed,
             drop_rate=config.drop_rate_dialogue,
             drop_rate_attention=config.drop_rate_attention,
             fan_in_initialization=config.fan_in_initialization,

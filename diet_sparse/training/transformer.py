@@ -9,6 +9,7 @@ graph reads too.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -23,6 +24,7 @@ from diet_sparse.network.connectivity import (
     fan_in_scale,
     from_blocks,
     head_layout,
+    layer_seed,
     to_blocks,
 )
 from diet_sparse.network.weights import (
@@ -350,6 +352,10 @@ def sinusoidal_positions(length: tf.Tensor, depth: int) -> tf.Tensor:
     return tf.reshape(encoding, (length, -1))[:, :depth]
 
 
+def _block_seed(random_seed: int, block_index: int, part: str) -> int:
+    return layer_seed(random_seed, part, index=block_index)
+
+
 class MultiHeadSelfAttention(tf.keras.layers.Layer):
     """Self-attention whose query, key, value and output projections are randomly connected.
 
@@ -372,11 +378,14 @@ class MultiHeadSelfAttention(tf.keras.layers.Layer):
         use_value_relative_attention: bool = False,
         max_relative_position: int = 5,
         blocks: int | None = None,
+        block_index: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         check_heads_divide_size(size, heads)
-        self.size, self.heads, self.seed = size, heads, seed
+        self.size, self.heads = size, heads
+        # the seed of each of this block's draws (`layer_seed`; ``seed`` is the random_seed)
+        self.seed_of = functools.partial(_block_seed, seed, block_index)
         self.blocks = blocks
         self.use_key_relative_attention = bool(use_key_relative_attention)
         self.use_value_relative_attention = bool(use_value_relative_attention)
@@ -388,33 +397,38 @@ class MultiHeadSelfAttention(tf.keras.layers.Layer):
         if blocks is not None:
             layer, projection["blocks"] = BlockConnectedDense, blocks
             self.layout = head_layout(blocks, heads, size)
-        self.query = layer(size, mask_seed=seed, name=names.QUERY, **projection)
-        self.key = layer(size, mask_seed=seed + 1, name=names.KEY, **projection)
-        self.value = layer(size, mask_seed=seed + 2, name=names.VALUE, **projection)
+        self.query = layer(
+            size, mask_seed=self.seed_of(names.QUERY), name=names.QUERY, **projection
+        )
+        self.key = layer(size, mask_seed=self.seed_of(names.KEY), name=names.KEY, **projection)
+        self.value = layer(
+            size, mask_seed=self.seed_of(names.VALUE), name=names.VALUE, **projection
+        )
         self.output_projection = layer(
-            size, mask_seed=seed + 3, name=names.ATTENTION_OUTPUT, **projection
+            size,
+            mask_seed=self.seed_of(names.ATTENTION_OUTPUT),
+            name=names.ATTENTION_OUTPUT,
+            **projection,
         )
         self.attention_dropout = tf.keras.layers.Dropout(drop_rate)
 
     def build(self, input_shape) -> None:
         self.key_relative_embeddings = self.value_relative_embeddings = None
         if self.use_key_relative_attention:
-            self.key_relative_embeddings = self._relative_embeddings(
-                names.KEY_RELATIVE_EMBEDDINGS, self.seed + 6
-            )
+            self.key_relative_embeddings = self._relative_embeddings(names.KEY_RELATIVE_EMBEDDINGS)
         if self.use_value_relative_attention:
             self.value_relative_embeddings = self._relative_embeddings(
-                names.VALUE_RELATIVE_EMBEDDINGS, self.seed + 7
+                names.VALUE_RELATIVE_EMBEDDINGS
             )
         super().build(input_shape)
 
-    def _relative_embeddings(self, name: str, seed: int) -> tf.Variable:
+    def _relative_embeddings(self, name: str) -> tf.Variable:
         # Rasa's (Keras Embedding's) initial range; seeded, so the draw takes nothing from the
         # global generator and turning the option on leaves every other initial weight as is.
         return self.add_weight(
             name=name,
             shape=(2 * self.max_relative_position + 1, self.size // self.heads),
-            initializer=tf.keras.initializers.RandomUniform(-0.05, 0.05, seed=seed),
+            initializer=tf.keras.initializers.RandomUniform(-0.05, 0.05, seed=self.seed_of(name)),
         )
 
     def _relative_positions(self, length: tf.Tensor) -> tf.Tensor:
@@ -492,6 +506,7 @@ class EncoderLayer(tf.keras.layers.Layer):
         use_value_relative_attention: bool = False,
         max_relative_position: int = 5,
         blocks: int | None = None,
+        block_index: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -510,6 +525,7 @@ class EncoderLayer(tf.keras.layers.Layer):
             use_value_relative_attention=use_value_relative_attention,
             max_relative_position=max_relative_position,
             blocks=blocks,
+            block_index=block_index,
             name=names.ATTENTION,
         )
         self.feed_forward_norm = tf.keras.layers.LayerNormalization(
@@ -521,7 +537,7 @@ class EncoderLayer(tf.keras.layers.Layer):
         self.feed_forward_in = layer(
             FEED_FORWARD_FACTOR * size,
             connection_density=connection_density,
-            mask_seed=seed + 4,
+            mask_seed=_block_seed(seed, block_index, names.FEED_FORWARD_IN),
             fan_in_initialization=fan_in_initialization,
             activation=tf.nn.gelu,  # exact (erf) GELU
             name=names.FEED_FORWARD_IN,
@@ -530,7 +546,7 @@ class EncoderLayer(tf.keras.layers.Layer):
         self.feed_forward_out = layer(
             size,
             connection_density=connection_density,
-            mask_seed=seed + 5,
+            mask_seed=_block_seed(seed, block_index, names.FEED_FORWARD_OUT),
             fan_in_initialization=fan_in_initialization,
             name=names.FEED_FORWARD_OUT,
             **structure,
@@ -559,7 +575,8 @@ class TransformerEncoder(tf.keras.layers.Layer):
         layers: number of encoder blocks.
         heads: attention heads; they must divide ``size``.
         connection_density: of every randomly connected layer, in [0, 1].
-        seed: seeds the connection masks (each layer gets its own seed derived from it).
+        seed: the config's ``random_seed``: each layer's mask has its own seed derived from it
+            (`connectivity.layer_seed`).
         drop_rate: dropout after the embedding and on each block's residual branches.
         drop_rate_attention: dropout of attention weights.
         causal: each position attends only to itself and earlier positions (unidirectional,
@@ -600,7 +617,7 @@ class TransformerEncoder(tf.keras.layers.Layer):
         self.embedding = RandomlyConnectedDense(
             size,
             connection_density=connection_density,
-            mask_seed=seed,
+            mask_seed=layer_seed(seed, names.EMBEDDING),
             fan_in_initialization=fan_in_initialization,
             name=names.EMBEDDING,
         )
@@ -609,7 +626,7 @@ class TransformerEncoder(tf.keras.layers.Layer):
                 size,
                 heads,
                 connection_density,
-                seed + 10 * (i + 1),
+                seed,
                 drop_rate,
                 drop_rate_attention,
                 fan_in_initialization,
@@ -617,6 +634,7 @@ class TransformerEncoder(tf.keras.layers.Layer):
                 use_value_relative_attention=use_value_relative_attention,
                 max_relative_position=max_relative_position,
                 blocks=blocks,
+                block_index=i,
                 name=names.encoder_block_name(i),
             )
             for i in range(layers)
