@@ -1,5 +1,5 @@
-"""Speed, memory and size of diet-sparse on SNIPS (and ATIS): the figures of the README's
-"Performance" section.
+"""Speed, memory and size of diet-sparse on SNIPS (and ATIS): the figures of
+docs/performance.md.
 
     python benchmarks/performance.py                 # everything (about 25 minutes, 2 cores)
     python benchmarks/performance.py --only train latency size

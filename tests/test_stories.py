@@ -792,7 +792,7 @@ def test_sara_domain_stories_rules_and_tests_load_and_validate():
             counts[name] = (len(read), count_actions(read))
     # 276 stories, 71 of them with an `or` step; 53 rules (one `or`); 25 test conversations.
     assert counts == {"stories": (409, 3613), "rules": (55, 144), "test_conversations": (25, 132)}
-    # The only warning: install_type set to a value it does not declare (see the README).
+    # The only warning: install_type set to a value it does not declare (see sara_core's README).
     [warning] = [str(w.message) for w in record]
     assert "stories.yml:30: story 'Story from Conversation ID d3e170ca" in warning
     assert "'local machine' is not one of the values of categorical slot 'install_type'" in warning

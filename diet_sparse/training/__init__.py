@@ -17,7 +17,7 @@ TF_USE_LEGACY_KERAS is set before `tf.keras` is first used, and then it is the t
 Keras 2 kept up to date with TensorFlow, which the project installs there. TensorFlow 2.15 reads
 the setting too, but without tf-keras it would find no Keras, so it is set only where tf-keras
 is installed. This package is imported before any of its modules, so the setting covers them
-all. The README ("Supported Python versions") says why not Keras 3.
+all. docs/python-versions.md says why not Keras 3.
 """
 
 import importlib.util
