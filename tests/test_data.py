@@ -531,6 +531,30 @@ def test_missing_path_is_an_error(tmp_path):
         load_training_data(tmp_path / "missing.yml")
 
 
+def test_rasa_2_markdown_files_in_a_directory_are_skipped_with_one_line_each(tmp_path):
+    intent_file(tmp_path, "nlu.yml", "greet", "hi", "hello")
+    nlu_md = tmp_path / "nlu.md"
+    nlu_md.write_text("## intent:greet\n- hey\n- hi there\n", encoding="utf-8")
+    stories_md = tmp_path / "stories.md"
+    stories_md.write_text("## happy path\n* greet\n  - utter_greet\n", encoding="utf-8")
+    (tmp_path / "README.md").write_text("# Notes\n* a list\n* of things\n", encoding="utf-8")
+    with pytest.warns(TrainingDataWarning) as record:
+        data = load_training_data(tmp_path)
+    messages = sorted(str(warning.message) for warning in record)
+    assert len(messages) == 2  # the README is not training data
+    assert messages[0].startswith(f"{nlu_md}: a Rasa 2 Markdown file")
+    assert messages[1].startswith(f"{stories_md}: a Rasa 2 Markdown file")
+    assert all("rasa data convert" in message and "skipped" in message for message in messages)
+    assert [e.text for e in data.examples] == ["hi", "hello"]
+
+
+def test_a_rasa_2_markdown_file_named_on_its_own_is_an_error(tmp_path):
+    nlu_md = tmp_path / "nlu.md"
+    nlu_md.write_text("## intent:greet\n- hey\n", encoding="utf-8")
+    with pytest.raises(TrainingDataError, match=r"nlu.md: a Rasa 2 Markdown file.*convert"):
+        load_training_data(nlu_md)
+
+
 def test_directory_without_yaml_files_is_an_error(tmp_path):
     write(tmp_path, "readme.txt", "no data here")
     with pytest.raises(TrainingDataError, match="contains no .yml or .yaml files"):

@@ -302,6 +302,43 @@ def test_a_response_not_starting_with_utter_warns_and_is_no_action(tmp_path):
     assert domain.responses == {"greeting": ("Hi",)}
 
 
+def test_a_response_naming_an_unknown_slot_warns_naming_both(tmp_path):
+    path = write(
+        tmp_path,
+        "domain.yml",
+        """
+        slots:
+          destination: {type: text, mappings: [{type: from_text}]}
+        responses:
+          utter_confirm:
+          - text: Flying to {destinaton} on {date}, from {destination}. {destinaton}?
+        """,
+    )
+    with pytest.warns(TrainingDataWarning) as record:
+        domain = load_domain(path)
+    messages = [str(warning.message) for warning in record]
+    assert len(messages) == 2  # once per unknown slot, in the order they appear
+    assert messages[0].startswith(f"{path}:4: response 'utter_confirm' names slot 'destinaton'")
+    assert "(did you mean 'destination'?)" in messages[0]
+    assert "response 'utter_confirm' names slot 'date'" in messages[1]
+    assert domain.responses["utter_confirm"][0].startswith("Flying to {destinaton}")
+
+
+def test_responses_naming_declared_slots_do_not_warn(tmp_path):
+    path = write(
+        tmp_path,
+        "domain.yml",
+        """
+        slots:
+          destination: {type: text, mappings: [{type: from_text}]}
+        responses:
+          utter_confirm:
+          - text: Flying to {destination}.
+        """,
+    )
+    load_without_warnings(path)
+
+
 # --- slot features -------------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ Where this differs from Rasa 3 (on purpose, and only in what Rasa would accept):
 from __future__ import annotations
 
 import functools
+import re
 import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
@@ -44,6 +45,9 @@ from diet_sparse.rasa.yaml_reading import (
     yaml_files,
     yaml_value,
 )
+
+# A slot named in a response's text, as Rasa's interpolator finds it: "{destination}".
+SLOT_REFERENCE = re.compile(r"\{([^\n{}]+?)\}")
 
 # Rasa 3.0's DEFAULT_ACTION_NAMES (rasa/shared/core/constants.py) in its order, without the rule
 # snippet marker "...", which only stands for "any steps" in rules and is never predicted. Later
@@ -605,6 +609,7 @@ class _DomainReader:
                     stacklevel=3,
                 )
             responses[name] = tuple(v["text"] for v in variations if v.get("text") is not None)
+            _warn_about_unknown_slots(name, responses[name], slots, source)
 
         return Domain(
             intents=intents,
@@ -622,6 +627,24 @@ class _DomainReader:
             session_config=self.session_config,
             version=self.version,
         )
+
+
+def _warn_about_unknown_slots(
+    response: str, texts: Iterable[str], slots: dict, source: str
+) -> None:
+    """Warn once per slot a response names that the domain does not declare: the bot would say
+    ``{name}`` as written (Rasa's response interpolator leaves it too, with a warning at run
+    time; here it is said before training)."""
+    named = dict.fromkeys(name for text in texts for name in SLOT_REFERENCE.findall(text))
+    for slot in named:
+        if slot not in slots:
+            warnings.warn(
+                f"{source}: response {response!r} names slot {slot!r}, which is not declared "
+                f"under 'slots'{did_you_mean(slot, list(slots))}; the bot would say "
+                f"'{{{slot}}}' as written",
+                TrainingDataWarning,
+                stacklevel=4,
+            )
 
 
 def mapping_entity_key(mapping: dict) -> tuple:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from diet_sparse.errors import TrainingDataError
+from diet_sparse.errors import TrainingDataError, TrainingDataWarning
 
 # --- YAML files ----------------------------------------------------------------------------------
 
@@ -39,10 +41,23 @@ RASA_TOP_LEVEL_KEYS = (
 )
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is much faster
 _SCALAR_CONSTRUCTOR = yaml.SafeLoader("")  # turns one composed scalar node into its value
+# "## intent:greet" (NLU data), or a user step followed by a bot action (stories: "* greet" then
+# "  - utter_greet")
+_RASA_MARKDOWN_LINE = re.compile(
+    r"^(##\s*(intent|synonym|regex|lookup)\s*:|\*\s*[\w/]+[^\n]*\n[ \t]+-\s*\w)", re.M
+)
+# Rasa 3 reads no Markdown training data; Rasa 2's `rasa data convert` wrote YAML from it.
+_MARKDOWN = (
+    "a Rasa 2 Markdown file, which Rasa 3 and diet-sparse do not read; convert it to YAML with "
+    "Rasa 2's 'rasa data convert nlu -f yaml' (NLU data) or 'rasa data convert core -f yaml' "
+    "(stories)"
+)
 
 
 def yaml_files(paths: str | Path | Sequence[str | Path], what: str = "training data") -> list[Path]:
-    """The files that ``paths`` names, directories expanded, each file once."""
+    """The files that ``paths`` names, directories expanded (their ``*.yml`` and ``*.yaml``
+    files), each file once. A Rasa 2 Markdown file (``*.md``) in a directory is skipped with a
+    warning that says how to convert it; one named on its own is an error."""
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     if not paths:
@@ -51,18 +66,33 @@ def yaml_files(paths: str | Path | Sequence[str | Path], what: str = "training d
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()
-            )
+            inside = sorted(p for p in path.rglob("*") if p.is_file())
+            found = [p for p in inside if p.suffix in (".yml", ".yaml")]
+            for file in filter(_is_rasa_markdown, inside):
+                warnings.warn(f"{file}: {_MARKDOWN}; skipped", TrainingDataWarning, stacklevel=1)
             if not found:
                 raise TrainingDataError(f"directory {path} contains no .yml or .yaml files")
             files += found
         elif path.is_file():
+            if path.suffix == ".md":
+                raise TrainingDataError(f"{path}: {_MARKDOWN}")
             files.append(path)
         else:
             raise TrainingDataError(f"{what} path {path} does not exist")
     unique = {file.resolve(): file for file in reversed(files)}  # first mention wins
     return list(reversed(unique.values()))
+
+
+def _is_rasa_markdown(path: Path) -> bool:
+    """A Markdown file that holds Rasa 2 NLU data (``## intent:greet``) or stories (``* greet``
+    steps), not a README or other notes."""
+    if path.suffix != ".md":
+        return False
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return _RASA_MARKDOWN_LINE.search(text) is not None
 
 
 def compose(path: Path) -> yaml.Node | None:
