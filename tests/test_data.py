@@ -555,6 +555,28 @@ def test_a_rasa_2_markdown_file_named_on_its_own_is_an_error(tmp_path):
         load_training_data(nlu_md)
 
 
+def test_an_example_too_long_to_train_on_is_an_error_naming_its_line(tmp_path):
+    long_text = "word " * 60_000  # 300,000 characters
+    path = intent_file(tmp_path, "nlu.yml", "greet", "hi", long_text.strip(), "hello")
+    with pytest.raises(TrainingDataError) as error:
+        load_training_data(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}:6: intent 'greet': an example of 299,999 characters")
+    assert "at most 10,000" in message and "\n" not in message
+
+
+def test_more_training_data_than_featurizing_can_hold_is_refused_before_reading(
+    tmp_path, monkeypatch
+):
+    path = intent_file(tmp_path, "nlu.yml", "greet", "hi", "hello")
+    monkeypatch.setattr(diet_sparse.rasa.nlu_data, "MAX_TRAINING_DATA_BYTES", 10)
+    never_read = []
+    monkeypatch.setattr(diet_sparse.rasa.nlu_data, "compose", never_read.append)
+    with pytest.raises(TrainingDataError, match=r"the training data is 0\.0 MB in 1 file\(s\)"):
+        load_training_data(path)
+    assert never_read == []
+
+
 def test_directory_without_yaml_files_is_an_error(tmp_path):
     write(tmp_path, "readme.txt", "no data here")
     with pytest.raises(TrainingDataError, match="contains no .yml or .yaml files"):

@@ -277,6 +277,12 @@ _ITEM_KEYS = {
     "lookup": ("examples", "lookup"),
 }
 _LISTED_EXAMPLE_KEYS = ("metadata", "text")
+# Training holds every example's features in memory: reading and featurizing 10 MB of examples
+# peaks at about 1.4 GB, so more than this is refused before it is read (split off a sample).
+MAX_TRAINING_DATA_BYTES = 20 * 2**20
+# One example's tokens attend to each other (memory grows with the square of its length); the
+# server refuses messages over 2,000 characters by default.
+MAX_EXAMPLE_CHARACTERS = 10_000
 
 
 def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData:
@@ -319,6 +325,7 @@ def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData
     """
     reader = _Reader()
     files = yaml_files(paths)
+    _check_size(files)
     for path in files:
         reader.read_file(path)
     if not reader.files_with_nlu:
@@ -328,6 +335,20 @@ def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData
             "items such as '- intent: greet'"
         )
     return reader.finish()
+
+
+def _check_size(files: list[Path]) -> None:
+    """Refuse more training data than featurizing can hold, before reading any of it."""
+    sizes = {path: path.stat().st_size for path in files}
+    total = sum(sizes.values())
+    if total > MAX_TRAINING_DATA_BYTES:
+        largest = max(sizes, key=sizes.get)
+        raise TrainingDataError(
+            f"the training data is {total / 2**20:.1f} MB in {len(files)} file(s) (the largest, "
+            f"{largest}, {sizes[largest] / 2**20:.1f} MB); diet-sparse reads at most "
+            f"{MAX_TRAINING_DATA_BYTES // 2**20} MB, since featurizing holds every example in "
+            "memory (about 1.4 GB for 10 MB): train on a sample of it"
+        )
 
 
 def _nlu_items(root: yaml.Node | None, path: Path) -> list[yaml.Node] | None:
@@ -405,6 +426,13 @@ class _Reader:
             entries = [(text, line, None) for text, line in _block_examples(examples_node, item)]
         for text, line, example_metadata in entries:
             plain, entities = parse_markup(text, f"{item.source(line)}: intent {item.name!r}")
+            if len(plain) > MAX_EXAMPLE_CHARACTERS:
+                raise item.error(
+                    f"an example of {len(plain):,} characters; an example may have at most "
+                    f"{MAX_EXAMPLE_CHARACTERS:,} (its tokens attend to each other, so memory "
+                    "grows with the square of its length): shorten or split it",
+                    line,
+                )
             example = Example(
                 text=plain,
                 intent=item.name,
