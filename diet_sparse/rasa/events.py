@@ -36,7 +36,9 @@ class Entity(NamedTuple):
     group: str | None = None
 
 
-def _extra() -> Any:
+def _optional() -> Any:
+    """A keyword-only field, None by default, that is not part of an event's identity (two
+    events are equal when a policy sees them the same) nor of its repr."""
     return field(default=None, compare=False, repr=False, kw_only=True)
 
 
@@ -46,9 +48,9 @@ class _Event:
     the JSON fields this model does not name (kept so that writing it back loses nothing; a
     field that was ``null`` is kept here too)."""
 
-    timestamp: float | None = _extra()
-    metadata: dict | None = _extra()
-    extra: Mapping[str, Any] | None = _extra()
+    timestamp: float | None = _optional()
+    metadata: dict | None = _optional()
+    extra: Mapping[str, Any] | None = _optional()
 
     type_name: ClassVar[str] = ""
     # (JSON key, attribute) of the event's own fields, in Rasa's order; written when not None
@@ -94,9 +96,9 @@ class UserUttered(_Event):
     text: str | None = None
     # "file:line" of a story's step, for error messages; not part of the event's identity.
     source: str | None = field(default=None, compare=False, repr=False)
-    parse_data: dict | None = _extra()
-    input_channel: str | None = _extra()
-    message_id: str | None = _extra()
+    parse_data: dict | None = _optional()
+    input_channel: str | None = _optional()
+    message_id: str | None = _optional()
 
     type_name: ClassVar[str] = "user"
     _fields: ClassVar = (
@@ -137,8 +139,8 @@ class ActionExecuted(_Event):
     name: str | None
     text: str | None = None
     source: str | None = field(default=None, compare=False, repr=False)
-    policy: str | None = _extra()
-    confidence: float | None = _extra()
+    policy: str | None = _optional()
+    confidence: float | None = _optional()
 
     type_name: ClassVar[str] = "action"
     _fields: ClassVar = (
@@ -185,7 +187,7 @@ class BotUttered(_Event):
     """A message the bot said: its ``text`` and Rasa's ``data`` (buttons, images, ...)."""
 
     text: str | None = None
-    data: dict | None = _extra()
+    data: dict | None = _optional()
 
     type_name: ClassVar[str] = "bot"
     _fields: ClassVar = (("text", "text"), ("data", "data"))
@@ -196,8 +198,8 @@ class ActionExecutionRejected(_Event):
     """An action (a form the user's answer filled nothing of) refused to run."""
 
     name: str
-    policy: str | None = _extra()
-    confidence: float | None = _extra()
+    policy: str | None = _optional()
+    confidence: float | None = _optional()
 
     type_name: ClassVar[str] = "action_execution_rejected"
     _fields: ClassVar = (("name", "name"), ("policy", "policy"), ("confidence", "confidence"))
