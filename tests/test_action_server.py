@@ -14,6 +14,7 @@ import pytest
 
 from diet_sparse.dialogue.bot import Bot
 from diet_sparse.rasa.domain import load_domain
+from diet_sparse.rasa.events import events_as_json
 from diet_sparse.serving.action_server import (
     ActionServer,
     ActionServerError,
@@ -130,7 +131,7 @@ def test_the_rest_channel_says_each_message_of_a_custom_action(action_server, tm
         )  # fmt: skip
         texts = [message["text"] for message in answer]
         assert texts == ["Booking it now.", "Done: you are booked on a flight to Rome."]
-        stored = store.events("bob")
+        stored = events_as_json(store.events("bob"))
         slots = [(e["name"], e["value"]) for e in stored if e["event"] == "slot"]
         assert ("flight_booked", True) in slots and ("destination", "Rome") in slots
         assert sum(e["event"] == "bot" for e in stored) == 2

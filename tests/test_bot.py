@@ -18,6 +18,13 @@ from diet_sparse.dialogue.bot import (
 from diet_sparse.dialogue.featurization import story_states_and_actions
 from diet_sparse.persistence import load_policy
 from diet_sparse.rasa.domain import DEFAULT_INTENTS, load_domain
+from diet_sparse.rasa.events import (
+    ActionReverted,
+    AllSlotsReset,
+    Restarted,
+    UserUtteranceReverted,
+    events_as_json,
+)
 from diet_sparse.rasa.nlu_data import load_training_data
 from diet_sparse.rasa.stories import (
     ActionExecuted,
@@ -151,7 +158,7 @@ def test_the_policy_learns_every_story_of_the_example_data(policy):
 def test_slots_are_filled_from_entities_with_their_roles_and_groups(domain):
     bot = Bot(StubNLU(), StubPolicy(domain, "action_listen"))
     bot.respond("from Berlin to Lisbon tomorrow")
-    assert [(e["name"], e["value"]) for e in bot.events if e["event"] == "slot"] == [
+    assert [(e.name, e.value) for e in bot.events if isinstance(e, SlotSet)] == [
         ("destination", "Lisbon"),
         ("departure", "Berlin"),
         ("date", "tomorrow"),
@@ -172,29 +179,26 @@ def test_slot_values_follow_restart_undo_rewind_and_reset_slots_as_rasa(tmp_path
     domain = load_domain(path)
 
     def user(text):
-        return [{"event": "action", "name": "action_listen"}, {"event": "user", "text": text}]
+        return [ActionExecuted("action_listen"), UserUttered(None, text=text)]
 
-    def slot(name, value):
-        return {"event": "slot", "name": name, "value": value}
-
-    said = [*user("to Rome"), slot("city", "Rome"), slot("mood", "glad")]
+    said = [*user("to Rome"), SlotSet("city", "Rome"), SlotSet("mood", "glad")]
     assert slot_values(said, domain) == {"city": "Rome", "mood": "glad"}
-    assert slot_values([*said, {"event": "reset_slots"}], domain) == {"city": None, "mood": "calm"}
-    assert slot_values([*said, {"event": "reset_slots"}, slot("city", "Oslo")], domain) == {
+    assert slot_values([*said, AllSlotsReset()], domain) == {"city": None, "mood": "calm"}
+    assert slot_values([*said, AllSlotsReset(), SlotSet("city", "Oslo")], domain) == {
         "city": "Oslo",
         "mood": "calm",
     }
-    restarted = [*said, {"event": "restart"}, {"event": "action", "name": "action_listen"}]
+    restarted = [*said, Restarted(), ActionExecuted("action_listen")]
     assert slot_values(restarted, domain) == {"city": None, "mood": "calm"}
-    assert applied_events(restarted) == [{"event": "action", "name": "action_listen"}]
+    assert applied_events(restarted) == [ActionExecuted("action_listen")]
     # undo takes back the last action and what followed it
-    acted = [*said, {"event": "action", "name": "action_ask"}, slot("city", "Paris")]
-    assert slot_values([*acted, {"event": "undo"}], domain)["city"] == "Rome"
-    assert applied_events([*acted, {"event": "undo"}]) == said
+    acted = [*said, ActionExecuted("action_ask"), SlotSet("city", "Paris")]
+    assert slot_values([*acted, ActionReverted()], domain)["city"] == "Rome"
+    assert applied_events([*acted, ActionReverted()]) == said
     # rewind takes back the last user message, what followed and the listen before it
-    again = [*said, *user("to Paris"), slot("city", "Paris")]
-    assert applied_events([*again, {"event": "rewind"}]) == said
-    assert slot_values([*again, {"event": "rewind"}], domain)["city"] == "Rome"
+    again = [*said, *user("to Paris"), SlotSet("city", "Paris")]
+    assert applied_events([*again, UserUtteranceReverted()]) == said
+    assert slot_values([*again, UserUtteranceReverted()], domain)["city"] == "Rome"
 
 
 def test_responses_are_filled_from_slots():
@@ -243,11 +247,12 @@ def test_the_action_loop_stops_at_the_cap_and_listens(domain):
     assert [(r["action"], r["confidence"]) for r in replies] == [("utter_greet", 0.5)] * 3 + [
         ("action_listen", None)
     ]
-    assert bot.events[-1] == {"event": "action", "name": "action_listen"}
+    assert bot.events[-1].as_json() == {"event": "action", "name": "action_listen"}
     # the next message follows a listen, so the policy sees it as the user's turn
     bot.respond("bye")
     listen, user = policy.seen[3][-2:]  # what the first prediction for "bye" saw
-    assert listen == {"event": "action", "name": "action_listen"} and user["text"] == "bye"
+    assert listen.as_json() == {"event": "action", "name": "action_listen"}
+    assert isinstance(user, UserUttered) and user.text == "bye"
     with pytest.raises(ValueError, match="max_actions must be an integer >= 1, got 0"):
         Bot(StubNLU(), policy, max_actions=0)
 
@@ -260,11 +265,10 @@ def test_the_core_fallback_says_utter_default_and_takes_the_message_back(domain)
         ("action_listen", None),
     ]
     assert bot.slots["location"] is None  # the slot the message set is taken back with it
-    assert [e["event"] for e in bot.events[-3:]] == ["bot", "rewind", "action"]
-    from diet_sparse.rasa.stories import events_from_tracker_json
-
+    assert [e.event_type for e in bot.events[-3:]] == ["bot", "rewind", "action"]
     # as the policy reads the tracker: the dialogue as before the message, then listening
-    assert [getattr(e, "name", None) for e in events_from_tracker_json(bot.events)] == [
+    tracker = events_as_json(bot.events)
+    assert [getattr(e, "name", None) for e in events_from_tracker_json(tracker)] == [
         "action_listen"
     ]
 
@@ -273,8 +277,9 @@ def test_events_are_rasa_tracker_events(domain):
     bot = Bot(StubNLU(), StubPolicy(domain, "utter_greet", "action_book_flight", "action_listen"))
     bot.respond("from Berlin to Lisbon tomorrow")
     kinds = "action user slot slot slot action bot action action".split()
-    assert [e["event"] for e in bot.events] == kinds
-    listen, user, *_, greet, said, custom, last = bot.events
+    tracker = events_as_json(bot.events)
+    assert [e["event"] for e in tracker] == kinds
+    listen, user, *_, greet, said, custom, last = tracker
     assert listen == {"event": "action", "name": "action_listen"}
     assert user == {
         "event": "user",
@@ -285,7 +290,7 @@ def test_events_are_rasa_tracker_events(domain):
     assert said["event"] == "bot" and said["text"].startswith("Hello!")
     assert said["metadata"] == {"utter_action": "utter_greet"}
     assert custom["name"] == "action_book_flight" and last["name"] == "action_listen"
-    read = events_from_tracker_json(bot.events)  # as a policy reads them
+    read = events_from_tracker_json(tracker)  # as a policy reads them
     assert read[1] == UserUttered("book_flight", read[1].entities, "from Berlin to Lisbon tomorrow")
     assert read[2] == SlotSet("destination", "Lisbon")
     actions = "action_listen utter_greet action_book_flight action_listen".split()
@@ -328,8 +333,7 @@ def test_a_retrieval_action_says_the_response_of_the_message_s_retrieval_intent(
     bot = Bot(RetrievalNLU(), policy)
     assert bot.respond("ask_price")[0]["text"] == "It is free."
     assert bot.respond("ask_languages")[0]["text"] == "Any language."
-    from diet_sparse.rasa.stories import events_from_tracker_json
-
     # the policy sees the retrieval intent itself, as Rasa's policies do
-    users = [e for e in events_from_tracker_json(bot.events) if isinstance(e, UserUttered)]
+    tracker = events_as_json(bot.events)
+    users = [e for e in events_from_tracker_json(tracker) if isinstance(e, UserUttered)]
     assert [user.intent for user in users] == ["faq", "faq"]

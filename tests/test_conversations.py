@@ -22,6 +22,7 @@ from diet_sparse.dialogue.bot import shortcut_parse
 from diet_sparse.dialogue.featurization import DialogueError
 from diet_sparse.persistence import load, load_policy
 from diet_sparse.rasa.domain import load_domain
+from diet_sparse.rasa.events import ActionExecuted, events_as_json
 from diet_sparse.serving.conversations import replace_events, respond, tracker_json
 from diet_sparse.serving.tracker_store import TrackerStore, TrackerStoreError
 
@@ -83,7 +84,7 @@ def test_a_conversation_goes_on_where_the_store_left_it(model, tmp_path):
     assert respond(store, "ann", "/greet", nlu, policy) == [
         {"recipient_id": "ann", "text": GREETING}
     ]
-    first = store.events("ann")
+    first = events_as_json(store.events("ann"))  # as stored: Rasa's tracker JSON
     assert first[0] == {**first[0], "event": "action", "name": "action_listen"}
     # another store on the same file (a restarted server) goes on with it
     again = TrackerStore(f"sqlite:///{tmp_path / 'tracker.db'}")
@@ -91,8 +92,10 @@ def test_a_conversation_goes_on_where_the_store_left_it(model, tmp_path):
         {"recipient_id": "ann", "text": GOODBYE}
     ]
     events = again.events("ann")
-    assert events[: len(first)] == first and user_texts(events) == ["/greet", "/goodbye"]
-    assert all(event["timestamp"] > 0 for event in events)
+    stored = events_as_json(events)
+    assert stored[: len(first)] == first and user_texts(stored) == ["/greet", "/goodbye"]
+    assert all(event["timestamp"] > 0 for event in stored)
+    assert all(event["input_channel"] == "rest" for event in stored if event["event"] == "user")
     assert again.senders() == ["ann"] and again.events("bob") == []
     tracker = tracker_json("ann", events, policy.domain)
     assert tracker["latest_message"]["intent"]["name"] == "goodbye"
@@ -103,7 +106,7 @@ def test_a_failed_turn_stores_nothing(model, tmp_path):
     nlu, policy = model
     store = TrackerStore(f"sqlite:///{tmp_path / 'tracker.db'}")
     respond(store, "ann", "/greet", nlu, policy)
-    before = store.events("ann")
+    before = events_as_json(store.events("ann"))
 
     class Broken:
         domain = policy.domain
@@ -113,10 +116,10 @@ def test_a_failed_turn_stores_nothing(model, tmp_path):
 
     with pytest.raises(DialogueError):
         respond(store, "ann", "/goodbye", nlu, Broken())
-    assert store.events("ann") == before
+    assert events_as_json(store.events("ann")) == before
     with pytest.raises(DialogueError, match="utter_nothing"):
         replace_events(store, "ann", [{"event": "action", "name": "utter_nothing"}], policy)
-    assert store.events("ann") == before
+    assert events_as_json(store.events("ann")) == before
 
 
 def test_a_bad_store_url_is_one_line_without_its_password(tmp_path):
@@ -306,18 +309,18 @@ def test_a_sender_s_conversation_waits_for_the_other_store_s_turn(database, tmp_
     first, second = TrackerStore(url), TrackerStore(url)
     holding, released = threading.Event(), threading.Event()
     seen: dict[str, list[str]] = {}
-    listen = {"event": "action", "name": "action_listen"}
+    listen = ActionExecuted("action_listen")
 
     def hold():
         with first.conversation("erin") as conversation:
             holding.set()
             released.wait(timeout=10)
-            conversation.add([{**listen, "name": "utter_greet"}])
+            conversation.add([ActionExecuted("utter_greet")])
 
     def take_turn(sender):
         holding.wait(timeout=10)
         with second.conversation(sender) as conversation:
-            seen[sender] = [event["name"] for event in conversation.events]
+            seen[sender] = [event.name for event in conversation.events]
             conversation.add([listen])
 
     holder = threading.Thread(target=hold)
@@ -337,7 +340,7 @@ def test_a_sender_s_conversation_waits_for_the_other_store_s_turn(database, tmp_
         holder.join(timeout=10)
         waiter.join(timeout=10)
     assert seen["erin"] == ["utter_greet"]
-    assert [event["name"] for event in first.events("erin")] == ["utter_greet", "action_listen"]
+    assert [event.name for event in first.events("erin")] == ["utter_greet", "action_listen"]
     first.close()
     second.close()
 

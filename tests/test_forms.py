@@ -7,6 +7,7 @@ import pytest
 from diet_sparse.dialogue.bot import Bot, applied_events
 from diet_sparse.dialogue.forms import active_form, run_form, slots_from_message
 from diet_sparse.rasa.domain import load_domain
+from diet_sparse.rasa.events import ActionExecuted, UserUttered, events_as_json
 
 DOMAIN = """
 intents: [order, inform, chitchat, affirm, weather]
@@ -114,7 +115,8 @@ def test_a_form_asks_for_its_slots_takes_the_answers_and_survives_an_interruptio
     ]
     assert len(policy.calls) == 1
     assert bot.slots["pizza"] == "margherita"
-    form_runs = [e for e in bot.events if e["event"] == "action" and e["name"] == "pizza_form"]
+    tracker = events_as_json(bot.events)
+    form_runs = [e for e in tracker if e["event"] == "action" and e["name"] == "pizza_form"]
     assert [e["policy"] for e in form_runs] == ["stub", "RulePolicy"]
 
     # an answer that fills nothing rejects the form: the policy chooses without it, then the
@@ -125,7 +127,9 @@ def test_a_form_asks_for_its_slots_takes_the_answers_and_survives_an_interruptio
         ("action_listen", "listen", None),
     ]
     assert policy.calls[1:] == [("pizza_form",), ()]
-    assert {"event": "action_execution_rejected", "name": "pizza_form"} in bot.events
+    assert {"event": "action_execution_rejected", "name": "pizza_form"} in events_as_json(
+        bot.events
+    )
 
     # from_text fills the requested slot; with every slot set the form ends and the policy
     # goes on, the response filled from the form's slots
@@ -212,11 +216,11 @@ def test_an_entity_that_maps_two_required_slots_fills_only_the_requested_one(tmp
 
 
 def test_run_form_prefers_an_ask_action_on_the_action_server(domain):
-    events = [{"event": "action", "name": "action_listen"}, {"event": "user", "text": "a pizza"}]
+    events = [ActionExecuted("action_listen"), UserUttered(None, text="a pizza")]
     slots = {"pizza": None, "size": None}
     step = run_form("pizza_form", domain, events, slots, actions=("action_ask_pizza",))
     assert step.ask == "action_ask_pizza" and not step.rejected
-    assert step.events == [
+    assert events_as_json(step.events) == [
         {"event": "active_loop", "name": "pizza_form"},
         {"event": "slot", "name": "requested_slot", "value": "pizza"},
     ]

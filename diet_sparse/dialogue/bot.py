@@ -27,6 +27,18 @@ from diet_sparse.rasa.domain import (
     RETRIEVAL_SEPARATOR,
     Domain,
 )
+from diet_sparse.rasa.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    BotUttered,
+    Event,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+    applied_events,
+    user_uttered,
+)
+from diet_sparse.rasa.events import slot_values as _slot_values
 
 # Actions predicted for one message before the bot gives up and listens (Rasa's
 # max_number_of_predictions): a policy that never predicts action_listen cannot loop for ever.
@@ -111,13 +123,14 @@ def choose_variation(
 
 
 class Bot:
-    """A conversation with an NLU model and a dialogue policy, kept as Rasa tracker events.
+    """A conversation with an NLU model and a dialogue policy, kept as tracker events
+    (`events`; `events.events_as_json` writes them as Rasa's tracker JSON).
 
     ``events`` starts with ``action_listen`` (as every story does) and grows with each message:
-    a ``user`` event (``parse_data`` is the NLU's parse result), a ``slot`` event for each slot
+    a `UserUttered` (``parse_data`` is the NLU's parse result), a `SlotSet` for each slot
     that the domain's slot mappings fill from the message (`forms.slots_from_message`), then
-    for each predicted action an ``action`` event (``name``, ``policy``, ``confidence``), each
-    followed by a ``bot`` event when the action is a response with text.
+    for each predicted action an `ActionExecuted` (``name``, ``policy``, ``confidence``), each
+    followed by a `BotUttered` when the action is a response with text.
 
     Responses produce text. Custom actions (the domain's ``actions``) run on an action server
     when ``actions`` is given (`action_server.ActionServer`): their events join the
@@ -133,13 +146,14 @@ class Bot:
             returns ``{"scores": [{"action", "score"}, ...], "policy", "confidence"}``.
         domain: the slots and responses; default: the policy's domain.
         max_actions: actions predicted per message at most; then the bot listens anyway.
-        events: the conversation so far, as Rasa tracker events (a stored conversation to go
+        events: the conversation so far, as `events` events (a stored conversation to go
             on with); default: a new one.
         seed: None picks the first fitting variation of a response; a number picks a random
             one, the same ones for the same seed.
         actions: what runs custom actions: an `action_server.ActionServer`, or any object
-            whose ``run(action, sender_id, events, domain)`` returns the events and responses
-            of Rasa's action server protocol; default: none (custom actions are not run).
+            whose ``run(action, sender_id, events, domain)`` returns the events (typed, as
+            `events.events_from_json` reads them) and the responses of Rasa's action server
+            protocol; default: none (custom actions are not run).
         sender_id: the conversation's sender, as the action server is told.
 
     Example:
@@ -157,7 +171,7 @@ class Bot:
         domain: Domain | None = None,
         max_actions: int = MAX_ACTIONS,
         seed: int | None = None,
-        events: Sequence[dict[str, Any]] | None = None,
+        events: Sequence[Event] | None = None,
         actions: Any = None,
         sender_id: str = "default",
     ) -> None:
@@ -170,9 +184,7 @@ class Bot:
         self._rng = random.Random(seed) if seed is not None else None
         self.actions = actions
         self.sender_id = sender_id
-        self.events: list[dict[str, Any]] = (
-            list(events) if events else [{"event": "action", "name": ACTION_LISTEN}]
-        )
+        self.events: list[Event] = list(events) if events else [ActionExecuted(ACTION_LISTEN)]
 
     @property
     def slots(self) -> dict[str, Any]:
@@ -204,10 +216,10 @@ class Bot:
             DialogueError: the NLU's intent, or an action, is not in the policy's domain.
         """
         parse = shortcut_parse(text, self.domain.intents) or self.nlu.parse(text)
-        self.events.append({"event": "user", "text": text, "parse_data": parse})
-        loop, requested = active_form(applied_events(self.events))
+        self.events.append(user_uttered(text, parse, "the NLU's parse result"))
+        loop, requested = active_form(self._applied())
         for name, value in slots_from_message(self.domain, text, parse, loop, requested):
-            self.events.append({"event": "slot", "name": name, "value": value})
+            self.events.append(SlotSet(name, value))
 
         results: list[dict[str, Any]] = []
         asked = False
@@ -231,17 +243,15 @@ class Bot:
                 step = run_form(
                     action,
                     self.domain,
-                    applied_events(self.events),
+                    self._applied(),
                     self.slots,
                     self.domain.actions if self.actions is not None else (),
                 )
                 if step.rejected:  # the answer filled nothing: the policies choose again
-                    self.events.append({"event": "action_execution_rejected", "name": action})
+                    self.events.append(ActionExecutionRejected(action))
                     excluded = (action,)
                     continue
-            self.events.append(
-                {"event": "action", "name": action, "policy": policy_name, "confidence": confidence}
-            )
+            self.events.append(ActionExecuted(action, policy=policy_name, confidence=confidence))
             if action == ACTION_LISTEN:
                 results.append(_result(action, confidence, None, "listen"))
                 return results
@@ -249,14 +259,14 @@ class Bot:
                 # Rasa's: say utter_default, take the message back (a "rewind" event, so the
                 # policy sees the dialogue as before it), and listen
                 response = self._say("utter_default", action)
-                self.events.append({"event": "rewind"})
-                self.events.append({"event": "action", "name": ACTION_LISTEN})
+                self.events.append(UserUtteranceReverted())
+                self.events.append(ActionExecuted(ACTION_LISTEN))
                 results.append(_result(action, confidence, response, "response"))
                 results.append(_result(ACTION_LISTEN, None, None, "listen"))
                 return results
             if action in self.domain.forms:
                 results.append(self._run_form_step(action, confidence, step))
-                asked = active_form(applied_events(self.events))[0] == action
+                asked = active_form(self._applied())[0] == action
                 if asked:
                     break  # listen for the answer
                 continue
@@ -267,9 +277,13 @@ class Bot:
             response = self._say(name, action)
             results.append(_result(action, confidence, response, "response"))
         # A form asked, or the cap: listen, so that the next message is read as the user's turn.
-        self.events.append({"event": "action", "name": ACTION_LISTEN})
+        self.events.append(ActionExecuted(ACTION_LISTEN))
         results.append(_result(ACTION_LISTEN, 1.0 if asked else None, None, "listen"))
         return results
+
+    def _applied(self) -> list[Event]:
+        """The events that still count (`events.applied_events`)."""
+        return applied_events(self.events, self.domain.initial_slot_values)
 
     def _run_form_step(self, form: str, confidence: float | None, step: FormStep) -> dict:
         """Record a form's events and ask its question (a response, or a custom action on the
@@ -298,7 +312,7 @@ class Bot:
             name = response.get("response") or response.get("template")
             if response.get("text") is not None:
                 text = str(response["text"])
-                self.events.append({"event": "bot", "text": text, "metadata": {}})
+                self.events.append(BotUttered(text, metadata={}))
             elif name:
                 text = self._say(str(name), action)
             else:
@@ -315,9 +329,9 @@ class Bot:
         as Rasa's ResponseSelector picks it; None for an action without one."""
         if action in self.domain.responses:
             return action
-        users = [e for e in applied_events(self.events) if e["event"] == "user"]
-        intent = ((users[-1].get("parse_data") or {}).get("intent") or {}) if users else {}
-        base, _, sub = (intent.get("name") or "").partition(RETRIEVAL_SEPARATOR)
+        users = [e for e in self._applied() if isinstance(e, UserUttered)]
+        intent = users[-1].full_intent if users else None
+        base, _, sub = (intent or "").partition(RETRIEVAL_SEPARATOR)
         name = f"{action}{RETRIEVAL_SEPARATOR}{sub}"
         return name if sub and action == f"utter_{base}" and name in self.domain.responses else None
 
@@ -327,53 +341,15 @@ class Bot:
         texts = self.domain.responses.get(response_name, ())
         response = choose_variation(texts, self.slots, self._rng)
         if response is not None:
-            self.events.append(
-                {"event": "bot", "text": response, "metadata": {"utter_action": action}}
-            )
+            self.events.append(BotUttered(response, metadata={"utter_action": action}))
         return response
 
 
-def slot_values(events: Sequence[dict[str, Any]], domain: Domain) -> dict[str, Any]:
-    """Every slot's value after tracker ``events``: initial values, then the slot events that
-    still count (`applied_events`); a ``reset_slots`` event puts every slot back to its
-    initial value, as Rasa's ``AllSlotsReset``."""
-    initial = domain.initial_slot_values
-    values = dict(initial)
-    for event in applied_events(events):
-        if event["event"] == "slot":
-            values[event["name"]] = event.get("value")
-        elif event["event"] == "reset_slots":
-            values = dict(initial)
-    return values
-
-
-def applied_events(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The events that still count, as in Rasa's trackers: ``restart`` and
-    ``session_started`` drop everything before them, ``undo`` takes back everything from the
-    last action on, and ``rewind`` everything from the last user message on (and the action
-    before it, ``action_listen``)."""
-    applied: list[dict[str, Any]] = []
-    for event in events:
-        kind = event["event"]
-        if kind in ("restart", "session_started"):
-            applied = []
-        elif kind == "undo":
-            _take_back_to("action", applied)
-        elif kind == "rewind":
-            if _take_back_to("user", applied):
-                _take_back_to("action", applied)
-        else:
-            applied.append(event)
-    return applied
-
-
-def _take_back_to(kind: str, applied: list[dict[str, Any]]) -> bool:
-    """Drop the events of ``applied`` back to and including the last one of ``kind`` (all of
-    them if there is none, as Rasa's ``_undo_till_previous``); True if there was one."""
-    while applied:
-        if applied.pop()["event"] == kind:
-            return True
-    return False
+def slot_values(events: Sequence[Event], domain: Domain) -> dict[str, Any]:
+    """Every slot's value after ``events``: the domain's initial values, then the slot events
+    that still count (`events.applied_events`; a `AllSlotsReset` puts every slot back to its
+    initial value, as Rasa's)."""
+    return _slot_values(events, domain.initial_slot_values)
 
 
 def _result(action: str, confidence: float | None, text: str | None, kind: str) -> dict:
@@ -411,16 +387,16 @@ def scripted_conversation(
     return "\n".join(lines)
 
 
-def describe_turn(events: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]]) -> list[str]:
+def describe_turn(events: Sequence[Event], results: Sequence[dict[str, Any]]) -> list[str]:
     """Lines describing one message: the events and results of one `Bot.respond`."""
     user = events[0]
-    parse = user["parse_data"]
+    parse = user.parse_data or {}
     intent = parse.get("intent") or {}
-    lines = [f"> {user['text']}", f"  intent   {intent.get('name')} {_score(intent)}".rstrip()]
+    lines = [f"> {user.text}", f"  intent   {intent.get('name')} {_score(intent)}".rstrip()]
     entities = [_describe_entity(entity) for entity in parse.get("entities", [])]
     if entities:
         lines.append(f"  entities {', '.join(entities)}")
-    slots = [f"{e['name']}={e['value']!r}" for e in events if e["event"] == "slot"]
+    slots = [f"{e.name}={e.value!r}" for e in events if isinstance(e, SlotSet)]
     if slots:
         lines.append(f"  slots    {', '.join(slots)}")
     for result in results:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diet_sparse.rasa.domain import REQUESTED_SLOT, Domain, mapping_entity_key, values_for_mapping
+from diet_sparse.rasa.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
 
 
 @dataclass(frozen=True)
@@ -33,20 +34,20 @@ class FormStep:
     """What a form action does: the events it adds, the question it asks (an action or a
     response name, or None when it asks nothing), and whether it was rejected."""
 
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     ask: str | None = None
     rejected: bool = False
 
 
-def active_form(events: Sequence[dict[str, Any]]) -> tuple[str | None, str | None]:
+def active_form(events: Sequence[Event]) -> tuple[str | None, str | None]:
     """The active loop and the requested slot after ``events`` (applied events, see
-    `bot.applied_events`)."""
+    `events.applied_events`)."""
     loop = requested = None
     for event in events:
-        if event["event"] in ("active_loop", "form"):
-            loop = event.get("name")
-        elif event["event"] == "slot" and event.get("name") == REQUESTED_SLOT:
-            requested = event.get("value")
+        if isinstance(event, ActiveLoop):
+            loop = event.name
+        elif isinstance(event, SlotSet) and event.name == REQUESTED_SLOT:
+            requested = event.value
     return loop, requested
 
 
@@ -112,7 +113,7 @@ def slots_from_message(
 def run_form(
     form: str,
     domain: Domain,
-    events: Sequence[dict[str, Any]],
+    events: Sequence[Event],
     slots: dict[str, Any],
     actions: Sequence[str] = (),
 ) -> FormStep:
@@ -121,24 +122,24 @@ def run_form(
     Args:
         form: A form of the domain.
         domain: Its domain.
-        events: The conversation's applied events (`bot.applied_events`), the form's own
+        events: The conversation's applied events (`events.applied_events`), the form's own
             ``action`` event not yet among them.
         slots: Every slot's value now.
         actions: The custom actions that can run (an action server's), for ``action_ask_*``.
     """
     loop, requested = active_form(events)
-    added: list[dict[str, Any]] = []
+    added: list[Event] = []
     if loop != form:
-        added.append({"event": "active_loop", "name": form})
+        added.append(ActiveLoop(form))
     elif _after_user_message(events) and requested is not None:
         if not _filled_since_user_message(events, domain.forms[form]):
             return FormStep(rejected=True)
     missing = [name for name in domain.forms[form] if slots.get(name) is None]
     if not missing:
-        added.append({"event": "active_loop", "name": None})
-        added.append({"event": "slot", "name": REQUESTED_SLOT, "value": None})
+        added.append(ActiveLoop(None))
+        added.append(SlotSet(REQUESTED_SLOT, None))
         return FormStep(added)
-    added.append({"event": "slot", "name": REQUESTED_SLOT, "value": missing[0]})
+    added.append(SlotSet(REQUESTED_SLOT, missing[0]))
     return FormStep(added, _question(form, missing[0], domain, actions))
 
 
@@ -152,23 +153,22 @@ def _question(form: str, slot: str, domain: Domain, actions: Sequence[str]) -> s
     return None
 
 
-def _after_user_message(events: Sequence[dict[str, Any]]) -> bool:
+def _after_user_message(events: Sequence[Event]) -> bool:
     """Whether the last action was ``action_listen`` and the user spoke after it."""
     for event in reversed(events):
-        if event["event"] == "user":
+        if isinstance(event, UserUttered):
             return True
-        if event["event"] == "action":
+        if isinstance(event, ActionExecuted):
             return False
     return False
 
 
-def _filled_since_user_message(events: Sequence[dict[str, Any]], required: Sequence[str]) -> bool:
+def _filled_since_user_message(events: Sequence[Event], required: Sequence[str]) -> bool:
     for event in reversed(events):
-        if event["event"] == "user":
+        if isinstance(event, UserUttered):
             return False
-        if event["event"] == "slot" and event.get("name") in required:
-            if event.get("value") is not None:
-                return True
+        if isinstance(event, SlotSet) and event.name in required and event.value is not None:
+            return True
     return False
 
 

@@ -22,7 +22,7 @@ from diet_sparse.dialogue.rules import RULE_POLICY_NAME, DialogueLookup
 from diet_sparse.network.onnx_graph import OnnxTED
 from diet_sparse.network.weights import TEDWeights
 from diet_sparse.rasa.domain import Domain
-from diet_sparse.rasa.stories import Event, events_from_tracker_json
+from diet_sparse.rasa.events import Event, applied_events, events_from_json
 
 POLICY_NAME = "TEDPolicy"  # what Rasa calls the policy in its prediction results
 
@@ -84,7 +84,8 @@ class Policy:
         return self.predict_states([self.states(events)], excluded)[0]
 
     def states(self, events: Sequence[dict[str, Any] | Event]) -> list[State]:
-        """The states of a conversation, the current one last."""
+        """The states of a conversation (`events`' events, or Rasa tracker JSON events), the
+        current one last; only the events that still count (`events.applied_events`)."""
         events = list(events)
         if any(isinstance(event, dict) for event in events):
             for index, event in enumerate(events):
@@ -93,8 +94,10 @@ class Policy:
                         f"event {index}: expected a Rasa tracker event (a JSON object), got "
                         f"{type(event).__name__}"
                     )
-            events = events_from_tracker_json(events, self.domain.initial_slot_values)
-        return conversation_states(events, self.domain)
+            events = events_from_json(events)
+        return conversation_states(
+            applied_events(events, self.domain.initial_slot_values), self.domain
+        )
 
     def predict_states(
         self, dialogues: Sequence[Sequence[State]], excluded: Sequence[str] = ()

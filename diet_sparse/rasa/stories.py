@@ -7,7 +7,7 @@ events are small versions of Rasa's tracker events: ``UserUttered``, ``ActionExe
 ``or`` steps into one story per alternative, joins stories at checkpoints, and writes the implicit
 ``action_listen`` out: before every user turn, and at the end of every story and of every rule
 that waits for user input. ``validate_stories`` checks stories against a ``Domain``;
-``events_from_tracker_json`` reads the events of a Rasa tracker into the same event types.
+the events themselves, and reading Rasa trackers into them, are in `events`.
 
 Unusable data raises ``TrainingDataError`` naming the file, line, story or rule, and step;
 doubtful data warns with ``TrainingDataWarning``, as the NLU reader in ``data.py`` does.
@@ -20,20 +20,30 @@ import itertools
 import tempfile
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 
-from diet_sparse.errors import StoriesError, TrackerError, TrainingDataWarning
+from diet_sparse.errors import StoriesError, TrainingDataWarning
 from diet_sparse.rasa.domain import (
     ACTION_LISTEN,
     ENTITY_LABEL_SEPARATOR,
     OTHER_VALUE,
-    RETRIEVAL_SEPARATOR,
     Domain,
+)
+
+# The events live in events.py; they are imported from here too, as before.
+from diet_sparse.rasa.events import (  # noqa: F401
+    ActionExecuted,
+    ActiveLoop,
+    Entity,
+    Event,
+    SlotSet,
+    UserUttered,
+    events_from_tracker_json,
 )
 from diet_sparse.rasa.nlu_data import parse_markup
 from diet_sparse.rasa.yaml_reading import (
@@ -48,58 +58,6 @@ from diet_sparse.rasa.yaml_reading import (
     yaml_files,
     yaml_value,
 )
-
-# --- Events --------------------------------------------------------------------------------------
-
-
-class Entity(NamedTuple):
-    """An entity of a user turn: its type and value, and its role and group if it has them."""
-
-    type: str
-    value: Any = ""
-    role: str | None = None
-    group: str | None = None
-
-
-@dataclass(frozen=True)
-class UserUttered:
-    """A user turn: its intent, its entities and (end-to-end stories, trackers) its text."""
-
-    intent: str | None
-    entities: tuple[Entity, ...] = ()
-    text: str | None = None
-    # "file:line" of the step, for error messages; not part of the event's identity.
-    source: str | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class ActionExecuted:
-    """A bot action, by its name; a ``bot:`` step of an end-to-end story is an action named
-    by its text instead (``name`` is ``None``), as Rasa's ``action_text``."""
-
-    name: str | None
-    text: str | None = None
-    source: str | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class SlotSet:
-    """A slot was set to ``value`` (``None``: unset)."""
-
-    name: str
-    value: Any = None
-    source: str | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class ActiveLoop:
-    """A form (loop) became active, or, with ``name`` ``None``, the active one ended."""
-
-    name: str | None
-    source: str | None = field(default=None, compare=False, repr=False)
-
-
-Event = UserUttered | ActionExecuted | SlotSet | ActiveLoop
 
 
 @dataclass(frozen=True)
@@ -848,155 +806,6 @@ def _history_entry(event: Event, domain: Domain) -> tuple | None:
             return None
         return ("slot", event.name, tuple(slot.features(event.value)))
     return ("active_loop", event.name)
-
-
-# --- Rasa tracker events -------------------------------------------------------------------------
-
-# Rasa 3 event types that change nothing a dialogue policy sees, so they are skipped.
-_SKIPPED_TRACKER_EVENTS = (
-    "bot",
-    "action_execution_rejected",
-    "followup",
-    "pause",
-    "resume",
-    "reminder",
-    "cancel_reminder",
-    "agent",
-    "loop_interrupted",
-    "form_validation",
-    "entities",
-    "user_featurization",
-    "export",
-)
-_READ_TRACKER_EVENTS = ("user", "action", "slot", "active_loop", "form")
-_RESETTING_TRACKER_EVENTS = ("restart", "session_started", "undo", "rewind", "reset_slots")
-
-
-def events_from_tracker_json(
-    events: Sequence[dict] | dict, initial_slots: Mapping[str, Any] | None = None
-) -> list[Event]:
-    """Read the events of a Rasa tracker (its JSON, parsed) into this module's event types.
-
-    Read: ``user`` (intent from ``parse_data.intent.name``, entities from
-    ``parse_data.entities``, ``text``), ``action`` (``name``, or ``action_text`` for an
-    end-to-end bot text), ``slot`` (``name``, ``value``) and ``active_loop`` (``name``; Rasa 2's
-    ``form`` too). As Rasa's ``applied_events``: ``restart`` and ``session_started`` drop the
-    events before them, ``undo`` drops the events back to and including the last action,
-    ``rewind`` the events back to and including the last user turn and the action before it;
-    ``reset_slots`` puts every slot set so far back to its initial value (unset when
-    ``initial_slots`` does not name it). Other Rasa events (``bot``,
-    ``action_execution_rejected``, ``followup``, ``pause``, ``reminder``, ...) change nothing a
-    policy sees and are skipped. Rasa's undoing of a form's happy-path turns is not done.
-
-    Args:
-        events: The tracker's ``events`` list, or the whole tracker (a mapping with ``events``).
-        initial_slots: The domain's slots' initial values (`Domain.initial_slot_values`).
-
-    Returns:
-        The events, in order.
-
-    Raises:
-        TrackerError: An event is malformed; the message names its index and what is wrong.
-
-    Example:
-        >>> events_from_tracker_json([
-        ...     {"event": "action", "name": "action_listen"},
-        ...     {"event": "user", "text": "to Rome", "parse_data": {
-        ...         "intent": {"name": "book", "confidence": 0.9},
-        ...         "entities": [{"entity": "city", "value": "Rome", "start": 3, "end": 7}]}},
-        ...     {"event": "bot", "text": "When?"},
-        ...     {"event": "slot", "name": "city", "value": "Rome"},
-        ... ])[1:]
-        [UserUttered(intent='book', entities=(Entity(type='city', value='Rome', role=None, \
-group=None),), text='to Rome'), SlotSet(name='city', value='Rome')]
-    """
-    if isinstance(events, dict):
-        if not isinstance(events.get("events"), list):
-            raise TrackerError("a tracker must have an 'events' list")
-        events = events["events"]
-    read: list[Event] = []
-    for index, event in enumerate(events):
-        where = f"tracker event {index}"
-        if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-            raise TrackerError(
-                f"{where}: expected a mapping with an 'event' type such as 'user' or 'action', "
-                f"got {event!r}"
-            )
-        kind = event["event"]
-        if kind in _SKIPPED_TRACKER_EVENTS:
-            continue
-        if kind in ("restart", "session_started"):
-            read = []
-        elif kind == "undo":
-            _drop_back_to(ActionExecuted, read)
-        elif kind == "rewind":
-            _drop_back_to(UserUttered, read)
-            _drop_back_to(ActionExecuted, read)
-        elif kind == "reset_slots":
-            set_slots = dict.fromkeys(e.name for e in read if isinstance(e, SlotSet))
-            initial = initial_slots or {}
-            read += [SlotSet(name, initial.get(name)) for name in set_slots]
-        elif kind == "user":
-            read.append(_tracker_user(event, where))
-        elif kind == "action":
-            name, text = event.get("name"), event.get("action_text")
-            if isinstance(name, str):
-                read.append(ActionExecuted(name))
-            elif isinstance(text, str):
-                read.append(ActionExecuted(None, text))  # an end-to-end bot text
-            else:
-                raise TrackerError(f"{where}: an action event needs a 'name' string, got {event!r}")
-        elif kind == "slot":
-            if not isinstance(event.get("name"), str):
-                raise TrackerError(f"{where}: a slot event needs a 'name' string, got {event!r}")
-            read.append(SlotSet(event["name"], event.get("value")))
-        elif kind in ("active_loop", "form"):
-            name = event.get("name")
-            if name is not None and not isinstance(name, str):
-                raise TrackerError(
-                    f"{where}: an active_loop event's 'name' is a form name or null, got {name!r}"
-                )
-            read.append(ActiveLoop(name))
-        else:
-            known = _READ_TRACKER_EVENTS + _RESETTING_TRACKER_EVENTS + _SKIPPED_TRACKER_EVENTS
-            raise TrackerError(
-                f"{where}: unknown event type {kind!r}{did_you_mean(kind, known)}; expected one "
-                f"of: {', '.join(known)}"
-            )
-    return read
-
-
-def _tracker_user(event: dict, where: str) -> UserUttered:
-    parse_data = event.get("parse_data") or {}
-    if not isinstance(parse_data, dict):
-        raise TrackerError(f"{where}: 'parse_data' must be a mapping, got {parse_data!r}")
-    intent = parse_data.get("intent") or {}
-    if not isinstance(intent, dict) or not isinstance(intent.get("name"), str | None):
-        raise TrackerError(
-            f"{where}: 'parse_data.intent' must be a mapping with a 'name', got {intent!r}"
-        )
-    entities = []
-    for entity in parse_data.get("entities") or []:
-        if not isinstance(entity, dict) or not isinstance(entity.get("entity"), str):
-            raise TrackerError(
-                f"{where}: an entity of 'parse_data.entities' must be a mapping with an 'entity' "
-                f"name, got {entity!r}"
-            )
-        entities.append(
-            Entity(entity["entity"], entity.get("value"), entity.get("role"), entity.get("group"))
-        )
-    text = event.get("text")
-    name = intent.get("name")
-    if name is not None and RETRIEVAL_SEPARATOR in name:  # faq/ask_price: the policy sees faq
-        name = name.split(RETRIEVAL_SEPARATOR, 1)[0]
-    return UserUttered(name, tuple(entities), text if isinstance(text, str) else None)
-
-
-def _drop_back_to(event_type: type, events: list[Event]) -> None:
-    """Drop events from the end up to and including the last one of ``event_type``."""
-    while events:
-        if isinstance(events.pop(), event_type):
-            break
 
 
 @functools.cache

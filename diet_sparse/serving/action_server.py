@@ -26,7 +26,7 @@ import yaml
 
 from diet_sparse.errors import ActionServerError, TrackerError
 from diet_sparse.rasa.domain import Domain
-from diet_sparse.rasa.stories import events_from_tracker_json
+from diet_sparse.rasa.events import Event, events_from_json
 from diet_sparse.serving.conversations import tracker_json
 
 logger = logging.getLogger(__name__)
@@ -42,17 +42,18 @@ class ActionServer:
     Example:
         >>> server = ActionServer("http://localhost:5055/webhook")  # doctest: +SKIP
         >>> server.run("action_check_weather", "ann", bot.events, bot.domain)  # doctest: +SKIP
-        ([{'event': 'slot', 'name': 'temperature', 'value': 21}], [{'text': 'It is 21 °C.'}])
+        ([SlotSet(name='temperature', value=21)], [{'text': 'It is 21 °C.'}])
     """
 
     url: str
     timeout: float = DEFAULT_TIMEOUT
 
     def run(
-        self, action: str, sender_id: str, events: Sequence[dict[str, Any]], domain: Domain
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Run ``action`` in ``sender_id``'s conversation (its tracker ``events``): the events
-        it returns and the responses it asks the bot to say, as the action server sent them.
+        self, action: str, sender_id: str, events: Sequence[Event], domain: Domain
+    ) -> tuple[list[Event], list[dict[str, Any]]]:
+        """Run ``action`` in ``sender_id``'s conversation (its ``events``, sent as Rasa's
+        tracker JSON): the events it returns (read from their JSON) and the responses it asks
+        the bot to say, as the action server sent them.
         An action that did not run (see `ActionServerError`) is logged as a warning and
         returns neither, as Rasa goes on without its events.
         """
@@ -63,8 +64,8 @@ class ActionServer:
             return [], []
 
     def call(
-        self, action: str, sender_id: str, events: Sequence[dict[str, Any]], domain: Domain
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        self, action: str, sender_id: str, events: Sequence[Event], domain: Domain
+    ) -> tuple[list[Event], list[dict[str, Any]]]:
         """`run`, raising where the action did not run.
 
         Raises:
@@ -105,12 +106,12 @@ class ActionServer:
         if not isinstance(returned, list) or not isinstance(responses, list):
             raise ActionServerError(f"{where}: 'events' and 'responses' must be lists")
         try:
-            events_from_tracker_json(returned)  # every event one the policy can read
+            read = events_from_json(returned)
         except TrackerError as error:
             raise ActionServerError(f"{where}: returned {error}") from None
         if not all(isinstance(item, dict) for item in responses):
             raise ActionServerError(f"{where}: every response must be a JSON object")
-        return list(returned), list(responses)
+        return read, list(responses)
 
 
 def _error_detail(error: urllib.error.HTTPError) -> str:

@@ -50,7 +50,7 @@ from diet_sparse import __version__
 from diet_sparse.config import ConfigError
 from diet_sparse.dialogue.featurization import DialogueError
 from diet_sparse.errors import ServerStartError, TrackerError
-from diet_sparse.rasa.stories import events_from_tracker_json
+from diet_sparse.rasa.events import events_from_json
 from diet_sparse.serving.tracker_store import DEFAULT_FILE as DEFAULT_TRACKER_FILE
 from diet_sparse.serving.tracker_store import TrackerStore, TrackerStoreError
 
@@ -576,7 +576,7 @@ def _predict(policy, events: list[Any]) -> dict[str, Any]:
             the detail names the event by its index in ``events``.
     """
     try:
-        read = events_from_tracker_json(events, policy.domain.initial_slot_values)
+        read = events_from_json(events)
     except TrackerError as error:  # "tracker event <index>: ...", the index in ``events``
         raise ApiError(400, "invalid_event", str(error)) from None
     try:

@@ -5,10 +5,20 @@ transaction (`tracker_store.TrackerStore.conversation`): the stored events, the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from diet_sparse.dialogue.bot import Bot, applied_events, slot_values
+from diet_sparse.dialogue.bot import Bot, slot_values
+from diet_sparse.rasa.events import (
+    ActionExecuted,
+    ActiveLoop,
+    Event,
+    UserUttered,
+    applied_events,
+    events_as_json,
+    events_from_json,
+)
 from diet_sparse.serving.tracker_store import TrackerStore
 
 REST_CHANNEL = "rest"
@@ -30,12 +40,14 @@ def respond(
         bot = Bot(nlu, policy, events=conversation.events, actions=actions, sender_id=sender_id)
         before = len(bot.events)
         results = bot.respond(text)
-        new = bot.events[before:]
-        for event in new:
-            if event["event"] == "user":
-                event["input_channel"] = REST_CHANNEL
+        new = [
+            dataclasses.replace(event, input_channel=REST_CHANNEL)
+            if isinstance(event, UserUttered)
+            else event
+            for event in bot.events[before:]
+        ]
         if not conversation.events:  # a new conversation: its opening action_listen too
-            new = bot.events
+            new = [*bot.events[:before], *new]
         conversation.add(new)
     return [
         {"recipient_id": sender_id, "text": message}
@@ -47,42 +59,43 @@ def respond(
 
 def replace_events(
     store: TrackerStore, sender_id: str, events: Sequence[dict[str, Any]], policy: Any
-) -> list[dict[str, Any]]:
-    """Replace ``sender_id``'s stored events with ``events`` (Rasa's PUT
-    /conversations/{id}/tracker/events), once the policy has read them; returns them.
+) -> list[Event]:
+    """Replace ``sender_id``'s stored events with ``events``, Rasa tracker JSON (Rasa's PUT
+    /conversations/{id}/tracker/events), once the policy has read them; returns them, read.
 
     Raises:
-        DialogueError: an event cannot be read, or names what the policy's domain lacks.
+        TrackerError: an event cannot be read.
+        DialogueError: an event names what the policy's domain lacks.
     """
-    events = list(events)
+    events = events_from_json(list(events))
     policy.states(events)  # raises before anything is written
     with store.conversation(sender_id, replace=True) as conversation:
         conversation.add(events)
     return events
 
 
-def tracker_json(sender_id: str, events: Sequence[dict[str, Any]], domain: Any) -> dict[str, Any]:
+def tracker_json(sender_id: str, events: Sequence[Event], domain: Any) -> dict[str, Any]:
     """A conversation as Rasa's tracker JSON (GET /conversations/{id}/tracker): the sender,
     slots, latest message and action, active loop and all events."""
     latest_message: dict[str, Any] = {}
     latest_action: str | None = None
     active_loop: dict[str, Any] = {}
-    for event in applied_events(events):
-        kind = event["event"]
-        if kind == "user":
-            latest_message = {"text": event.get("text"), **(event.get("parse_data") or {})}
-        elif kind == "action":
-            latest_action = event.get("name")
-        elif kind in ("active_loop", "form"):
-            active_loop = {"name": event["name"]} if event.get("name") else {}
+    for event in applied_events(events, domain.initial_slot_values):
+        if isinstance(event, UserUttered):
+            parse_data = event.as_json().get("parse_data") or {}
+            latest_message = {"text": event.text, **parse_data}
+        elif isinstance(event, ActionExecuted):
+            latest_action = event.name
+        elif isinstance(event, ActiveLoop):
+            active_loop = {"name": event.name} if event.name else {}
     return {
         "sender_id": sender_id,
         "slots": slot_values(events, domain),
         "latest_message": latest_message,
-        "latest_event_time": max((e.get("timestamp") or 0 for e in events), default=None),
+        "latest_event_time": max((e.timestamp or 0 for e in events), default=None),
         "followup_action": None,
         "paused": False,
-        "events": list(events),
+        "events": events_as_json(events),
         "latest_input_channel": REST_CHANNEL if latest_message else None,
         "active_loop": active_loop,
         "latest_action": {"action_name": latest_action} if latest_action else {},

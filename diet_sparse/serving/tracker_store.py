@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from diet_sparse.errors import TrackerStoreError
+from diet_sparse.rasa.events import Event, event_from_json
 
 DEFAULT_FILE = "tracker.db"
 SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for another one
@@ -53,26 +54,28 @@ class Conversation:
     ones to add (`add`); `TrackerStore.conversation` writes them when the block ends."""
 
     sender_id: str
-    events: list[dict[str, Any]]
-    added: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event]
+    added: list[Event] = field(default_factory=list)
     replace: bool = False
 
-    def add(self, events: Sequence[dict[str, Any]]) -> None:
+    def add(self, events: Sequence[Event]) -> None:
         self.added += events
 
 
 class TrackerStore:
-    """The events of every conversation, in the database at ``url``.
+    """The events of every conversation, in the database at ``url``: `events` events inside,
+    one row of Rasa's tracker JSON per event in the database.
 
     Raises:
         TrackerStoreError: the URL is not a database URL, its driver is not installed, or the
             database cannot be reached or its ``events`` table made.
 
     Example:
+        >>> from diet_sparse.rasa.events import ActionExecuted
         >>> store = TrackerStore("sqlite://")  # in memory
         >>> with store.conversation("ann") as conversation:
-        ...     conversation.add([{"event": "action", "name": "action_listen"}])
-        >>> [event["name"] for event in store.events("ann")]
+        ...     conversation.add([ActionExecuted("action_listen")])
+        >>> [event.name for event in store.events("ann")]
         ['action_listen']
     """
 
@@ -115,7 +118,7 @@ class TrackerStore:
                         f"cannot open the tracker store {self.url}: {_reason(error)}"
                     ) from None
 
-    def events(self, sender_id: str) -> list[dict[str, Any]]:
+    def events(self, sender_id: str) -> list[Event]:
         """The stored events of ``sender_id``'s conversation, oldest first ([] if none)."""
         try:
             with self.engine.connect() as connection:
@@ -195,13 +198,15 @@ def url_from_endpoints(path: str | Path) -> str | None:
     return url.render_as_string(hide_password=False)
 
 
-def _read(connection: sa.Connection, sender_id: str) -> list[dict[str, Any]]:
+def _read(connection: sa.Connection, sender_id: str) -> list[Event]:
     query = sa.select(EVENTS.c.data).where(EVENTS.c.sender_id == sender_id).order_by(EVENTS.c.id)
-    return [json.loads(row[0]) for row in connection.execute(query)]
+    return [event_from_json(json.loads(row[0])) for row in connection.execute(query)]
 
 
-def _row(sender_id: str, event: dict[str, Any]) -> dict[str, Any]:
-    event = {**event, "timestamp": event.get("timestamp") or time.time()}
+def _row(sender_id: str, typed: Event) -> dict[str, Any]:
+    """The row of an event: Rasa's columns, and its tracker JSON as ``data``."""
+    event = typed.as_json()
+    event["timestamp"] = event.get("timestamp") or time.time()
     intent = (event.get("parse_data") or {}).get("intent") or {}
     return {
         "sender_id": sender_id,
