@@ -24,7 +24,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diet_sparse.config import ConfigError
 from diet_sparse.errors import DialogueError, DietSparseError, TrackerError
@@ -34,6 +34,9 @@ from diet_sparse.evaluation import sweep as sweeping
 from diet_sparse.persistence import check_model_directory
 from diet_sparse.rasa.nlu_data import TrainingDataError
 from diet_sparse.serving import app as server
+
+if TYPE_CHECKING:
+    from diet_sparse.rasa.endpoints import Endpoints
 
 # A Rasa project folder's parts, as `rasa train` reads them.
 PROJECT_CONFIG, PROJECT_DOMAIN, PROJECT_DATA = "config.yml", "domain.yml", "data"
@@ -315,35 +318,41 @@ def _model_in_project(args: argparse.Namespace) -> tuple[Path, Path | None]:
     return latest, project
 
 
-def _endpoints_file(endpoints: str | None, project: Path | None) -> Path | None:
-    """``--endpoints``, or the project's endpoints.yml if it has one."""
+def _read_endpoints(
+    endpoints: str | None, project: Path | None, tracker_store: bool = True
+) -> tuple[Path | None, Endpoints]:
+    """``--endpoints``, or the project's endpoints.yml if it has one, and what it names (its
+    tracker store only if ``tracker_store``)."""
+    from diet_sparse.rasa.endpoints import Endpoints, read_endpoints
+
+    path = None
     if endpoints is not None:
         if not Path(endpoints).is_file():
             raise ConfigError(f"--endpoints {endpoints}: no such file")
-        return Path(endpoints)
-    if project is not None and (project / PROJECT_ENDPOINTS).is_file():
-        return project / PROJECT_ENDPOINTS
-    return None
+        path = Path(endpoints)
+    elif project is not None and (project / PROJECT_ENDPOINTS).is_file():
+        path = project / PROJECT_ENDPOINTS
+    if path is None:
+        return None, Endpoints()
+    return path, read_endpoints(path, tracker_store=tracker_store)
 
 
-def _tracker_store(endpoints: Path | None, project: Path | None) -> str | None:
+def _tracker_store(path: Path | None, endpoints: Endpoints, project: Path | None) -> str | None:
     """The endpoints file's SQL ``tracker_store``; else, in a project, a SQLite file in the
     project folder (beside, not inside, the models a retrain replaces); else None (the
     server's default)."""
-    from diet_sparse.serving.tracker_store import url_from_endpoints
+    from diet_sparse.serving.app import DEFAULT_TRACKER_FILE
+    from diet_sparse.serving.tracker_store import database_url
 
-    url = url_from_endpoints(endpoints) if endpoints is not None else None
-    if url is not None:
-        print(f"Tracker store from {endpoints}", file=sys.stderr)
-        return url
-    return f"sqlite:///{project / server.DEFAULT_TRACKER_FILE}" if project is not None else None
+    if endpoints.tracker_store is not None:
+        print(f"Tracker store from {path}", file=sys.stderr)
+        return database_url(endpoints.tracker_store)
+    return f"sqlite:///{project / DEFAULT_TRACKER_FILE}" if project is not None else None
 
 
-def _action_endpoint(endpoints: Path | None) -> str | None:
+def _action_endpoint(endpoints: Endpoints) -> str | None:
     """The endpoints file's ``action_endpoint`` url, said once; None without one."""
-    from diet_sparse.serving.action_server import action_endpoint_from_endpoints
-
-    url = action_endpoint_from_endpoints(endpoints) if endpoints is not None else None
+    url = endpoints.action_endpoint
     if url is not None:
         print(f"Custom actions run on the action server at {url}", file=sys.stderr)
     return url
@@ -374,8 +383,9 @@ def _serve(args: argparse.Namespace) -> int:
     with_policy = {"policy_dir": policy} if policy is not None else {}
     if policy is not None:
         _check_channels(args.credentials, project)
-        endpoints = _endpoints_file(args.endpoints, project)
-        store = args.tracker_store or _tracker_store(endpoints, project)
+        given = args.tracker_store is not None  # the endpoints file's is not used then
+        path, endpoints = _read_endpoints(args.endpoints, project, tracker_store=not given)
+        store = args.tracker_store or _tracker_store(path, endpoints, project)
         with_policy["tracker_store"] = store
         with_policy["action_endpoint"] = _action_endpoint(endpoints)
     server.serve(
@@ -398,7 +408,8 @@ def _shell(args: argparse.Namespace) -> int:
 
     limit_blas_threads()
     model, project = _model_in_project(args)
-    return run_shell(model, _action_endpoint(_endpoints_file(args.endpoints, project)))
+    _, endpoints = _read_endpoints(args.endpoints, project, tracker_store=False)
+    return run_shell(model, _action_endpoint(endpoints))
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from diet_sparse.dialogue.bot import Bot, applied_events, slot_values
+from diet_sparse.rasa.endpoints import REST_CHANNEL
 from diet_sparse.serving.tracker_store import TrackerStore
-
-REST_CHANNEL = "rest"
 
 
 def respond(
