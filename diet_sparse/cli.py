@@ -341,9 +341,9 @@ def _shell(args: argparse.Namespace) -> int:
     from diet_sparse.shell import run_shell
 
     limit_blas_threads()
-    model, project = _model_in_project(args.model)
+    model, project = _model_in_project(args.nlu or args.model)
     _, endpoints = _read_endpoints(args.endpoints, project, tracker_store=False)
-    return run_shell(model, _action_endpoint(endpoints))
+    return run_shell(model, _action_endpoint(endpoints), policy_dir=args.policy, say=args.say)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -651,9 +651,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
-    shell = commands.add_parser("shell", help="type messages, see intents and entities")
-    shell.add_argument(
+    shell = commands.add_parser(
+        "shell",
+        help="type messages, see intents and entities (or the bot's answers)",
+        description="Type messages and see their intents and entities; with a policy (a "
+        "project's model that holds one, or --policy), the bot answers. --say sends scripted "
+        "messages instead and prints each turn: the parse, the slots set, each action.",
+    )
+    models = shell.add_mutually_exclusive_group()
+    models.add_argument(
         "--model", help="model directory (default in a Rasa project: its newest model)"
+    )
+    models.add_argument("--nlu", help="NLU model directory (diet-sparse train), with --policy")
+    shell.add_argument(
+        "--policy",
+        help="dialogue policy directory (train core): the bot answers (default: the model's own "
+        "policy, for a project's model)",
+    )
+    shell.add_argument(
+        "--say",
+        action="append",
+        metavar="TEXT",
+        default=[],
+        help="send TEXT (repeatable, in order), print each message and the bot's turn, and exit",
     )
     shell.add_argument("--endpoints", help=ENDPOINTS_HELP)
     shell.set_defaults(handler=_shell)
