@@ -18,8 +18,8 @@ MODEL := models/default
 POLICY := models/policy
 EXAMPLES := "hello there" "book a flight from Berlin to Lisbon tomorrow" \
 	"what's the weather like in NYC" "play some jazz by Miles Davis"
-CONVERSATION := "hello there" "book a flight from Berlin to Lisbon" "yes please" \
-	"what's the weather like in Lisbon tomorrow" "thanks, goodbye"
+CONVERSATION := --say "hello there" --say "book a flight from Berlin to Lisbon" --say "yes please" \
+	--say "what's the weather like in Lisbon tomorrow" --say "thanks, goodbye"
 # major.minor of a Python, to tell whether $(VENV) was made with the one asked for
 VERSION_OF = $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])'
 
@@ -53,7 +53,7 @@ run: install
 	$(BIN)/diet-sparse parse --model $(MODEL) $(EXAMPLES)
 	$(BIN)/diet-sparse train core --domain data/domain.yml --data data/ --config configs/ted_small.yml \
 		--out $(POLICY)
-	$(BIN)/python -m diet_sparse.dialogue.bot --nlu $(MODEL) --policy $(POLICY) $(CONVERSATION)
+	$(BIN)/diet-sparse shell --nlu $(MODEL) --policy $(POLICY) $(CONVERSATION)
 
 test: install-test
 	$(BIN)/python -m pytest

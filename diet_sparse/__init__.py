@@ -1,6 +1,7 @@
 """diet-sparse: intent classification and entity extraction with a randomly connected DIET model.
 
-``train`` and ``load`` are imported on first use, so ``import diet_sparse`` stays fast and
+``train``, ``load``, ``train_project`` (a whole Rasa project folder) and the others are
+imported on first use, so ``import diet_sparse`` stays fast and
 loading a model never imports TensorFlow (only ``train`` does).
 
 >>> from diet_sparse import train, load  # doctest: +SKIP
@@ -26,9 +27,10 @@ _LAZY = {
     "load": "diet_sparse.persistence",
     "train_policy": "diet_sparse.training",
     "load_policy": "diet_sparse.persistence",
+    "train_project": "diet_sparse.project",
 }
 
-__all__ = ["train", "load", "train_policy", "load_policy", "__version__"]
+__all__ = ["train", "load", "train_policy", "load_policy", "train_project", "__version__"]
 
 
 def __getattr__(name: str):

@@ -20,25 +20,22 @@ import functools
 import json
 import logging
 import sys
-import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from diet_sparse.config import ConfigError
 from diet_sparse.errors import DialogueError, DietSparseError, TrackerError
-from diet_sparse.evaluation import dialogue as core_evaluation
-from diet_sparse.evaluation import nlu as evaluation
-from diet_sparse.evaluation import sweep as sweeping
-from diet_sparse.persistence import check_model_directory
-from diet_sparse.rasa.nlu_data import TrainingDataError
-from diet_sparse.serving import app as server
+from diet_sparse.evaluation import options as evaluation_options
+from diet_sparse.serving import options as server_options
 
-# A Rasa project folder's parts, as `rasa train` reads them.
-PROJECT_CONFIG, PROJECT_DOMAIN, PROJECT_DATA = "config.yml", "domain.yml", "data"
-PROJECT_ENDPOINTS = "endpoints.yml"  # read for its tracker_store and action_endpoint
-PROJECT_CREDENTIALS = "credentials.yml"  # read for the channels it asks for
+if TYPE_CHECKING:
+    from diet_sparse.rasa.endpoints import Endpoints
+
+# The command line imports only light modules at its top (``--help`` and ``parse`` load neither
+# the server, nor the evaluation, nor TensorFlow): each command imports what it runs.
+
 ENDPOINTS_HELP = (
     "Rasa's endpoints.yml: its action_endpoint runs the custom actions, its SQL tracker_store "
     "keeps the conversations (default: endpoints.yml in the project folder)"
@@ -50,20 +47,10 @@ def _train(args: argparse.Namespace) -> int:
     project = _project_folder(args)
     if project is not None:
         return _train_project(args, project)
-    from diet_sparse.config import as_config
-    from diet_sparse.rasa.nlu_data import load_training_data
+    from diet_sparse.project import check_nlu_training
 
-    # All that could fail once training is over is checked first, before TensorFlow loads.
-    config = as_config(args.config)
-    check_model_directory(args.out)
-    data = load_training_data(args.data)
-
-    from diet_sparse.config import RasaConfigWarning
-    from diet_sparse.training import train
-
-    with warnings.catch_warnings():  # shown above; the path again, so the model records
-        warnings.simplefilter("ignore", RasaConfigWarning)  # what of a Rasa config it used
-        train(data, args.config or config, out=args.out, progress=not args.quiet)
+    training = check_nlu_training(args.config, args.data, args.out)  # before TensorFlow loads
+    training.run(progress=not args.quiet)
     print(f"Model saved to {args.out}", file=sys.stderr)
     return 0
 
@@ -71,96 +58,34 @@ def _train(args: argparse.Namespace) -> int:
 def _project_folder(args: argparse.Namespace) -> Path | None:
     """The Rasa project folder ``train`` works on: ``--project``, or the current folder when
     neither ``--data`` nor ``--config`` is given and it holds a config.yml and a data/ folder."""
+    from diet_sparse.project import is_project
+
     if getattr(args, "project", None):
         return Path(args.project)
-    if args.data is None and args.config is None and _is_project(Path.cwd()):
+    if args.data is None and args.config is None and is_project(Path.cwd()):
         return Path.cwd()
     return None
 
 
-def _is_project(folder: Path) -> bool:
-    """Whether ``folder`` is a Rasa project: a config.yml and a data/ folder."""
-    return (folder / PROJECT_CONFIG).is_file() and (folder / PROJECT_DATA).is_dir()
-
-
 def _train_project(args: argparse.Namespace, project: Path) -> int:
-    """A whole Rasa project: config.yml, domain.yml and data/ -> an NLU model and, when there
-    are stories, a dialogue policy, in ``models/<time>/{nlu,core}`` (or ``--out``)."""
-    from diet_sparse.config import RasaConfigWarning, TEDConfig, as_config
-    from diet_sparse.dialogue.rules import lookup_for
-    from diet_sparse.persistence import PROJECT_CORE, PROJECT_MODELS, PROJECT_NLU
-    from diet_sparse.rasa.domain import load_domain
-    from diet_sparse.rasa.nlu_data import TrainingDataWarning, load_training_data
-    from diet_sparse.rasa.stories import load_stories, validate_stories
+    """A whole Rasa project: an NLU model and, when there are stories, a dialogue policy, in
+    ``models/<time>/{nlu,core}`` (or ``--out``)."""
+    from diet_sparse.project import train_project
 
-    if not project.is_dir():
-        raise TrainingDataError(f"--project {project}: not a folder")
-    config_path = project / PROJECT_CONFIG
-    data = project / PROJECT_DATA
-    if not data.is_dir():
-        raise TrainingDataError(f"{project}: a Rasa project needs a {PROJECT_DATA}/ folder")
-    config = config_path if config_path.is_file() else None
-    if config is None:
-        print(f"{project}: no {PROJECT_CONFIG}: diet-sparse's defaults", file=sys.stderr)
-    # Everything is checked before TensorFlow loads, the policy's inputs too.
-    diet_config = as_config(config)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RasaConfigWarning)  # the same file: shown once above
-        ted_config = as_config(config, kind=TEDConfig)
-    out = Path(args.out) if args.out else project / PROJECT_MODELS / time.strftime("%Y%m%d-%H%M%S")
-    check_model_directory(out / PROJECT_NLU)
-    nlu_data = load_training_data(data)
-    domain_path = project / PROJECT_DOMAIN
-    stories = []
-    if domain_path.is_file():
-        domain = load_domain(domain_path)
-        stories = load_stories(data)
-        validate_stories(stories, domain)
-        lookup_for(ted_config, stories, domain)  # rules that contradict, a fallback action
-        check_model_directory(out / PROJECT_CORE)
-    else:
-        print(f"{project}: no {PROJECT_DOMAIN}: the NLU model only", file=sys.stderr)
-    has_stories = any(not story.is_rule for story in stories)
-
-    from diet_sparse.training import train, train_policy
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RasaConfigWarning)
-        warnings.simplefilter("ignore", TrainingDataWarning)  # shown while loading
-        train(nlu_data, config or diet_config, out=out / PROJECT_NLU, progress=not args.quiet)
-        print(f"NLU model saved to {out / PROJECT_NLU}", file=sys.stderr)
-        if has_stories:
-            train_policy(domain, stories, config, out=out / PROJECT_CORE, progress=not args.quiet)
-            print(f"Policy saved to {out / PROJECT_CORE}", file=sys.stderr)
-        elif domain_path.is_file():
-            print(f"{project}: no stories in {data}: no policy trained", file=sys.stderr)
-    print(f"Model saved to {out}", file=sys.stderr)
+    trained = train_project(project, out=args.out, progress=not args.quiet)
+    print(f"NLU model saved to {trained.nlu}", file=sys.stderr)
+    if trained.core is not None:
+        print(f"Policy saved to {trained.core}", file=sys.stderr)
+    print(f"Model saved to {trained.path}", file=sys.stderr)
     return 0
 
 
 def _train_core(args: argparse.Namespace) -> int:
-    from diet_sparse.config import TEDConfig, as_config
-    from diet_sparse.dialogue.rules import lookup_for
-    from diet_sparse.rasa.domain import load_domain
-    from diet_sparse.rasa.nlu_data import TrainingDataWarning
-    from diet_sparse.rasa.stories import load_stories, validate_stories
+    from diet_sparse.project import check_policy_training
 
     # As for the NLU model: everything that can be checked is, before TensorFlow loads.
-    config = as_config(args.config, kind=TEDConfig)
-    check_model_directory(args.out)
-    domain = load_domain(args.domain)
-    stories = load_stories(args.data)  # a Rasa data folder: its nlu files are skipped
-    validate_stories(stories, domain)
-    lookup_for(config, stories, domain)  # rules that contradict, a fallback action
-
-    from diet_sparse.config import RasaConfigWarning
-    from diet_sparse.training import train_policy
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TrainingDataWarning)  # validate_stories showed them
-        warnings.simplefilter("ignore", RasaConfigWarning)  # as_config showed them
-        policy_config = args.config or config  # the path: the policy records a Rasa config
-        train_policy(domain, stories, policy_config, out=args.out, progress=not args.quiet)
+    training = check_policy_training(args.config, args.domain, args.data, args.out)
+    training.run(progress=not args.quiet)
     print(f"Policy saved to {args.out}", file=sys.stderr)
     return 0
 
@@ -225,6 +150,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
+    from diet_sparse.evaluation import nlu as evaluation
+
     if args.cross_validation:
         summary = evaluation.cross_validate(args.data, args.config, args.folds, out=args.out)
         print(evaluation.format_cross_validation(summary), flush=True)
@@ -240,6 +167,8 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _test_core(args: argparse.Namespace) -> int:
+    from diet_sparse.evaluation import dialogue as core_evaluation
+
     result = core_evaluation.test_core(
         args.model, args.stories, out=args.out, successes=args.successes
     )
@@ -249,6 +178,8 @@ def _test_core(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from diet_sparse.evaluation import sweep as sweeping
+
     def show(row: dict[str, Any], n: int, total: int) -> None:
         print(sweeping.format_point(row, n, total), flush=True)
 
@@ -271,6 +202,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _sweep_core(args: argparse.Namespace) -> int:
+    from diet_sparse.evaluation import sweep as sweeping
+
     def show(row: dict[str, Any], n: int, total: int) -> None:
         print(sweeping.format_point(row, n, total, sweeping.POLICY), flush=True)
 
@@ -292,14 +225,15 @@ def _sweep_core(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_in_project(args: argparse.Namespace) -> tuple[Path, Path | None]:
-    """The model ``serve`` and ``shell`` use: ``--model``, or in a Rasa project folder the
-    newest model trained there; and the project folder, if it is one."""
+def _model_in_project(model: str | None) -> tuple[Path, Path | None]:
+    """The model ``serve`` and ``shell`` use: ``model`` (``--model``), or in a Rasa project
+    folder the newest model trained there; and the project folder, if it is one."""
     from diet_sparse.persistence import ModelLoadError, latest_project_model
+    from diet_sparse.project import is_project
 
-    project = Path.cwd() if _is_project(Path.cwd()) else None
-    if args.model is not None:
-        return Path(args.model), project
+    project = Path.cwd() if is_project(Path.cwd()) else None
+    if model is not None:
+        return Path(model), project
     if project is None:
         raise ModelLoadError(
             "no --model given, and the current folder is not a Rasa project (config.yml and "
@@ -315,35 +249,42 @@ def _model_in_project(args: argparse.Namespace) -> tuple[Path, Path | None]:
     return latest, project
 
 
-def _endpoints_file(endpoints: str | None, project: Path | None) -> Path | None:
-    """``--endpoints``, or the project's endpoints.yml if it has one."""
+def _read_endpoints(
+    endpoints: str | None, project: Path | None, tracker_store: bool = True
+) -> tuple[Path | None, Endpoints]:
+    """``--endpoints``, or the project's endpoints.yml if it has one, and what it names (its
+    tracker store only if ``tracker_store``)."""
+    from diet_sparse.project import PROJECT_ENDPOINTS
+    from diet_sparse.rasa.endpoints import Endpoints, read_endpoints
+
+    path = None
     if endpoints is not None:
         if not Path(endpoints).is_file():
             raise ConfigError(f"--endpoints {endpoints}: no such file")
-        return Path(endpoints)
-    if project is not None and (project / PROJECT_ENDPOINTS).is_file():
-        return project / PROJECT_ENDPOINTS
-    return None
+        path = Path(endpoints)
+    elif project is not None and (project / PROJECT_ENDPOINTS).is_file():
+        path = project / PROJECT_ENDPOINTS
+    if path is None:
+        return None, Endpoints()
+    return path, read_endpoints(path, tracker_store=tracker_store)
 
 
-def _tracker_store(endpoints: Path | None, project: Path | None) -> str | None:
+def _tracker_store(path: Path | None, endpoints: Endpoints, project: Path | None) -> str | None:
     """The endpoints file's SQL ``tracker_store``; else, in a project, a SQLite file in the
     project folder (beside, not inside, the models a retrain replaces); else None (the
     server's default)."""
-    from diet_sparse.serving.tracker_store import url_from_endpoints
+    from diet_sparse.serving.app import DEFAULT_TRACKER_FILE
+    from diet_sparse.serving.tracker_store import database_url
 
-    url = url_from_endpoints(endpoints) if endpoints is not None else None
-    if url is not None:
-        print(f"Tracker store from {endpoints}", file=sys.stderr)
-        return url
-    return f"sqlite:///{project / server.DEFAULT_TRACKER_FILE}" if project is not None else None
+    if endpoints.tracker_store is not None:
+        print(f"Tracker store from {path}", file=sys.stderr)
+        return database_url(endpoints.tracker_store)
+    return f"sqlite:///{project / DEFAULT_TRACKER_FILE}" if project is not None else None
 
 
-def _action_endpoint(endpoints: Path | None) -> str | None:
+def _action_endpoint(endpoints: Endpoints) -> str | None:
     """The endpoints file's ``action_endpoint`` url, said once; None without one."""
-    from diet_sparse.serving.action_server import action_endpoint_from_endpoints
-
-    url = action_endpoint_from_endpoints(endpoints) if endpoints is not None else None
+    url = endpoints.action_endpoint
     if url is not None:
         print(f"Custom actions run on the action server at {url}", file=sys.stderr)
     return url
@@ -352,6 +293,7 @@ def _action_endpoint(endpoints: Path | None) -> str | None:
 def _check_channels(credentials: str | None, project: Path | None) -> None:
     """Read ``--credentials`` (or the project's credentials.yml, if it has one) and say once
     which of the channels it lists are not offered: the bot answers at the REST channel."""
+    from diet_sparse.project import PROJECT_CREDENTIALS
     from diet_sparse.rasa.endpoints import read_credentials
 
     if credentials is None and project is not None and (project / PROJECT_CREDENTIALS).is_file():
@@ -365,8 +307,9 @@ def _check_channels(credentials: str | None, project: Path | None) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from diet_sparse.persistence import PROJECT_CORE
+    from diet_sparse.serving import app as server
 
-    model, project = _model_in_project(args)
+    model, project = _model_in_project(args.model)
     policy = args.policy
     if policy is None and (model / PROJECT_CORE / "metadata.json").is_file():
         policy = model / PROJECT_CORE  # a project's model with its policy: serve the bot
@@ -374,8 +317,9 @@ def _serve(args: argparse.Namespace) -> int:
     with_policy = {"policy_dir": policy} if policy is not None else {}
     if policy is not None:
         _check_channels(args.credentials, project)
-        endpoints = _endpoints_file(args.endpoints, project)
-        store = args.tracker_store or _tracker_store(endpoints, project)
+        given = args.tracker_store is not None  # the endpoints file's is not used then
+        path, endpoints = _read_endpoints(args.endpoints, project, tracker_store=not given)
+        store = args.tracker_store or _tracker_store(path, endpoints, project)
         with_policy["tracker_store"] = store
         with_policy["action_endpoint"] = _action_endpoint(endpoints)
     server.serve(
@@ -397,8 +341,9 @@ def _shell(args: argparse.Namespace) -> int:
     from diet_sparse.shell import run_shell
 
     limit_blas_threads()
-    model, project = _model_in_project(args)
-    return run_shell(model, _action_endpoint(_endpoints_file(args.endpoints, project)))
+    model, project = _model_in_project(args.nlu or args.model)
+    _, endpoints = _read_endpoints(args.endpoints, project, tracker_store=False)
+    return run_shell(model, _action_endpoint(endpoints), policy_dir=args.policy, say=args.say)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -455,7 +400,7 @@ def _add_sweep_options(parser: argparse.ArgumentParser, sizes: Sequence[int]) ->
         "--densities",
         nargs="+",
         type=_sweep_argument("densities", float),
-        default=list(sweeping.DEFAULT_DENSITIES),
+        default=list(evaluation_options.DEFAULT_DENSITIES),
         help="connection densities, each in [0, 1] (default: %(default)s)",
     )
     parser.add_argument(
@@ -468,12 +413,12 @@ def _add_sweep_options(parser: argparse.ArgumentParser, sizes: Sequence[int]) ->
     parser.add_argument(
         "--repeats",
         type=_sweep_argument("repeats", int),
-        default=sweeping.DEFAULT_REPEATS,
+        default=evaluation_options.DEFAULT_REPEATS,
         help="seeds per point (default: %(default)s)",
     )
     parser.add_argument(
         "--out",
-        default=sweeping.DEFAULT_OUT,
+        default=evaluation_options.DEFAULT_SWEEP_OUT,
         help="directory for sweep.csv and plots (default: %(default)s)",
     )
     parser.add_argument(
@@ -482,15 +427,24 @@ def _add_sweep_options(parser: argparse.ArgumentParser, sizes: Sequence[int]) ->
 
 
 def _sweep_argument(name: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    return _checked(parse, functools.partial(sweeping.check_argument, name))
+    return _checked(parse, functools.partial(evaluation_options.check_argument, name))
 
 
 def _server_option(name: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    return _checked(parse, functools.partial(server.check_option, name))
+    return _checked(parse, functools.partial(server_options.check_option, name))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser whose errors are one ``error:`` line, as every other error a user can
+    fix (argparse's own prints the usage first); ``--help`` still shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message}; see '{self.prog} --help'", file=sys.stderr)
+        sys.exit(BAD_INPUT)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="diet-sparse",
         description="Intent and entity recognition with a randomly connected DIET model.",
     )
@@ -558,7 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--data", nargs="+", help="test data files or directories (required)")
     test.add_argument(
         "--out",
-        default=evaluation.DEFAULT_OUT,
+        default=evaluation_options.DEFAULT_OUT,
         help="directory for reports and plots (default: %(default)s)",
     )
     test.add_argument(
@@ -566,8 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test.add_argument(
         "--folds",
-        type=_checked(int, evaluation.check_folds),
-        default=evaluation.DEFAULT_FOLDS,
+        type=_checked(int, evaluation_options.check_folds),
+        default=evaluation_options.DEFAULT_FOLDS,
         help="number of folds, >= 2 (default: %(default)s)",
     )
     test.add_argument("--config", help="config for --cross-validation training")
@@ -578,8 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate a dialogue policy on test stories, write reports",
         description="Replay test stories as 'rasa test core' does: every action (action_listen "
         "included) is predicted from the story's own history before it. Writes "
-        f"{', '.join(core_evaluation.CORE_REPORT_FILES[:2])} and "
-        f"{core_evaluation.CONFUSION_MATRIX_FILE}.",
+        f"{', '.join(evaluation_options.CORE_REPORT_FILES[:2])} and "
+        f"{evaluation_options.CONFUSION_MATRIX_FILE}.",
     )
     test_core.add_argument("--model", required=True, help="policy directory (train core)")
     test_core.add_argument(
@@ -588,12 +542,13 @@ def build_parser() -> argparse.ArgumentParser:
     test_core.add_argument(
         "--out",
         default=argparse.SUPPRESS,  # the NLU test's default, not to override one given before
-        help=f"directory for reports and plots (default: {core_evaluation.DEFAULT_OUT})",
+        help=f"directory for reports and plots (default: {evaluation_options.DEFAULT_OUT})",
     )
     test_core.add_argument(
         "--successes",
         action="store_true",
-        help=f"also write the stories predicted right ({core_evaluation.SUCCESSFUL_STORIES_FILE})",
+        help="also write the stories predicted right "
+        f"({evaluation_options.SUCCESSFUL_STORIES_FILE})",
     )
     test_core.set_defaults(handler=_test_core, required=None)
 
@@ -614,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--config", help="base YAML config")
     sweep.add_argument("--train", nargs="+", help="training data (required)")
     sweep.add_argument("--test", nargs="+", help="test data (required)")
-    _add_sweep_options(sweep, sizes=sweeping.DEFAULT_SIZES)
+    _add_sweep_options(sweep, sizes=evaluation_options.DEFAULT_SIZES)
     sweep.add_argument(
         "--subsample",
         type=_sweep_argument("subsample", float),
@@ -635,7 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_core.add_argument("--domain", nargs="+", required=True, help="domain.yml files")
     sweep_core.add_argument("--train", nargs="+", required=True, help="training stories")
     sweep_core.add_argument("--test", nargs="+", required=True, help="test stories")
-    _add_sweep_options(sweep_core, sizes=sweeping.DEFAULT_POLICY_SIZES)
+    _add_sweep_options(sweep_core, sizes=evaluation_options.DEFAULT_POLICY_SIZES)
     sweep_core.add_argument(
         "--dataset-name", help="name in the plot titles (default: from --train)"
     )
@@ -664,12 +619,12 @@ def build_parser() -> argparse.ArgumentParser:
         "channel and names the others it lists (default: credentials.yml in the project folder)",
     )
     serve.add_argument(
-        "--host", default=server.DEFAULT_HOST, help="address to bind (default: %(default)s)"
+        "--host", default=server_options.DEFAULT_HOST, help="address to bind (default: %(default)s)"
     )
     serve.add_argument(
         "--port",
         type=_server_option("port", int),
-        default=server.DEFAULT_PORT,
+        default=server_options.DEFAULT_PORT,
         help="port to listen on, 0 for any free one (default: %(default)s)",
     )
     serve.add_argument(
@@ -680,34 +635,54 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-body-bytes",
         type=_server_option("max_body_bytes", int),
-        default=server.DEFAULT_MAX_BODY_BYTES,
+        default=server_options.DEFAULT_MAX_BODY_BYTES,
         help="larger request bodies are refused (default: %(default)s)",
     )
     serve.add_argument(
         "--max-text-length",
         type=_server_option("max_text_length", int),
-        default=server.DEFAULT_MAX_TEXT_LENGTH,
+        default=server_options.DEFAULT_MAX_TEXT_LENGTH,
         help="longer texts are refused (default: %(default)s)",
     )
     serve.add_argument(
         "--batch-window-ms",
         type=_server_option("batch_window_ms", float),
-        default=server.DEFAULT_BATCH_WINDOW_MS,
+        default=server_options.DEFAULT_BATCH_WINDOW_MS,
         help="requests arriving within this window are parsed as one batch (0 = no batching; "
         "default: %(default)s)",
     )
     serve.add_argument(
         "--workers",
         type=_server_option("workers", int),
-        default=server.DEFAULT_WORKERS,
+        default=server_options.DEFAULT_WORKERS,
         help="server processes sharing the port, each with its own copy of the model "
         "(default: %(default)s; one per CPU core gives the most requests per second)",
     )
     serve.set_defaults(handler=_serve)
 
-    shell = commands.add_parser("shell", help="type messages, see intents and entities")
-    shell.add_argument(
+    shell = commands.add_parser(
+        "shell",
+        help="type messages, see intents and entities (or the bot's answers)",
+        description="Type messages and see their intents and entities; with a policy (a "
+        "project's model that holds one, or --policy), the bot answers. --say sends scripted "
+        "messages instead and prints each turn: the parse, the slots set, each action.",
+    )
+    models = shell.add_mutually_exclusive_group()
+    models.add_argument(
         "--model", help="model directory (default in a Rasa project: its newest model)"
+    )
+    models.add_argument("--nlu", help="NLU model directory (diet-sparse train), with --policy")
+    shell.add_argument(
+        "--policy",
+        help="dialogue policy directory (train core): the bot answers (default: the model's own "
+        "policy, for a project's model)",
+    )
+    shell.add_argument(
+        "--say",
+        action="append",
+        metavar="TEXT",
+        default=[],
+        help="send TEXT (repeatable, in order), print each message and the bot's turn, and exit",
     )
     shell.add_argument("--endpoints", help=ENDPOINTS_HELP)
     shell.set_defaults(handler=_shell)

@@ -1,5 +1,7 @@
 """Interactive shell: type a message, see its intent, the runners-up and the entities in place;
-with a project's model that holds a policy, the bot answers instead.
+with a policy (a project's model that holds one, or one named apart) the bot answers instead.
+A scripted conversation (``diet-sparse shell --say TEXT ...``) describes each turn instead: the
+message, its parse, the slots it set, and each action with its confidence and text.
 
 Reads lines with `input`, so it works at a terminal (with line editing) and with piped stdin.
 Entities are highlighted in colour on a terminal and marked up as ``[Berlin](city:departure)``
@@ -10,8 +12,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
+
+from diet_sparse.rasa.events import Event, SlotSet
 
 EXIT_COMMANDS = {"/exit", "/quit"}
 RUNNERS_UP = 2
@@ -118,18 +123,114 @@ def format_reply(actions: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _bot(nlu: Any, model_dir: Path, action_endpoint: str | None) -> Any:
-    """A `bot.Bot` when ``model_dir`` is a project's model holding a policy (its custom actions
-    run on the action server at ``action_endpoint``, if given), else None."""
+def describe_turn(events: Sequence[Event], results: Sequence[dict[str, Any]]) -> list[str]:
+    """Lines describing one message: the events and results of one `bot.Bot.respond`.
+
+    Example:
+        >>> from diet_sparse.rasa.events import user_uttered
+        >>> print("\\n".join(describe_turn(
+        ...     [user_uttered("hi", {"intent": {"name": "greet", "confidence": 0.99}})],
+        ...     [{"action": "utter_greet", "confidence": 0.98, "text": "Hello!",
+        ...       "kind": "response"}])))
+        > hi
+          intent   greet 0.990
+          0.980  utter_greet  "Hello!"
+    """
+    user = events[0]
+    parse = user.parse_data or {}
+    intent = parse.get("intent") or {}
+    lines = [f"> {user.text}", f"  intent   {intent.get('name')} {_score(intent)}".rstrip()]
+    entities = [_describe_entity(entity) for entity in parse.get("entities", [])]
+    if entities:
+        lines.append(f"  entities {', '.join(entities)}")
+    slots = [f"{e.name}={e.value!r}" for e in events if isinstance(e, SlotSet)]
+    if slots:
+        lines.append(f"  slots    {', '.join(slots)}")
+    for result in results:
+        confidence = result["confidence"]
+        line = f"  {'-' if confidence is None else f'{confidence:.3f}':>5}  {result['action']}"
+        if result["text"] is not None:
+            line += f'  "{result["text"]}"'
+        elif result["kind"] == "custom":
+            line += (
+                "  (custom action: said nothing)"
+                if "messages" in result
+                else ("  (custom action: not run here, no text)")
+            )
+        elif confidence is None:
+            line += f"  ({len(results) - 1} actions without listening: the bot listens anyway)"
+        lines.append(line)
+    return lines
+
+
+def _describe_entity(entity: dict[str, Any]) -> str:
+    labels = [f"{key} {entity[key]}" for key in ("role", "group") if entity.get(key) is not None]
+    described = f"{entity['entity']}={entity.get('value')!r}"
+    if labels:
+        described += f" ({', '.join(labels)})"
+    confidence = entity.get("confidence_entity")
+    return described if confidence is None else f"{described} {confidence:.3f}"
+
+
+def _score(scored: dict[str, Any]) -> str:
+    confidence = scored.get("confidence")
+    return "" if confidence is None else f"{confidence:.3f}"
+
+
+def describe_conversation(bot: Any, messages: Sequence[str]) -> Iterator[str]:
+    """Send ``messages`` to ``bot`` (a `bot.Bot`) one after the other; yield the lines of
+    `describe_turn` for each, as soon as it is answered."""
+    for message in messages:
+        first_new = len(bot.events)
+        results = bot.respond(message)
+        yield from describe_turn(bot.events[first_new:], results)
+
+
+def scripted_conversation(
+    nlu_dir: str | Path,
+    policy_dir: str | Path,
+    messages: Sequence[str],
+    seed: int | None = None,
+) -> str:
+    """Load an NLU model and a policy, send them ``messages`` one after the other, and describe
+    the conversation (`describe_turn`).
+
+    Raises:
+        ModelLoadError: a directory does not hold a model (NLU) or a policy.
+        DialogueError: the NLU model knows an intent the policy's domain does not.
+
+    Example:
+        >>> print(scripted_conversation("models/default", "models/policy", ["hi"]))
+        ... # doctest: +SKIP
+        > hi
+          intent   greet 0.998
+          0.981  utter_greet  "Hello! I can book flights and tables, ..."
+          0.993  action_listen
+    """
+    from diet_sparse.dialogue.bot import Bot
+    from diet_sparse.persistence import load, load_policy
+
+    bot = Bot(load(nlu_dir), load_policy(policy_dir), seed=seed)
+    return "\n".join(describe_conversation(bot, messages))
+
+
+def _bot(
+    nlu: Any, model_dir: Path, action_endpoint: str | None, policy_dir: str | Path | None = None
+) -> Any:
+    """A `bot.Bot` with the policy in ``policy_dir``, or when ``model_dir`` is a project's model
+    holding a policy, that one (its custom actions run on the action server at
+    ``action_endpoint``, if given); else None."""
     from diet_sparse.persistence import PROJECT_CORE, load_policy
 
-    if not (model_dir / PROJECT_CORE / "metadata.json").is_file():
-        return None
+    if policy_dir is None:
+        if not (model_dir / PROJECT_CORE / "metadata.json").is_file():
+            return None
+        policy_dir = model_dir
     from diet_sparse.dialogue.bot import Bot
     from diet_sparse.serving.action_server import ActionServer
 
     actions = ActionServer(action_endpoint) if action_endpoint else None
-    return Bot(nlu, load_policy(model_dir), actions=actions)
+    return Bot(nlu, load_policy(policy_dir), actions=actions)
 
 
 def _use_colour(stream: TextIO) -> bool:
@@ -143,10 +244,18 @@ def _enable_line_editing() -> None:
         pass
 
 
-def run_shell(model_dir: str | Path, action_endpoint: str | None = None) -> int:
-    """Load the model in ``model_dir`` and parse each line typed until ``/exit`` or Ctrl-D; a
-    project's model with a policy is the bot, its custom actions run on the Rasa action server
-    at ``action_endpoint`` (a URL), if given.
+def run_shell(
+    model_dir: str | Path,
+    action_endpoint: str | None = None,
+    policy_dir: str | Path | None = None,
+    say: Sequence[str] = (),
+) -> int:
+    """Load the model in ``model_dir`` and parse each line typed until ``/exit`` or Ctrl-D; with
+    the policy in ``policy_dir``, or a project's model with a policy, the bot answers, its
+    custom actions run on the Rasa action server at ``action_endpoint`` (a URL), if given.
+
+    With ``say``, nothing is read: each of its messages is sent in turn and described (the
+    bot's turn, `describe_turn`; without a policy, the parse), and the shell ends.
 
     Example:
         >>> run_shell("models/default")  # doctest: +SKIP
@@ -157,14 +266,24 @@ def run_shell(model_dir: str | Path, action_endpoint: str | None = None) -> int:
     """
     from diet_sparse.persistence import load
 
+    if say:
+        nlu = load(model_dir)
+        bot = _bot(nlu, Path(model_dir), action_endpoint, policy_dir)
+        if bot is not None:
+            for line in describe_conversation(bot, say):
+                print(line, flush=True)
+        else:
+            for text in say:
+                print(f"> {text}\n{format_result(nlu.parse(text))}", flush=True)
+        return 0
     interactive = sys.stdin.isatty()
     if interactive:
         _enable_line_editing()
     print(f"Loading the model in {model_dir} ...", file=sys.stderr, flush=True)
     nlu = load(model_dir)
-    bot = _bot(nlu, Path(model_dir), action_endpoint)
+    bot = _bot(nlu, Path(model_dir), action_endpoint, policy_dir)
     if bot is not None:
-        print("The bot answers (a project model with a policy).", file=sys.stderr, flush=True)
+        print("The bot answers (a model with a policy).", file=sys.stderr, flush=True)
     print("Type a message; /exit or Ctrl-D to quit.", file=sys.stderr, flush=True)
     colour = _use_colour(sys.stdout)
     prompt = "> " if interactive else ""

@@ -55,3 +55,21 @@ def example_project(folder: Path, config: str) -> Path:
     shutil.copy(EXAMPLE_DATA / "domain.yml", folder / "domain.yml")
     (folder / "config.yml").write_text(config, encoding="utf-8")
     return folder
+
+
+def stored_trainable_values(model_dir: Path, fitted_apart: tuple[str, ...] = ()) -> int:
+    """The trainable values a model directory's weights.npz holds, counted as the training logs
+    and metadata's ``trainable_weights.total`` count them: every stored array but the connection
+    masks and shapes (``#mask``, ``#shape``: not trained), a randomly connected kernel by its
+    connected entries (``#connected``: the kernel with its mask applied), and none of the
+    arrays named under ``fitted_apart`` (e.g. the wide path, fitted beside the network and
+    counted as ``trainable_weights.wide_path``)."""
+    import numpy as np
+
+    with np.load(model_dir / "weights.npz") as stored:
+        return sum(
+            stored[name].size
+            for name in stored.files
+            if not name.endswith(("#mask", "#shape"))
+            and not any(name.startswith(prefix) for prefix in fitted_apart)
+        )

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from diet_sparse.dialogue.bot import Bot
+from diet_sparse.errors import EndpointsError
 from diet_sparse.rasa.domain import load_domain
 from diet_sparse.rasa.events import events_as_json
 from diet_sparse.serving.action_server import (
     ActionServer,
     ActionServerError,
-    action_endpoint_from_endpoints,
     domain_as_rasa_json,
 )
 from diet_sparse.serving.conversations import respond
@@ -189,15 +189,17 @@ def test_the_domain_is_sent_as_rasa_writes_it():
 
 
 def test_endpoints_yml_names_the_action_server(tmp_path, monkeypatch):
+    from diet_sparse.rasa.endpoints import read_endpoints
+
     path = tmp_path / "endpoints.yml"
     monkeypatch.setenv("ACTIONS_HOST", "actions.local")
     path.write_text("action_endpoint:\n  url: http://${ACTIONS_HOST}:5055/webhook\n")
-    assert action_endpoint_from_endpoints(path) == "http://actions.local:5055/webhook"
+    assert read_endpoints(path).action_endpoint == "http://actions.local:5055/webhook"
     path.write_text("tracker_store:\n  type: SQL\n")
-    assert action_endpoint_from_endpoints(path) is None
-    path.write_text("action_endpoint:\n  token: x\n")
-    with pytest.raises(ActionServerError, match="action_endpoint needs a url"):
-        action_endpoint_from_endpoints(path)
+    assert read_endpoints(path).action_endpoint is None
+    path.write_text("models:\n  url: x\naction_endpoint:\n  token: x\n")
+    with pytest.raises(EndpointsError, match=r"endpoints.yml, line 3: action_endpoint needs a url"):
+        read_endpoints(path)
     path.write_text("action_endpoint: [\n")
-    with pytest.raises(ActionServerError, match="cannot read it"):
-        action_endpoint_from_endpoints(path)
+    with pytest.raises(EndpointsError, match="line 2: invalid YAML"):
+        read_endpoints(path)

@@ -11,8 +11,6 @@ from diet_sparse.dialogue.bot import (
     applied_events,
     choose_variation,
     fill_response,
-    main,
-    scripted_conversation,
     slot_values,
 )
 from diet_sparse.dialogue.featurization import story_states_and_actions
@@ -301,19 +299,34 @@ def test_events_are_rasa_tracker_events(domain):
 
 
 def test_scripted_conversation_describes_each_turn(trained_model_dir, policy_dir, capsys):
+    from diet_sparse.cli import main
+    from diet_sparse.shell import scripted_conversation
+
     messages = ["hello there", "book a flight from Berlin to Lisbon", "bye"]
     text = scripted_conversation(trained_model_dir, policy_dir, messages)
     lines = text.splitlines()
     assert [line for line in lines if line.startswith(">")] == [f"> {m}" for m in messages]
     assert lines[1].startswith("  intent   greet ")
     assert sum(" action_listen" in line for line in lines) == 3  # one per message
-    assert main(["--nlu", str(trained_model_dir), "--policy", str(policy_dir), "hi"]) == 0
-    assert capsys.readouterr().out.startswith("> hi\n  intent   ")
+    models = ["--nlu", str(trained_model_dir), "--policy", str(policy_dir)]
+    says = [argument for message in messages for argument in ("--say", message)]
+    assert main(["shell", *models, *says]) == 0
+    assert capsys.readouterr().out == text + "\n"  # the shell's scripted conversation
 
 
-def test_the_command_reports_a_missing_model_in_one_line(policy_dir, tmp_path, capsys):
-    assert main(["--nlu", str(tmp_path / "none"), "--policy", str(policy_dir), "hi"]) == 2
+def test_the_scripted_shell_reports_a_missing_model_in_one_line(policy_dir, tmp_path, capsys):
+    from diet_sparse.cli import main
+
+    command = ["shell", "--nlu", str(tmp_path / "none"), "--policy", str(policy_dir)]
+    assert main([*command, "--say", "hi"]) == 2
     assert capsys.readouterr().err == f"error: model directory {tmp_path / 'none'} does not exist\n"
+
+
+def test_the_scripted_shell_of_an_nlu_model_prints_each_parse(trained_model_dir, capsys):
+    from diet_sparse.cli import main
+
+    assert main(["shell", "--model", str(trained_model_dir), "--say", "hello there"]) == 0
+    assert capsys.readouterr().out.startswith("> hello there\nintent: ")
 
 
 def test_a_retrieval_action_says_the_response_of_the_message_s_retrieval_intent(tmp_path):

@@ -63,6 +63,22 @@ def test_bad_config_is_one_line_error_before_training(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_an_entity_off_token_boundaries_is_warned_once_before_training(tmp_path):
+    config = tmp_path / "config.yml"
+    config.write_text("epochs: 1\ntransformer_size: 16\ndense_dimension: 16\n")
+    data = tmp_path / "nlu.yml"
+    data.write_text(
+        'version: "3.1"\nnlu:\n- intent: book\n  examples: |\n    - fly to [Ber](city)lin\n'
+        "    - fly to [Rome](city)\n- intent: greet\n  examples: |\n    - hi\n    - hello\n"
+    )
+    result = run("train", "--config", config, "--data", data, "--out", tmp_path / "m")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    warned = [i for i, line in enumerate(lines) if "does not start and end on token" in line]
+    assert len(warned) == 1 and lines[warned[0]].startswith(f"warning: {data}:5: entity 'city'")
+    assert warned[0] < next(i for i, line in enumerate(lines) if "Trainable weights" in line)
+
+
 def test_bad_data_names_the_file(tmp_path):
     data = tmp_path / "nlu.yml"
     data.write_text('version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hi [there\n')
@@ -187,3 +203,33 @@ def test_serve_defaults_are_the_servers():
     assert args.batch_window_ms == server.DEFAULT_BATCH_WINDOW_MS
     test_args = cli.build_parser().parse_args(["test", "--data", "d"])
     assert (test_args.out, test_args.folds) == (evaluation.DEFAULT_OUT, evaluation.DEFAULT_FOLDS)
+
+
+HEAVY = ("fastapi", "tensorflow", "sklearn", "matplotlib")  # the server, training, evaluation
+
+
+def test_help_and_parse_load_neither_the_server_nor_training_nor_evaluation():
+    """``diet-sparse --help`` answers at once, and ``parse`` loads only what prediction needs:
+    the command line imports each command's modules inside its handler."""
+    model = Path(__file__).parent / "fixtures" / "format1_model"
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from diet_sparse import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as shown:\n"
+        "    try:\n"
+        "        cli.main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"after_help = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as parsed:\n"
+        f"    code = cli.main(['parse', '--model', {str(model)!r}, 'hello there'])\n"
+        f"after_parse = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print(json.dumps([after_help, after_parse, code, shown.getvalue()[:20],\n"
+        "                  json.loads(parsed.getvalue())['text']]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    after_help, after_parse, code, help_text, parsed = json.loads(result.stdout)
+    assert help_text.startswith("usage: diet-sparse")
+    assert code == 0 and parsed == "hello there"
+    assert after_help == [] and after_parse == []

@@ -1,8 +1,8 @@
 """Bad command-line input, run as a user runs it: exit 2, one error line, no traceback, no training.
 
-Arguments out of range are refused by argparse (its usage line, then one error line naming the
-argument, the value and what is allowed); input that only the library can judge (files, model,
-output directory) prints one ``error:`` line. Neither starts any training.
+Arguments out of range are refused by argparse, in one ``error:`` line naming the command, the
+argument, the value and what is allowed; input that only the library can judge (files, model,
+output directory) prints one ``error:`` line too. Neither starts any training.
 """
 
 import subprocess
@@ -51,10 +51,10 @@ def test_argument_out_of_range_is_refused_naming_argument_value_and_range(
     result = run(*args)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    usage, error = result.stderr.strip().splitlines()[0], result.stderr.strip().splitlines()[-1]
-    assert usage.startswith(f"usage: diet-sparse {args[0]}")
-    assert error.startswith(f"diet-sparse {args[0]}: error: argument {argument}: ")
+    [error] = result.stderr.strip().splitlines()
+    assert error.startswith(f"error: diet-sparse {args[0]}: argument {argument}: ")
     assert value in error and allowed in error
+    assert error.endswith(f"; see 'diet-sparse {args[0]} --help'")
     assert result.stdout == ""
 
 

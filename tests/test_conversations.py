@@ -20,6 +20,7 @@ from test_server import launch, stop, wait_ready
 from diet_sparse.cli import main
 from diet_sparse.dialogue.bot import shortcut_parse
 from diet_sparse.dialogue.featurization import DialogueError
+from diet_sparse.errors import EndpointsError
 from diet_sparse.persistence import load, load_policy
 from diet_sparse.rasa.domain import load_domain
 from diet_sparse.rasa.events import ActionExecuted, events_as_json
@@ -386,7 +387,8 @@ def test_a_bad_credentials_yml_is_one_line_before_the_server_starts(
 
 
 def test_a_project_s_endpoints_yml_names_its_sql_tracker_store(tmp_path, monkeypatch):
-    from diet_sparse.serving.tracker_store import url_from_endpoints
+    from diet_sparse.rasa.endpoints import read_endpoints
+    from diet_sparse.serving.tracker_store import database_url
 
     endpoints = tmp_path / "endpoints.yml"
     monkeypatch.setenv("DB_PASSWORD", "s3cret")
@@ -395,9 +397,17 @@ def test_a_project_s_endpoints_yml_names_its_sql_tracker_store(tmp_path, monkeyp
         "  dialect: postgresql\n  url: db.local\n  port: 5433\n  db: rasa\n  username: bot\n"
         "  password: ${DB_PASSWORD}\n"
     )
-    assert url_from_endpoints(endpoints) == "postgresql://bot:s3cret@db.local:5433/rasa"
+    store = read_endpoints(endpoints).tracker_store
+    assert database_url(store) == "postgresql://bot:s3cret@db.local:5433/rasa"
     endpoints.write_text("tracker_store:\n  type: redis\n  url: localhost\n")
-    with pytest.raises(TrackerStoreError, match="type 'redis' is not supported"):
-        url_from_endpoints(endpoints)
+    with pytest.raises(EndpointsError, match="line 2: tracker_store type 'redis' is not supported"):
+        read_endpoints(endpoints)
+    assert read_endpoints(endpoints, tracker_store=False).tracker_store is None
+    endpoints.write_text("tracker_store:\n  type: SQL\n  port: five\n")
+    with pytest.raises(EndpointsError, match="line 3: tracker_store port must be a number"):
+        read_endpoints(endpoints)
     endpoints.write_text("action_endpoint:\n  url: http://localhost:5055/webhook\n")
-    assert url_from_endpoints(endpoints) is None
+    assert read_endpoints(endpoints).tracker_store is None
+    endpoints.write_text("- tracker_store\n")
+    with pytest.raises(EndpointsError, match="endpoints.yml: expected keys such as"):
+        read_endpoints(endpoints)

@@ -62,7 +62,13 @@ RASA_EVENTS = {
         UserUttered,
     ),
     "user without text": (
-        {"event": "user", "timestamp": T, "text": None, "parse_data": None, "metadata": {}},
+        {
+            "event": "user",
+            "timestamp": T,
+            "text": None,
+            "parse_data": {"intent": {}, "entities": []},
+            "metadata": {},
+        },
         UserUttered,
     ),
     "bot": (
@@ -173,6 +179,10 @@ def test_the_typed_fields_are_rasa_s():
     retrieval = {"event": "user", "parse_data": {"intent": {"name": "faq/ask_price"}}}
     read = event_from_json(retrieval)
     assert read.intent == "faq" and read.full_intent == "faq/ask_price"
+    # Rasa 3 writes the base intent as the name and the whole one beside it
+    rasa_3 = {"name": "faq", "full_retrieval_intent_name": "faq/ask_price"}
+    read = event_from_json({"event": "user", "parse_data": {"intent": rasa_3}})
+    assert read.intent == "faq" and read.full_intent == "faq/ask_price"
     action = event_from_json(RASA_EVENTS["action"][0])
     assert (action.name, action.policy, action.confidence) == ("utter_greet", "TEDPolicy", 0.97)
     assert event_from_json(RASA_EVENTS["end-to-end action"][0]) == ActionExecuted(None, "Hi!")
@@ -197,6 +207,12 @@ def test_events_made_here_write_rasa_json():
         },
     }
     assert Restarted(timestamp=T).as_json() == {"event": "restart", "timestamp": T}
+    # Rasa's reader needs a parse_data in every user event, even one without intent or entities
+    assert UserUttered(None, text="hi").as_json() == {
+        "event": "user",
+        "text": "hi",
+        "parse_data": {"intent": {}, "entities": [], "text": "hi"},
+    }
 
 
 def test_malformed_events_name_their_index_and_field():

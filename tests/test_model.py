@@ -139,7 +139,8 @@ def test_wide_path_trains_saves_and_loads(example_data, tmp_path):
     nlu = train(example_data, dict(values, use_wide_path=True), progress=False)
     kernel = nlu.network.weights["intent_head/wide_path/kernel"]
     assert kernel.shape == (nlu.featurizer.n_features_, len(nlu.intents))
-    assert nlu.metadata["trainable_weights"]["wide_path"] == kernel.size
+    bias = nlu.network.weights["intent_head/wide_path/bias"]
+    assert nlu.metadata["trainable_weights"]["wide_path"] == kernel.size + bias.size
     plain = train(example_data, dict(values, use_wide_path=False), progress=False)
     assert "intent_head/wide_path/kernel" not in plain.network.weights
     # the network trains as it would without the wide path; prediction adds the regression
@@ -156,6 +157,39 @@ def test_wide_path_trains_saves_and_loads(example_data, tmp_path):
         [i["confidence"] for i in nlu.parse(text)["intent_ranking"]],
         atol=1e-6,
     )
+
+
+@pytest.mark.parametrize(
+    "structure, hidden", [("random", False), ("random", True), ("block", False), ("block", True)]
+)
+def test_trainable_weights_are_the_trainable_values_saved(
+    example_data, tmp_path, structure, hidden
+):
+    from conftest import stored_trainable_values
+
+    from diet_sparse.training import train
+
+    values = {
+        "epochs": 1,
+        "transformer_size": 16,
+        "dense_dimension": 16,
+        "number_of_transformer_layers": 1,
+        "connection_structure": structure,
+        "use_wide_path": True,
+    }
+    if hidden:
+        values["hidden_layers_sizes"] = {"text": [32]}
+    nlu = train(example_data, values, out=tmp_path / "model", progress=False)
+    counts = nlu.metadata["trainable_weights"]
+    wide = ("intent_head/wide_path/",)
+    assert counts["total"] == stored_trainable_values(tmp_path / "model", fitted_apart=wide)
+    kernel, bias = (nlu.network.weights[f"intent_head/wide_path/{n}"] for n in ("kernel", "bias"))
+    assert counts["wide_path"] == kernel.size + bias.size
+    masks = nlu.network.masks.values()
+    assert counts["randomly_connected"] < counts["randomly_connected_if_dense"]
+    assert counts["randomly_connected"] - sum(int(m.sum()) for m in masks) == sum(
+        m.shape[1] for m in masks
+    )  # the connected kernel entries, and a bias per unit
 
 
 def test_renormalized_confidences_of_the_ranking_sum_to_one(trained_nlu):

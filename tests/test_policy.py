@@ -239,3 +239,18 @@ def test_loading_a_policy_as_an_nlu_model_says_what_it_is(trained, tmp_path):
 def test_items_that_are_not_events_are_refused(trained):
     with pytest.raises(DialogueError, match="event 1: expected a Rasa tracker event"):
         trained.predict([{"event": "action", "name": "action_listen"}, "hi"])
+
+
+@pytest.mark.parametrize("structure", ["random", "block"])
+def test_trainable_weights_are_the_trainable_values_saved(project, tmp_path, structure):
+    from conftest import stored_trainable_values
+
+    from diet_sparse.training import train_policy
+
+    values = dict(QUICK, epochs=1, connection_structure=structure)
+    policy = train_policy(
+        project / "domain.yml", project / "stories.yml", values, out=tmp_path, progress=False
+    )
+    counts = policy.metadata["trainable_weights"]
+    assert counts["total"] == stored_trainable_values(tmp_path)
+    assert 0 < counts["randomly_connected"] < counts["randomly_connected_if_dense"]

@@ -65,7 +65,7 @@ def test_a_project_trains_both_models_into_one_directory(trained):
 
 def test_train_with_no_arguments_in_a_project_folder_uses_it(project, monkeypatch, capsys):
     monkeypatch.chdir(project)
-    monkeypatch.setattr("diet_sparse.cli.time.strftime", lambda _: "fixed")
+    monkeypatch.setattr("diet_sparse.project.time.strftime", lambda _: "fixed")
     assert main(["train", "--quiet"]) == 0
     assert (project / "models" / "fixed" / "nlu").is_dir()
     assert "Model saved to" in capsys.readouterr().err
@@ -112,3 +112,57 @@ def test_the_shell_of_a_project_model_is_the_bot(trained):
     assert result.returncode == 0, result.stderr
     assert "The bot answers" in result.stderr
     assert "intent:" not in result.stdout  # the bot's replies, not the parse
+
+
+def test_train_project_trains_a_project_folder_from_python(project, tmp_path):
+    import diet_sparse
+    from diet_sparse.project import train_project
+
+    assert diet_sparse.train_project is train_project
+    trained = diet_sparse.train_project(project, out=tmp_path / "model", progress=False)
+    assert trained.path == tmp_path / "model"
+    assert trained.nlu == trained.path / "nlu" and trained.core == trained.path / "core"
+    nlu, policy = load(trained.path), load_policy(trained.path)
+    assert nlu.config.epochs == 3 and policy.config.max_history == 3
+
+
+def test_train_project_without_a_domain_trains_the_nlu_model_only(project, tmp_path):
+    from diet_sparse.project import train_project
+
+    nlu_only = shutil.copytree(project, tmp_path / "nlu_only", ignore=shutil.ignore_patterns("m*"))
+    (nlu_only / "domain.yml").unlink()
+    trained = train_project(nlu_only, progress=False)
+    assert trained.core is None and (trained.nlu / "metadata.json").is_file()
+    assert trained.path.parent == nlu_only / "models"
+
+
+BROKEN = {
+    "contradicting rules": (
+        "data/contradiction.yml",
+        'version: "3.1"\nrules:\n- rule: greet back\n  steps:\n  - intent: greet\n'
+        "  - action: utter_goodbye\n",
+        "TrainingDataError",
+    ),
+    "a domain that is not YAML": ("domain.yml", "intents: [greet\n", "TrainingDataError"),
+}
+
+
+@pytest.mark.parametrize("broken", sorted(BROKEN))
+def test_a_bad_project_fails_before_tensorflow_loads(project, tmp_path, broken):
+    name, text, error = BROKEN[broken]
+    folder = shutil.copytree(project, tmp_path / "broken", ignore=shutil.ignore_patterns("models"))
+    (folder / name).write_text(text)
+    config = folder / "config.yml"  # with the rule policy, which applies rules
+    config.write_text(
+        config.read_text().replace("policies:\n", "policies:\n  - name: RulePolicy\n")
+    )
+    code = (
+        "import sys, diet_sparse\n"
+        "try:\n"
+        f"    diet_sparse.train_project({str(folder)!r})\n"
+        "except diet_sparse.errors.DietSparseError as error:\n"
+        "    print(type(error).__name__, 'tensorflow' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == [error, "False"], result.stderr[-2000:]
+    assert not (folder / "models").exists()  # nothing trained, nothing lost

@@ -6,21 +6,16 @@ when there is one. No TensorFlow needed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import re
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from diet_sparse.dialogue.featurization import DialogueError
 from diet_sparse.dialogue.forms import FormStep, active_form, run_form, slots_from_message
 from diet_sparse.dialogue.policy import Policy
 from diet_sparse.dialogue.rules import RULE_POLICY_NAME
 from diet_sparse.nlu.parser import NLU
-from diet_sparse.persistence import ModelLoadError, load, load_policy
 from diet_sparse.rasa.domain import (
     ACTION_DEFAULT_FALLBACK,
     ACTION_LISTEN,
@@ -354,100 +349,3 @@ def slot_values(events: Sequence[Event], domain: Domain) -> dict[str, Any]:
 
 def _result(action: str, confidence: float | None, text: str | None, kind: str) -> dict:
     return {"action": action, "confidence": confidence, "text": text, "kind": kind}
-
-
-def scripted_conversation(
-    nlu_dir: str | Path,
-    policy_dir: str | Path,
-    messages: Sequence[str],
-    seed: int | None = None,
-) -> str:
-    """Load an NLU model and a policy, send them ``messages`` one after the other, and describe
-    the conversation: each message, its parse (intent, confidence, entities), the slots it
-    set, and each action the bot took with its confidence and its text.
-
-    Raises:
-        ModelLoadError: a directory does not hold a model (NLU) or a policy.
-        DialogueError: the NLU model knows an intent the policy's domain does not.
-
-    Example:
-        >>> print(scripted_conversation("models/default", "models/policy", ["hi"]))
-        ... # doctest: +SKIP
-        > hi
-          intent   greet 0.998
-          0.981  utter_greet  "Hello! I can book flights and tables, ..."
-          0.993  action_listen
-    """
-    bot = Bot(load(nlu_dir), load_policy(policy_dir), seed=seed)
-    lines = []
-    for message in messages:
-        first_new = len(bot.events)
-        results = bot.respond(message)
-        lines += describe_turn(bot.events[first_new:], results)
-    return "\n".join(lines)
-
-
-def describe_turn(events: Sequence[Event], results: Sequence[dict[str, Any]]) -> list[str]:
-    """Lines describing one message: the events and results of one `Bot.respond`."""
-    user = events[0]
-    parse = user.parse_data or {}
-    intent = parse.get("intent") or {}
-    lines = [f"> {user.text}", f"  intent   {intent.get('name')} {_score(intent)}".rstrip()]
-    entities = [_describe_entity(entity) for entity in parse.get("entities", [])]
-    if entities:
-        lines.append(f"  entities {', '.join(entities)}")
-    slots = [f"{e.name}={e.value!r}" for e in events if isinstance(e, SlotSet)]
-    if slots:
-        lines.append(f"  slots    {', '.join(slots)}")
-    for result in results:
-        confidence = result["confidence"]
-        line = f"  {'-' if confidence is None else f'{confidence:.3f}':>5}  {result['action']}"
-        if result["text"] is not None:
-            line += f'  "{result["text"]}"'
-        elif result["kind"] == "custom":
-            line += (
-                "  (custom action: said nothing)"
-                if "messages" in result
-                else ("  (custom action: not run here, no text)")
-            )
-        elif confidence is None:
-            line += f"  ({len(results) - 1} actions without listening: the bot listens anyway)"
-        lines.append(line)
-    return lines
-
-
-def _describe_entity(entity: dict[str, Any]) -> str:
-    labels = [f"{key} {entity[key]}" for key in ("role", "group") if entity.get(key) is not None]
-    described = f"{entity['entity']}={entity.get('value')!r}"
-    if labels:
-        described += f" ({', '.join(labels)})"
-    confidence = entity.get("confidence_entity")
-    return described if confidence is None else f"{described} {confidence:.3f}"
-
-
-def _score(scored: dict[str, Any]) -> str:
-    confidence = scored.get("confidence")
-    return "" if confidence is None else f"{confidence:.3f}"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m diet_sparse.dialogue.bot --nlu DIR --policy DIR MESSAGE...``: a conversation."""
-    parser = argparse.ArgumentParser(
-        prog="python -m diet_sparse.dialogue.bot",
-        description="Send messages to an NLU model and a dialogue policy; print what happens.",
-    )
-    parser.add_argument("--nlu", required=True, help="NLU model directory (diet-sparse train)")
-    parser.add_argument("--policy", required=True, help="policy directory (train core)")
-    parser.add_argument("--seed", type=int, help="pick random response variations")
-    parser.add_argument("messages", nargs="+", help="the user's messages, in order")
-    args = parser.parse_args(argv)
-    try:
-        print(scripted_conversation(args.nlu, args.policy, args.messages, seed=args.seed))
-    except (ModelLoadError, DialogueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -42,6 +42,14 @@ import yaml
 
 from diet_sparse.dialogue.featurization import DialogueError, story_states_and_actions
 from diet_sparse.dialogue.policy import POLICY_NAME, Policy
+from diet_sparse.evaluation.options import (
+    CONFUSION_MATRIX_FILE,
+    CORE_REPORT_FILES,
+    DEFAULT_OUT,
+    FAILED_STORIES_FILE,
+    REPORT_FILE,
+    SUCCESSFUL_STORIES_FILE,
+)
 from diet_sparse.persistence import check_output_directory, write_json
 from diet_sparse.rasa.nlu_data import TrainingDataError, TrainingDataWarning
 from diet_sparse.rasa.stories import (
@@ -58,18 +66,6 @@ from diet_sparse.rasa.stories import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_OUT = "results"  # Rasa's default for ``rasa test`` too
-REPORT_FILE = "story_report.json"
-FAILED_STORIES_FILE = "failed_test_stories.yml"
-SUCCESSFUL_STORIES_FILE = "successful_test_stories.yml"
-CONFUSION_MATRIX_FILE = "story_confusion_matrix.png"
-# every file a run may write in ``out``: those this run does not write are an earlier run's
-CORE_REPORT_FILES = (
-    REPORT_FILE,
-    FAILED_STORIES_FILE,
-    SUCCESSFUL_STORIES_FILE,
-    CONFUSION_MATRIX_FILE,
-)
 NO_FAILED_STORIES = "# None of the test stories failed - all good!\n"  # Rasa's words
 STORIES_FORMAT_VERSION = "3.1"
 

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from diet_sparse.config import ConfigError
+from diet_sparse.evaluation.options import DEFAULT_FOLDS, DEFAULT_OUT, check_folds
 from diet_sparse.persistence import check_output_directory, write_json
 from diet_sparse.rasa.nlu_data import (
     Example,
@@ -60,8 +60,6 @@ logger = logging.getLogger(__name__)
 
 TestDataLike = TrainingData | Sequence[Example] | str | Path | Sequence[str | Path]
 
-DEFAULT_OUT = "results"  # where `test` and `cross_validate` write their reports
-DEFAULT_FOLDS = 5
 REPORT_NAMES = (
     "intent_report",
     "intent_errors",
@@ -490,20 +488,6 @@ test.__test__ = False  # not a pytest test, whatever imports it
 
 
 # --- Cross-validation ----------------------------------------------------------------------------
-
-
-def check_folds(folds: Any) -> int:
-    """``folds`` checked: an integer >= 2 (the rule of `cross_validate` and of ``--folds``).
-
-    Example:
-        >>> check_folds(1)
-        Traceback (most recent call last):
-        ...
-        diet_sparse.errors.ConfigError: folds must be an integer >= 2, got 1
-    """
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-        raise ConfigError(f"folds must be an integer >= 2, got {folds!r}")
-    return folds
 
 
 def cross_validate(

@@ -28,9 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from diet_sparse.config import ConfigError, DIETConfig, TEDConfig, resolve_config
+from diet_sparse.config import DIETConfig, TEDConfig
 from diet_sparse.dialogue.rules import TED_ALONE
 from diet_sparse.errors import OutputDirectoryError
+from diet_sparse.evaluation.options import (
+    DEFAULT_DENSITIES,
+    DEFAULT_POLICY_SIZES,
+    DEFAULT_REPEATS,
+    DEFAULT_SIZES,
+    check_argument,
+)
+from diet_sparse.evaluation.options import DEFAULT_SWEEP_OUT as DEFAULT_OUT
 from diet_sparse.persistence import check_output_directory, write_json
 from diet_sparse.rasa.nlu_data import Example, TrainingData, TrainingDataError, load_training_data
 
@@ -106,48 +114,7 @@ PLOTS = NLU.plots
 CSV_NAME = "sweep.csv"
 SETTINGS_NAME = "sweep_settings.json"
 
-DEFAULT_DENSITIES = (1.0, 0.2, 0.05, 0.01)
-DEFAULT_SIZES = (8, 16, 32, 64, 128, 256)
-DEFAULT_POLICY_SIZES = (4, 8, 16, 32, 64, 128)
-DEFAULT_REPEATS = 1
-DEFAULT_OUT = "sweep"
-# arguments that set a config key: checked by the config's rule for that key
-CONFIG_ARGUMENTS = {
-    "densities": "connection_density",
-    "sizes": "transformer_size",
-    "epochs": "epochs",
-}
-
 PointCallback = Callable[[dict[str, Any], int, int], None]
-
-
-def check_argument(name: str, value: Any) -> None:
-    """Raise `ConfigError` if ``value`` is not allowed for the `sweep` argument ``name``.
-
-    ``name`` is ``densities`` or ``sizes`` (``value`` is one of them), ``epochs``, ``repeats``
-    or ``subsample``. The one rule for `sweep`, `stratified_subsample` and ``diet-sparse sweep``.
-
-    Example:
-        >>> check_argument("sizes", 0)
-        Traceback (most recent call last):
-        ...
-        diet_sparse.errors.ConfigError: sweep: transformer_size must be an integer >= 1, got 0
-    """
-    if name in CONFIG_ARGUMENTS:
-        # one attention head: `attention_heads` chooses the heads of each size
-        resolve_config({CONFIG_ARGUMENTS[name]: value, "number_of_attention_heads": 1}, "sweep")
-    elif name == "repeats":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"repeats must be an integer >= 1, got {value!r}")
-    elif name == "subsample":
-        number = not isinstance(value, bool) and isinstance(value, int | float)
-        if not number or not (0 < value < math.inf) or (value > 1 and value != int(value)):
-            raise ConfigError(
-                f"subsample must be a fraction in (0, 1] or a whole number of examples >= 1, "
-                f"got {value!r}"
-            )
-    else:
-        raise ValueError(f"sweep has no argument {name!r}")
 
 
 def sweep(

@@ -1,4 +1,9 @@
-"""What a Rasa project's ``credentials.yml`` asks for: the channels users reach the bot through.
+"""What a Rasa project's ``endpoints.yml`` and ``credentials.yml`` ask for: where the bot keeps its
+conversations and runs its custom actions, and the channels users reach it through. Each file is
+read here, once; the serving modules take the values read.
+
+``endpoints.yml``: its ``tracker_store`` (``type: SQL`` only, with Rasa's keys) and its
+``action_endpoint``'s ``url``; ``${VAR}`` in a value is read from the environment, as Rasa does.
 
 diet-sparse offers one of Rasa's channels, the REST channel (``POST /webhooks/rest/webhook``),
 which Rasa's file lists as ``rest:``. Any other channel the file names (``socketio``,
@@ -16,8 +21,10 @@ Example:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -25,6 +32,102 @@ from diet_sparse.errors import EndpointsError
 
 REST_CHANNEL = "rest"  # the name of Rasa's REST channel in credentials.yml
 REST_WEBHOOK = "/webhooks/rest/webhook"
+TRACKER_STORE, ACTION_ENDPOINT = "tracker_store", "action_endpoint"  # endpoints.yml's keys
+
+
+@dataclass(frozen=True)
+class SQLTrackerStore:
+    """An endpoints.yml's ``tracker_store`` of ``type: SQL``, with Rasa's keys: ``dialect``,
+    ``url`` (the host), ``port``, ``db``, ``username``, ``password``."""
+
+    dialect: str = "sqlite"
+    host: str | None = None
+    port: int | None = None
+    db: str = "rasa.db"
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """What an endpoints.yml names: its SQL tracker store and its action server's URL (each
+    None where the file has none)."""
+
+    tracker_store: SQLTrackerStore | None = None
+    action_endpoint: str | None = None
+
+
+def read_endpoints(path: str | Path, tracker_store: bool = True) -> Endpoints:
+    """The tracker store and action endpoint of a Rasa ``endpoints.yml`` (an empty file names
+    neither; other keys, such as ``models`` or ``event_broker``, are not read).
+
+    Args:
+        path: the endpoints.yml file.
+        tracker_store: False: its ``tracker_store`` is not read (there is another one, or
+            none is needed), so one diet-sparse cannot use is no error.
+
+    Raises:
+        EndpointsError: the file cannot be read or is not YAML; its tracker_store is not SQL or
+            has a port that is not a number; its action_endpoint has no url. One line, naming
+            the file, the line and the key.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "endpoints.yml"
+        >>> _ = path.write_text("action_endpoint:\\n  url: http://localhost:5055/webhook\\n")
+        >>> read_endpoints(path).action_endpoint
+        'http://localhost:5055/webhook'
+    """
+    values, lines = _read_yaml(path, "keys such as tracker_store: and action_endpoint:")
+    if values is None:
+        return Endpoints()
+
+    def where(*keys: str) -> str:
+        line = lines.get(keys) or lines.get(keys[:1])
+        return f"{path}, line {line}" if line else str(path)
+
+    return Endpoints(
+        tracker_store=_tracker_store(values.get(TRACKER_STORE), where) if tracker_store else None,
+        action_endpoint=_action_endpoint(values.get(ACTION_ENDPOINT), where),
+    )
+
+
+def _tracker_store(store: Any, where) -> SQLTrackerStore | None:
+    if not store:
+        return None
+    if not isinstance(store, dict) or str(store.get("type", "")).lower() != "sql":
+        kind = store.get("type") if isinstance(store, dict) else store
+        raise EndpointsError(
+            f"{where(TRACKER_STORE, 'type')}: tracker_store type {kind!r} is not supported; "
+            "diet-sparse keeps conversations in a SQL database (type: SQL), or pass "
+            "--tracker-store URL"
+        )
+    value = {key: os.path.expandvars(str(item)) for key, item in store.items() if item is not None}
+    port = value.get("port") or None
+    if port is not None and not port.isdigit():
+        raise EndpointsError(
+            f"{where(TRACKER_STORE, 'port')}: tracker_store port must be a number, got {port!r}"
+        )
+    return SQLTrackerStore(
+        dialect=value.get("dialect", "sqlite"),
+        host=value.get("url"),
+        port=int(port) if port is not None else None,
+        db=value.get("db", "rasa.db"),
+        username=value.get("username"),
+        password=value.get("password"),
+    )
+
+
+def _action_endpoint(endpoint: Any, where) -> str | None:
+    if endpoint is None:
+        return None
+    url = endpoint.get("url") if isinstance(endpoint, dict) else None
+    if not isinstance(url, str) or not url.strip():
+        raise EndpointsError(
+            f"{where(ACTION_ENDPOINT, 'url')}: action_endpoint needs a url, such as "
+            "url: http://localhost:5055/webhook"
+        )
+    return os.path.expandvars(url.strip())
 
 
 @dataclass(frozen=True)
@@ -58,26 +161,39 @@ def read_credentials(path: str | Path) -> Channels:
     Raises:
         EndpointsError: the file cannot be read, is not YAML, or is not such a mapping.
     """
+    values, _ = _read_yaml(path, "a mapping of channel names to their settings (such as 'rest:')")
+    if values is None:
+        return Channels(rest=False, unsupported=())
+    names = [str(name) for name in values]
+    return Channels(
+        rest=REST_CHANNEL in names,
+        unsupported=tuple(name for name in names if name != REST_CHANNEL),
+    )
+
+
+def _read_yaml(path: str | Path, expected: str) -> tuple[dict | None, dict[tuple[str, ...], int]]:
+    """A YAML file's mapping (None for an empty file), and the line of each key of it and of
+    the mappings in it: ``{("tracker_store",): 4, ("tracker_store", "type"): 5, ...}``."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise EndpointsError(f"{path}: cannot read it: {error}") from None
     try:
         values = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise EndpointsError(f"{path}{line}: invalid YAML: {problem}") from None
     if values is None:
-        return Channels(rest=False, unsupported=())
+        return None, {}
     if not isinstance(values, dict):
-        raise EndpointsError(
-            f"{path}: expected a mapping of channel names to their settings "
-            f"(such as 'rest:'), got {type(values).__name__}"
-        )
-    names = [str(name) for name in values]
-    return Channels(
-        rest=REST_CHANNEL in names,
-        unsupported=tuple(name for name in names if name != REST_CHANNEL),
-    )
+        raise EndpointsError(f"{path}: expected {expected}, got {type(values).__name__}")
+    lines: dict[tuple[str, ...], int] = {}
+    for key, value in node.value:
+        lines[(str(key.value),)] = key.start_mark.line + 1
+        if isinstance(value, yaml.MappingNode):
+            for inner, _ in value.value:
+                lines[(str(key.value), str(inner.value))] = inner.start_mark.line + 1
+    return values, lines

@@ -110,8 +110,7 @@ class UserUttered(_Event):
 
     def _json_value(self, attribute: str) -> Any:
         if attribute == "parse_data" and self.parse_data is None:
-            if self.intent is None and not self.entities:
-                return None
+            # Rasa always writes a parse_data (its reader fails on a user event without one)
             entities = [
                 {
                     "entity": e.type,
@@ -120,14 +119,20 @@ class UserUttered(_Event):
                 }
                 for e in self.entities
             ]
-            return {"intent": {"name": self.intent}, "entities": entities}
+            intent = {} if self.intent is None else {"name": self.intent}
+            made = {"intent": intent, "entities": entities}
+            return made if self.text is None else {**made, "text": self.text}
         return getattr(self, attribute)
 
     @property
     def full_intent(self) -> str | None:
-        """The intent as the NLU named it (``faq/ask_price``; else `intent`)."""
-        name = ((self.parse_data or {}).get("intent") or {}).get("name")
-        return name if isinstance(name, str) else self.intent
+        """The intent as the NLU named it (``faq/ask_price``; else `intent`). Rasa 3's trackers
+        hold the base in ``intent.name`` and the whole in ``intent.full_retrieval_intent_name``."""
+        intent = (self.parse_data or {}).get("intent") or {}
+        for key in ("full_retrieval_intent_name", "name"):
+            if isinstance(intent.get(key), str):
+                return intent[key]
+        return self.intent
 
 
 @dataclass(frozen=True)

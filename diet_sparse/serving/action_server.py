@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from diet_sparse.errors import ActionServerError, TrackerError
 from diet_sparse.rasa.domain import Domain
@@ -150,25 +146,3 @@ def domain_as_rasa_json(domain: Domain) -> dict[str, Any]:
         "forms": {name: {"required_slots": list(slots)} for name, slots in domain.forms.items()},
         "session_config": dict(domain.session_config),
     }
-
-
-def action_endpoint_from_endpoints(path: str | Path) -> str | None:
-    """The ``action_endpoint`` ``url`` of a Rasa ``endpoints.yml`` (``${VAR}`` read from the
-    environment, as Rasa does); None where it has none.
-
-    Raises:
-        ActionServerError: the file cannot be read, or its action_endpoint has no url.
-    """
-    try:
-        endpoints = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise ActionServerError(f"{path}: cannot read it: {str(error).splitlines()[0]}") from None
-    endpoint = endpoints.get("action_endpoint") if isinstance(endpoints, dict) else None
-    if endpoint is None:
-        return None
-    url = endpoint.get("url") if isinstance(endpoint, dict) else None
-    if not isinstance(url, str) or not url.strip():
-        raise ActionServerError(
-            f"{path}: action_endpoint needs a url, such as url: http://localhost:5055/webhook"
-        )
-    return os.path.expandvars(url.strip())

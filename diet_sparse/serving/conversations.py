@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from diet_sparse.dialogue.bot import Bot, slot_values
+from diet_sparse.rasa.endpoints import REST_CHANNEL
 from diet_sparse.rasa.events import (
     ActionExecuted,
     ActiveLoop,
@@ -20,8 +21,6 @@ from diet_sparse.rasa.events import (
     events_from_json,
 )
 from diet_sparse.serving.tracker_store import TrackerStore
-
-REST_CHANNEL = "rest"
 
 
 def respond(

@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from diet_sparse.errors import TrackerStoreError
+from diet_sparse.rasa.endpoints import SQLTrackerStore
 from diet_sparse.rasa.events import Event, event_from_json
 
 DEFAULT_FILE = "tracker.db"
@@ -157,43 +155,21 @@ class TrackerStore:
         self.engine.dispose()
 
 
-def url_from_endpoints(path: str | Path) -> str | None:
-    """The database URL of a Rasa ``endpoints.yml``'s ``tracker_store`` (``type: SQL`` with
-    ``dialect``, ``url`` (the host), ``port``, ``db``, ``username``, ``password``; ``${VAR}``
-    read from the environment, as Rasa does); None where it has none.
-
-    Raises:
-        TrackerStoreError: the file cannot be read, or names a tracker store that is not SQL.
+def database_url(store: SQLTrackerStore) -> str:
+    """The database URL of an endpoints.yml's SQL ``tracker_store`` (`rasa.endpoints.read_endpoints`
+    reads it).
 
     Example:
-        >>> import pathlib, tempfile
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "endpoints.yml"
-        >>> _ = path.write_text("tracker_store:\\n  type: SQL\\n  dialect: postgresql\\n"
-        ...                     "  url: db.local\\n  db: rasa\\n  username: bot\\n")
-        >>> url_from_endpoints(path)
+        >>> database_url(SQLTrackerStore("postgresql", host="db.local", db="rasa", username="bot"))
         'postgresql://bot@db.local/rasa'
     """
-    try:
-        endpoints = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise TrackerStoreError(f"{path}: cannot read it: {str(error).splitlines()[0]}") from None
-    store = endpoints.get("tracker_store") if isinstance(endpoints, dict) else None
-    if not store:
-        return None
-    if not isinstance(store, dict) or str(store.get("type", "")).lower() != "sql":
-        kind = store.get("type") if isinstance(store, dict) else store
-        raise TrackerStoreError(
-            f"{path}: tracker_store type {kind!r} is not supported; diet-sparse keeps "
-            "conversations in a SQL database (type: SQL), or pass --tracker-store URL"
-        )
-    value = {key: os.path.expandvars(str(item)) for key, item in store.items() if item is not None}
     url = sa.URL.create(
-        value.get("dialect", "sqlite"),
-        username=value.get("username"),
-        password=value.get("password"),
-        host=value.get("url"),
-        port=int(value["port"]) if value.get("port") else None,
-        database=value.get("db", "rasa.db"),
+        store.dialect,
+        username=store.username,
+        password=store.password,
+        host=store.host,
+        port=store.port,
+        database=store.db,
     )
     return url.render_as_string(hide_password=False)
 

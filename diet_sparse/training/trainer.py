@@ -149,7 +149,9 @@ def train(
     for name, value in wide_weights.items():  # rounded as the input projection, for its size
         network.weights[name] = value.astype(np.float16).astype(np.float32)
     if wide_weights:
-        counts = dict(counts, wide_path=int(wide_weights[wide_path.KERNEL].size))
+        # the logistic regression fitted beside the network: its kernel and bias
+        fitted = wide_weights[wide_path.KERNEL].size + wide_weights[wide_path.BIAS].size
+        counts = dict(counts, wide_path=int(fitted))
     seconds = time.perf_counter() - started
 
     metadata = {

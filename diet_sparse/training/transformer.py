@@ -274,16 +274,29 @@ def count_trainable_weights(
     randomly_connected: list, trainable: list[tf.Variable]
 ) -> dict[str, int]:
     """How many weights a model trains, counted as Rasa's figures of randomly connected layers
-    count them: ``randomly_connected``, the connected kernel entries and biases of the randomly
-    connected layers; ``randomly_connected_if_dense``, as many if they were dense; ``total``,
-    every trainable weight in ``trainable`` without the disconnected ones."""
+    count them.
+
+    Returns:
+        ``randomly_connected``: the connected kernel entries (nonzero in the mask) and the
+        biases of the randomly connected layers; ``randomly_connected_if_dense``: as many if
+        they were dense; ``total``: every weight in ``trainable``, a randomly connected kernel
+        counting only its connected entries. A block-structured kernel's variable holds only
+        its connected blocks, so it is counted by its mask too, never by its variable's size.
+    """
     connected = sum(layer.count_connected_weights() for layer in randomly_connected)
     dense_equivalent = sum(layer.dense_equivalent_weights() for layer in randomly_connected)
-    all_weights = sum(int(w.shape.num_elements()) for w in trainable)
+    # the kernels and biases that `connected` counted already
+    counted = {
+        id(variable)
+        for layer in randomly_connected
+        for variable in (layer.kernel, getattr(layer, "bias", None))
+        if variable is not None
+    }
+    others = sum(int(w.shape.num_elements()) for w in trainable if id(w) not in counted)
     return {
         "randomly_connected": connected,
         "randomly_connected_if_dense": dense_equivalent,
-        "total": all_weights - dense_equivalent + connected,
+        "total": others + connected,
     }
 
 
