@@ -24,8 +24,9 @@ FORBIDDEN = {
              "project", "cli", "shell"},
     "network": {"nlu", "dialogue", "serving", "training", "evaluation", "persistence", "project",
                 "cli", "shell"},
-    "nlu": {"dialogue", "serving", "training", "evaluation", "project", "cli", "shell"},
-    "dialogue": {"serving", "training", "evaluation", "project", "cli", "shell"},
+    "nlu": {"dialogue", "serving", "training", "evaluation", "persistence", "project", "cli",
+            "shell"},
+    "dialogue": {"serving", "training", "evaluation", "persistence", "project", "cli", "shell"},
     "training": {"serving", "evaluation", "project", "cli", "shell"},
     "evaluation": {"serving", "project", "cli", "shell"},
     "serving": {"training", "evaluation", "project", "cli"},
@@ -83,6 +84,16 @@ def test_every_module_belongs_to_a_part():
     for module in MODULES:
         part = part_of(module)
         assert part in SUBPACKAGES or module in TOP_MODULES, f"{module} is in no part"
+
+
+def test_the_tests_mirror_the_parts():
+    """tests/<part>/ holds the tests of diet_sparse/<part>/; the top-level modules' tests (and
+    the command line's, end to end) stay in tests/."""
+    tests = PACKAGE.parent / "tests"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
+    assert folders <= SUBPACKAGES, f"test folders that are no part: {folders - SUBPACKAGES}"
+    names = [path.name for path in tests.rglob("test_*.py")]
+    assert len(names) == len(set(names)), "two test files of one name would shadow each other"
 
 
 def test_every_subpackage_says_what_it_holds_and_may_import():

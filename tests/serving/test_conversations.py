@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import example_project
-from test_server import launch, stop, wait_ready
+from test_app import launch, stop, wait_ready
 
 from diet_sparse.cli import main
 from diet_sparse.dialogue.bot import shortcut_parse
@@ -27,7 +27,7 @@ from diet_sparse.rasa.events import ActionExecuted, events_as_json
 from diet_sparse.serving.conversations import replace_events, respond, tracker_json
 from diet_sparse.serving.tracker_store import TrackerStore, TrackerStoreError
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 CONFIG = """\
 recipe: default.v1
 language: en

@@ -23,8 +23,8 @@ from diet_sparse.rasa.stories import (
     with_entity_slots,
 )
 
-PROJECT = Path(__file__).parent / "fixtures" / "dialogue"
-SHARED_DATASETS = Path(__file__).parents[2] / "shared" / "datasets"
+PROJECT = Path(__file__).parents[1] / "fixtures" / "dialogue"
+SHARED_DATASETS = Path(__file__).parents[3] / "shared" / "datasets"
 LISTEN = ActionExecuted("action_listen")
 
 

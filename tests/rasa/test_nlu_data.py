@@ -19,8 +19,8 @@ from diet_sparse.rasa.nlu_data import (
     parse_markup,
 )
 
-REPO_DATA = Path(__file__).parents[1] / "data"
-SHARED_DATASETS = Path(__file__).parents[2] / "shared" / "datasets"
+REPO_DATA = Path(__file__).parents[2] / "data"
+SHARED_DATASETS = Path(__file__).parents[3] / "shared" / "datasets"
 
 
 def write(directory: Path, name: str, content: str) -> Path:
@@ -647,7 +647,7 @@ def test_entity_including_edge_punctuation_warns(tmp_path):
 
 # --- files of a whole Rasa project ---------------------------------------------------------------
 
-PROJECT = Path(__file__).parent / "fixtures" / "dialogue"
+PROJECT = Path(__file__).parents[1] / "fixtures" / "dialogue"
 
 
 def test_stories_rules_and_domain_keys_next_to_nlu_are_skipped(tmp_path):

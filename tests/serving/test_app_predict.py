@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from test_policy import DOMAIN, QUICK, STORIES
-from test_server import TOKEN, assert_error, launch, stop, wait_ready
+from policies import DOMAIN, QUICK, STORIES
+from test_app import TOKEN, assert_error, launch, stop, wait_ready
 
 from diet_sparse.config import ConfigError
 from diet_sparse.serving.app import (

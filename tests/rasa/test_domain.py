@@ -11,8 +11,8 @@ import diet_sparse.rasa.domain
 from diet_sparse.rasa.domain import DEFAULT_ACTION_NAMES, DEFAULT_INTENTS, Slot, load_domain
 from diet_sparse.rasa.nlu_data import TrainingDataError, TrainingDataWarning
 
-PROJECT = Path(__file__).parent / "fixtures" / "dialogue"
-SHARED_DATASETS = Path(__file__).parents[2] / "shared" / "datasets"
+PROJECT = Path(__file__).parents[1] / "fixtures" / "dialogue"
+SHARED_DATASETS = Path(__file__).parents[3] / "shared" / "datasets"
 
 
 def write(directory: Path, name: str, content: str) -> Path:

@@ -205,7 +205,7 @@ def test_smallest_within_best_dense_averages_seeds_and_reports_never():
 def test_policy_sweep_writes_rows_and_plots_and_resumes(tmp_path, monkeypatch):
     """A real, tiny sweep of TED policies on the dialogue fixture, then a resume that trains
     nothing."""
-    fixture = Path(__file__).parent / "fixtures" / "dialogue"
+    fixture = Path(__file__).parents[1] / "fixtures" / "dialogue"
     arguments = dict(
         config={"epochs": 3, "batch_size": 8},
         domain=fixture / "domain.yml",

@@ -25,7 +25,7 @@ from diet_sparse.serving.conversations import respond
 from diet_sparse.serving.tracker_store import TrackerStore
 from diet_sparse.shell import format_reply
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 DOMAIN = load_domain(ROOT / "data" / "domain.yml")
 BOOKED = {
     "events": [

@@ -36,7 +36,7 @@ from diet_sparse.rasa.events import (
     slot_values,
 )
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 DOMAIN = load_domain(ROOT / "data" / "domain.yml")
 T = 1700000000.5
 
