@@ -88,6 +88,11 @@ class OutputPermissionError(DietSparseError, PermissionError):
     """An output folder, or the nearest existing folder above it, that cannot be written."""
 
 
+class OutputWriteError(DietSparseError, OSError):
+    """A file that cannot be written (a full disk, a read-only folder); the message names the
+    path and the cause, and nothing half-written is left there."""
+
+
 class ModelDirectoryError(OutputDirectoryError):
     """A model cannot be saved where asked; the message says why."""
 

@@ -28,6 +28,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +39,12 @@ from diet_sparse.config import ConfigError, TEDConfig, resolve_config
 from diet_sparse.dialogue.policy import Policy
 from diet_sparse.dialogue.rules import DialogueLookup
 from diet_sparse.errors import (
+    DietSparseError,
     ModelDirectoryError,
     ModelLoadError,
     OutputDirectoryError,
     OutputPermissionError,
+    OutputWriteError,
 )
 from diet_sparse.network import weights as names
 from diet_sparse.network.weights import (
@@ -71,18 +75,62 @@ def write_json(path: str | Path, value: Any) -> Path:
     """Write ``value`` as JSON to ``path`` atomically: a reader sees the old file or the new
     one, never half of one, even if the process is killed while writing."""
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(value, file, indent=2, ensure_ascii=False, default=_json_default)
-            file.write("\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as temporary, temporary.open("w", encoding="utf-8") as file:
+        json.dump(value, file, indent=2, ensure_ascii=False, default=_json_default)
+        file.write("\n")
+        file.flush()
+        os.fsync(file.fileno())
     return path
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write, moved onto ``path`` when the block ends: a
+    reader sees the old file or the new one, never half of one. Nothing is left behind when
+    writing fails.
+
+    Raises:
+        OutputWriteError: the file cannot be written (a full disk, a read-only folder).
+    """
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as error:
+        raise _write_error(path, error) from None
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise _write_error(path, error) from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _staged_directory(directory: Path) -> Iterator[Path]:
+    """A temporary folder beside ``directory`` to write a model into, moved into place (an old
+    model there is replaced) when the block ends; removed if anything fails."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    except OSError as error:
+        raise _write_error(directory, error) from None
+    try:
+        yield staging
+        _replace_directory(staging, directory)
+    except BaseException as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError) and not isinstance(error, DietSparseError):
+            raise _write_error(directory, error) from None
+        raise
+
+
+def _write_error(path: Path, error: OSError) -> OutputWriteError:
+    cause = error.strerror or str(error)
+    return OutputWriteError(f"cannot write {path}: {cause}; nothing was written there")
 
 
 def _json_default(value: Any) -> Any:
@@ -118,7 +166,6 @@ def _weight_arrays(network: DIETWeights | TEDWeights) -> dict[str, np.ndarray]:
 def save(nlu: NLU, directory: str | Path) -> Path:
     """Write ``nlu`` to ``directory``, replacing a model already there only once complete."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
     metadata = dict(
         nlu.metadata,
         format_version=FORMAT_VERSION,
@@ -130,16 +177,11 @@ def save(nlu: NLU, directory: str | Path) -> Path:
         synonyms=nlu.synonyms,
         n_features=nlu.featurizer.n_features_,
     )
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with _staged_directory(directory) as staging:
         write_json(staging / "metadata.json", metadata)
         write_json(staging / "config.json", nlu.config.to_dict())
         write_json(staging / "featurizer.json", nlu.featurizer.to_json())
         np.savez_compressed(staging / "weights.npz", **_weight_arrays(nlu.network))
-        _replace_directory(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return directory
 
 
@@ -175,11 +217,23 @@ PROJECT_MODELS = "models"  # where a project's models go, each in a folder named
 
 
 def latest_project_model(project: str | Path) -> Path | None:
-    """The newest model ``diet-sparse train`` wrote in a Rasa project: the last, by name (its
-    time), of ``project/models/*`` that holds an NLU model; None if there is none."""
+    """The newest complete model ``diet-sparse train`` wrote in a Rasa project: the last, by
+    name (its time), of ``project/models/*`` that holds an NLU model and, if it has a ``core``
+    folder, a policy there; None if there is none. Hidden folders (a training in progress or
+    interrupted: `diet_sparse.train_project` moves a model into place once complete) and
+    models left incomplete by versions before that are passed over."""
     models = Path(project) / PROJECT_MODELS
-    trained = sorted(path for path in models.glob(f"*/{PROJECT_NLU}/metadata.json"))
-    return trained[-1].parent.parent if trained else None
+    complete = [
+        folder
+        for folder in models.glob("*")
+        if not folder.name.startswith(".")
+        and (folder / PROJECT_NLU / "metadata.json").is_file()
+        and (
+            not (folder / PROJECT_CORE).exists()
+            or (folder / PROJECT_CORE / "metadata.json").is_file()
+        )
+    ]
+    return max(complete, key=lambda folder: folder.name) if complete else None
 
 
 def _project_part(directory: Path, part: str) -> Path:
@@ -452,7 +506,6 @@ def _check_weight_shapes(weights: dict, expected: dict, path: Path) -> None:
 def save_policy(policy: Policy, directory: str | Path) -> Path:
     """Write a dialogue ``policy`` to ``directory``, replacing one there only once complete."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
     metadata = dict(
         policy.metadata,
         kind="policy",
@@ -460,18 +513,13 @@ def save_policy(policy: Policy, directory: str | Path) -> Path:
         attribute_sizes=policy.network.attribute_sizes,
         action_names=list(policy.domain.action_names),
     )
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with _staged_directory(directory) as staging:
         write_json(staging / "metadata.json", metadata)
         write_json(staging / "config.json", policy.config.to_dict())
         write_json(staging / "domain.json", _domain_to_json(policy.domain))
         if policy.lookup is not None:
             write_json(staging / POLICY_LOOKUP, policy.lookup.to_json())
         np.savez_compressed(staging / "weights.npz", **_weight_arrays(policy.network))
-        _replace_directory(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return directory
 
 

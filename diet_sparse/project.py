@@ -18,6 +18,8 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -27,13 +29,14 @@ from typing import Any
 
 from diet_sparse.config import DIETConfig, RasaConfigWarning, TEDConfig, as_config
 from diet_sparse.dialogue.rules import lookup_for
-from diet_sparse.errors import TrainingDataError, TrainingDataWarning
+from diet_sparse.errors import ModelDirectoryError, TrainingDataError, TrainingDataWarning
 from diet_sparse.nlu.tagging import warn_about_entities_off_token_boundaries
 from diet_sparse.persistence import (
     PROJECT_CORE,
     PROJECT_MODELS,
     PROJECT_NLU,
     check_model_directory,
+    check_output_directory,
 )
 from diet_sparse.rasa.domain import Domain, load_domain
 from diet_sparse.rasa.nlu_data import TrainingData, load_training_data
@@ -47,6 +50,19 @@ PROJECT_ENDPOINTS = "endpoints.yml"  # read for its tracker_store and action_end
 PROJECT_CREDENTIALS = "credentials.yml"  # read for the channels it asks for
 
 PathLike = str | Path
+
+
+def _move_into_place(staging: Path, out: Path) -> None:
+    """Rename the trained ``staging`` folder to ``out``; a model already there is replaced,
+    and removed only once the new one is in place."""
+    backup = None
+    if out.exists():
+        backup = out.with_name(f".{out.name}.replaced")
+        shutil.rmtree(backup, ignore_errors=True)
+        os.rename(out, backup)
+    os.rename(staging, out)
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
 
 
 def is_project(folder: PathLike) -> bool:
@@ -196,21 +212,35 @@ def train_project(
     out = (
         Path(out) if out is not None else project / PROJECT_MODELS / time.strftime("%Y%m%d-%H%M%S")
     )
+    check_output_directory(out, "model directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / PROJECT_NLU / "metadata.json").is_file():
+        raise ModelDirectoryError(
+            f"{out} exists and is not a project's model directory; refusing to replace it"
+        )
+    # Trained into a hidden folder beside ``out`` and moved into place when both parts are
+    # saved: an interrupted training leaves no half model for `serve` and `shell` to pick.
+    staging = out.with_name(f".{out.name}.training")
+    shutil.rmtree(staging, ignore_errors=True)  # from a run that was killed
 
-    nlu = check_nlu_training(config, data, out / PROJECT_NLU)
+    nlu = check_nlu_training(config, data, staging / PROJECT_NLU)
     policy = None
     domain = project / PROJECT_DOMAIN
     if domain.is_file():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RasaConfigWarning)  # the same file: shown above
-            policy = check_policy_training(config, domain, data, out / PROJECT_CORE)
+            policy = check_policy_training(config, domain, data, staging / PROJECT_CORE)
     else:
         logger.info("%s: no %s: the NLU model only", project, PROJECT_DOMAIN)
     if policy is not None and not policy.has_stories:
         logger.info("%s: no stories in %s: no policy trained", project, data)
         policy = None
 
-    nlu.run(progress=progress)
-    if policy is not None:
-        policy.run(progress=progress)
-    return TrainedProject(out, nlu.out, policy.out if policy is not None else None)
+    try:
+        nlu.run(progress=progress)
+        if policy is not None:
+            policy.run(progress=progress)
+        _move_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return TrainedProject(out, out / PROJECT_NLU, out / PROJECT_CORE if policy else None)

@@ -5,8 +5,10 @@ argument, the value and what is allowed; input that only the library can judge (
 output directory) prints one ``error:`` line too. Neither starts any training.
 """
 
+import errno
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,86 @@ def test_input_only_the_library_can_judge_is_one_error_line_before_any_training(
     assert "Traceback" not in result.stderr and TRAINING_STARTED not in result.stderr
     assert result.stdout == ""
     assert sorted(path.name for path in tmp_path.iterdir()) == ["taken"]  # nothing written
+
+
+# --- a full disk ---------------------------------------------------------------------------------
+
+
+def no_space(*args, **kwargs):
+    """Write a few bytes where asked, then fail as a full disk does."""
+    target = args[0] if args and isinstance(args[0], str | Path) else kwargs.get("file")
+    if isinstance(target, str | Path):
+        Path(target).write_bytes(b"\x89PNG half")
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.fixture
+def cli_in_process(monkeypatch):
+    """``cli.main`` in this process, its warnings kept as Python's (not printed over)."""
+    from diet_sparse import cli
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    return cli.main
+
+
+QUICK_CONFIG = "epochs: 1\ntransformer_size: 8\ndense_dimension: 8\nembedding_dimension: 8\n"
+
+
+@pytest.mark.parametrize("command", ["train", "train core"])
+def test_a_full_disk_while_saving_a_model_is_one_line_and_leaves_nothing(
+    command, cli_in_process, monkeypatch, tmp_path, capsys
+):
+    from diet_sparse import persistence
+
+    config = tmp_path / "config.yml"
+    config.write_text(QUICK_CONFIG)
+    out = tmp_path / "model"
+    args = ["--config", str(config), "--data", str(EXAMPLE_DATA), "--out", str(out), "--quiet"]
+    if command == "train core":
+        args = ["core", "--domain", str(EXAMPLE_DATA / "domain.yml"), *args]
+    monkeypatch.setattr(persistence.np, "savez_compressed", no_space)
+    code = cli_in_process(["train", *args])
+    stderr = capsys.readouterr().err
+    assert code == 2
+    assert error_lines_of(stderr) == [
+        f"error: cannot write {out}: No space left on device; nothing was written there"
+    ]
+    assert list(tmp_path.iterdir()) == [config]  # no model, no half-written staging folder
+
+
+def test_a_full_disk_while_plotting_a_sweep_is_one_line_and_leaves_no_broken_plot(
+    cli_in_process, monkeypatch, tmp_path, capsys
+):
+    from matplotlib.figure import Figure
+
+    config = tmp_path / "config.yml"
+    config.write_text(QUICK_CONFIG)
+    out = tmp_path / "sweep"
+    monkeypatch.setattr(Figure, "savefig", no_space)
+    data = ["--train", str(EXAMPLE_DATA), "--test", str(EXAMPLE_DATA)]
+    code = cli_in_process(
+        [
+            "sweep",
+            "--config",
+            str(config),
+            *data,
+            "--densities",
+            "1.0",
+            "--sizes",
+            "8",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+        ]  # fmt: skip
+    )
+    stderr = capsys.readouterr().err
+    assert code == 2
+    [line] = error_lines_of(stderr)
+    assert line.startswith(f"error: cannot write {out / 'sweep_intent.png'}: No space left")
+    assert sorted(path.name for path in out.iterdir()) == ["sweep.csv", "sweep_settings.json"]
+    assert len((out / "sweep.csv").read_text().splitlines()) == 2  # the header and the point
+
+
+def error_lines_of(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]

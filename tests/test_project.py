@@ -166,3 +166,55 @@ def test_a_bad_project_fails_before_tensorflow_loads(project, tmp_path, broken):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == [error, "False"], result.stderr[-2000:]
     assert not (folder / "models").exists()  # nothing trained, nothing lost
+
+
+def test_an_interrupted_project_training_leaves_no_model_to_pick(project, tmp_path, monkeypatch):
+    """Ctrl-C after the NLU model is saved: nothing appears in models/, and serve and shell keep
+    the newest complete model (a model of the old layout with nlu/ alone beside an empty core/
+    is passed over too)."""
+    from diet_sparse import project as project_module
+    from diet_sparse.persistence import latest_project_model
+
+    folder = shutil.copytree(project, tmp_path / "bot", ignore=shutil.ignore_patterns("models"))
+    complete = folder / "models" / "20250101-000000"
+    for part in ("nlu", "core"):
+        (complete / part).mkdir(parents=True)
+        (complete / part / "metadata.json").write_text("{}")
+    half = folder / "models" / "20250102-000000"  # interrupted before the staging existed
+    (half / "nlu").mkdir(parents=True)
+    (half / "nlu" / "metadata.json").write_text("{}")
+    (half / "core").mkdir()
+
+    def nlu_saved(self, progress=True):
+        self.out.mkdir(parents=True)
+        (self.out / "metadata.json").write_text("{}")
+
+    def interrupted(self, progress=True):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(project_module.NLUTraining, "run", nlu_saved)
+    monkeypatch.setattr(project_module.PolicyTraining, "run", interrupted)
+    monkeypatch.setattr(project_module.time, "strftime", lambda _: "20250103-000000")
+    with pytest.raises(KeyboardInterrupt):
+        project_module.train_project(folder, progress=False)
+    assert sorted(p.name for p in (folder / "models").iterdir()) == [complete.name, half.name]
+    assert latest_project_model(folder) == complete
+
+    monkeypatch.setattr(project_module.PolicyTraining, "run", nlu_saved)  # now it completes
+    trained = project_module.train_project(folder, progress=False)
+    assert trained.path == folder / "models" / "20250103-000000"
+    assert latest_project_model(folder) == trained.path
+    assert sorted(p.name for p in (folder / "models").iterdir())[-1] == "20250103-000000"
+    assert not any(p.name.startswith(".") for p in (folder / "models").iterdir())
+
+
+def test_train_project_refuses_to_replace_a_folder_that_is_no_model(project, tmp_path):
+    from diet_sparse.errors import ModelDirectoryError
+    from diet_sparse.project import train_project
+
+    keep = tmp_path / "notes"
+    keep.mkdir()
+    (keep / "todo.txt").write_text("keep me")
+    with pytest.raises(ModelDirectoryError, match="is not a project's model directory"):
+        train_project(project, out=keep, progress=False)
+    assert (keep / "todo.txt").read_text() == "keep me"

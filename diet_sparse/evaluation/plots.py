@@ -19,6 +19,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from diet_sparse.persistence import atomic_file
+
 METRIC_LABELS = {
     "intent_weighted_f1": "intent F1 (weighted average)",
     "entity_micro_f1": "entity F1 (micro average, exact spans)",
@@ -224,8 +226,11 @@ def _density_colours(densities: Sequence[float]) -> dict[float, tuple]:
 
 
 def _save(figure: Figure, path: str | Path) -> Path:
+    """Write ``figure`` as a PNG at ``path``, atomically: an interrupted or failed write leaves
+    the old plot (or none), never part of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
-    figure.savefig(path, format="png")
+    with atomic_file(path) as temporary:
+        figure.savefig(temporary, format="png")
     return path

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import logging
 import math
@@ -39,7 +40,7 @@ from diet_sparse.evaluation.options import (
     check_argument,
 )
 from diet_sparse.evaluation.options import DEFAULT_SWEEP_OUT as DEFAULT_OUT
-from diet_sparse.persistence import check_output_directory, write_json
+from diet_sparse.persistence import atomic_file, check_output_directory, write_json
 from diet_sparse.rasa.nlu_data import Example, TrainingData, TrainingDataError, load_training_data
 
 logger = logging.getLogger(__name__)
@@ -540,12 +541,16 @@ def plot_rows(
 
 
 def _append_row(path: Path, row: dict[str, Any], kind: SweepKind = NLU) -> None:
-    new = not path.exists()
-    with path.open("a", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=kind.columns)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    """Add ``row`` to the sweep's CSV, rewriting it atomically: a full disk or an interrupted
+    write leaves the rows before it whole, which a resumed sweep reads."""
+    written = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = io.StringIO()
+    writer = csv.DictWriter(lines, fieldnames=kind.columns)
+    if not written:
+        writer.writeheader()
+    writer.writerow(row)
+    with atomic_file(path) as temporary:
+        temporary.write_text(written + lines.getvalue(), encoding="utf-8", newline="")
 
 
 def _check_settings(path: Path, settings: dict[str, Any], resuming: bool) -> None:
