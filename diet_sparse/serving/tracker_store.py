@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,16 +144,30 @@ class TrackerStore:
         process and in other servers) for the block, with no database transaction open in it;
         the events added in it are written when it ends without an error (with ``replace``,
         they replace the stored ones)."""
-        with self._senders.held(sender_id), self._sender_lock(sender_id):
-            conversation = Conversation(sender_id, self.events(sender_id), replace=replace)
+        with self._senders.held(sender_id), self._sender_lock(sender_id) as connection:
+            try:
+                if connection is None:
+                    events = self.events(sender_id)
+                else:  # PostgreSQL: the lock's connection, its transaction ended
+                    events = _read(connection, sender_id)
+                    connection.commit()
+            except SQLAlchemyError as error:
+                raise TrackerStoreError(f"tracker store {self.url}: {_reason(error)}") from None
+            conversation = Conversation(sender_id, events, replace=replace)
             yield conversation
             if conversation.replace or conversation.added:
-                self._write(conversation)
+                self._write(conversation, connection)
 
-    def _write(self, conversation: Conversation) -> None:
+    def _write(self, conversation: Conversation, connection: sa.Connection | None) -> None:
+        """The conversation's added events written in one transaction, on ``connection`` if
+        given (it has none open), else on one of the pool's."""
         sender_id = conversation.sender_id
         try:
-            with self._database(), self._writer.begin() as connection:
+            with ExitStack() as stack:
+                if connection is None:
+                    stack.enter_context(self._database())
+                    connection = stack.enter_context(self._writer.connect())
+                stack.enter_context(connection.begin())
                 if conversation.replace:
                     connection.execute(EVENTS.delete().where(EVENTS.c.sender_id == sender_id))
                 if conversation.added:
@@ -168,20 +182,23 @@ class TrackerStore:
         return self._connection_lock or nullcontext()
 
     @contextmanager
-    def _sender_lock(self, sender_id: str) -> Iterator[None]:
-        """The sender locked against other processes: PostgreSQL's session advisory lock, on
-        a connection of its own with no transaction open; a file lock beside a SQLite file."""
+    def _sender_lock(self, sender_id: str) -> Iterator[sa.Connection | None]:
+        """The sender locked against other processes: on PostgreSQL a session advisory lock,
+        whose connection is yielded with no transaction open (the turn reads and writes on it:
+        one connection per turn); a file lock beside a SQLite file (None yielded)."""
         if self.dialect == "postgresql":
             key = {"key": _lock_key(sender_id)}
             try:
                 with self.engine.connect() as connection:
-                    connection = connection.execution_options(isolation_level="AUTOCOMMIT")
                     connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), key)
+                    connection.commit()  # a session lock: it outlives the transaction
                     try:
-                        yield
+                        yield connection
                     finally:
                         try:
+                            connection.rollback()
                             connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), key)
+                            connection.commit()
                         except SQLAlchemyError:
                             connection.invalidate()  # closed: PostgreSQL releases the lock
                             raise
@@ -189,9 +206,9 @@ class TrackerStore:
                 raise TrackerStoreError(f"tracker store {self.url}: {_reason(error)}") from None
         elif self._lock_folder is not None:
             with _file_lock(self._lock_folder, sender_id):
-                yield
+                yield None
         else:
-            yield
+            yield None
 
     def senders(self) -> list[str]:
         """Every sender with a stored conversation, sorted."""
