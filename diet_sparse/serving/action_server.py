@@ -7,15 +7,20 @@ the events (``slot`` events above all) join the conversation, and each response 
 the bot says (`bot.Bot` turns them into text: their ``text``, or the domain response they
 name, ``response`` or Rasa 2's ``template``, filled in from the slots). As in Rasa, an action
 server that cannot be reached or answers with an error loses that action's events, and the
-bot goes on (a warning is logged); so does a rejection (HTTP 400 with ``action_name``).
+bot goes on (a warning is logged); so does a rejection (HTTP 400 with ``action_name``), an
+answer not complete within the timeout (a deadline for the whole call, however slowly the
+server trickles its bytes), and an answer over `MAX_ANSWER_BYTES`.
 """
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import logging
-import urllib.error
-import urllib.request
+import socket
+import time
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +33,10 @@ from diet_sparse.serving.conversations import tracker_json
 logger = logging.getLogger(__name__)
 
 RASA_VERSION = "3.6.0"  # the Rasa version the action server is told it talks to
-DEFAULT_TIMEOUT = 10.0  # seconds one action may take
+DEFAULT_TIMEOUT = 10.0  # seconds one action may take, from connecting to its answer's last byte
+# The largest answer read: a Rasa SDK answer is a few events and responses, kilobytes; 1 MB is
+# far above any real one, and bounds what one message can make this server hold and store.
+MAX_ANSWER_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -74,22 +82,10 @@ class ActionServer:
             "domain": domain_as_rasa_json(domain),
             "version": RASA_VERSION,
         }
-        request = urllib.request.Request(
-            self.url,
-            data=json.dumps(payload).encode("utf-8"),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
         where = f"custom action {action!r} at {self.url}"
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = response.read()
-        except urllib.error.HTTPError as error:
-            detail = _error_detail(error)
-            raise ActionServerError(f"{where}: HTTP {error.code}{detail}") from None
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise ActionServerError(f"{where}: cannot reach it: {reason}") from None
+        status, body = _post(self.url, json.dumps(payload).encode("utf-8"), self.timeout, where)
+        if status >= 300:
+            raise ActionServerError(f"{where}: HTTP {status}{_error_detail(body)}")
         try:
             answer = json.loads(body or b"{}")
         except ValueError:
@@ -110,14 +106,100 @@ class ActionServer:
         return read, list(responses)
 
 
-def _error_detail(error: urllib.error.HTTPError) -> str:
+def _post(url: str, data: bytes, timeout: float, where: str) -> tuple[int, bytes]:
+    """POST ``data`` as JSON to ``url``: the answer's status and body, all within ``timeout``
+    seconds from connecting to the body's last byte, and at most `MAX_ANSWER_BYTES` of it.
+
+    Raises:
+        ActionServerError: the server cannot be reached, is too slow, or answers too much.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ActionServerError(f"{where}: cannot reach it: not an http(s) URL")
+    deadline = time.monotonic() + timeout
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = kind(parts.hostname, parts.port, timeout=timeout)
+    path, sock = parts.path or "/", None
+    try:
+        connection.connect()
+        sock = connection.sock
+        connection.sock = _DeadlineSocket(sock, deadline)
+        connection.request(
+            "POST", f"{path}?{parts.query}" if parts.query else path, body=data,
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        response = connection.getresponse()
+        length = response.getheader("Content-Length")
+        if length and length.isdigit() and int(length) > MAX_ANSWER_BYTES:
+            raise ActionServerError(f"{where}: its answer is over {MAX_ANSWER_BYTES} bytes")
+        body = response.read(MAX_ANSWER_BYTES + 1)
+        if len(body) > MAX_ANSWER_BYTES:
+            raise ActionServerError(f"{where}: its answer is over {MAX_ANSWER_BYTES} bytes")
+        return response.status, body
+    except TimeoutError:
+        raise ActionServerError(f"{where}: no complete answer within {timeout:g} s") from None
+    except (OSError, http.client.HTTPException) as error:
+        if time.monotonic() >= deadline:
+            raise ActionServerError(f"{where}: no complete answer within {timeout:g} s") from None
+        raise ActionServerError(f"{where}: cannot reach it: {error}") from None
+    finally:
+        connection.close()
+        if sock is not None:
+            sock.close()
+
+
+class _DeadlineSocket:
+    """A connected socket whose every send and receive waits at most until ``deadline`` (a
+    `time.monotonic` time): a socket's own timeout bounds each wait, not their sum. `_post`
+    closes the socket itself once the answer is read (`http.client` may close its connection
+    before it reads the answer)."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock, self._deadline = sock, deadline
+
+    def _left(self) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("deadline passed")
+        self._sock.settimeout(left)
+        return left
+
+    def sendall(self, data: bytes) -> None:
+        self._left()
+        self._sock.sendall(data)  # the timeout bounds the whole of sendall
+
+    def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
+        self._left()
+        return self._sock.recv_into(buffer, nbytes)
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_Reader(self))
+
+    def close(self) -> None:
+        pass
+
+
+class _Reader(io.RawIOBase):
+    """The raw stream `http.client` reads an answer from, each read bounded by the deadline."""
+
+    def __init__(self, sock: _DeadlineSocket) -> None:
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._sock.recv_into(buffer)
+
+
+def _error_detail(body: bytes) -> str:
     """What an action server says with its error status: Rasa SDK sends ``{"action_name",
     "error"}`` when an action rejects its run."""
     try:
-        body = json.loads(error.read() or b"{}")
+        answer = json.loads(body or b"{}")
     except ValueError:
         return ""
-    message = body.get("error") if isinstance(body, dict) else None
+    message = answer.get("error") if isinstance(answer, dict) else None
     return f": {message}" if message else ""
 
 

@@ -1,7 +1,8 @@
 """Conversations with the bot, kept in a tracker store: what the server's REST channel and
-tracker endpoints do, without the HTTP. A message is answered inside its conversation's
-transaction (`tracker_store.TrackerStore.conversation`): the stored events, the bot's turn
-(`bot.Bot`), the new events written back."""
+tracker endpoints do, without the HTTP. A message is answered while its sender is locked
+(`tracker_store.TrackerStore.conversation`, as Rasa's lock store locks it): the stored events
+read, the bot's turn (`bot.Bot`) run with no database transaction open, the new events written
+back; other senders go on meanwhile."""
 
 from __future__ import annotations
 

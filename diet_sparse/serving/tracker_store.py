@@ -4,21 +4,27 @@ every conversation and several servers behind a load balancer share them.
 
 A SQLite file is the default (``sqlite:///tracker.db``); any SQLAlchemy database URL works, and
 PostgreSQL (``postgresql://user:password@host/db``, with the ``postgres`` extra) is the one
-tested with several servers. One message is handled in one transaction that first locks its
-conversation (PostgreSQL: an advisory lock on the sender; SQLite: the database), reads its
-events, and writes the new ones: two servers answering the same sender one after the other, or
-at once, keep one consistent conversation, and a server killed mid-message loses that message
-only. Errors are `TrackerStoreError`, one line without the URL's password.
+tested with several servers. One message is handled while its sender is locked, as Rasa's
+lock store locks a conversation (`TrackerStore.conversation`): its events are read in one short
+transaction, the bot's turn runs with no transaction open (a custom action may take seconds),
+and the new events are written in another. Two servers answering the same sender one after the
+other, or at once, keep one consistent conversation; other senders never wait for it; a server
+killed mid-message loses that message only. Errors are `TrackerStoreError`, one line without the
+URL's password.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,8 +54,8 @@ EVENTS = sa.Table(
 
 @dataclass
 class Conversation:
-    """One sender's events while its transaction is open: ``events`` as stored, and the new
-    ones to add (`add`); `TrackerStore.conversation` writes them when the block ends."""
+    """One sender's events while the sender is locked: ``events`` as stored, and the new ones
+    to add (`add`); `TrackerStore.conversation` writes them when the block ends."""
 
     sender_id: str
     events: list[Event]
@@ -87,6 +93,9 @@ class TrackerStore:
             ) from None
         self.url = parsed.render_as_string(hide_password=True)
         self.dialect = parsed.get_backend_name()
+        self._senders = _SenderLocks()  # this process's turns, one sender at a time
+        self._lock_folder: Path | None = None  # SQLite file: other processes' turns, by flock
+        self._connection_lock: threading.Lock | None = None  # in-memory SQLite's one connection
         try:
             if self.dialect == "sqlite":
                 in_memory = parsed.database in (None, "", ":memory:")  # one, for every thread
@@ -95,7 +104,11 @@ class TrackerStore:
                     connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False},
                     poolclass=sa.pool.StaticPool if in_memory else None,
                 )
-                _lock_sqlite_on_begin(self.engine)
+                _configure_sqlite(self.engine, wal=not in_memory)
+                if in_memory:
+                    self._connection_lock = threading.Lock()
+                else:
+                    self._lock_folder = Path(f"{parsed.database}.locks")
             else:
                 self.engine = sa.create_engine(parsed, pool_pre_ping=True)
         except (NoSuchModuleError, ModuleNotFoundError) as error:
@@ -103,6 +116,7 @@ class TrackerStore:
             raise TrackerStoreError(
                 f"tracker store {self.url}: its database driver is not installed{extra}: {error}"
             ) from None
+        self._writer = self.engine.execution_options(sqlite_write=True)
         self._create_table()
 
     def _create_table(self) -> None:
@@ -119,24 +133,41 @@ class TrackerStore:
     def events(self, sender_id: str) -> list[Event]:
         """The stored events of ``sender_id``'s conversation, oldest first ([] if none)."""
         try:
-            with self.engine.connect() as connection:
+            with self._database(), self.engine.connect() as connection:
                 return _read(connection, sender_id)
         except SQLAlchemyError as error:
             raise TrackerStoreError(f"tracker store {self.url}: {_reason(error)}") from None
 
     @contextmanager
     def conversation(self, sender_id: str, replace: bool = False) -> Iterator[Conversation]:
-        """``sender_id``'s conversation, locked against other servers for the block; the
-        events added in it are written when it ends without an error (with ``replace``, they
-        replace the stored ones)."""
+        """``sender_id``'s conversation, locked against other turns for the sender (in this
+        process and in other servers) for the block, with no database transaction open in it;
+        the events added in it are written when it ends without an error (with ``replace``,
+        they replace the stored ones)."""
+        with self._senders.held(sender_id), self._sender_lock(sender_id) as connection:
+            try:
+                if connection is None:
+                    events = self.events(sender_id)
+                else:  # PostgreSQL: the lock's connection, its transaction ended
+                    events = _read(connection, sender_id)
+                    connection.commit()
+            except SQLAlchemyError as error:
+                raise TrackerStoreError(f"tracker store {self.url}: {_reason(error)}") from None
+            conversation = Conversation(sender_id, events, replace=replace)
+            yield conversation
+            if conversation.replace or conversation.added:
+                self._write(conversation, connection)
+
+    def _write(self, conversation: Conversation, connection: sa.Connection | None) -> None:
+        """The conversation's added events written in one transaction, on ``connection`` if
+        given (it has none open), else on one of the pool's."""
+        sender_id = conversation.sender_id
         try:
-            with self.engine.begin() as connection:
-                if self.dialect == "postgresql":  # held until the transaction ends
-                    lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
-                    connection.execute(lock, {"key": _lock_key(sender_id)})
-                conversation = Conversation(sender_id, _read(connection, sender_id))
-                conversation.replace = replace
-                yield conversation
+            with ExitStack() as stack:
+                if connection is None:
+                    stack.enter_context(self._database())
+                    connection = stack.enter_context(self._writer.connect())
+                stack.enter_context(connection.begin())
                 if conversation.replace:
                     connection.execute(EVENTS.delete().where(EVENTS.c.sender_id == sender_id))
                 if conversation.added:
@@ -145,9 +176,43 @@ class TrackerStore:
         except SQLAlchemyError as error:
             raise TrackerStoreError(f"tracker store {self.url}: {_reason(error)}") from None
 
+    def _database(self) -> AbstractContextManager[Any]:
+        """What each use of the database needs around it: the lock of an in-memory SQLite's one
+        connection, shared by every thread; nothing for others."""
+        return self._connection_lock or nullcontext()
+
+    @contextmanager
+    def _sender_lock(self, sender_id: str) -> Iterator[sa.Connection | None]:
+        """The sender locked against other processes: on PostgreSQL a session advisory lock,
+        whose connection is yielded with no transaction open (the turn reads and writes on it:
+        one connection per turn); a file lock beside a SQLite file (None yielded)."""
+        if self.dialect == "postgresql":
+            key = {"key": _lock_key(sender_id)}
+            try:
+                with self.engine.connect() as connection:
+                    connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), key)
+                    connection.commit()  # a session lock: it outlives the transaction
+                    try:
+                        yield connection
+                    finally:
+                        try:
+                            connection.rollback()
+                            connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), key)
+                            connection.commit()
+                        except SQLAlchemyError:
+                            connection.invalidate()  # closed: PostgreSQL releases the lock
+                            raise
+            except SQLAlchemyError as error:
+                raise TrackerStoreError(f"tracker store {self.url}: {_reason(error)}") from None
+        elif self._lock_folder is not None:
+            with _file_lock(self._lock_folder, sender_id):
+                yield None
+        else:
+            yield None
+
     def senders(self) -> list[str]:
         """Every sender with a stored conversation, sorted."""
-        with self.engine.connect() as connection:
+        with self._database(), self.engine.connect() as connection:
             query = sa.select(EVENTS.c.sender_id).distinct().order_by(EVENTS.c.sender_id)
             return [row[0] for row in connection.execute(query)]
 
@@ -200,18 +265,62 @@ def _lock_key(sender_id: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _lock_sqlite_on_begin(engine: sa.Engine) -> None:
-    """SQLite transactions that take the write lock when they begin (BEGIN IMMEDIATE), so two
-    processes cannot both read a conversation and then both append to it (SQLAlchemy's recipe:
+class _SenderLocks:
+    """One lock per sender for this process's threads, kept while a turn holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def held(self, sender_id: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(sender_id, (threading.Lock(), 0))
+            self._locks[sender_id] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[sender_id]
+                if users == 1:
+                    del self._locks[sender_id]
+                else:
+                    self._locks[sender_id] = (lock, users - 1)
+
+
+@contextmanager
+def _file_lock(folder: Path, sender_id: str) -> Iterator[None]:
+    """The sender locked against other processes on this machine: an exclusive flock on a
+    small file named by a hash of the sender, in ``folder`` beside the SQLite database (the
+    kernel releases it if the process dies)."""
+    folder.mkdir(exist_ok=True)
+    name = hashlib.sha1(sender_id.encode("utf-8")).hexdigest()
+    descriptor = os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # and the lock with it
+
+
+def _configure_sqlite(engine: sa.Engine, wal: bool) -> None:
+    """SQLite connections in WAL mode (readers do not wait for the writer, nor it for them),
+    whose write transactions take the write lock when they begin (BEGIN IMMEDIATE, waiting up
+    to `SQLITE_BUSY_SECONDS` for another writer) and read ones do not (SQLAlchemy's recipe:
     Python's sqlite3 module would otherwise begin transactions itself, lazily)."""
 
     @sa.event.listens_for(engine, "connect")
     def no_implicit_transactions(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None
+        if wal:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
 
     @sa.event.listens_for(engine, "begin")
-    def begin_immediate(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def begin(connection: sa.Connection) -> None:
+        write = connection.get_execution_options().get("sqlite_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def _reason(error: SQLAlchemyError) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from diet_sparse.errors import EndpointsError
 from diet_sparse.rasa.domain import load_domain
 from diet_sparse.rasa.events import events_as_json
 from diet_sparse.serving.action_server import (
+    MAX_ANSWER_BYTES,
     ActionServer,
     ActionServerError,
     domain_as_rasa_json,
@@ -147,6 +149,11 @@ def test_the_rest_channel_says_each_message_of_a_custom_action(action_server, tm
         (b"not json", 200, "the answer is not JSON"),
         ({"events": [{"event": "teleport"}]}, 200, "unknown event type 'teleport'"),
         ({"events": {}, "responses": []}, 200, "'events' and 'responses' must be lists"),
+        (  # said and stored whole, before issue 26
+            {"events": [], "responses": [{"text": "x" * MAX_ANSWER_BYTES}]},
+            200,
+            f"its answer is over {MAX_ANSWER_BYTES} bytes",
+        ),
     ],
 )
 def test_an_action_that_fails_loses_its_events_and_the_bot_goes_on(
@@ -169,6 +176,67 @@ def test_an_action_server_that_is_down_is_named(action_server):
     server.close()
     with pytest.raises(ActionServerError, match=f"at {server.url}: cannot reach it"):
         ActionServer(server.url, timeout=2).call("action_book_flight", "ann", [], DOMAIN)
+
+
+class TricklingActionServer:
+    """An action server on localhost that sends its answer (no Content-Length: the body ends
+    when the connection closes) in ``chunks``, ``pause`` seconds apart."""
+
+    def __init__(self, chunks: list[bytes], pause: float) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                try:
+                    for chunk in chunks:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        time.sleep(pause)
+                except OSError:  # the bot hung up
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/webhook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_the_action_timeout_is_a_deadline_for_the_whole_answer(caplog):
+    """A server sending a byte every 0.3 s kept the bot waiting as long as it liked: the
+    timeout bounded each read, not the call (issue 26)."""
+    answer = json.dumps({"events": [], "responses": [{"text": "Booked."}]}).encode()
+    server = TricklingActionServer([answer[i : i + 1] for i in range(len(answer))], pause=0.3)
+    try:
+        actions = ActionServer(server.url, timeout=1.5)
+        start = time.monotonic()
+        with pytest.raises(ActionServerError, match="no complete answer within 1.5 s"):
+            actions.call("action_book_flight", "ann", [], DOMAIN)
+        assert time.monotonic() - start < 3
+        bot = Bot(FixedNLU(), ScriptedPolicy("action_book_flight"), actions=actions)
+        with caplog.at_level(logging.WARNING, logger="diet_sparse.serving.action_server"):
+            results = bot.respond("yes")
+        assert f"'action_book_flight' at {server.url}: no complete answer" in caplog.text
+        assert [r["action"] for r in results] == ["action_book_flight", "action_listen"]
+    finally:
+        server.close()
+
+
+def test_an_oversized_answer_without_a_length_is_cut_off():
+    server = TricklingActionServer([b"[" + b"0," * 1000] * (MAX_ANSWER_BYTES // 1000), pause=0)
+    try:
+        with pytest.raises(ActionServerError, match=f"over {MAX_ANSWER_BYTES} bytes"):
+            ActionServer(server.url, timeout=30).call("action_book_flight", "ann", [], DOMAIN)
+    finally:
+        server.close()
 
 
 def test_without_an_action_server_custom_actions_are_not_run():
