@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from diet_sparse import __version__
 from diet_sparse.dialogue.featurization import DialogueError
 from diet_sparse.errors import ServerStartError, TrackerError
-from diet_sparse.rasa.events import events_from_json
+from diet_sparse.rasa.events import check_sender_id, events_from_json
 from diet_sparse.serving.options import (
     DEFAULT_BATCH_WINDOW_MS,
     DEFAULT_CONCURRENT_BATCHES,
@@ -155,7 +155,8 @@ class PredictResponse(BaseModel):
 
 
 class WebhookRequest(BaseModel):
-    """Rasa's REST channel: who sends (default ``"default"``) and the message."""
+    """Rasa's REST channel: who sends (a non-empty string of at most 255 characters; absent or
+    null: ``"default"``) and the message."""
 
     sender: str | None = "default"
     message: str
@@ -193,6 +194,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 PARSE_EXAMPLE = '{"text": "hello"}'
 PREDICT_EXAMPLE = '{"events": [{"event": "action", "name": "action_listen"}]}'
 WEBHOOK_PATH = "/webhooks/rest/webhook"  # Rasa's REST channel
+DEFAULT_SENDER_ID = "default"  # Rasa's UserMessage.DEFAULT_SENDER_ID: a message without sender
 WEBHOOK_EXAMPLE = '{"sender": "ann", "message": "hello"}'
 EVENTS_EXAMPLE = '[{"event": "action", "name": "action_listen"}]'
 
@@ -555,10 +557,21 @@ def _locate_unknown_name(policy, events: list[Any], error: DialogueError) -> Api
     return ApiError(400, "not_in_domain", str(error))
 
 
+def _sender_id(sender_id: Any) -> str:
+    """``sender_id`` if it can name a conversation (`check_sender_id`), else a 400."""
+    try:
+        return check_sender_id(sender_id)
+    except TrackerError as error:
+        raise ApiError(400, "invalid_sender_id", str(error)) from None
+
+
 def _webhook_request(body: Any, max_text_length: int) -> tuple[str, str]:
-    """The sender and message of a decoded REST channel body."""
+    """The sender and message of a decoded REST channel body; no ``sender`` (or null) is
+    Rasa's ``"default"``, an empty one is refused like any other that cannot name a
+    conversation."""
     _check_object(body)
-    sender = _checked_string(body, "sender", required=False) or "default"
+    sender = _checked_string(body, "sender", required=False)
+    sender = _sender_id(DEFAULT_SENDER_ID if sender is None else sender)
     message = _checked_string(body, "message", required=True)
     if len(message) > max_text_length:
         raise ApiError(413, "text_too_long", f"'message' has {len(message)} characters; the "
@@ -601,16 +614,21 @@ def _add_conversation_routes(
         answer = await _in_conversation(respond, store, sender, message, nlu, policy, actions)
         return JSONResponse(answer)
 
-    @app.get("/conversations/{sender_id}/tracker")
+    # ``:path``: a sender id may hold "/", sent URL-encoded (%2F), which Starlette decodes
+    # before routing
+    @app.get("/conversations/{sender_id:path}/tracker")
     async def get_tracker(sender_id: str) -> JSONResponse:
-        """The conversation with ``sender_id`` as Rasa's tracker JSON (no events: a new one)."""
+        """The conversation with ``sender_id`` (URL-encoded) as Rasa's tracker JSON (no events:
+        a new one)."""
+        sender_id = _sender_id(sender_id)
         events = await _in_conversation(store.events, sender_id)
         return JSONResponse(tracker_json(sender_id, events, policy.domain))
 
-    @app.put("/conversations/{sender_id}/tracker/events")
+    @app.put("/conversations/{sender_id:path}/tracker/events")
     async def put_events(request: Request, sender_id: str) -> JSONResponse:
         """Replace the conversation's events with the body's array of tracker events (as
-        Rasa's API does); answers the tracker."""
+        Rasa's API does); answers the tracker. Nothing is stored from a refused request."""
+        sender_id = _sender_id(sender_id)
         events = _decode_json(await _read_body(request, max_body_bytes), EVENTS_EXAMPLE)
         if not isinstance(events, list):
             detail = f"the body must be an array of tracker events, got {_describe(events)}"
