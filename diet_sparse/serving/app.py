@@ -356,20 +356,26 @@ def _token_outside_body(request: Request) -> str | None:
     return credentials.strip() if scheme.lower() == "bearer" else None
 
 
-def _unauthorized() -> JSONResponse:
+def _unauthorized(body_token: bool) -> JSONResponse:
+    """The 401, naming the ways this request may carry the token: in its JSON body only for
+    `BODY_TOKEN_PATHS` (``body_token``), as Rasa's NLU client sends it."""
+    ways = "as ?token= or as 'Authorization: Bearer <token>'"
+    if body_token:
+        ways = f"in the JSON body as 'token', {ways}"
     return _error_response(
         401,
         "unauthorized",
-        "this server needs a token: in the JSON body as 'token', as ?token=, "
-        "or as 'Authorization: Bearer <token>'",
+        f"this server needs a token: {ways}",
         headers={"WWW-Authenticate": "Bearer"},
     )
 
 
 class TokenGuard:
-    """ASGI middleware: every request needs the token, except that POST /model/parse and
-    /model/predict (`BODY_TOKEN_PATHS`) may carry it in their JSON body (as Rasa sends it), which
-    those endpoints check themselves."""
+    """ASGI middleware: every request needs the token, as ``?token=`` (Rasa's ``--auth-token``)
+    or ``Authorization: Bearer``, except that POST /model/parse and /model/predict
+    (`BODY_TOKEN_PATHS`) may carry it in their JSON body instead (as Rasa's NLU client sends it),
+    which those endpoints check themselves. The REST channel and the tracker endpoints take it
+    only as ``?token=`` or the header, as Rasa's do; the 401 says which ways a path takes."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -385,7 +391,7 @@ class TokenGuard:
         if authorized or (scope["path"] in BODY_TOKEN_PATHS and scope["method"] == "POST"):
             await self.app(scope, receive, send)
         else:
-            await _unauthorized()(scope, receive, send)
+            await _unauthorized(body_token=False)(scope, receive, send)
 
 
 # --- request validation ------------------------------------------------------------------------
@@ -423,12 +429,12 @@ async def _authorized_json(
         decoded = _decode_json(body, example)
     except ApiError:
         if needs_body_token:
-            return _unauthorized()  # say nothing about the body to a client without a token
+            return _unauthorized(body_token=True)  # say nothing about the body: no token
         raise
     if needs_body_token and not (
         isinstance(decoded, dict) and _same_token(decoded.get("token"), auth_token)
     ):
-        return _unauthorized()
+        return _unauthorized(body_token=True)
     return decoded
 
 
@@ -928,7 +934,10 @@ def _announce(url: str, host: str, auth_token: str | None, with_policy: bool = F
     )
     if auth_token is not None:
         logger.info(
-            "Requests must carry the token (JSON 'token', ?token= or Authorization: Bearer)."
+            "Requests must carry the token (?token= or Authorization: Bearer; POST %s and %s "
+            "also take it as the JSON body's 'token').",
+            PARSE_PATH,
+            PREDICT_PATH,
         )
     elif _is_loopback(host):
         logger.info("No --auth-token: only accepting connections from this machine (%s).", host)

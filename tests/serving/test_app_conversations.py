@@ -1,6 +1,7 @@
 """The bot's HTTP endpoints in this process (issue 26): what enters through the REST channel and
 the tracker endpoints is checked once, at the boundary, the same with every tracker store: the
-events (`rasa.events.events_from_json`) and the sender ids (`rasa.events.check_sender_id`)."""
+events (`rasa.events.events_from_json`), the sender ids (`rasa.events.check_sender_id`) and the
+token."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 from policies import DOMAIN, QUICK, STORIES
-from test_app import assert_error
+from test_app import TOKEN, assert_error
 from test_app_predict import LISTEN, StubNLU
 from test_conversations import postgres  # noqa: F401  (a fixture: PostgreSQL of its own)
 
@@ -162,3 +163,33 @@ def test_every_stored_conversation_is_reachable_with_its_url_encoded_id(client, 
     replaced = put_events(client, encoded, [LISTEN])
     assert replaced.status_code == 200 and replaced.json()["sender_id"] == sender
     assert len(client.get(f"/conversations/{encoded}/tracker").json()["events"]) == 1
+
+
+# --- the token --------------------------------------------------------------------------------
+
+
+def test_the_401_names_the_ways_each_path_takes_the_token(policy):
+    app = create_app(StubBotNLU(), policy=policy, tracker_store=TrackerStore("sqlite://"),
+                     auth_token=TOKEN)  # fmt: skip
+    message = {"sender": "ann", "message": "hi"}
+    with TestClient(app) as client:
+        # the REST channel and the tracker endpoints: ?token= or the header, not the body
+        refused = client.post("/webhooks/rest/webhook", json={**message, "token": TOKEN})
+        detail = assert_error(refused, 401, "unauthorized")["detail"]
+        assert "?token=" in detail and "Bearer" in detail and "body" not in detail
+        for response in (
+            client.get("/conversations/ann/tracker"),
+            client.put("/conversations/ann/tracker/events", json=[LISTEN]),
+            client.get("/status"),
+        ):
+            assert "body" not in assert_error(response, 401, "unauthorized")["detail"]
+        webhook = client.post("/webhooks/rest/webhook", json=message, params={"token": TOKEN})
+        assert webhook.status_code == 200
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        assert client.get("/conversations/ann/tracker", headers=bearer).status_code == 200
+        # /model/parse and /model/predict: in the body too, as Rasa's NLU client sends it
+        for path in ("/model/parse", "/model/predict"):
+            detail = assert_error(client.post(path, json={}), 401, "unauthorized")["detail"]
+            assert "JSON body as 'token'" in detail and "?token=" in detail
+        parsed = client.post("/model/parse", json={"text": "hi", "token": TOKEN})
+        assert parsed.status_code == 200
