@@ -338,7 +338,8 @@ def check_sender_id(sender_id: Any) -> str:
 # --- Reading and writing Rasa's JSON --------------------------------------------------------------
 
 # The typed fields of each event in Rasa's JSON: key -> what its value must be (None is allowed
-# for every one of them: Rasa writes null for a field it does not have).
+# for every one of them: Rasa writes null for a field it does not have). The names of slot and
+# active_loop events are checked where they are read.
 _FIELD_TYPES: dict[str, dict[str, str]] = {
     "user": {"text": "string", "input_channel": "string", "message_id": "string"},
     "action": {
@@ -347,9 +348,6 @@ _FIELD_TYPES: dict[str, dict[str, str]] = {
         "confidence": "number",
         "action_text": "string",
     },
-    "slot": {"name": "string"},
-    "active_loop": {"name": "string"},
-    "form": {"name": "string"},
     "bot": {"text": "string", "data": "object"},
     "action_execution_rejected": {"name": "string", "policy": "string", "confidence": "number"},
 }
