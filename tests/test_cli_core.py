@@ -321,7 +321,9 @@ def test_train_and_test_without_core_are_the_nlu_commands_as_before(capsys):
     with pytest.raises(SystemExit) as exited:
         cli.main(["train", "--out", "m"])
     assert exited.value.code == 2
-    assert "error: the following arguments are required: --data" in capsys.readouterr().err
+    assert "error: diet-sparse train: the following arguments are required: --data" in (
+        capsys.readouterr().err
+    )
 
 
 def test_core_options_and_defaults():
