@@ -82,3 +82,48 @@ def test_announcement_is_logged_not_printed(host, token, level, text, caplog, ca
     assert announced.startswith("diet-sparse ") and f"listening on http://{host}:5005" in announced
     assert (second.levelno, text in second.getMessage()) == (level, True)
     assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize(
+    "written, commands, expected",
+    [
+        (
+            b'action_endpoint:\n  url: "http://h\xff\xfe/webhook"\n',
+            ("serve", "shell"),
+            "endpoints.yml, line 2, key 'url': not UTF-8 text (byte 0xff, column 17)",
+        ),
+        (b"# caf\xe9\n", ("serve", "shell"), "endpoints.yml, line 1: not UTF-8 text"),
+        (
+            b"tracker_store:\n  type: SQL\n  port: abc\n",
+            ("serve",),  # the shell keeps no conversations: it does not read tracker_store
+            "endpoints.yml, line 3: tracker_store port must be a number from 1 to 65535, got 'abc'",
+        ),
+        (
+            "tracker_store:\n  type: SQL\n  port: '²'\n".encode(),  # isdigit(), but no int
+            ("serve",),
+            "endpoints.yml, line 3: tracker_store port must be a number",
+        ),
+        (
+            b"tracker_store:\n  type: SQL\n  port: 70000\n",
+            ("serve",),
+            "endpoints.yml, line 3: tracker_store port must be a number from 1 to 65535",
+        ),
+    ],
+)
+def test_a_bad_endpoints_yml_is_one_error_line_from_serve_and_shell(
+    tmp_path, monkeypatch, capsys, written, commands, expected
+):
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # main() replaces it
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_bytes(written)
+    model, policy = tmp_path / "model", tmp_path / "policy"  # read after endpoints.yml
+    model.mkdir()
+    policy.mkdir()
+    arguments = {
+        "serve": ["serve", "--model", str(model), "--policy", str(policy)],
+        "shell": ["shell", "--nlu", str(model), "--policy", str(policy), "--say", "hi"],
+    }
+    for command in commands:
+        assert cli.main([*arguments[command], "--endpoints", str(endpoints)]) == 2
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and error.startswith(f"error: {tmp_path / expected}")

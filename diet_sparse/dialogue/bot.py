@@ -7,6 +7,8 @@ when there is one. No TensorFlow needed.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import random
 import re
 from collections.abc import Sequence
@@ -35,45 +37,122 @@ from diet_sparse.rasa.events import (
 )
 from diet_sparse.rasa.events import slot_values as _slot_values
 
+logger = logging.getLogger(__name__)
+
 # Actions predicted for one message before the bot gives up and listens (Rasa's
 # max_number_of_predictions): a policy that never predicts action_listen cannot loop for ever.
 MAX_ACTIONS = 10
 # A slot in a response text, as Rasa's interpolator finds it: "{destination}".
 _SLOT_REFERENCE = re.compile(r"\{([^\n{}]+?)\}")
-# A message that names its intent, as Rasa's buttons send them: /inform{"city": "Rome"}@0.9
+# A message that names its intent, as Rasa's buttons send them: /inform@0.9{"city": "Rome"}.
+# Rasa's RegexMessageHandler reads the confidence before the entities; after them is read too.
 _INTENT_SHORTCUT = re.compile(
-    r"/(?P<intent>[^{@\s]+)(?P<entities>\{.*\})?(?:@(?P<confidence>[0-9.]+))?", re.S
+    r"/(?P<intent>[^{@\s]+)(?:@(?P<confidence>[0-9.]+))?(?P<entities>\{.*\})?"
+    r"(?:@(?P<confidence_after>[0-9.]+))?",
+    re.S,
 )
 
 
-def shortcut_parse(text: str, intents: Sequence[str]) -> dict[str, Any] | None:
-    """The parse result of a message that names its intent (``/greet``, with entities as JSON
-    and a confidence: ``/inform{"city": "Rome"}@0.9``), as Rasa reads such messages (buttons
-    and tests send them) without the NLU model; None for any other message, or an intent not
-    in ``intents``, or entities that are not a JSON object.
+def shortcut_parse(
+    text: str, intents: Sequence[str], entity_types: Sequence[str] | None = None
+) -> dict[str, Any] | None:
+    """The parse result of a message that names its intent (``/greet``, with a confidence and
+    entities as JSON: ``/inform@0.9{"city": "Rome"}``), read without the NLU model as Rasa 3.6's
+    ``RegexMessageHandler`` reads such messages (buttons and tests send them).
+
+    None for any other message, and, as Rasa, for an intent not in ``intents``: Rasa warns
+    ("Continuing with given line as user text") and the NLU model's parse of the text stands;
+    here too it is logged and the caller parses the text with the model. As Rasa, what cannot
+    be read of the rest is left out with a warning, the intent kept: entities that are not a
+    JSON object, entity types not in ``entity_types`` (None: any), and a confidence that is not
+    a number (0.0) or above 1 (1.0). An entity's value must be a string, a number or a boolean
+    (a list gives one entity per item, as Rasa); other values (objects, null, NaN, Infinity)
+    are left out with a warning, where Rasa would keep them as they came: a tracker event's
+    numbers must be finite (`events.event_from_json`) and a slot holds no nested objects.
 
     Example:
         >>> shortcut_parse('/inform{"city": "Rome"}', ["inform"])["entities"]
         [{'entity': 'city', 'value': 'Rome', 'start': 7, 'end': 23}]
     """
     found = _INTENT_SHORTCUT.fullmatch(text.strip())
-    if found is None or found["intent"] not in intents:
+    if found is None:
+        return None
+    if found["intent"] not in intents:
+        logger.warning(
+            "%r names intent %r, which is not in the domain (%s): the NLU model parses it as "
+            "text, as Rasa does",
+            text,
+            found["intent"],
+            ", ".join(intents),
+        )
         return None
     entities = []
     if found["entities"]:
-        try:
-            values = json.loads(found["entities"])
-        except ValueError:
-            return None
-        if not isinstance(values, dict):
-            return None
         start, end = found.span("entities")
-        for name, value in values.items():
-            for one in value if isinstance(value, list) else [value]:
-                entities.append({"entity": name, "value": one, "start": start, "end": end})
-    confidence = float(found["confidence"]) if found["confidence"] else 1.0
+        for name, value in _shortcut_entities(text, found["entities"], entity_types):
+            entities.append({"entity": name, "value": value, "start": start, "end": end})
+    confidence = _shortcut_confidence(text, found["confidence"] or found["confidence_after"])
     intent = {"name": found["intent"], "confidence": confidence}
     return {"text": text, "intent": intent, "intent_ranking": [intent], "entities": entities}
+
+
+def _shortcut_entities(
+    text: str, written: str, entity_types: Sequence[str] | None
+) -> list[tuple[str, Any]]:
+    """(type, value) of each entity of a `shortcut_parse` message's JSON, without those that
+    cannot be read (logged)."""
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not a number JSON has")
+
+    try:
+        values = json.loads(written, parse_constant=no_constants)
+        if not isinstance(values, dict):
+            raise ValueError(f"it is {type(values).__name__}, not an object")
+    except (ValueError, RecursionError) as error:
+        logger.warning("%r: its entities are not a JSON object (%s); continuing without", text,
+                       error)  # fmt: skip
+        return []
+    read = []
+    for name, value in values.items():
+        if entity_types is not None and name not in entity_types:
+            logger.warning("%r: entity type %r is not in the domain; continuing without", text,
+                           name)  # fmt: skip
+            continue
+        for one in value if isinstance(value, list) else [value]:
+            if _is_entity_value(one):
+                read.append((name, one))
+            else:
+                logger.warning(
+                    "%r: entity %r has the value %r; an entity's value is a string, a number or "
+                    "a boolean (or a list of them): continuing without",
+                    text,
+                    name,
+                    one,
+                )
+    return read
+
+
+def _is_entity_value(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)  # 1e400 reads as inf
+    return isinstance(value, str | int | bool)
+
+
+def _shortcut_confidence(text: str, written: str | None) -> float:
+    """A `shortcut_parse` message's confidence, as Rasa reads it: 1.0 when not given, 0.0 when
+    not a number, at most 1.0 (each with a warning)."""
+    if written is None:
+        return 1.0
+    try:
+        confidence = float(written)
+    except ValueError:
+        logger.warning("%r: confidence %r is not a number; continuing with 0.0", text, written)
+        return 0.0
+    if confidence > 1.0:
+        logger.warning("%r: confidence %s is above 1; continuing with 1.0", text, written)
+        return 1.0
+    return confidence
 
 
 def fill_response(text: str, slots: dict[str, Any]) -> str:
@@ -210,7 +289,8 @@ class Bot:
         Raises:
             DialogueError: the NLU's intent, or an action, is not in the policy's domain.
         """
-        parse = shortcut_parse(text, self.domain.intents) or self.nlu.parse(text)
+        shortcut = shortcut_parse(text, self.domain.intents, self.domain.entities)
+        parse = shortcut or self.nlu.parse(text)
         self.events.append(user_uttered(text, parse, "the NLU's parse result"))
         loop, requested = active_form(self._applied())
         for name, value in slots_from_message(self.domain, text, parse, loop, requested):

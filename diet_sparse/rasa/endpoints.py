@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from diet_sparse.errors import EndpointsError
 REST_CHANNEL = "rest"  # the name of Rasa's REST channel in credentials.yml
 REST_WEBHOOK = "/webhooks/rest/webhook"
 TRACKER_STORE, ACTION_ENDPOINT = "tracker_store", "action_endpoint"  # endpoints.yml's keys
+MAX_PORT = 65535  # a TCP port; a database's is 1 or more
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,11 @@ def _tracker_store(store: Any, where) -> SQLTrackerStore | None:
         )
     value = {key: os.path.expandvars(str(item)) for key, item in store.items() if item is not None}
     port = value.get("port") or None
-    if port is not None and not port.isdigit():
+    # ASCII digits only: str.isdigit() takes "²", which int() refuses
+    if port is not None and not (re.fullmatch(r"[0-9]+", port) and 1 <= int(port) <= MAX_PORT):
         raise EndpointsError(
-            f"{where(TRACKER_STORE, 'port')}: tracker_store port must be a number, got {port!r}"
+            f"{where(TRACKER_STORE, 'port')}: tracker_store port must be a number from 1 to "
+            f"{MAX_PORT}, got {port!r}"
         )
     return SQLTrackerStore(
         dialect=value.get("dialect", "sqlite"),
@@ -171,13 +175,33 @@ def read_credentials(path: str | Path) -> Channels:
     )
 
 
+def _not_utf8(path: str | Path, data: bytes, error: UnicodeDecodeError) -> str:
+    """One line naming the line (and the key on it, if any) of ``data``'s first byte that is
+    not UTF-8."""
+    before = data[: error.start]
+    line = before.count(b"\n") + 1
+    line_start = before.rfind(b"\n") + 1
+    line_end = data.find(b"\n", error.start)
+    written = data[line_start : None if line_end < 0 else line_end].decode("utf-8", "replace")
+    key = re.match(r"\s*-?\s*([^\s:#][^:#]*?)\s*:(\s|$)", written)
+    in_key = f", key '{key.group(1)}'" if key else ""
+    return (
+        f"{path}, line {line}{in_key}: not UTF-8 text (byte 0x{data[error.start]:02x}, column "
+        f"{error.start - line_start + 1}); save the file as UTF-8"
+    )
+
+
 def _read_yaml(path: str | Path, expected: str) -> tuple[dict | None, dict[tuple[str, ...], int]]:
     """A YAML file's mapping (None for an empty file), and the line of each key of it and of
     the mappings in it: ``{("tracker_store",): 4, ("tracker_store", "type"): 5, ...}``."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        data = Path(path).read_bytes()
+    except OSError as error:
         raise EndpointsError(f"{path}: cannot read it: {error}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise EndpointsError(_not_utf8(path, data, error)) from None
     try:
         values = yaml.safe_load(text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)

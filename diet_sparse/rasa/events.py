@@ -18,6 +18,7 @@ rule for which events still count.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
@@ -306,7 +307,146 @@ EVENT_TYPES = (
 )
 
 
+# A conversation's id, as Rasa's SQL tracker store keeps it (a varchar(255) column): every store
+# and endpoint takes the same ones.
+MAX_SENDER_ID_LENGTH = 255
+
+
+def check_sender_id(sender_id: Any) -> str:
+    """``sender_id`` if it can name a conversation: a non-empty string of at most
+    `MAX_SENDER_ID_LENGTH` characters, without NUL (which PostgreSQL cannot store).
+
+    Raises:
+        TrackerError: It cannot; the message says what a sender id must be and what it got.
+
+    Example:
+        >>> check_sender_id("ann")
+        'ann'
+    """
+    rule = f"a sender id must be a non-empty string of at most {MAX_SENDER_ID_LENGTH} characters"
+    if not isinstance(sender_id, str):
+        raise TrackerError(f"{rule}, got {type(sender_id).__name__}")
+    if not sender_id:
+        raise TrackerError(f"{rule}, got an empty string")
+    if len(sender_id) > MAX_SENDER_ID_LENGTH:
+        raise TrackerError(f"{rule}, got {len(sender_id)} characters")
+    if "\0" in sender_id:
+        raise TrackerError(f"{rule} without NUL characters")
+    return sender_id
+
+
 # --- Reading and writing Rasa's JSON --------------------------------------------------------------
+
+# The typed fields of each event in Rasa's JSON: key -> what its value must be (None is allowed
+# for every one of them: Rasa writes null for a field it does not have). The names of slot and
+# active_loop events are checked where they are read.
+_FIELD_TYPES: dict[str, dict[str, str]] = {
+    "user": {"text": "string", "input_channel": "string", "message_id": "string"},
+    "action": {
+        "name": "string",
+        "policy": "string",
+        "confidence": "number",
+        "action_text": "string",
+    },
+    "bot": {"text": "string", "data": "object"},
+    "action_execution_rejected": {"name": "string", "policy": "string", "confidence": "number"},
+}
+_PARSE_DATA_TYPES = {
+    "text": "string",
+    "intent": "object",
+    "entities": "array",
+    "intent_ranking": "array",
+}
+_INTENT_TYPES = {"name": "string", "confidence": "number", "full_retrieval_intent_name": "string"}
+_ENTITY_TYPES = {
+    "entity": "string",
+    "role": "string",
+    "group": "string",
+    "start": "number",
+    "end": "number",
+    "confidence_entity": "number",
+    "extractor": "string",
+}
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "number": (int, float),
+    "object": dict,
+    "array": list,
+}
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type of a decoded value, for error messages."""
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    names.update({list: "an array", dict: "an object", type(None): "null"})
+    return names.get(type(value), type(value).__name__)
+
+
+def _check_types(data: Mapping[str, Any], types: Mapping[str, str], where: str, path: str) -> None:
+    """Each of ``data``'s keys named in ``types`` null or of its JSON type (a boolean is no
+    number)."""
+    for key, expected in types.items():
+        value = data.get(key)
+        wrong = not isinstance(value, _JSON_TYPES[expected]) or (
+            expected == "number" and isinstance(value, bool)
+        )
+        if value is not None and wrong:
+            article = "an" if expected[0] in "ao" else "a"
+            raise TrackerError(
+                f"{where}: '{path}{key}' must be {article} {expected} or null, "
+                f"got {_json_type(value)}"
+            )
+
+
+def _check_finite(data: Any, where: str) -> None:
+    """Every number in ``data``, however deep, finite: JSON has no NaN or Infinity (Python's
+    reader takes them, and 1e400 as Infinity; no JSON writer could give them back)."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise TrackerError(
+                f"{where}: '{path}' is {value}; numbers must be finite (no NaN, Infinity, or "
+                "numbers too large for a double)"
+            )
+        if isinstance(value, Mapping):
+            stack += [(f"{path}.{key}" if path else str(key), v) for key, v in value.items()]
+        elif isinstance(value, list | tuple):
+            stack += [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+
+
+def _check_event(data: Mapping[str, Any], where: str) -> None:
+    """The fields of one event of Rasa's JSON that this model reads, of Rasa's types; every
+    number in it finite.
+
+    Raises:
+        TrackerError: naming ``where`` (the event's index) and the field.
+    """
+    _check_finite(data, where)
+    timestamp = data.get("timestamp")
+    if timestamp is not None and (
+        isinstance(timestamp, bool) or not isinstance(timestamp, int | float)
+    ):
+        raise TrackerError(
+            f"{where}: 'timestamp' must be a number (seconds since 1970) or absent, "
+            f"got {_json_type(timestamp)}"
+        )
+    _check_types(data, {"metadata": "object"}, where, "")
+    _check_types(data, _FIELD_TYPES.get(data["event"], {}), where, "")
+    parse_data = data.get("parse_data")
+    if data["event"] != "user" or not isinstance(parse_data, Mapping):
+        return
+    _check_types(parse_data, _PARSE_DATA_TYPES, where, "parse_data.")
+    if isinstance(parse_data.get("intent"), Mapping):
+        _check_types(parse_data["intent"], _INTENT_TYPES, where, "parse_data.intent.")
+    for i, ranked in enumerate(parse_data.get("intent_ranking") or []):
+        path = f"parse_data.intent_ranking[{i}]"
+        if not isinstance(ranked, Mapping):
+            raise TrackerError(f"{where}: '{path}' must be an object, got {_json_type(ranked)}")
+        _check_types(ranked, _INTENT_TYPES, where, f"{path}.")
+    for i, entity in enumerate(parse_data.get("entities") or []):
+        if isinstance(entity, Mapping):
+            _check_types(entity, _ENTITY_TYPES, where, f"parse_data.entities[{i}].")
 
 
 def event_from_json(data: Any, index: int | None = None) -> Event:
@@ -330,6 +470,7 @@ def event_from_json(data: Any, index: int | None = None) -> Event:
             f"got {data!r}"
         )
     kind = data["event"]
+    _check_event(data, where)
     common = {"timestamp": data.get("timestamp"), "metadata": data.get("metadata")}
     event: Event
     if kind == "user":
@@ -366,6 +507,10 @@ def event_from_json(data: Any, index: int | None = None) -> Event:
     elif kind == "bot":
         event = BotUttered(data.get("text"), data=data.get("data"), **common)
     elif kind == "action_execution_rejected":
+        if not isinstance(data.get("name"), str):
+            raise TrackerError(
+                f"{where}: an action_execution_rejected event needs a 'name' string, got {data!r}"
+            )
         keys = ("name", "policy", "confidence")
         event = ActionExecutionRejected(**{key: data.get(key) for key in keys}, **common)
     elif kind in _WITHOUT_FIELDS:

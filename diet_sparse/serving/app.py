@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from diet_sparse import __version__
 from diet_sparse.dialogue.featurization import DialogueError
 from diet_sparse.errors import ServerStartError, TrackerError
-from diet_sparse.rasa.events import events_from_json
+from diet_sparse.rasa.events import check_sender_id, events_from_json
 from diet_sparse.serving.options import (
     DEFAULT_BATCH_WINDOW_MS,
     DEFAULT_CONCURRENT_BATCHES,
@@ -155,7 +155,8 @@ class PredictResponse(BaseModel):
 
 
 class WebhookRequest(BaseModel):
-    """Rasa's REST channel: who sends (default ``"default"``) and the message."""
+    """Rasa's REST channel: who sends (a non-empty string of at most 255 characters; absent or
+    null: ``"default"``) and the message."""
 
     sender: str | None = "default"
     message: str
@@ -193,6 +194,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 PARSE_EXAMPLE = '{"text": "hello"}'
 PREDICT_EXAMPLE = '{"events": [{"event": "action", "name": "action_listen"}]}'
 WEBHOOK_PATH = "/webhooks/rest/webhook"  # Rasa's REST channel
+DEFAULT_SENDER_ID = "default"  # Rasa's UserMessage.DEFAULT_SENDER_ID: a message without sender
 WEBHOOK_EXAMPLE = '{"sender": "ann", "message": "hello"}'
 EVENTS_EXAMPLE = '[{"event": "action", "name": "action_listen"}]'
 
@@ -354,20 +356,26 @@ def _token_outside_body(request: Request) -> str | None:
     return credentials.strip() if scheme.lower() == "bearer" else None
 
 
-def _unauthorized() -> JSONResponse:
+def _unauthorized(body_token: bool) -> JSONResponse:
+    """The 401, naming the ways this request may carry the token: in its JSON body only for
+    `BODY_TOKEN_PATHS` (``body_token``), as Rasa's NLU client sends it."""
+    ways = "as ?token= or as 'Authorization: Bearer <token>'"
+    if body_token:
+        ways = f"in the JSON body as 'token', {ways}"
     return _error_response(
         401,
         "unauthorized",
-        "this server needs a token: in the JSON body as 'token', as ?token=, "
-        "or as 'Authorization: Bearer <token>'",
+        f"this server needs a token: {ways}",
         headers={"WWW-Authenticate": "Bearer"},
     )
 
 
 class TokenGuard:
-    """ASGI middleware: every request needs the token, except that POST /model/parse and
-    /model/predict (`BODY_TOKEN_PATHS`) may carry it in their JSON body (as Rasa sends it), which
-    those endpoints check themselves."""
+    """ASGI middleware: every request needs the token, as ``?token=`` (Rasa's ``--auth-token``)
+    or ``Authorization: Bearer``, except that POST /model/parse and /model/predict
+    (`BODY_TOKEN_PATHS`) may carry it in their JSON body instead (as Rasa's NLU client sends it),
+    which those endpoints check themselves. The REST channel and the tracker endpoints take it
+    only as ``?token=`` or the header, as Rasa's do; the 401 says which ways a path takes."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -383,7 +391,7 @@ class TokenGuard:
         if authorized or (scope["path"] in BODY_TOKEN_PATHS and scope["method"] == "POST"):
             await self.app(scope, receive, send)
         else:
-            await _unauthorized()(scope, receive, send)
+            await _unauthorized(body_token=False)(scope, receive, send)
 
 
 # --- request validation ------------------------------------------------------------------------
@@ -421,12 +429,12 @@ async def _authorized_json(
         decoded = _decode_json(body, example)
     except ApiError:
         if needs_body_token:
-            return _unauthorized()  # say nothing about the body to a client without a token
+            return _unauthorized(body_token=True)  # say nothing about the body: no token
         raise
     if needs_body_token and not (
         isinstance(decoded, dict) and _same_token(decoded.get("token"), auth_token)
     ):
-        return _unauthorized()
+        return _unauthorized(body_token=True)
     return decoded
 
 
@@ -555,10 +563,21 @@ def _locate_unknown_name(policy, events: list[Any], error: DialogueError) -> Api
     return ApiError(400, "not_in_domain", str(error))
 
 
+def _sender_id(sender_id: Any) -> str:
+    """``sender_id`` if it can name a conversation (`check_sender_id`), else a 400."""
+    try:
+        return check_sender_id(sender_id)
+    except TrackerError as error:
+        raise ApiError(400, "invalid_sender_id", str(error)) from None
+
+
 def _webhook_request(body: Any, max_text_length: int) -> tuple[str, str]:
-    """The sender and message of a decoded REST channel body."""
+    """The sender and message of a decoded REST channel body; no ``sender`` (or null) is
+    Rasa's ``"default"``, an empty one is refused like any other that cannot name a
+    conversation."""
     _check_object(body)
-    sender = _checked_string(body, "sender", required=False) or "default"
+    sender = _checked_string(body, "sender", required=False)
+    sender = _sender_id(DEFAULT_SENDER_ID if sender is None else sender)
     message = _checked_string(body, "message", required=True)
     if len(message) > max_text_length:
         raise ApiError(413, "text_too_long", f"'message' has {len(message)} characters; the "
@@ -601,16 +620,21 @@ def _add_conversation_routes(
         answer = await _in_conversation(respond, store, sender, message, nlu, policy, actions)
         return JSONResponse(answer)
 
-    @app.get("/conversations/{sender_id}/tracker")
+    # ``:path``: a sender id may hold "/", sent URL-encoded (%2F), which Starlette decodes
+    # before routing
+    @app.get("/conversations/{sender_id:path}/tracker")
     async def get_tracker(sender_id: str) -> JSONResponse:
-        """The conversation with ``sender_id`` as Rasa's tracker JSON (no events: a new one)."""
+        """The conversation with ``sender_id`` (URL-encoded) as Rasa's tracker JSON (no events:
+        a new one)."""
+        sender_id = _sender_id(sender_id)
         events = await _in_conversation(store.events, sender_id)
         return JSONResponse(tracker_json(sender_id, events, policy.domain))
 
-    @app.put("/conversations/{sender_id}/tracker/events")
+    @app.put("/conversations/{sender_id:path}/tracker/events")
     async def put_events(request: Request, sender_id: str) -> JSONResponse:
         """Replace the conversation's events with the body's array of tracker events (as
-        Rasa's API does); answers the tracker."""
+        Rasa's API does); answers the tracker. Nothing is stored from a refused request."""
+        sender_id = _sender_id(sender_id)
         events = _decode_json(await _read_body(request, max_body_bytes), EVENTS_EXAMPLE)
         if not isinstance(events, list):
             detail = f"the body must be an array of tracker events, got {_describe(events)}"
@@ -910,7 +934,10 @@ def _announce(url: str, host: str, auth_token: str | None, with_policy: bool = F
     )
     if auth_token is not None:
         logger.info(
-            "Requests must carry the token (JSON 'token', ?token= or Authorization: Bearer)."
+            "Requests must carry the token (?token= or Authorization: Bearer; POST %s and %s "
+            "also take it as the JSON body's 'token').",
+            PARSE_PATH,
+            PREDICT_PATH,
         )
     elif _is_loopback(host):
         logger.info("No --auth-token: only accepting connections from this machine (%s).", host)

@@ -33,7 +33,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from diet_sparse.errors import TrackerStoreError
 from diet_sparse.rasa.endpoints import SQLTrackerStore
-from diet_sparse.rasa.events import Event, event_from_json
+from diet_sparse.rasa.events import MAX_SENDER_ID_LENGTH, Event, event_from_json
 
 DEFAULT_FILE = "tracker.db"
 SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for another one
@@ -43,7 +43,7 @@ EVENTS = sa.Table(
     "events",
     _metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("sender_id", sa.String(MAX_SENDER_ID_LENGTH), nullable=False, index=True),
     sa.Column("type_name", sa.String(255), nullable=False),
     sa.Column("timestamp", sa.Float),
     sa.Column("intent_name", sa.String(255)),

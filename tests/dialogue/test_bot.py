@@ -11,6 +11,7 @@ from diet_sparse.dialogue.bot import (
     applied_events,
     choose_variation,
     fill_response,
+    shortcut_parse,
     slot_values,
 )
 from diet_sparse.dialogue.featurization import story_states_and_actions
@@ -350,3 +351,58 @@ def test_a_retrieval_action_says_the_response_of_the_message_s_retrieval_intent(
     tracker = events_as_json(bot.events)
     users = [e for e in events_from_tracker_json(tracker) if isinstance(e, UserUttered)]
     assert [user.intent for user in users] == ["faq", "faq"]
+
+
+# --- messages that name their intent (Rasa's RegexMessageHandler) --------------------------------
+
+
+def shortcut_values(text, domain):
+    parse = shortcut_parse(text, domain.intents, domain.entities)
+    return parse["intent"]["confidence"], [(e["entity"], e["value"]) for e in parse["entities"]]
+
+
+def test_intent_shortcuts_read_what_rasa_reads_and_leave_out_the_rest(domain, caplog):
+    room = '{"room": "kitchen"}'
+    # the confidence before the entities (Rasa's order) or after them
+    assert shortcut_values(f"/turn_on_lights@0.5{room}", domain) == (0.5, [("room", "kitchen")])
+    assert shortcut_values(f"/turn_on_lights{room}@0.5", domain) == (0.5, [("room", "kitchen")])
+    # as Rasa: a confidence that is no number is 0.0, one above 1 is 1.0
+    assert shortcut_values("/greet@1.2.3", domain) == (0.0, [])
+    assert shortcut_values("/greet@7", domain) == (1.0, [])
+    # as Rasa: entities that are not a JSON object, or of types not in the domain, are left out
+    assert shortcut_values("/greet{not json}", domain) == (1.0, [])
+    assert shortcut_values('/greet{"colour": "red", "city": "Oslo"}', domain) == (
+        1.0,
+        [("city", "Oslo")],
+    )
+    # values: strings, numbers, booleans, and lists of them (one entity each); not objects,
+    # null, nested lists, or numbers JSON has not (NaN, Infinity, 1e400)
+    text = '/book_restaurant{"party_size": [2, 3.5], "cuisine": {"name": "thai"}, "city": null}'
+    assert shortcut_values(text, domain) == (1.0, [("party_size", 2), ("party_size", 3.5)])
+    assert shortcut_values('/set_alarm{"time": [["7"], true]}', domain) == (1.0, [("time", True)])
+    assert shortcut_values('/set_alarm{"time": 1e400}', domain) == (1.0, [])
+    assert shortcut_values('/set_alarm{"time": NaN}', domain) == (1.0, [])
+    assert "'cuisine' has the value {'name': 'thai'}" in caplog.text
+
+
+class RecordingNLU:
+    """Parses every text as ``greet``, and keeps the texts it was asked."""
+
+    def __init__(self):
+        self.texts = []
+
+    def parse(self, text):
+        self.texts.append(text)
+        return parsed(text, "greet")
+
+
+def test_an_intent_shortcut_not_in_the_domain_is_parsed_by_the_model_with_a_warning(domain, caplog):
+    nlu = RecordingNLU()
+    bot = Bot(nlu, StubPolicy(domain, "action_listen"))
+    bot.respond("/dance")  # Rasa: "Continuing with given line as user text"
+    assert nlu.texts == ["/dance"]
+    assert "names intent 'dance', which is not in the domain" in caplog.text
+    bot.respond('/greet{"city": {"name": "Oslo"}}')
+    assert nlu.texts == ["/dance"]  # a known intent: read without the model
+    user = [event for event in bot.events if isinstance(event, UserUttered)][-1]
+    assert user.intent == "greet" and user.entities == ()
