@@ -6,10 +6,15 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
+import socket
 import statistics
+import subprocess
+import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -147,3 +152,40 @@ def reference_seconds(repeats: int = 5) -> float:
                 a @ a
             times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+@contextmanager
+def throwaway_postgres(prefix: str = "diet-sparse-pg-") -> Iterator[str | None]:
+    """A PostgreSQL server of its own in a temporary folder, on a free port of 127.0.0.1, as
+    the postgres user when run as root (which PostgreSQL refuses): its URL, or None where
+    PostgreSQL is not installed. The tests' PostgreSQL fixture uses it too."""
+    found = shutil.which("pg_ctl")
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    bin_dir = Path(found).parent if found else (versions[-1].parent if versions else None)
+    if bin_dir is None:
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = folder / "data"
+
+    def run(*command: object) -> None:
+        subprocess.run([*as_user, *map(str, command)], check=True, capture_output=True, timeout=120)
+
+    run(bin_dir / "initdb", "-D", data, "--auth=trust", "-U", "postgres")
+    run(bin_dir / "pg_ctl", "-D", data, "-l", folder / "log", "-w", "-o",
+        f"-p {port} -k {folder} -h 127.0.0.1", "start")  # fmt: skip
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        run(bin_dir / "pg_ctl", "-D", data, "-m", "fast", "stop")
+        shutil.rmtree(folder, ignore_errors=True)

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-from common import RESULTS, ROOT, machine, percentile, print_table, reference_seconds, write_json
+from common import (
+    RESULTS,
+    ROOT,
+    machine,
+    percentile,
+    print_table,
+    reference_seconds,
+    throwaway_postgres,
+    write_json,
+)
 
 CONFIG = """\
 recipe: default.v1
@@ -93,41 +101,6 @@ def train(folder: Path) -> Path:
     (folder / "config.yml").write_text(CONFIG, encoding="utf-8")
     subprocess.run([*COMMAND, "train", "--project", str(folder), "--quiet"], check=True)
     return next((folder / "models").iterdir())
-
-
-@contextmanager
-def postgres():
-    """A throwaway PostgreSQL server's URL (None where it is not installed)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    bin_dir = Path(shutil.which("pg_ctl")).parent if shutil.which("pg_ctl") else None
-    bin_dir = bin_dir or (found[-1].parent if found else None)
-    if bin_dir is None:
-        yield None
-        return
-    folder = Path(tempfile.mkdtemp(prefix="slow-action-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        import pwd
-
-        user = pwd.getpwnam("postgres")
-        os.chown(folder, user.pw_uid, user.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    data = folder / "data"
-
-    def run(*command: object) -> None:
-        subprocess.run([*as_user, *map(str, command)], check=True, capture_output=True)
-
-    run(bin_dir / "initdb", "-D", data, "--auth=trust", "-U", "postgres")
-    run(bin_dir / "pg_ctl", "-D", data, "-l", folder / "log", "-w", "-o",
-        f"-p {port} -k {folder} -h 127.0.0.1", "start")  # fmt: skip
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        run(bin_dir / "pg_ctl", "-D", data, "-m", "fast", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
@@ -241,7 +214,10 @@ def main() -> None:
     results: dict = {"machine": machine(), "reference_seconds_start": reference_seconds()}
     results["settings"] = {"action_seconds": args.action_seconds, "senders": args.senders}
     actions = ActionServer()
-    with tempfile.TemporaryDirectory(prefix="slow-action-") as folder, postgres() as pg_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="slow-action-") as folder,
+        throwaway_postgres("slow-action-pg-") as pg_url,
+    ):
         folder = Path(folder)
         model = train(folder / "project")
         endpoints = folder / "endpoints.yml"

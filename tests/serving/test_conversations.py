@@ -4,11 +4,8 @@ PostgreSQL for several servers), and the store itself."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import tempfile
+import sys
 import threading
 from pathlib import Path
 
@@ -28,6 +25,9 @@ from diet_sparse.serving.conversations import replace_events, respond, tracker_j
 from diet_sparse.serving.tracker_store import TrackerStore, TrackerStoreError
 
 ROOT = Path(__file__).parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import throwaway_postgres  # noqa: E402  (the benchmarks' PostgreSQL starter)
+
 CONFIG = """\
 recipe: default.v1
 language: en
@@ -220,46 +220,15 @@ def test_the_rest_channel_keeps_two_senders_apart_and_survives_a_restart(project
 # --- two servers on one PostgreSQL --------------------------------------------------------------
 
 
-def postgres_bin() -> Path | None:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(found).parent
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    return versions[-1].parent if versions else None
-
-
 @pytest.fixture(scope="module")
 def postgres():
-    """A PostgreSQL server of its own in a temporary folder, on a free port (as the postgres
-    user when the tests run as root, which PostgreSQL refuses to run as)."""
-    bin_dir = postgres_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (.ci/run installs it: apt-get install postgresql)")
-    folder = Path(tempfile.mkdtemp(prefix="diet-sparse-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        import pwd
-
-        user = pwd.getpwnam("postgres")
-        os.chown(folder, user.pw_uid, user.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    data = folder / "data"
-    run = lambda *command: subprocess.run(  # noqa: E731
-        [*as_user, *map(str, command)], check=True, capture_output=True, timeout=120
-    )
-    run(bin_dir / "initdb", "-D", data, "--auth=trust", "-U", "postgres")
-    run(bin_dir / "pg_ctl", "-D", data, "-l", folder / "log", "-w", "-o",
-        f"-p {port} -k {folder} -h 127.0.0.1", "start")  # fmt: skip
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        run(bin_dir / "pg_ctl", "-D", data, "-m", "fast", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
+    """A PostgreSQL server of its own for these tests (benchmarks/common.py starts it)."""
+    with throwaway_postgres() as url:
+        if url is None:
+            pytest.skip(
+                "PostgreSQL is not installed (.ci/run installs it: apt-get install postgresql)"
+            )
+        yield url
 
 
 def test_two_servers_on_one_postgres_keep_one_conversation(project, postgres, tmp_path):
