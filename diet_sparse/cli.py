@@ -290,6 +290,19 @@ def _action_endpoint(endpoints: Endpoints) -> str | None:
     return url
 
 
+def _event_broker(path: Path | None, endpoints: Endpoints) -> str | None:
+    """The endpoints file's SQL ``event_broker`` database URL, said once, with a line for each
+    of its ``notes`` (a lock store, a broker diet-sparse does not offer); None without one."""
+    from diet_sparse.serving.tracker_store import database_url
+
+    for note in endpoints.notes:
+        print(note, file=sys.stderr)
+    if endpoints.event_broker is None:
+        return None
+    print(f"Event broker from {path}", file=sys.stderr)
+    return database_url(endpoints.event_broker)
+
+
 def _check_channels(credentials: str | None, project: Path | None) -> None:
     """Read ``--credentials`` (or the project's credentials.yml, if it has one) and say once
     which of the channels it lists are not offered: the bot answers at the REST channel."""
@@ -322,6 +335,7 @@ def _serve(args: argparse.Namespace) -> int:
         store = args.tracker_store or _tracker_store(path, endpoints, project)
         with_policy["tracker_store"] = store
         with_policy["action_endpoint"] = _action_endpoint(endpoints)
+        with_policy["event_broker"] = _event_broker(path, endpoints)
     server.serve(
         model,
         host=args.host,

@@ -108,6 +108,10 @@ class TrackerStoreError(DietSparseError, RuntimeError):
     """The tracker store's database cannot be reached or used; the message says which."""
 
 
+class EventBrokerError(DietSparseError, RuntimeError):
+    """The event broker's database cannot be reached or written; the message says which."""
+
+
 class ActionServerError(DietSparseError, RuntimeError):
     """A custom action cannot be run on the action server."""
 

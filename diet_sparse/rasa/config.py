@@ -16,9 +16,41 @@ from typing import Any
 
 from diet_sparse.errors import RasaConfigError
 
-# Top-level keys of Rasa 3's config.yml; any of them marks a file as Rasa's.
-TOP_LEVEL_KEYS = ("recipe", "language", "assistant_id", "pipeline", "policies")
+# Top-level keys of Rasa 3's config.yml; any of them marks a file as Rasa's. Rasa 3.6's schema
+# (rasa/shared/utils/schemas/model_config.yml) lets any other key through too.
+TOP_LEVEL_KEYS = ("version", "recipe", "language", "assistant_id", "pipeline", "policies")
+# ... keys Rasa reads that diet-sparse does not, and what diet-sparse does instead
+# (rasa/shared/importers/importer.py: importers; multi_project.py: imports; the schema: spaces).
+TOP_LEVEL_NOT_IMPLEMENTED = {
+    "importers": "the project's own files (domain.yml, data/)",
+    "imports": "the project's own files (domain.yml, data/); no sub-projects",
+    "spaces": "one assistant, no spaces",
+}
 RECIPE = "default.v1"
+# The newest format `version` Rasa 3.6 knows (rasa.shared.constants.
+# LATEST_TRAINING_DATA_FORMAT_VERSION); its schema wants the version as a string.
+LATEST_FORMAT_VERSION = "3.1"
+# rasa.shared.constants.ASSISTANT_ID_DEFAULT_VALUE: the placeholder of Rasa's default config.
+ASSISTANT_ID_PLACEHOLDER = "placeholder_default"
+# Rasa 3.6's default configuration (rasa/engine/recipes/config_files/default_config.yml): what
+# `rasa train` uses for a pipeline or policies section that is missing or empty.
+DEFAULT_PIPELINE = [
+    {"name": "WhitespaceTokenizer"},
+    {"name": "RegexFeaturizer"},
+    {"name": "LexicalSyntacticFeaturizer"},
+    {"name": "CountVectorsFeaturizer"},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
+    {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True},
+    {"name": "EntitySynonymMapper"},
+    {"name": "ResponseSelector", "epochs": 100, "constrain_similarities": True},
+    {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.1},
+]
+DEFAULT_POLICIES = [
+    {"name": "MemoizationPolicy"},
+    {"name": "RulePolicy"},
+    {"name": "UnexpecTEDIntentPolicy", "max_history": 5, "epochs": 100},
+    {"name": "TEDPolicy", "max_history": 5, "epochs": 100, "constrain_similarities": True},
+]
 
 # Rasa's DIETClassifier keys with a diet-sparse key of the same name and meaning.
 DIET_SAME_NAME = (
@@ -183,10 +215,16 @@ class RasaConfig:
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule policies: options
     mapped: list[str] = field(default_factory=list)  # "DIETClassifier.epochs -> epochs"
     ignored: list[str] = field(default_factory=list)  # one warning each
+    auto_configured: list[str] = field(default_factory=list)  # "pipeline": Rasa's default used
 
     def report(self) -> dict[str, Any]:
         """What a model saves of the translation (its metadata's ``rasa_config``)."""
-        return {"mapped": self.mapped, "ignored": self.ignored, "policies": self.policies}
+        return {
+            "mapped": self.mapped,
+            "ignored": self.ignored,
+            "policies": self.policies,
+            "auto_configured": self.auto_configured,
+        }
 
 
 def is_rasa_config(values: Any) -> bool:
@@ -202,8 +240,8 @@ def is_rasa_config(values: Any) -> bool:
 def translate(values: dict[str, Any], where: str = "config.yml") -> RasaConfig:
     """Rasa's config.yml (a parsed mapping) as diet-sparse's DIET and TED config values.
 
-    An empty or absent ``pipeline`` / ``policies`` means Rasa's suggested defaults: diet-sparse
-    uses its own defaults and says so in ``ignored``.
+    An empty or absent ``pipeline`` / ``policies`` is Rasa 3.6's default configuration's, as
+    ``rasa train`` fills it in, said in one line of ``ignored``.
 
     Example:
         >>> config = translate({"pipeline": [{"name": "WhitespaceTokenizer"},
@@ -213,34 +251,96 @@ def translate(values: dict[str, Any], where: str = "config.yml") -> RasaConfig:
     """
     config = RasaConfig()
     for key in values:
-        if key not in TOP_LEVEL_KEYS:
-            raise _unknown(where, "top-level key", key, TOP_LEVEL_KEYS)
+        if key in TOP_LEVEL_NOT_IMPLEMENTED:
+            config.ignored.append(
+                f"{where}: {key} is not implemented and is not read; diet-sparse: "
+                f"{TOP_LEVEL_NOT_IMPLEMENTED[key]}"
+            )
+        elif key not in TOP_LEVEL_KEYS:
+            _read_unknown_top_level_key(key, where, config)
+    _read_version(values, where, config)
     recipe = values.get("recipe", RECIPE)
     if recipe != RECIPE:
         raise RasaConfigError(f"{where}: recipe {recipe!r} is not Rasa's; expected {RECIPE!r}")
+    assistant_id = values.get("assistant_id")
+    if assistant_id is None or assistant_id == ASSISTANT_ID_PLACEHOLDER:
+        config.ignored.append(  # Rasa's words (rasa.cli.utils.validate_assistant_id_in_config)
+            f"{where}: the config file is missing a unique value for the 'assistant_id' "
+            "mandatory key; diet-sparse trains anyway and does not write one into the file"
+        )
     language = values.get("language")
     if language not in (None, "en"):
         config.ignored.append(
             f"{where}: language {language!r}: diet-sparse's features are language-independent "
             "(whitespace tokens, words and character n-grams); nothing changes"
         )
-    pipeline = _entries(values, "pipeline", where)
-    policies = _entries(values, "policies", where)
-    if pipeline:
-        _read_pipeline(pipeline, where, config)
-    else:
-        config.ignored.append(
-            f"{where}: no pipeline given: Rasa would suggest one; diet-sparse uses its defaults "
-            "(configs/default.yml)"
-        )
-    if policies:
-        _read_policies(policies, where, config)
-    else:
-        config.ignored.append(
-            f"{where}: no policies given: Rasa would suggest them; diet-sparse uses its "
-            "defaults (configs/ted.yml: rules, memoization and TED)"
-        )
+    for key, read, default in (
+        ("pipeline", _read_pipeline, DEFAULT_PIPELINE),
+        ("policies", _read_policies, DEFAULT_POLICIES),
+    ):
+        entries = _entries(values, key, where)
+        if entries:
+            read(entries, where, config)
+        else:
+            _auto_configure(key, read, default, where, config)
     return config
+
+
+def _read_unknown_top_level_key(key: Any, where: str, config: RasaConfig) -> None:
+    """Rasa 3.6 lets any top-level key through and reads none but its own: a key close to one
+    of them is surely a misspelling (Rasa would quietly configure the section itself), so it
+    is an error; any other is left out with a warning, as Rasa leaves it out."""
+    known = (*TOP_LEVEL_KEYS, *TOP_LEVEL_NOT_IMPLEMENTED)
+    if difflib.get_close_matches(str(key), known, n=1):
+        raise _unknown(where, "top-level key", str(key), known)
+    config.ignored.append(f"{where}: top-level key {key!r} is not Rasa's; not read, as by Rasa")
+
+
+def _read_version(values: dict[str, Any], where: str, config: RasaConfig) -> None:
+    """Rasa's schema wants ``version`` as a string; one newer than Rasa 3.6 knows is read as
+    its own, with a warning (as Rasa's training data files are)."""
+    if "version" not in values:
+        return
+    version = values["version"]
+    if not isinstance(version, str):
+        raise RasaConfigError(
+            f'{where}: version must be a string, such as version: "{LATEST_FORMAT_VERSION}", '
+            f"got {version!r}"
+        )
+    numbers = version.strip().split(".")
+    if not all(number.isascii() and number.isdigit() for number in numbers):
+        config.ignored.append(
+            f"{where}: version {version!r} is not a version number; read as {LATEST_FORMAT_VERSION}"
+        )
+    elif [int(n) for n in numbers] > [int(n) for n in LATEST_FORMAT_VERSION.split(".")]:
+        config.ignored.append(
+            f"{where}: version {version!r} is newer than Rasa 3.6's "
+            f"{LATEST_FORMAT_VERSION}; read as {LATEST_FORMAT_VERSION}"
+        )
+
+
+def _auto_configure(
+    key: str, read: Any, default: list[dict[str, Any]], where: str, config: RasaConfig
+) -> None:
+    """A missing or empty ``pipeline`` / ``policies`` as Rasa 3.6 trains it: its default
+    configuration's, said in one line (what diet-sparse leaves out of it included)."""
+    defaults = RasaConfig()
+    read(default, f"Rasa's default {key}", defaults)
+    config.diet.update(defaults.diet)
+    config.ted.update(defaults.ted)
+    config.policies.update(defaults.policies)
+    config.mapped.extend(defaults.mapped)
+    left_out = [
+        entry["name"]
+        for entry in default
+        if entry["name"] in {**NOT_IMPLEMENTED_COMPONENTS, **NOT_IMPLEMENTED_POLICIES}
+    ]
+    names = ", ".join(entry["name"] for entry in default if entry["name"] not in left_out)
+    config.auto_configured.append(key)
+    config.ignored.append(
+        f"{where}: no {key} given: the configuration for {key} was chosen automatically, "
+        f"Rasa 3.6's default ({names}; {', '.join(left_out)} left out, not implemented)"
+    )
 
 
 def _entries(values: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:

@@ -2,8 +2,11 @@
 conversations and runs its custom actions, and the channels users reach it through. Each file is
 read here, once; the serving modules take the values read.
 
-``endpoints.yml``: its ``tracker_store`` (``type: SQL`` only, with Rasa's keys) and its
-``action_endpoint``'s ``url``; ``${VAR}`` in a value is read from the environment, as Rasa does.
+``endpoints.yml``: its ``tracker_store`` (``type: SQL`` only, with Rasa's keys), its
+``event_broker`` (``type: SQL``, Rasa's keys; Rasa's other brokers are named in a note and not
+used), its ``action_endpoint``'s ``url``; ``${VAR}`` in a value is read from the environment, as
+Rasa does. A ``lock_store`` is not needed (the tracker store locks each conversation): a note
+says so.
 
 diet-sparse offers one of Rasa's channels, the REST channel (``POST /webhooks/rest/webhook``),
 which Rasa's file lists as ``rest:``. Any other channel the file names (``socketio``,
@@ -33,7 +36,11 @@ from diet_sparse.errors import EndpointsError
 
 REST_CHANNEL = "rest"  # the name of Rasa's REST channel in credentials.yml
 REST_WEBHOOK = "/webhooks/rest/webhook"
-TRACKER_STORE, ACTION_ENDPOINT = "tracker_store", "action_endpoint"  # endpoints.yml's keys
+# endpoints.yml's keys
+TRACKER_STORE, ACTION_ENDPOINT = "tracker_store", "action_endpoint"
+EVENT_BROKER, LOCK_STORE = "event_broker", "lock_store"
+# Rasa 3.6's other event brokers (rasa/core/brokers/broker.py: pika when no type is given)
+OTHER_EVENT_BROKERS = ("pika", "kafka", "file")
 MAX_PORT = 65535  # a TCP port; a database's is 1 or more
 
 
@@ -51,17 +58,29 @@ class SQLTrackerStore:
 
 
 @dataclass(frozen=True)
+class SQLEventBroker(SQLTrackerStore):
+    """An endpoints.yml's ``event_broker`` of ``type: SQL``: the tracker store's keys, and
+    Rasa's default database ``events.db`` (rasa/core/brokers/sql.py)."""
+
+    db: str = "events.db"
+
+
+@dataclass(frozen=True)
 class Endpoints:
-    """What an endpoints.yml names: its SQL tracker store and its action server's URL (each
-    None where the file has none)."""
+    """What an endpoints.yml names: its SQL tracker store, its SQL event broker and its action
+    server's URL (each None where the file has none), and ``notes``: one line each on what it
+    asks for that diet-sparse does not do or need (a lock store, another broker)."""
 
     tracker_store: SQLTrackerStore | None = None
     action_endpoint: str | None = None
+    event_broker: SQLEventBroker | None = None
+    notes: tuple[str, ...] = ()
 
 
 def read_endpoints(path: str | Path, tracker_store: bool = True) -> Endpoints:
-    """The tracker store and action endpoint of a Rasa ``endpoints.yml`` (an empty file names
-    neither; other keys, such as ``models`` or ``event_broker``, are not read).
+    """The tracker store, event broker and action endpoint of a Rasa ``endpoints.yml`` (an
+    empty file names none; other keys, such as ``models``, are not read), with a note on its
+    ``lock_store`` and on an event broker other than SQL.
 
     Args:
         path: the endpoints.yml file.
@@ -70,8 +89,8 @@ def read_endpoints(path: str | Path, tracker_store: bool = True) -> Endpoints:
 
     Raises:
         EndpointsError: the file cannot be read or is not YAML; its tracker_store is not SQL or
-            has a port that is not a number; its action_endpoint has no url. One line, naming
-            the file, the line and the key.
+            has a port that is not a number (or its SQL event_broker's port); its
+            action_endpoint has no url. One line, naming the file, the line and the key.
 
     Example:
         >>> import pathlib, tempfile
@@ -88,35 +107,62 @@ def read_endpoints(path: str | Path, tracker_store: bool = True) -> Endpoints:
         line = lines.get(keys) or lines.get(keys[:1])
         return f"{path}, line {line}" if line else str(path)
 
-    return Endpoints(
-        tracker_store=_tracker_store(values.get(TRACKER_STORE), where) if tracker_store else None,
-        action_endpoint=_action_endpoint(values.get(ACTION_ENDPOINT), where),
-    )
-
-
-def _tracker_store(store: Any, where) -> SQLTrackerStore | None:
-    if not store:
-        return None
-    if not isinstance(store, dict) or str(store.get("type", "")).lower() != "sql":
+    notes = []
+    if values.get(LOCK_STORE):
+        notes.append(
+            f"{where(LOCK_STORE)}: lock_store is not needed and not used: the tracker store locks "
+            "each conversation while its message is answered (in every server sharing it)"
+        )
+    broker = values.get(EVENT_BROKER)
+    event_broker = None
+    if broker and _is_sql(broker):
+        event_broker = _sql_database(SQLEventBroker, EVENT_BROKER, broker, where)
+    elif broker:
+        kind = broker.get("type") if isinstance(broker, dict) else broker
+        notes.append(
+            f"{where(EVENT_BROKER, 'type')}: event_broker type {kind or 'pika'!r} is not "
+            f"supported (Rasa's {', '.join(OTHER_EVENT_BROKERS)} and custom brokers are not): "
+            "events are not published; diet-sparse publishes to a SQL database (type: SQL)"
+        )
+    store = values.get(TRACKER_STORE) if tracker_store else None
+    if store and not _is_sql(store):
         kind = store.get("type") if isinstance(store, dict) else store
         raise EndpointsError(
             f"{where(TRACKER_STORE, 'type')}: tracker_store type {kind!r} is not supported; "
             "diet-sparse keeps conversations in a SQL database (type: SQL), or pass "
             "--tracker-store URL"
         )
-    value = {key: os.path.expandvars(str(item)) for key, item in store.items() if item is not None}
+    return Endpoints(
+        tracker_store=_sql_database(SQLTrackerStore, TRACKER_STORE, store, where)
+        if store
+        else None,
+        action_endpoint=_action_endpoint(values.get(ACTION_ENDPOINT), where),
+        event_broker=event_broker,
+        notes=tuple(notes),
+    )
+
+
+def _is_sql(section: Any) -> bool:
+    return isinstance(section, dict) and str(section.get("type", "")).lower() == "sql"
+
+
+def _sql_database(kind: type, key: str, section: dict[str, Any], where) -> Any:
+    """A ``type: SQL`` section's database (`SQLTrackerStore` or `SQLEventBroker`, whose
+    defaults fill what it leaves out)."""
+    value = {
+        name: os.path.expandvars(str(item)) for name, item in section.items() if item is not None
+    }
     port = value.get("port") or None
     # ASCII digits only: str.isdigit() takes "²", which int() refuses
     if port is not None and not (re.fullmatch(r"[0-9]+", port) and 1 <= int(port) <= MAX_PORT):
         raise EndpointsError(
-            f"{where(TRACKER_STORE, 'port')}: tracker_store port must be a number from 1 to "
-            f"{MAX_PORT}, got {port!r}"
+            f"{where(key, 'port')}: {key} port must be a number from 1 to {MAX_PORT}, got {port!r}"
         )
-    return SQLTrackerStore(
-        dialect=value.get("dialect", "sqlite"),
+    given = {"dialect": value.get("dialect"), "db": value.get("db")}
+    return kind(
+        **{name: item for name, item in given.items() if item is not None},
         host=value.get("url"),
         port=int(port) if port is not None else None,
-        db=value.get("db", "rasa.db"),
         username=value.get("username"),
         password=value.get("password"),
     )

@@ -46,8 +46,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from diet_sparse import __version__
 from diet_sparse.dialogue.featurization import DialogueError
-from diet_sparse.errors import ServerStartError, TrackerError
+from diet_sparse.errors import EventBrokerError, ServerStartError, TrackerError
 from diet_sparse.rasa.events import check_sender_id, events_from_json
+from diet_sparse.serving.event_broker import EventBroker
 from diet_sparse.serving.options import (
     DEFAULT_BATCH_WINDOW_MS,
     DEFAULT_CONCURRENT_BATCHES,
@@ -968,6 +969,7 @@ def serve(
     policy_dir: str | Path | None = None,
     tracker_store: str | None = None,
     action_endpoint: str | None = None,
+    event_broker: str | None = None,
 ) -> None:
     """Serve the model in ``model_dir`` (and the dialogue policy in ``policy_dir``, at POST
     /model/predict) over HTTP until SIGTERM or Ctrl-C.
@@ -975,7 +977,9 @@ def serve(
     With a policy, the server is also the bot, at Rasa's REST channel, keeping conversations
     in the database ``tracker_store`` (a SQLAlchemy URL; default: ``tracker.db``, a SQLite
     file in the current folder), which several servers may share (`tracker_store`), and
-    running custom actions on the Rasa action server at ``action_endpoint`` (a URL), if given.
+    running custom actions on the Rasa action server at ``action_endpoint`` (a URL), if given;
+    with ``event_broker`` (a SQLAlchemy URL, another database), each turn's events are published
+    there once saved, as Rasa's SQL event broker publishes them (`event_broker.EventBroker`).
 
     The options are checked, the address bound, and the policy and the model loaded (each
     making a first prediction, to warm up) before the server starts listening. Start-up and
@@ -1013,7 +1017,7 @@ def serve(
             logger.info("Loading the policy in %s ...", policy_dir)
             policy = _load_policy(policy_dir)
             tracker_store = tracker_store or f"sqlite:///{Path.cwd() / DEFAULT_TRACKER_FILE}"
-            store = _open_store(tracker_store)
+            store = _open_store(tracker_store, event_broker)
         logger.info("Loading the model in %s ...", model_dir)
         nlu = _load_model(model_dir)
     except BaseException:
@@ -1037,6 +1041,7 @@ def serve(
         if policy_dir is not None:
             store.close()
         app_options["tracker_store"] = tracker_store
+        app_options["event_broker"] = event_broker
         app = functools.partial(_worker_app, app_options)
     bound_host, bound_port = sock.getsockname()[:2]
     shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
@@ -1066,16 +1071,43 @@ def _worker_app(options: dict[str, Any]) -> FastAPI:
     """The application of one worker process of `serve` (module level, so it can be pickled)."""
     options = dict(options)
     policy_dir, url = options["policy_dir"], options.pop("tracker_store")
+    broker = options.pop("event_broker")
     policy = _load_policy(policy_dir) if policy_dir is not None else None
-    store = _open_store(url) if policy_dir is not None else None
+    store = _open_store(url, broker) if policy_dir is not None else None
     nlu = _load_model(options["model_dir"])
     return create_app(nlu, policy=policy, tracker_store=store, **options)
 
 
-def _open_store(url: str) -> TrackerStore:
+def _open_store(url: str, event_broker: str | None = None) -> TrackerStore:
+    """The tracker store at ``url``, publishing to the SQL event broker at ``event_broker`` (a
+    database of its own: both have Rasa's ``events`` table, with other columns)."""
+    broker = None
     try:
-        store = TrackerStore(url)
-    except TrackerStoreError as error:
+        if event_broker is not None:
+            broker = EventBroker(event_broker)
+        store = TrackerStore(url, event_broker=broker)
+    except (TrackerStoreError, EventBrokerError) as error:
+        if broker is not None:
+            broker.close()
         raise ServerStartError(str(error)) from None
+    if broker is not None and _same_database(store.engine.url, broker.engine.url):
+        store.close()
+        raise ServerStartError(
+            f"event broker {broker.url}: the tracker store's database; Rasa's event broker and "
+            "tracker store both have an 'events' table, so give the event_broker another db"
+        )
     logger.info("Conversations are kept in %s", store.url)
+    if broker is not None:
+        logger.info("Their events are published to %s", broker.url)
     return store
+
+
+def _same_database(first: Any, second: Any) -> bool:
+    """Whether two SQLAlchemy URLs name one database (a SQLite file by its resolved path)."""
+    if first.get_backend_name() == second.get_backend_name() == "sqlite":
+        files = [url.database for url in (first, second)]
+        return all(files) and Path(files[0]).resolve() == Path(files[1]).resolve()
+    keys = ("host", "port", "database")
+    return first.get_backend_name() == second.get_backend_name() and all(
+        getattr(first, key) == getattr(second, key) for key in keys
+    )

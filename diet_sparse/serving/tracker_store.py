@@ -10,7 +10,8 @@ transaction, the bot's turn runs with no transaction open (a custom action may t
 and the new events are written in another. Two servers answering the same sender one after the
 other, or at once, keep one consistent conversation; other senders never wait for it; a server
 killed mid-message loses that message only. Errors are `TrackerStoreError`, one line without the
-URL's password.
+URL's password. With an event broker (`event_broker.EventBroker`), the events of each turn are
+published once they are saved, as Rasa's tracker stores stream them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -25,15 +27,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from diet_sparse.errors import TrackerStoreError
+from diet_sparse.errors import EventBrokerError, TrackerStoreError
 from diet_sparse.rasa.endpoints import SQLTrackerStore
 from diet_sparse.rasa.events import MAX_SENDER_ID_LENGTH, Event, event_from_json
+
+if TYPE_CHECKING:
+    from diet_sparse.serving.event_broker import EventBroker
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_FILE = "tracker.db"
 SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for another one
@@ -83,7 +91,8 @@ class TrackerStore:
         ['action_listen']
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, event_broker: EventBroker | None = None) -> None:
+        self.event_broker = event_broker  # each turn's events published once saved
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -104,7 +113,7 @@ class TrackerStore:
                     connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False},
                     poolclass=sa.pool.StaticPool if in_memory else None,
                 )
-                _configure_sqlite(self.engine, wal=not in_memory)
+                configure_sqlite(self.engine, wal=not in_memory)
                 if in_memory:
                     self._connection_lock = threading.Lock()
                 else:
@@ -127,7 +136,7 @@ class TrackerStore:
             except SQLAlchemyError as error:
                 if attempt:
                     raise TrackerStoreError(
-                        f"cannot open the tracker store {self.url}: {_reason(error)}"
+                        f"cannot open the tracker store {self.url}: {database_error_reason(error)}"
                     ) from None
 
     def events(self, sender_id: str) -> list[Event]:
@@ -136,7 +145,9 @@ class TrackerStore:
             with self._database(), self.engine.connect() as connection:
                 return _read(connection, sender_id)
         except SQLAlchemyError as error:
-            raise TrackerStoreError(f"tracker store {self.url}: {_reason(error)}") from None
+            raise TrackerStoreError(
+                f"tracker store {self.url}: {database_error_reason(error)}"
+            ) from None
 
     @contextmanager
     def conversation(self, sender_id: str, replace: bool = False) -> Iterator[Conversation]:
@@ -152,16 +163,37 @@ class TrackerStore:
                     events = _read(connection, sender_id)
                     connection.commit()
             except SQLAlchemyError as error:
-                raise TrackerStoreError(f"tracker store {self.url}: {_reason(error)}") from None
+                raise TrackerStoreError(
+                    f"tracker store {self.url}: {database_error_reason(error)}"
+                ) from None
             conversation = Conversation(sender_id, events, replace=replace)
             yield conversation
             if conversation.replace or conversation.added:
-                self._write(conversation, connection)
+                stored = self._write(conversation, connection)
+                # Rasa streams the events past the stored ones (TrackerEventDiffEngine); here
+                # once they are saved, in the sender's order (it is still locked), with no
+                # transaction open
+                if self.event_broker is not None:
+                    self._publish(sender_id, stored[len(events) if replace else 0 :])
 
-    def _write(self, conversation: Conversation, connection: sa.Connection | None) -> None:
+    def _publish(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        """The saved events published; a broker that fails loses them, logged, and the turn
+        stands (it is saved, and its answer given)."""
+        if not events:
+            return
+        try:
+            self.event_broker.publish(sender_id, events)
+        except EventBrokerError as error:
+            logger.error("%d events of %r not published: %s", len(events), sender_id, error)
+
+    def _write(
+        self, conversation: Conversation, connection: sa.Connection | None
+    ) -> list[dict[str, Any]]:
         """The conversation's added events written in one transaction, on ``connection`` if
-        given (it has none open), else on one of the pool's."""
+        given (it has none open), else on one of the pool's; returns them as stored (tracker
+        JSON)."""
         sender_id = conversation.sender_id
+        stored = [_stored_json(event) for event in conversation.added]
         try:
             with ExitStack() as stack:
                 if connection is None:
@@ -170,11 +202,14 @@ class TrackerStore:
                 stack.enter_context(connection.begin())
                 if conversation.replace:
                     connection.execute(EVENTS.delete().where(EVENTS.c.sender_id == sender_id))
-                if conversation.added:
-                    rows = [_row(sender_id, event) for event in conversation.added]
+                if stored:
+                    rows = [_row(sender_id, event) for event in stored]
                     connection.execute(EVENTS.insert(), rows)
         except SQLAlchemyError as error:
-            raise TrackerStoreError(f"tracker store {self.url}: {_reason(error)}") from None
+            raise TrackerStoreError(
+                f"tracker store {self.url}: {database_error_reason(error)}"
+            ) from None
+        return stored
 
     def _database(self) -> AbstractContextManager[Any]:
         """What each use of the database needs around it: the lock of an in-memory SQLite's one
@@ -203,7 +238,9 @@ class TrackerStore:
                             connection.invalidate()  # closed: PostgreSQL releases the lock
                             raise
             except SQLAlchemyError as error:
-                raise TrackerStoreError(f"tracker store {self.url}: {_reason(error)}") from None
+                raise TrackerStoreError(
+                    f"tracker store {self.url}: {database_error_reason(error)}"
+                ) from None
         elif self._lock_folder is not None:
             with _file_lock(self._lock_folder, sender_id):
                 yield None
@@ -218,22 +255,33 @@ class TrackerStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.event_broker is not None:
+            self.event_broker.close()
 
 
 def database_url(store: SQLTrackerStore) -> str:
-    """The database URL of an endpoints.yml's SQL ``tracker_store`` (`rasa.endpoints.read_endpoints`
-    reads it).
+    """The database URL of an endpoints.yml's SQL ``tracker_store`` or ``event_broker``
+    (`rasa.endpoints.read_endpoints` reads them). As Rasa's ``SQLTrackerStore.get_db_url``: a
+    ``url`` with a scheme is the whole database URL, and one may hold the port (``host:5433``).
 
     Example:
         >>> database_url(SQLTrackerStore("postgresql", host="db.local", db="rasa", username="bot"))
         'postgresql://bot@db.local/rasa'
+        >>> database_url(SQLTrackerStore("postgresql", host="db.local:5433", db="rasa"))
+        'postgresql://db.local:5433/rasa'
     """
+    host, port = store.host, store.port
+    if host and "://" in host:
+        return host
+    if host:
+        parsed = urlsplit(f"scheme://{host}")
+        host, port = parsed.hostname or host, parsed.port or port
     url = sa.URL.create(
         store.dialect,
         username=store.username,
         password=store.password,
-        host=store.host,
-        port=store.port,
+        host=host,
+        port=port,
         database=store.db,
     )
     return url.render_as_string(hide_password=False)
@@ -244,10 +292,15 @@ def _read(connection: sa.Connection, sender_id: str) -> list[Event]:
     return [event_from_json(json.loads(row[0])) for row in connection.execute(query)]
 
 
-def _row(sender_id: str, typed: Event) -> dict[str, Any]:
-    """The row of an event: Rasa's columns, and its tracker JSON as ``data``."""
+def _stored_json(typed: Event) -> dict[str, Any]:
+    """An event's tracker JSON as it is stored: with its timestamp, now if it has none."""
     event = typed.as_json()
     event["timestamp"] = event.get("timestamp") or time.time()
+    return event
+
+
+def _row(sender_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The row of an event's tracker JSON: Rasa's columns, and the JSON as ``data``."""
     intent = (event.get("parse_data") or {}).get("intent") or {}
     return {
         "sender_id": sender_id,
@@ -304,7 +357,7 @@ def _file_lock(folder: Path, sender_id: str) -> Iterator[None]:
         os.close(descriptor)  # and the lock with it
 
 
-def _configure_sqlite(engine: sa.Engine, wal: bool) -> None:
+def configure_sqlite(engine: sa.Engine, wal: bool) -> None:
     """SQLite connections in WAL mode (readers do not wait for the writer, nor it for them),
     whose write transactions take the write lock when they begin (BEGIN IMMEDIATE, waiting up
     to `SQLITE_BUSY_SECONDS` for another writer) and read ones do not (SQLAlchemy's recipe:
@@ -323,7 +376,7 @@ def _configure_sqlite(engine: sa.Engine, wal: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def _reason(error: SQLAlchemyError) -> str:
+def database_error_reason(error: SQLAlchemyError) -> str:
     """The database's own message, first line, without SQLAlchemy's background link."""
     original = getattr(error, "orig", None) or error
     text = str(original).strip().splitlines()

@@ -173,6 +173,8 @@ def test_keys_rasa_has_but_diet_sparse_does_not_implement_warn_once_each(tmp_pat
         ("policies:\n  - name: TEDPolcy\n", "Did you mean 'TEDPolicy'"),
         ("recipe: graph.v2\n", "recipe 'graph.v2'"),
         ("pipelines: []\nlanguage: en\n", "Did you mean 'pipeline'"),
+        ("polices: []\nversion: '3.1'\n", "Did you mean 'policies'"),
+        ("version: 3.1\n", 'version must be a string, such as version: "3.1"'),
         ("pipeline: WhitespaceTokenizer\n", "must be a list"),
         ("pipeline:\n  - WhitespaceTokenizer\n", "pipeline[0] must be a mapping with a name"),
         ("pipeline:\n  - name: DIETClassifier\n    model_confidence: cosine\n", "softmax"),
@@ -187,13 +189,58 @@ def test_what_rasa_would_reject_is_a_one_line_error(tmp_path, text, expected):
     assert expected in message and str(path) in message and "\n" not in message
 
 
-def test_empty_pipeline_and_policies_mean_diet_sparse_defaults_and_say_so(tmp_path):
-    path = write(tmp_path, "recipe: default.v1\nlanguage: en\npipeline:\npolicies:\n")
+@pytest.mark.parametrize("empty", ["pipeline:\npolicies:\n", "pipeline: []\npolicies: []\n", ""])
+def test_empty_pipeline_and_policies_are_rasa_s_default_configuration(tmp_path, empty):
+    # `rasa train` fills a missing or empty section from its default_config.yml, which is
+    # what `rasa init` writes (RASA_INIT_CONFIG): the same configs, said once per section.
+    path = write(tmp_path, f'version: "3.1"\nrecipe: default.v1\nlanguage: en\n{empty}')
     diet, messages = load_quietly(path)
     ted, _ = load_quietly(path, TEDConfig)
-    assert diet == DIETConfig() and ted == TEDConfig()
-    assert any("no pipeline given" in m for m in messages)
-    assert any("no policies given" in m for m in messages)
+    assert (diet.fallback_threshold, diet.ambiguity_threshold) == (0.3, 0.1)  # nlu_fallback
+    assert ted.max_history == 5 and ted.constrain_similarities
+    assert (ted.rules, ted.memoization) == (True, True)
+    (tmp_path / "init").mkdir()
+    explicit = write(tmp_path / "init", RASA_INIT_CONFIG)
+    assert diet == load_quietly(explicit)[0] and ted == load_quietly(explicit, TEDConfig)[0]
+    for section in ("pipeline", "policies"):
+        said = [m for m in messages if f"configuration for {section} was chosen automatically" in m]
+        assert len(said) == 1, messages
+    assert "ResponseSelector left out" in " ".join(messages)
+    assert "UnexpecTEDIntentPolicy left out" in " ".join(messages)
+    assert rasa_config_report(path)["auto_configured"] == ["pipeline", "policies"]
+
+
+def test_a_given_section_is_not_auto_configured(tmp_path):
+    path = write(
+        tmp_path, "pipeline:\n  - name: CountVectorsFeaturizer\n  - name: DIETClassifier\n"
+    )
+    diet, messages = load_quietly(path)
+    assert diet.fallback_threshold is None  # no FallbackClassifier listed: none, as in Rasa
+    assert not any("configuration for pipeline" in m for m in messages)
+    assert rasa_config_report(path)["auto_configured"] == ["policies"]
+
+
+def test_rasa_s_top_level_keys_are_accepted(tmp_path):
+    path = write(tmp_path, 'version: "3.1"\n' + RASA_INIT_CONFIG)
+    diet, messages = load_quietly(path)
+    assert diet.fallback_threshold == 0.3
+    assert not any("version" in m or "assistant_id" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('version: "4.0"\npipeline:\n', "newer than Rasa 3.6's 3.1"),
+        ("assistant_id: placeholder_default\n", "unique value for the 'assistant_id'"),
+        ("language: en\n", "unique value for the 'assistant_id'"),
+        ("importers:\n  - name: RasaFileImporter\npipeline:\n", "importers is not implemented"),
+        ("my_team_notes: see wiki\npipeline:\n", "top-level key 'my_team_notes' is not Rasa's"),
+    ],
+)
+def test_what_rasa_accepts_and_diet_sparse_reads_differently_warns(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    _, messages = load_quietly(path)
+    assert sum(expected in m for m in messages) == 1, messages
 
 
 def test_the_report_records_what_was_mapped_and_ignored(tmp_path):
