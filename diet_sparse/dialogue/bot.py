@@ -19,6 +19,7 @@ from diet_sparse.dialogue.forms import (
     FormStep,
     active_form,
     extract_slots,
+    loop_rejected,
     run_form,
 )
 from diet_sparse.dialogue.policy import Policy
@@ -48,6 +49,9 @@ logger = logging.getLogger(__name__)
 # Actions predicted for one message before the bot gives up and listens (Rasa's
 # max_number_of_predictions): a policy that never predicts action_listen cannot loop for ever.
 MAX_ACTIONS = 10
+# The keys of an action server's response that Rasa does not keep as a message's metadata.
+_MESSAGE_KEYS = ("response", "text", "elements", "quick_replies", "buttons", "attachment", "image",
+                 "custom")  # fmt: skip
 # A slot in a response text, as Rasa's interpolator finds it: "{destination}".
 _SLOT_REFERENCE = re.compile(r"\{([^\n{}]+?)\}")
 # A message that names its intent, as Rasa's buttons send them: /inform@0.9{"city": "Rome"}.
@@ -304,10 +308,12 @@ class Bot:
         said = [e.text for e in extracted if isinstance(e, BotUttered) and e.text is not None]
         if said:  # the global validation action spoke (Rasa sends it before the actions)
             results.append(_said(ACTION_VALIDATE_SLOT_MAPPINGS, None, said, "custom"))
-        loop = active_form(self._applied())[0]
+        applied = self._applied()
+        loop = active_form(applied)[0] if not loop_rejected(applied) else None
 
         asked = False
-        # Rasa's RulePolicy: a form that is active when the user speaks runs again
+        # Rasa's RulePolicy: a form that is active (and not rejected) when the user speaks runs
+        # again
         forced = (loop, RULE_POLICY_NAME, 1.0) if loop in self.domain.forms else None
         excluded: tuple[str, ...] = ()
         for _ in range(self.max_actions):
@@ -411,10 +417,13 @@ class Bot:
         said: list[Event] = []
         for response in responses:
             name = response.get("response") or response.get("template")
+            # Rasa's create_bot_utterance keeps the response's other keys as metadata
+            metadata = {k: v for k, v in response.items() if v and k not in _MESSAGE_KEYS}
             if response.get("text") is not None:
-                said.append(BotUttered(str(response["text"]), metadata={}))
+                said.append(BotUttered(str(response["text"]), metadata=metadata))
             elif name and str(name) in self.domain.responses:
-                said += self._run_action(str(name), events)
+                for uttered in self._run_action(str(name), events):
+                    said.append(BotUttered(uttered.text, metadata=uttered.metadata | metadata))
         return said + returned
 
     def _run_custom(self, action: str, confidence: float | None) -> dict[str, Any]:

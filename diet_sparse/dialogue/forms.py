@@ -99,6 +99,22 @@ def active_form(events: Sequence[Event]) -> tuple[str | None, str | None]:
     return loop, requested
 
 
+def loop_rejected(events: Sequence[Event]) -> bool:
+    """Whether the active loop was rejected (``action_execution_rejected``) and has not run
+    since (``events``: applied events): Rasa's RulePolicy then does not run it again by itself.
+    """
+    rejected = False
+    loop = None
+    for event in events:
+        if isinstance(event, ActiveLoop):
+            loop, rejected = event.name, False
+        elif isinstance(event, ActionExecutionRejected) and event.name == loop is not None:
+            rejected = True
+        elif isinstance(event, ActionExecuted) and event.name == loop:
+            rejected = False
+    return rejected and loop is not None
+
+
 def extract_slots(
     domain: Domain,
     events: Sequence[Event],
@@ -123,10 +139,8 @@ def extract_slots(
     applied = applied_events(events, domain.initial_slot_values)
     loop, requested = active_form(applied)
     text, parse = _latest_message(applied)
-    found: list[Event] = [
-        SlotSet(name, value)
-        for name, value in slots_from_message(domain, text, parse, loop, requested)
-    ]
+    filled = slots_from_message(domain, text, parse, loop, requested, loop_rejected(applied))
+    found: list[Event] = [SlotSet(name, value) for name, value in filled]
     if run is None or ACTION_VALIDATE_SLOT_MAPPINGS not in actions:
         return found
     returned = _run_or_nothing(run, ACTION_VALIDATE_SLOT_MAPPINGS, [*events, *found])
@@ -141,6 +155,7 @@ def slots_from_message(
     parse: dict[str, Any],
     active_loop: str | None = None,
     requested_slot: str | None = None,
+    loop_rejected: bool = False,
 ) -> list[tuple[str, Any]]:
     """The slots a user message fills, as Rasa's ``action_extract_slots`` fills them.
 
@@ -151,7 +166,9 @@ def slots_from_message(
     loop (and, if it names one, the requested slot). While a form is active, a ``from_entity``
     mapping fills a slot the form did not ask for only when no other required slot of the
     form maps that entity too (Rasa's unique entity mapping). The domain's
-    ``store_entities_as_slots: false`` turns off the ``from_entity`` mappings only.
+    ``store_entities_as_slots: false`` turns off the ``from_entity`` mappings only. While the
+    form is rejected (``loop_rejected``), the requested slot's mappings with ``conditions``
+    fill nothing.
 
     Returns:
         ``(slot, value)`` pairs, in the order the slots are declared.
@@ -178,6 +195,8 @@ def slots_from_message(
                 mapping, active_loop, requested_slot
             ):
                 continue
+            if mapping.get("conditions") and loop_rejected and slot.name == requested_slot:
+                continue  # Rasa: a rejected form's requested slot waits for the form
             if kind == "from_entity":
                 if not domain.store_entities_as_slots:  # the domain's switch, entity slots only
                     continue
