@@ -221,7 +221,8 @@ class Bot:
     conversation and their responses are said. Without one, and for Rasa's default actions,
     they are recorded but not run: they say nothing and set no slots. Forms run as Rasa runs
     them (`forms`): a form asks for its required slots one by one, the answers fill them
-    through the slot mappings, and a form that is active when the user speaks runs again.
+    through the slot mappings and its validation action ``validate_<form>`` on the action
+    server, and a form that is active when the user speaks runs again.
 
     Args:
         nlu: what parses messages: an `NLU`, or any object whose ``parse(text)`` returns Rasa's
@@ -286,10 +287,13 @@ class Bot:
             ``action_listen``. ``kind`` is ``"response"`` (``text`` is the filled-in response,
             ``None`` if it has no text variation), ``"custom"`` (an action without a response:
             ``text`` is ``None``, or with an action server the messages it said, one per line,
-            and ``messages`` lists them), ``"form"`` (``text`` and ``messages``: the question
-            it asked, if any; after a question the bot listens, ``confidence`` 1) or
-            ``"listen"``. A form rejected by the user's answer is not listed (the events hold
-            ``action_execution_rejected``). When ``max_actions`` actions
+            and ``messages`` lists them), ``"form"`` (``text`` and ``messages``: what its
+            validation action said and the question it asked, if any; after a question the
+            bot listens, ``confidence`` 1) or ``"listen"``. A form rejected by the user's
+            answer is not listed (the events hold ``action_execution_rejected``); one its
+            validation action rejected is, for what it said. When the domain's
+            ``action_validate_slot_mappings`` says something after the message, a ``"custom"``
+            entry of that name (``confidence`` ``None``) comes first. When ``max_actions`` actions
             came without ``action_listen``, the bot listens anyway: the last entry is then
             ``action_listen`` with ``confidence`` ``None``. ``action_default_fallback`` (the
             policy's core fallback) says ``utter_default`` and takes the message back, as

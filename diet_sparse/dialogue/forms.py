@@ -159,16 +159,16 @@ def slots_from_message(
 ) -> list[tuple[str, Any]]:
     """The slots a user message fills, as Rasa's ``action_extract_slots`` fills them.
 
-    Each slot's ``from_entity`` (entity, role and group match; the last value, or all of them
-    for a list slot), ``from_text`` (the message's text) and ``from_intent`` (the mapping's
-    ``value``) mappings apply when the message's intent suits the mapping's ``intent`` and
-    ``not_intent`` and, for a mapping with ``conditions``, when one of them names the active
-    loop (and, if it names one, the requested slot). While a form is active, a ``from_entity``
-    mapping fills a slot the form did not ask for only when no other required slot of the
-    form maps that entity too (Rasa's unique entity mapping). The domain's
-    ``store_entities_as_slots: false`` turns off the ``from_entity`` mappings only. While the
-    form is rejected (``loop_rejected``), the requested slot's mappings with ``conditions``
-    fill nothing.
+    The first of a slot's mappings that gives a value fills it: ``from_entity`` (entity, role
+    and group match; the last value, or all of them for a list slot), ``from_text`` (the
+    message's text) and ``from_intent`` (the mapping's ``value``). Mappings apply when the
+    message's intent suits the mapping's ``intent`` and ``not_intent`` and, for a mapping with
+    ``conditions``, when one of them names the active loop (and, if it names one, the requested
+    slot). While a form is active, a ``from_entity`` mapping fills a slot the form did not ask
+    for only when no other required slot of the form maps that entity too (Rasa's unique entity
+    mapping). The domain's ``store_entities_as_slots: false`` turns off the ``from_entity``
+    mappings only. While the form is rejected (``loop_rejected``), the requested slot's
+    mappings with ``conditions`` fill nothing.
 
     Returns:
         ``(slot, value)`` pairs, in the order the slots are declared.
@@ -208,6 +208,8 @@ def slots_from_message(
                 values.append(text)
             elif kind == "from_intent" and "value" in mapping:
                 values.append(mapping["value"])
+            if values:
+                break  # as Rasa's ActionExtractSlots: the first mapping with a value fills it
         if values:
             filled.append((slot.name, values if slot.type == "list" else values[-1]))
     return filled
@@ -239,8 +241,8 @@ def run_form(
     Example:
         >>> from diet_sparse.rasa.domain import example_domain_file, load_domain
         >>> domain = load_domain(example_domain_file())
-        >>> run_form("seat_form", domain, [ActionExecuted("action_listen")]).ask
-        'utter_ask_seat'
+        >>> run_form("booking_form", domain, [ActionExecuted("action_listen")]).events
+        [ActiveLoop(name='booking_form'), SlotSet(name='requested_slot', value='seat')]
     """
     form_run = _FormRun(form, domain, list(events), actions, run)
     return form_run.step()

@@ -168,6 +168,38 @@ def test_from_intent_and_the_intent_conditions_of_entity_mappings(domain):
     assert slots_from_message(domain, "Rome", parsed("Rome", "chitchat", rome)) == []
 
 
+def test_the_first_mapping_with_a_value_fills_a_slot(tmp_path):
+    path = tmp_path / "domain.yml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            intents: [inform]
+            entities: [city]
+            slots:
+              place:
+                type: text
+                mappings: [{type: from_entity, entity: city}, {type: from_text}]
+              places:
+                type: list
+                mappings: [{type: from_entity, entity: city}, {type: from_intent, value: x}]
+            """
+        ),
+        encoding="utf-8",
+    )
+    domain = load_domain(path)
+    rome = parsed("to Rome", "inform", ("city", "Rome"), ("city", "Oslo"))
+    # Rasa's ActionExtractSlots stops at the first mapping that gives a value
+    assert slots_from_message(domain, "to Rome", rome) == [
+        ("place", "Oslo"),
+        ("places", ["Rome", "Oslo"]),
+    ]
+    nothing = parsed("somewhere", "inform")
+    assert slots_from_message(domain, "somewhere", nothing) == [
+        ("place", "somewhere"),
+        ("places", ["x"]),
+    ]
+
+
 def test_store_entities_as_slots_false_turns_off_entity_mappings_only(tmp_path):
     path = tmp_path / "domain.yml"
     path.write_text(
