@@ -424,3 +424,32 @@ def test_the_global_validation_action_runs_after_every_message(tmp_path, server)
     bot.respond("how are you")
     assert len(actions.requests) == 2
     assert brief(bot.events[-2:]) == [("user", "how are you"), ("action", "action_listen")]
+
+
+def test_a_form_asks_with_a_custom_action_on_its_temporary_tracker(tmp_path, server):
+    path = tmp_path / "domain.yml"
+    text = textwrap.dedent(DOMAIN).replace("[validate_restaurant_form]", "[action_ask_cuisine]")
+    path.write_text(text, encoding="utf-8")
+
+    def ask_cuisine(tracker, domain):
+        return {"events": [], "responses": [{"text": "Thai or italian?"}]}
+
+    actions = server({"action_ask_cuisine": ask_cuisine})
+    bot = Bot(StubNLU(), ScriptedPolicy("restaurant_form"), domain=load_domain(path),
+              actions=ActionServer(actions.url))  # fmt: skip
+    results = bot.respond("/request_table")
+    assert brief(bot.events[2:]) == [
+        ("action", "restaurant_form"),
+        ("active_loop", "restaurant_form"),
+        ("slot", "requested_slot", "cuisine"),
+        ("bot", "Thai or italian?"),
+        ("action", "action_listen"),
+    ]
+    assert results[0]["messages"] == ["Thai or italian?"]
+    # request_next_slot runs it on the temporary tracker: the form's requested slot (none) and
+    # action, then the form's events so far, without the requested_slot it is setting
+    assert actions.requests[0]["tracker"]["events"][-3:] == [
+        {"event": "slot", "name": "requested_slot", "value": None},
+        {"event": "action", "name": "restaurant_form"},
+        {"event": "active_loop", "name": "restaurant_form"},
+    ]
