@@ -116,5 +116,10 @@ class ActionServerError(DietSparseError, RuntimeError):
     """A custom action cannot be run on the action server."""
 
 
+class ActionRejectedError(ActionServerError):
+    """The action server rejected the action (HTTP 400, Rasa SDK's ``ActionExecutionRejection``):
+    Rasa then rejects the action that ran it, as a form whose validation action is rejected."""
+
+
 class ServerStartError(DietSparseError, RuntimeError):
     """The server cannot start (model, policy, address); the message is the one line to show."""

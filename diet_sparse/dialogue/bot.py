@@ -14,9 +14,17 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from diet_sparse.dialogue.forms import FormStep, active_form, run_form, slots_from_message
+from diet_sparse.dialogue.forms import (
+    ACTION_VALIDATE_SLOT_MAPPINGS,
+    FormStep,
+    active_form,
+    extract_slots,
+    loop_rejected,
+    run_form,
+)
 from diet_sparse.dialogue.policy import Policy
 from diet_sparse.dialogue.rules import RULE_POLICY_NAME
+from diet_sparse.errors import ActionRejectedError, ActionServerError
 from diet_sparse.nlu.parser import NLU
 from diet_sparse.rasa.domain import (
     ACTION_DEFAULT_FALLBACK,
@@ -29,7 +37,6 @@ from diet_sparse.rasa.events import (
     ActionExecutionRejected,
     BotUttered,
     Event,
-    SlotSet,
     UserUtteranceReverted,
     UserUttered,
     applied_events,
@@ -42,6 +49,9 @@ logger = logging.getLogger(__name__)
 # Actions predicted for one message before the bot gives up and listens (Rasa's
 # max_number_of_predictions): a policy that never predicts action_listen cannot loop for ever.
 MAX_ACTIONS = 10
+# The keys of an action server's response that Rasa does not keep as a message's metadata.
+_MESSAGE_KEYS = ("response", "text", "elements", "quick_replies", "buttons", "attachment", "image",
+                 "custom")  # fmt: skip
 # A slot in a response text, as Rasa's interpolator finds it: "{destination}".
 _SLOT_REFERENCE = re.compile(r"\{([^\n{}]+?)\}")
 # A message that names its intent, as Rasa's buttons send them: /inform@0.9{"city": "Rome"}.
@@ -211,7 +221,8 @@ class Bot:
     conversation and their responses are said. Without one, and for Rasa's default actions,
     they are recorded but not run: they say nothing and set no slots. Forms run as Rasa runs
     them (`forms`): a form asks for its required slots one by one, the answers fill them
-    through the slot mappings, and a form that is active when the user speaks runs again.
+    through the slot mappings and its validation action ``validate_<form>`` on the action
+    server, and a form that is active when the user speaks runs again.
 
     Args:
         nlu: what parses messages: an `NLU`, or any object whose ``parse(text)`` returns Rasa's
@@ -276,10 +287,13 @@ class Bot:
             ``action_listen``. ``kind`` is ``"response"`` (``text`` is the filled-in response,
             ``None`` if it has no text variation), ``"custom"`` (an action without a response:
             ``text`` is ``None``, or with an action server the messages it said, one per line,
-            and ``messages`` lists them), ``"form"`` (``text`` and ``messages``: the question
-            it asked, if any; after a question the bot listens, ``confidence`` 1) or
-            ``"listen"``. A form rejected by the user's answer is not listed (the events hold
-            ``action_execution_rejected``). When ``max_actions`` actions
+            and ``messages`` lists them), ``"form"`` (``text`` and ``messages``: what its
+            validation action said and the question it asked, if any; after a question the
+            bot listens, ``confidence`` 1) or ``"listen"``. A form rejected by the user's
+            answer is not listed (the events hold ``action_execution_rejected``); one its
+            validation action rejected is, for what it said. When the domain's
+            ``action_validate_slot_mappings`` says something after the message, a ``"custom"``
+            entry of that name (``confidence`` ``None``) comes first. When ``max_actions`` actions
             came without ``action_listen``, the bot listens anyway: the last entry is then
             ``action_listen`` with ``confidence`` ``None``. ``action_default_fallback`` (the
             policy's core fallback) says ``utter_default`` and takes the message back, as
@@ -292,13 +306,18 @@ class Bot:
         shortcut = shortcut_parse(text, self.domain.intents, self.domain.entities)
         parse = shortcut or self.nlu.parse(text)
         self.events.append(user_uttered(text, parse, "the NLU's parse result"))
-        loop, requested = active_form(self._applied())
-        for name, value in slots_from_message(self.domain, text, parse, loop, requested):
-            self.events.append(SlotSet(name, value))
-
         results: list[dict[str, Any]] = []
+        extracted = extract_slots(self.domain, self.events, self._served(), self._run_action)
+        self.events.extend(extracted)
+        said = [e.text for e in extracted if isinstance(e, BotUttered) and e.text is not None]
+        if said:  # the global validation action spoke (Rasa sends it before the actions)
+            results.append(_said(ACTION_VALIDATE_SLOT_MAPPINGS, None, said, "custom"))
+        applied = self._applied()
+        loop = active_form(applied)[0] if not loop_rejected(applied) else None
+
         asked = False
-        # Rasa's RulePolicy: a form that is active when the user speaks runs again
+        # Rasa's RulePolicy: a form that is active (and not rejected) when the user speaks runs
+        # again
         forced = (loop, RULE_POLICY_NAME, 1.0) if loop in self.domain.forms else None
         excluded: tuple[str, ...] = ()
         for _ in range(self.max_actions):
@@ -315,15 +334,16 @@ class Bot:
                 policy_name, confidence = prediction["policy"], prediction["confidence"]
                 excluded = ()
             if action in self.domain.forms:
-                step = run_form(
-                    action,
-                    self.domain,
-                    self._applied(),
-                    self.slots,
-                    self.domain.actions if self.actions is not None else (),
-                )
+                step = self._form_step(action)
                 if step.rejected:  # the answer filled nothing: the policies choose again
-                    self.events.append(ActionExecutionRejected(action))
+                    rejected = ActionExecutionRejected(
+                        action, policy=policy_name, confidence=confidence
+                    )
+                    self.events.append(rejected)
+                    excluded = (action,)
+                    continue
+                if step.rejected_by_validation:  # its events count, not its action
+                    results.append(self._run_form_step(action, confidence, step))
                     excluded = (action,)
                     continue
             self.events.append(ActionExecuted(action, policy=policy_name, confidence=confidence))
@@ -360,19 +380,55 @@ class Bot:
         """The events that still count (`events.applied_events`)."""
         return applied_events(self.events, self.domain.initial_slot_values)
 
+    def _form_step(self, form: str) -> FormStep:
+        """What the form does now (`forms.run_form`); a validation action or question that did
+        not run loses all of the form's events (logged), as in Rasa, and one the action server
+        rejected rejects the form."""
+        try:
+            return run_form(form, self.domain, self.events, self._served(), self._run_action)
+        except ActionRejectedError as error:
+            logger.warning("%s; form %r is rejected", error, form)
+            return FormStep(rejected=True)
+        except ActionServerError as error:
+            logger.warning("%s; form %r goes on without its events", error, form)
+            return FormStep()
+
     def _run_form_step(self, form: str, confidence: float | None, step: FormStep) -> dict:
-        """Record a form's events and ask its question (a response, or a custom action on the
-        action server)."""
+        """Record a form's events (its validation's messages and its question among them)."""
         self.events.extend(step.events)
-        messages: list[str] = []
-        if step.ask is not None and step.ask in self.domain.responses:
-            said = self._say(step.ask, form)
-            messages = [said] if said is not None else []
-        elif step.ask is not None:
-            messages = self._run_custom(step.ask, None).get("messages", [])
-        result = _result(form, confidence, "\n".join(messages) or None, "form")
-        result["messages"] = messages
-        return result
+        said = [e.text for e in step.events if isinstance(e, BotUttered) and e.text is not None]
+        return _said(form, confidence, said, "form")
+
+    def _served(self) -> tuple[str, ...]:
+        """The custom actions that run: the domain's, with an action server."""
+        return tuple(self.domain.actions) if self.actions is not None else ()
+
+    def _run_action(self, action: str, events: list[Event]) -> list[Event]:
+        """Run a response or a custom action in the conversation ``events`` (a form's, or the
+        slot extraction's, temporary tracker in Rasa): the messages it says, then its events
+        (`forms.ActionRunner`). A response is filled in from the slots of ``events``.
+
+        Raises:
+            ActionServerError: the action server did not run the custom action.
+        """
+        slots = slot_values(events, self.domain)
+        if action in self.domain.responses:
+            text = choose_variation(self.domain.responses[action], slots, self._rng)
+            return [] if text is None else [BotUttered(text, metadata={"utter_action": action})]
+        if self.actions is None or action not in self.domain.actions:
+            return []
+        returned, responses = self.actions.call(action, self.sender_id, events, self.domain)
+        said: list[Event] = []
+        for response in responses:
+            name = response.get("response") or response.get("template")
+            # Rasa's create_bot_utterance keeps the response's other keys as metadata
+            metadata = {k: v for k, v in response.items() if v and k not in _MESSAGE_KEYS}
+            if response.get("text") is not None:
+                said.append(BotUttered(str(response["text"]), metadata=metadata))
+            elif name and str(name) in self.domain.responses:
+                for uttered in self._run_action(str(name), events):
+                    said.append(BotUttered(uttered.text, metadata=uttered.metadata | metadata))
+        return said + returned
 
     def _run_custom(self, action: str, confidence: float | None) -> dict[str, Any]:
         """Run a custom action on the action server, if there is one: its events join the
@@ -425,6 +481,12 @@ def slot_values(events: Sequence[Event], domain: Domain) -> dict[str, Any]:
     that still count (`events.applied_events`; a `AllSlotsReset` puts every slot back to its
     initial value, as Rasa's)."""
     return _slot_values(events, domain.initial_slot_values)
+
+
+def _said(action: str, confidence: float | None, said: list[str], kind: str) -> dict:
+    result = _result(action, confidence, "\n".join(said) or None, kind)
+    result["messages"] = said
+    return result
 
 
 def _result(action: str, confidence: float | None, text: str | None, kind: str) -> dict:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from diet_sparse.errors import ActionServerError, TrackerError
+from diet_sparse.errors import ActionRejectedError, ActionServerError, TrackerError
 from diet_sparse.rasa.domain import Domain
 from diet_sparse.rasa.events import Event, events_from_json
 from diet_sparse.serving.conversations import tracker_json
@@ -73,7 +73,8 @@ class ActionServer:
         """`run`, raising where the action did not run.
 
         Raises:
-            ActionServerError: the action did not run (see the class).
+            ActionServerError: the action did not run (see the class); `ActionRejectedError`
+                where the server rejected it (HTTP 400).
         """
         payload = {
             "next_action": action,
@@ -84,6 +85,8 @@ class ActionServer:
         }
         where = f"custom action {action!r} at {self.url}"
         status, body = _post(self.url, json.dumps(payload).encode("utf-8"), self.timeout, where)
+        if status == 400:
+            raise ActionRejectedError(f"{where}: HTTP {status}{_error_detail(body)}")
         if status >= 300:
             raise ActionServerError(f"{where}: HTTP {status}{_error_detail(body)}")
         try:

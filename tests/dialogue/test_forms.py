@@ -127,9 +127,9 @@ def test_a_form_asks_for_its_slots_takes_the_answers_and_survives_an_interruptio
         ("action_listen", "listen", None),
     ]
     assert policy.calls[1:] == [("pizza_form",), ()]
-    assert {"event": "action_execution_rejected", "name": "pizza_form"} in events_as_json(
-        bot.events
-    )
+    rejected = {"event": "action_execution_rejected", "name": "pizza_form"}
+    rejected |= {"policy": "RulePolicy", "confidence": 1.0}  # as Rasa's, the form's prediction
+    assert rejected in events_as_json(bot.events)
 
     # from_text fills the requested slot; with every slot set the form ends and the policy
     # goes on, the response filled from the form's slots
@@ -166,6 +166,38 @@ def test_from_intent_and_the_intent_conditions_of_entity_mappings(domain):
         ("location", "Rome")
     ]
     assert slots_from_message(domain, "Rome", parsed("Rome", "chitchat", rome)) == []
+
+
+def test_the_first_mapping_with_a_value_fills_a_slot(tmp_path):
+    path = tmp_path / "domain.yml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            intents: [inform]
+            entities: [city]
+            slots:
+              place:
+                type: text
+                mappings: [{type: from_entity, entity: city}, {type: from_text}]
+              places:
+                type: list
+                mappings: [{type: from_entity, entity: city}, {type: from_intent, value: x}]
+            """
+        ),
+        encoding="utf-8",
+    )
+    domain = load_domain(path)
+    rome = parsed("to Rome", "inform", ("city", "Rome"), ("city", "Oslo"))
+    # Rasa's ActionExtractSlots stops at the first mapping that gives a value
+    assert slots_from_message(domain, "to Rome", rome) == [
+        ("place", "Oslo"),
+        ("places", ["Rome", "Oslo"]),
+    ]
+    nothing = parsed("somewhere", "inform")
+    assert slots_from_message(domain, "somewhere", nothing) == [
+        ("place", "somewhere"),
+        ("places", ["x"]),
+    ]
 
 
 def test_store_entities_as_slots_false_turns_off_entity_mappings_only(tmp_path):
@@ -215,13 +247,48 @@ def test_an_entity_that_maps_two_required_slots_fills_only_the_requested_one(tmp
     assert slots_from_message(domain, "Rome", message) == [("origin", "Rome"), ("target", "Rome")]
 
 
-def test_run_form_prefers_an_ask_action_on_the_action_server(domain):
+def test_run_form_asks_with_the_first_action_of_rasas_search_path(tmp_path):
+    path = tmp_path / "domain.yml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            slots:
+              pizza: {type: text, mappings: [{type: custom}]}
+            forms:
+              pizza_form: {required_slots: [pizza]}
+            actions: [action_ask_pizza]
+            responses:
+              utter_ask_pizza: [{text: Which pizza?}]
+              utter_ask_pizza_form_pizza: [{text: Which pizza for the form?}]
+            """
+        ),
+        encoding="utf-8",
+    )
+    domain = load_domain(path)
     events = [ActionExecuted("action_listen"), UserUttered(None, text="a pizza")]
-    slots = {"pizza": None, "size": None}
-    step = run_form("pizza_form", domain, events, slots, actions=("action_ask_pizza",))
-    assert step.ask == "action_ask_pizza" and not step.rejected
+    ran = []
+
+    def run(action, conversation):
+        ran.append((action, events_as_json(conversation[len(events) :])))
+        return []
+
+    # Rasa's _name_of_utterance: action_ask_<form>_<slot>, utter_ask_<form>_<slot>,
+    # action_ask_<slot>, utter_ask_<slot>: the form's own response comes before action_ask_pizza
+    step = run_form("pizza_form", domain, events, actions=("action_ask_pizza",), run=run)
+    assert step.ask == "utter_ask_pizza_form_pizza" and not step.rejected
     assert events_as_json(step.events) == [
         {"event": "active_loop", "name": "pizza_form"},
         {"event": "slot", "name": "requested_slot", "value": "pizza"},
     ]
-    assert run_form("pizza_form", domain, events, slots).ask == "utter_ask_pizza"
+    # the question runs on Rasa's temporary tracker: the form's requested slot (none yet) and
+    # action, then its events so far (without the requested_slot it is about to set)
+    assert ran == [
+        (
+            "utter_ask_pizza_form_pizza",
+            [
+                {"event": "slot", "name": "requested_slot", "value": None},
+                {"event": "action", "name": "pizza_form"},
+                {"event": "active_loop", "name": "pizza_form"},
+            ],
+        )
+    ]
