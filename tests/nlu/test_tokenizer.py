@@ -76,6 +76,10 @@ RASA_3_6_21_TOKENS = [
     ("ok?!", [("ok", 0, 2)]),
     ("wait—what", [("wait", 0, 4), ("what", 5, 9)]),
     ("«quoted» „text“", [("quoted", 1, 7), ("text", 10, 14)]),
+    ("a🙂b c", [("a", 0, 1), ("b", 2, 3), ("c", 4, 5)]),
+    ("𠀀𠀁 ok", [("𠀀𠀁", 0, 2), ("ok", 3, 5)]),
+    ("hi 👋, how are you?", [("hi", 0, 2), ("how", 6, 9), ("are", 10, 13), ("you", 14, 17)]),
+    ("x 🇩🇪! y", [("x", 0, 1), ("y", 6, 7)]),
 ]
 
 
@@ -92,6 +96,7 @@ def test_tokens_and_offsets_are_rasa_3_6s(text, rasa_tokens):
         ("안녕하세요 friend", ["안녕하세요", "friend"], ["friend"]),
         ("你好 世界", ["你好", "世界"], ["你好 世界"]),
         ("ｆｕｌｌ width", ["ｆｕｌｌ", "width"], ["width"]),
+        ("𝐇𝐞𝐥𝐥𝐨, 𝐰𝐨𝐫𝐥𝐝!", ["𝐇𝐞𝐥𝐥𝐨", "𝐰𝐨𝐫𝐥𝐝"], ["𝐇𝐞𝐥𝐥𝐨, 𝐰𝐨𝐫𝐥𝐝!"]),
         # Rasa makes a whitespace-only text one token of whitespace
         ("  \t", [], ["  \t"]),
     ],
