@@ -29,7 +29,13 @@ from diet_sparse.config import (
     check_lexical_features,
 )
 from diet_sparse.nlu.pretrained import SentenceEncoder, encoder_dimension, load_encoder
-from diet_sparse.nlu.tokenizer import Token, tokenize
+from diet_sparse.nlu.tokenizer import (
+    LEGACY_TOKENIZER_VERSION,
+    TOKENIZER_VERSION,
+    TOKENIZER_VERSIONS,
+    Token,
+    tokenize,
+)
 from diet_sparse.rasa.nlu_data import LookupTable, TrainingData
 
 # Messages featurized at a time: the (row, column) pairs of a batch take ~40 bytes each until
@@ -345,6 +351,8 @@ class Featurizer:
         pretrained_encoder: also give each message a dense sentence vector from this encoder of
             `diet_sparse.nlu.pretrained` (``FeaturizedBatch.dense``); needs the ``pretrained``
             extra, and is loaded when the featurizer is fitted or read back.
+        tokenizer_version: which `diet_sparse.nlu.tokenizer` version splits messages; a saved
+            featurizer keeps the version it was fitted with (one saved without it: version 1).
 
     Fitted attributes: ``word_vocabulary_``, ``char_vocabulary_``, ``lexical_vocabulary_``
     (term -> column inside its block), ``regex_patterns_`` (``(name, pattern)`` per column),
@@ -377,6 +385,7 @@ class Featurizer:
         use_regex_features: bool = True,
         lowercase: bool = True,
         pretrained_encoder: str | None = None,
+        tokenizer_version: int = TOKENIZER_VERSION,
     ) -> None:
         check_featurizer_options(
             {
@@ -400,6 +409,12 @@ class Featurizer:
         self.pretrained_encoder = pretrained_encoder
         if pretrained_encoder:
             encoder_dimension(pretrained_encoder)  # an unknown name fails here, before fitting
+        if tokenizer_version not in TOKENIZER_VERSIONS:
+            raise ValueError(
+                f"Featurizer: tokenizer_version must be one of {TOKENIZER_VERSIONS}, got "
+                f"{tokenizer_version!r}"
+            )
+        self.tokenizer_version = tokenizer_version
         self._encoder: SentenceEncoder | None = None
         self._fitted = False
 
@@ -434,7 +449,12 @@ class Featurizer:
             "use_regex_features": self.use_regex_features,
             "lowercase": self.lowercase,
             "pretrained_encoder": self.pretrained_encoder,
+            "tokenizer_version": self.tokenizer_version,
         }
+
+    def tokenize(self, text: str) -> list[Token]:
+        """The tokens of ``text``, as this featurizer splits messages (its tokenizer version)."""
+        return tokenize(text, self.tokenizer_version)
 
     def load_pretrained_encoder(self) -> None:
         """Load the pretrained encoder now (a no-op without one), so that a missing extra
@@ -525,7 +545,7 @@ class Featurizer:
         if not isinstance(data, TrainingData):
             raise TypeError(f"fit expects a TrainingData, got {type(data).__name__}")
         self.load_pretrained_encoder()
-        layout = _layout([tokenize(example.text) for example in data.examples])
+        layout = _layout([self.tokenize(example.text) for example in data.examples])
         if not layout.n_tokens and (self.use_word_features or self.use_char_features):
             raise ValueError(
                 f"cannot fit the featurizer: the {len(data.examples)} training examples contain "
@@ -673,7 +693,7 @@ class Featurizer:
         return self._transform(texts)
 
     def _transform(self, texts: list[str]) -> FeaturizedBatch:
-        tokens = [tokenize(text) for text in texts]
+        tokens = [self.tokenize(text) for text in texts]
         layout = _layout(tokens)
         # Every (row, column) pair below adds 1 to that cell of the matrix.
         rows: list[np.ndarray] = []
@@ -814,7 +834,8 @@ class Featurizer:
             raise ValueError(
                 f"not a saved featurizer: expected format {_JSON_FORMAT!r}, got {found!r}"
             )
-        featurizer = cls(**state["config"])
+        # Featurizers saved before the tokenizer had versions split with version 1.
+        featurizer = cls(**{"tokenizer_version": LEGACY_TOKENIZER_VERSION, **state["config"]})
         featurizer._set_fitted(
             word_vocabulary={str(k): int(v) for k, v in state["word_vocabulary"].items()},
             char_vocabulary={str(k): int(v) for k, v in state["char_vocabulary"].items()},

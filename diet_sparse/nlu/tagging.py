@@ -93,26 +93,69 @@ class TagVocabulary:
 
 
 def warn_about_entities_off_token_boundaries(data: TrainingData) -> None:
-    """Warn of each entity span that cuts through a token: entities are predicted per token, so
-    such a span cannot be learned (a `TrainingDataWarning` naming the example's file and line).
-    """
+    """Warn of each entity whose span does not start and end where tokens do, as Rasa warns
+    ("Misaligned entity annotation", ``check_correct_entity_annotations``): a
+    `TrainingDataWarning` naming the example's file and line, what is off (a word cut, or
+    characters the tokenizer drops) and the tokens the entity is tagged on, which are all the
+    tokens the span overlaps.
+
+    Example:
+        >>> import warnings
+        >>> from diet_sparse.rasa.nlu_data import Example, parse_markup
+        >>> text, entities = parse_markup("in [u. s. d.](currency)")
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warn_about_entities_off_token_boundaries(TrainingData([Example(text, "a", entities)]))
+        >>> print(str(caught[0].message).partition("': ")[2])
+        the span 'u. s. d.' ends in '.', which the tokenizer drops; the entity is tagged on the tokens 'u' 's' 'd'; to silence this, leave the '.' outside the brackets
+    """  # noqa: E501
     for example in data.examples:
         tokens = tokenize(example.text)
-        starts = {token.start for token in tokens}
-        ends = {token.end for token in tokens}
         for entity in example.entities:
-            if entity.start in starts and entity.end in ends:
-                continue
-            span = example.text[entity.start : entity.end]
-            overlapping = [t.text for t in tokens if t.start < entity.end and t.end > entity.start]
-            warnings.warn(
-                f"{example.source}: entity {entity.entity!r} span {span!r} in example "
-                f"{example.text!r} does not start and end on token boundaries (tokens there: "
-                f"{overlapping}); entities are predicted for whole tokens, so put the brackets "
-                "around whole words",
-                TrainingDataWarning,
-                stacklevel=2,
-            )
+            problem = _misalignment(example.text, tokens, entity)
+            if problem is not None:
+                warnings.warn(
+                    f"{example.source}: entity {entity.entity!r} in example {example.text!r}: "
+                    f"{problem}",
+                    TrainingDataWarning,
+                    stacklevel=2,
+                )
+
+
+def _misalignment(text: str, tokens: list[Token], entity: EntityAnnotation) -> str | None:
+    """What is off with an entity's span and how to fix it; None if it starts and ends on tokens."""
+    span = text[entity.start : entity.end]
+    if any(t.start == entity.start for t in tokens) and any(t.end == entity.end for t in tokens):
+        return None
+    covered = [tokens[i] for i in _tokens_in_span(tokens, entity.start, entity.end)]
+    if not covered:
+        return (
+            f"the span {span!r} holds no token (the tokenizer drops its characters), so the "
+            "entity is not learned; annotate words or numbers"
+        )
+    first, last = covered[0], covered[-1]
+    problems: list[tuple[str, str | None]] = []  # (what is off, the characters dropped)
+    if entity.start < first.start:
+        dropped = text[entity.start : first.start]
+        problems.append((f"starts with {dropped!r}", dropped))
+    elif entity.start > first.start:
+        problems.append((f"starts inside the token {first.text!r}", None))
+    if entity.end > last.end:
+        dropped = text[last.end : entity.end]
+        problems.append((f"ends in {dropped!r}", dropped))
+    elif entity.end < last.end:
+        problems.append((f"ends inside the token {last.text!r}", None))
+    drops = [dropped for _, dropped in problems if dropped is not None]
+    if len(drops) == len(problems):
+        what = " and ".join(p for p, _ in problems) + ", which the tokenizer drops"
+        fix = f"leave the {' and the '.join(map(repr, drops))} outside the brackets"
+    else:  # a word is cut (and perhaps dropped characters at the other end)
+        what = " and ".join(
+            p if d is None else f"{p} (dropped by the tokenizer)" for p, d in problems
+        )
+        fix = "put the brackets around whole words"
+    tagged = " ".join(repr(t.text) for t in covered)
+    where = f"the entity is tagged on the token{'s' if len(covered) > 1 else ''} {tagged}"
+    return f"the span {span!r} {what}; {where}; to silence this, {fix}"
 
 
 def tag_vocabularies(data: TrainingData, config: DIETConfig) -> dict[str, TagVocabulary]:

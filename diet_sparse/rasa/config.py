@@ -423,7 +423,7 @@ def _read_pipeline(pipeline: list[dict[str, Any]], where: str, config: RasaConfi
             continue
         if name == "WhitespaceTokenizer":
             for key, value in _options(entry, WHITESPACE_TOKENIZER, where).items():
-                _ignore(config, at, key, value, "one token per run of letters or digits")
+                _ignore(config, at, key, value, "the default WhitespaceTokenizer")
         elif name == "RegexFeaturizer":
             for key, value in _options(entry, REGEX_FEATURIZER, where).items():
                 _ignore(config, at, key, value, "case-sensitive patterns, as written")

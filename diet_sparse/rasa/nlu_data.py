@@ -2,8 +2,9 @@
 
 `load_training_data` reads intents and their examples, entity annotations in Rasa's
 `[span](entity)` markup, synonyms, regexes and lookup tables; `parse_markup` turns one annotated
-example into plain text and entity offsets. Data that cannot be used raises `TrainingDataError`
-naming the file, line, item and fix; doubtful data warns with `TrainingDataWarning`.
+example into plain text and entity offsets, reading the markup as Rasa 3.6 does. Data that
+cannot be used raises `TrainingDataError` naming the file, line, item and fix; doubtful data
+warns with `TrainingDataWarning`.
 
 The types below are the contract the rest of the package relies on.
 """
@@ -100,15 +101,19 @@ class TrainingData:
 
 # --- Entity markup -------------------------------------------------------------------------------
 
-_MARKUP_HINT = (
-    'write an entity as [span](entity) or [span]{"entity": "entity", "value": "...", '
-    '"role": "...", "group": "..."}'
+# Rasa 3.6's entity markup (the language of ENTITY_REGEX in rasa/shared/nlu/training_data/
+# entities_parser.py): ``[span]`` directly followed by one annotation. Anything else, a lone
+# ``]``, ``[span]`` without an annotation, ``[](city)`` or ``[x](city:)``, is plain text.
+_ENTITY_MARKUP = re.compile(
+    r"\[(?P<span>[^\]]+?)\]"  # [span]: no "]" inside, but "[" may be: "[a [b](x)" spans "a [b"
+    r"(?:"
+    r"\((?P<type>[^:)]+?)(?::(?P<value>[^)]+))?\)"  # (type) or (type:value)
+    r"|\{(?P<attributes>[^}]+?)\}"  # {"entity": ..., ...}, up to the first "}"
+    r"|\[(?P<attribute_list>.*?)\]"  # [{...}, {...}]: several entities on one span
+    r")"
 )
-_ANNOTATION_KEYS = ("entity", "value", "role", "group")
-_SQUARE_BRACKET = re.compile(r"[\[\]]")
-# Entity names become tag labels; spaces or brackets in one are almost always a markup typo.
-_BAD_ENTITY_NAME_CHARACTER = re.compile(r"[\s\[\](){}]")
-_JSON_DECODER = json.JSONDecoder()
+_LISTED_ATTRIBUTES = re.compile(r"\{(?P<attributes>[^}]+?)\}")
+_JSON_EXAMPLE = '{"entity": "city", "value": "Berlin"}'
 
 
 class _MarkupProblem(Exception):
@@ -118,10 +123,12 @@ class _MarkupProblem(Exception):
 def parse_markup(text: str, source: str = "") -> tuple[str, list[EntityAnnotation]]:
     """Remove Rasa entity markup from an example, returning the plain text and its entities.
 
-    An entity is written ``[span](entity)`` or ``[span]{"entity": ..., "value": ...,
-    "role": ..., "group": ...}`` (``value``, ``role`` and ``group`` optional; ``value`` defaults to
-    the span text). Entity offsets index the plain text: ``plain[start:end]`` is the span.
-    Parentheses and braces that do not follow ``[span]`` are ordinary text.
+    The markup is Rasa 3.6's: ``[span](entity)``, ``[span](entity:value)``,
+    ``[span]{"entity": ..., "value": ..., "role": ..., "group": ...}`` (``value``, ``role`` and
+    ``group`` optional; ``value`` defaults to the span text; other keys are ignored) and
+    ``[span][{...}, {...}]`` for several entities on one span. Brackets that do not form markup
+    are ordinary text, as in Rasa. Entity offsets index the plain text: ``plain[start:end]`` is
+    the span.
 
     Args:
         text: One example as written in the training data.
@@ -131,8 +138,12 @@ def parse_markup(text: str, source: str = "") -> tuple[str, list[EntityAnnotatio
         The plain text and its entities in the order they appear.
 
     Raises:
-        TrainingDataError: The markup is malformed; the message names ``source``, the example and
-            what is wrong.
+        TrainingDataError: Where Rasa fails: an annotation ``{...}`` that is not JSON, has no
+            ``"entity"``, or has a value of the wrong type; the message names ``source``, the
+            example and what is wrong.
+
+    Warns:
+        TrainingDataWarning: An entity name that is empty or only whitespace (Rasa trains it).
 
     Example:
         >>> plain, entities = parse_markup('fly from [Rome]{"entity": "city", "role": "from"}')
@@ -140,16 +151,29 @@ def parse_markup(text: str, source: str = "") -> tuple[str, list[EntityAnnotatio
         'fly from Rome'
         >>> entities[0]
         EntityAnnotation(start=9, end=13, value='Rome', entity='city', role='from', group=None)
-        >>> parse_markup("play [jazz](genre) (loud)")[0]
-        'play jazz (loud)'
+        >>> parse_markup("play [jazz](genre) (loud) hello]")[0]
+        'play jazz (loud) hello]'
+        >>> parse_markup("to [NYC](city:New York)")[1][0].value
+        'New York'
     """
     try:
-        return _parse_markup(text)
+        plain, entities = _parse_markup(text)
     except _MarkupProblem as problem:
         location = f"{source}: " if source else ""
         raise TrainingDataError(
             f"{location}invalid entity markup in example {text!r}: {problem}"
         ) from None
+    for entity in entities:
+        if not entity.entity.strip():
+            location = f"{source}: " if source else ""
+            warnings.warn(
+                f"{location}entity {plain[entity.start : entity.end]!r} in example {text!r} has "
+                f"the empty entity name {entity.entity!r}; it is learned under that name (as "
+                "Rasa does): write the entity type, e.g. [Berlin](city)",
+                TrainingDataWarning,
+                stacklevel=2,
+            )
+    return plain, entities
 
 
 def _parse_markup(text: str) -> tuple[str, list[EntityAnnotation]]:
@@ -157,116 +181,71 @@ def _parse_markup(text: str) -> tuple[str, list[EntityAnnotation]]:
     entities: list[EntityAnnotation] = []
     plain_length = 0
     position = 0
-    while (bracket := _SQUARE_BRACKET.search(text, position)) is not None:
-        if bracket.group() == "]":
-            raise _MarkupProblem(
-                f"']' at column {bracket.start() + 1} has no matching '['; {_MARKUP_HINT}"
-            )
-        span, fields, annotation_end = _read_entity(text, bracket.start())
-        before = text[position : bracket.start()]
+    for markup in _ENTITY_MARKUP.finditer(text):
+        span = markup["span"]
+        before = text[position : markup.start()]
         start = plain_length + len(before)
         plain_length = start + len(span)
         plain_parts += [before, span]
-        entities.append(
-            EntityAnnotation(
-                start=start,
-                end=plain_length,
-                value=fields.get("value", span),
-                entity=fields["entity"],
-                role=fields.get("role"),
-                group=fields.get("group"),
+        for fields in _annotations(markup):
+            entities.append(
+                EntityAnnotation(
+                    start=start,
+                    end=plain_length,
+                    value=fields.get("value", span),
+                    entity=fields["entity"],
+                    role=fields.get("role") or None,  # Rasa leaves out an empty role or group
+                    group=fields.get("group") or None,
+                )
             )
-        )
-        position = annotation_end
+        position = markup.end()
     plain_parts.append(text[position:])
     return "".join(plain_parts), entities
 
 
-def _read_entity(text: str, open_at: int) -> tuple[str, dict[str, str], int]:
-    """Read ``[span](...)`` or ``[span]{...}`` at ``open_at``: the span, its fields, its end."""
-    close_at = text.find("]", open_at + 1)
-    if close_at == -1:
-        raise _MarkupProblem(f"'[' at column {open_at + 1} is never closed by ']'; {_MARKUP_HINT}")
-    nested_at = text.find("[", open_at + 1, close_at)
-    if nested_at != -1:
-        raise _MarkupProblem(
-            f"'[' at column {open_at + 1} is not closed before the next '[' at column "
-            f"{nested_at + 1}; entity spans cannot nest"
-        )
-    span = text[open_at + 1 : close_at]
-    if not span.strip():
-        raise _MarkupProblem(
-            f"empty entity span '[{span}]' at column {open_at + 1}; put the words of the entity "
-            "between the brackets"
-        )
-    annotation_at = close_at + 1
-    opener = text[annotation_at : annotation_at + 1]
-    if opener == "(":
-        fields, end = _read_entity_name(text, annotation_at)
-    elif opener == "{":
-        fields, end = _read_entity_json(text, annotation_at)
-    else:
-        raise _MarkupProblem(
-            f"'[{span}]' at column {open_at + 1} has no annotation: it must be followed directly "
-            f"by (entity) or {{...}}; {_MARKUP_HINT}"
-        )
-    return span, fields, end
+def _annotations(markup: re.Match[str]) -> list[dict[str, str]]:
+    """The fields of each entity that one piece of markup annotates."""
+    if markup["type"] is not None:
+        fields = {"entity": markup["type"]}
+        if markup["value"] is not None:
+            fields["value"] = markup["value"]
+        return [fields]
+    if markup["attributes"] is not None:
+        return [_read_attributes(markup["attributes"], markup.start("attributes"))]
+    # [span][...]: each {...} inside is one entity; anything else there is ignored, as in Rasa.
+    listed_at = markup.start("attribute_list")
+    return [
+        _read_attributes(inner["attributes"], listed_at + inner.start("attributes"))
+        for inner in _LISTED_ATTRIBUTES.finditer(markup["attribute_list"])
+    ]
 
 
-def _read_entity_name(text: str, open_at: int) -> tuple[dict[str, str], int]:
-    """Read ``(entity)`` at ``open_at``."""
-    close_at = text.find(")", open_at + 1)
-    if close_at == -1:
-        raise _MarkupProblem(f"'(' at column {open_at + 1} is never closed by ')'")
-    name = text[open_at + 1 : close_at]
-    if ":" in name:
-        entity, _, value = name.partition(":")
-        raise _MarkupProblem(
-            f"entity name {name!r} contains ':'; the old (entity:value) form is not supported, "
-            f'write [span]{{"entity": "{entity}", "value": "{value}"}}'
-        )
-    _check_entity_name(name)
-    return {"entity": name}, close_at + 1
-
-
-def _read_entity_json(text: str, open_at: int) -> tuple[dict[str, str], int]:
-    """Read ``{"entity": ..., ...}`` at ``open_at``."""
+def _read_attributes(body: str, body_at: int) -> dict[str, str]:
+    """Read the JSON object ``{body}`` whose text starts at column ``body_at``; check it as Rasa
+    does (``entity`` a string; ``role``, ``group`` strings; ``value`` a string or a number)."""
+    annotation = f"{{{body}}}"
     try:
-        fields, end = _JSON_DECODER.raw_decode(text, open_at)
+        fields = json.loads(annotation)
     except json.JSONDecodeError as error:
-        close_at = text.find("}", open_at)
-        if close_at == -1:
-            raise _MarkupProblem(f"'{{' at column {open_at + 1} is never closed by '}}'") from None
         raise _MarkupProblem(
-            f"invalid JSON {text[open_at : close_at + 1]} ({error.msg}); write it like "
-            '{"entity": "city", "value": "Berlin"}, with double quotes'
+            f"invalid JSON {annotation} at column {body_at} ({error.msg}); write it like "
+            f"{_JSON_EXAMPLE}, with double quotes and no '}}' inside"
         ) from None
-    annotation = text[open_at:end]
-    # raw_decode at a "{" can only return a dict.
-    unknown = sorted(set(fields) - set(_ANNOTATION_KEYS))
-    if unknown:
-        raise _MarkupProblem(
-            f"unknown key {', '.join(map(repr, unknown))} in {annotation}; allowed keys: "
-            f"{', '.join(_ANNOTATION_KEYS)}"
-        )
     if "entity" not in fields:
-        raise _MarkupProblem(f'{annotation} has no "entity" key; {_MARKUP_HINT}')
-    for key, value in fields.items():
-        if not isinstance(value, str) or not value.strip():
+        raise _MarkupProblem(f'{annotation} has no "entity" key; write it like {_JSON_EXAMPLE}')
+    for key in ("entity", "role", "group"):
+        if key in fields and not isinstance(fields[key], str):
             raise _MarkupProblem(
-                f'"{key}" in {annotation} must be a non-empty string, got {json.dumps(value)}'
+                f'"{key}" in {annotation} must be a string, got {json.dumps(fields[key])}'
             )
-    _check_entity_name(fields["entity"])
-    return fields, end
-
-
-def _check_entity_name(name: str) -> None:
-    if not name.strip():
-        raise _MarkupProblem("empty entity name; write the entity type, e.g. [Berlin](city)")
-    if _BAD_ENTITY_NAME_CHARACTER.search(name):
-        raise _MarkupProblem(
-            f"invalid entity name {name!r}: entity names cannot contain spaces or brackets"
-        )
+    value = fields.get("value")
+    if "value" in fields:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise _MarkupProblem(
+                f'"value" in {annotation} must be a string or a number, got {json.dumps(value)}'
+            )
+        fields["value"] = str(value)
+    return fields
 
 
 # The key naming an item's kind, and every key an item of that kind may have.
@@ -314,8 +293,9 @@ def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData
             training data; the message names the file, the line, the item and the fix.
 
     Warns:
-        TrainingDataWarning: The same text is an example of two intents, or an intent has fewer
-            than 2 examples. (Entity spans off token boundaries are NLU's check:
+        TrainingDataWarning: The same text is an example of two intents, an intent has fewer
+            than 2 examples, or a text is a synonym of two values (the later is kept). (Entity
+            spans off token boundaries are NLU's check:
             ``diet_sparse.nlu.tagging.warn_about_entities_off_token_boundaries``.)
 
     Example:
@@ -450,13 +430,16 @@ class _Reader:
         key = variant.lower()
         known = self.synonyms.get(key)
         if known is not None and known != canonical:
-            raise TrainingDataError(
+            # Rasa warns and keeps the later value (EntitySynonymMapper, check_duplicate_synonym).
+            warnings.warn(
                 f"{source}: {variant!r} is a synonym of {canonical!r} here but of {known!r} at "
-                f"{self.synonym_sources[key]}; an entity text can map to one value only, so "
-                "remove one of them"
+                f"{self.synonym_sources[key]}; an entity text maps to one value, so {canonical!r}"
+                " (read last) is kept, as Rasa keeps it: remove the one you do not mean",
+                TrainingDataWarning,
+                stacklevel=2,
             )
         self.synonyms[key] = canonical
-        self.synonym_sources.setdefault(key, source)
+        self.synonym_sources[key] = source
 
 
 def _item(node: yaml.Node, path: Path) -> tuple[Item, dict[str, yaml.Node]]:

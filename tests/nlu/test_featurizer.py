@@ -284,6 +284,25 @@ def test_json_round_trip_gives_identical_features():
     assert restored.feature_blocks_ == featurizer.feature_blocks_
 
 
+def test_a_saved_featurizer_keeps_its_tokenizer_and_one_saved_without_it_uses_version_1():
+    featurizer = Featurizer().fit(make_data("don't stop", "hello there"))
+    state = json.loads(json.dumps(featurizer.to_json()))
+    assert state["config"]["tokenizer_version"] == 2
+    assert [t.text for t in Featurizer.from_json(state).transform(["don't"]).tokens[0]] == [
+        "don",
+        "t",
+    ]
+    del state["config"]["tokenizer_version"]  # as saved before tokenizers had versions
+    old = Featurizer.from_json(state)
+    assert old.tokenizer_version == 1
+    assert [t.text for t in old.transform(["don't"]).tokens[0]] == ["don't"]
+
+
+def test_an_unknown_tokenizer_version_is_refused():
+    with pytest.raises(ValueError, match="tokenizer_version must be one of"):
+        Featurizer(tokenizer_version=7)
+
+
 def test_from_json_rejects_other_objects():
     with pytest.raises(ValueError, match="not a saved featurizer"):
         Featurizer.from_json({"vocabulary": {}})

@@ -1,5 +1,7 @@
 """Tests for diet_sparse.nlu.tagging: entity spans to BILOU or plain tags and back."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -13,9 +15,10 @@ from diet_sparse.nlu.tagging import (
     entity_tag_ids,
     span_attribute,
     tag_vocabularies,
+    warn_about_entities_off_token_boundaries,
 )
 from diet_sparse.nlu.tokenizer import tokenize
-from diet_sparse.rasa.nlu_data import Example, TrainingData, parse_markup
+from diet_sparse.rasa.nlu_data import Example, TrainingData, TrainingDataWarning, parse_markup
 
 ENTITY_TYPES = ["city", "date"]
 
@@ -145,6 +148,58 @@ def test_annotation_that_covers_no_token_gets_no_tag():
     text, entities = parse_markup("well [...](city) ok")
     vocabulary = TagVocabulary.for_entities(ENTITY_TYPES, bilou=True)
     assert entity_tag_ids(tokenize(text), entities, vocabulary).tolist() == [0, 0]
+
+
+def test_dotted_abbreviation_is_tagged_on_its_letters():
+    # Rasa 3.6.21's WhitespaceTokenizer gives "u. s. d." the tokens u, s, d
+    text, entities = parse_markup("pay in [u. s. d.](currency) now")
+    vocabulary = TagVocabulary.for_entities(["currency"], bilou=True)
+    tags = entity_tag_ids(tokenize(text), entities, vocabulary)
+    assert [vocabulary.tags[i] for i in tags] == [
+        "O", "O", "B-currency", "I-currency", "L-currency", "O",
+    ]  # fmt: skip
+
+
+def misalignment_warnings(markup: str) -> list[str]:
+    text, entities = parse_markup(markup)
+    data = TrainingData([Example(text, "pay", entities, source="nlu.yml:4")])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_about_entities_off_token_boundaries(data)
+    assert all(issubclass(w.category, TrainingDataWarning) for w in caught)
+    return [str(w.message) for w in caught]
+
+
+def test_a_span_ending_in_dropped_punctuation_warns_what_is_dropped_and_the_tokens_tagged():
+    # Rasa warns here too ("Misaligned entity annotation"): the span ends after the token "d"
+    (message,) = misalignment_warnings("pay in [u. s. d.](currency) now")
+    assert message == (
+        "nlu.yml:4: entity 'currency' in example 'pay in u. s. d. now': the span 'u. s. d.' "
+        "ends in '.', which the tokenizer drops; the entity is tagged on the tokens 'u' 's' 'd'; "
+        "to silence this, leave the '.' outside the brackets"
+    )
+    assert "whole words" not in message
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ("to [(Rome)](city) now", "starts with '(' and ends in ')', which the tokenizer drops"),
+        ("to [Ber](city)lin", "the span 'Ber' ends inside the token 'Berlin'; the entity is "),
+        ("to [(Ber](city)lin", "starts with '(' (dropped by the tokenizer) and ends inside"),
+        ("a [!?](x) b", "the span '!?' holds no token"),
+    ],
+)
+def test_misaligned_spans_warn_what_is_off(markup, expected):
+    (message,) = misalignment_warnings(markup)
+    assert expected in message
+
+
+@pytest.mark.parametrize(
+    "markup", ["pay in [u. s. d](currency).", "in [don](w)'t", "[e-mail](w) me", "[:)](smiley)"]
+)
+def test_spans_on_token_boundaries_do_not_warn(markup):
+    assert misalignment_warnings(markup) == []
 
 
 def test_a_message_without_tokens_has_no_tags_and_no_entities():

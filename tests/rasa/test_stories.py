@@ -426,8 +426,8 @@ ERROR_CASES = {
         ["{path}:3: rule 'r': 'conversation_start' must be true or false, got the value 'yes'"],
     ),
     "markup error in user text": (
-        "stories:\n- story: a\n  steps:\n  - user: to [Rome]\n",
-        ["{path}:4: story 'a': invalid entity markup in example 'to [Rome]'"],
+        "stories:\n- story: a\n  steps:\n  - user: to [Rome]{bad}\n",
+        ["{path}:4: story 'a': invalid entity markup in example 'to [Rome]{{bad}}': invalid JSON"],
     ),
     "stories not a list": ("stories:\n  story: a\n", ["{path}:2: 'stories' must be a list"]),
     "unknown top-level key": (
