@@ -302,3 +302,38 @@ def test_an_empty_domain_is_an_error(tmp_path):
 def test_max_history_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="positive"):
         validate(write_project(tmp_path), max_history=0)
+
+
+def test_a_conflict_state_holds_entities_influencing_slots_and_the_last_intent(tmp_path):
+    # Checked against Rasa 3.6.21's `rasa data validate --max-history 1`: the entity-filled
+    # categorical slot tells 'thai' from 'italian' apart, a slot that does not influence the
+    # conversation tells nothing apart, and the intent of the last user turn stays in the
+    # state after the bot's first action (so 'affirm' and 'deny' do not conflict after 'utter_ok').
+    (tmp_path / "domain.yml").write_text(
+        'version: "3.1"\nintents: [greet, inform, affirm, deny]\nentities: [cuisine]\n'
+        "slots:\n  cuisine:\n    type: categorical\n    values: [italian, thai]\n"
+        "    mappings: [{type: from_entity, entity: cuisine}]\n"
+        "  note:\n    type: text\n    influence_conversation: false\n"
+        "    mappings: [{type: custom}]\n"
+        "responses:\n  utter_greet: [{text: hi}]\n  utter_ok: [{text: ok}]\n"
+        "  utter_sorry: [{text: sorry}]\n"
+    )
+    (tmp_path / "stories.yml").write_text(
+        'version: "3.1"\nstories:\n'
+        "  - story: thai\n    steps:\n      - intent: inform\n"
+        "        entities: [{cuisine: thai}]\n      - action: utter_sorry\n"
+        "  - story: italian\n    steps:\n      - intent: inform\n"
+        "        entities: [{cuisine: italian}]\n      - action: utter_ok\n"
+        "  - story: greet\n    steps:\n      - intent: greet\n      - action: utter_greet\n"
+        "  - story: note\n    steps:\n      - intent: greet\n"
+        "      - slot_was_set: [{note: x}]\n      - action: utter_ok\n"
+        "  - story: affirm\n    steps:\n      - intent: affirm\n      - action: utter_ok\n"
+        "      - action: utter_greet\n"
+        "  - story: deny\n    steps:\n      - intent: deny\n      - action: utter_ok\n"
+        "      - action: utter_sorry\n"
+    )
+    domain = load_domain(tmp_path / "domain.yml")
+    conflicts = find_story_conflicts(load_stories(tmp_path / "stories.yml"), domain, 1)
+    assert [(conflict.after, conflict.actions) for conflict in conflicts] == [
+        ("intent 'greet'", {"utter_greet": ["greet"], "utter_ok": ["note"]})
+    ]
