@@ -42,7 +42,6 @@ ENDPOINTS_HELP = (
 )
 BAD_INPUT = 2  # the exit code of argparse's own errors, used for every error a user can fix
 VALIDATION_FAILED = 1  # `data validate` found errors (or warnings, with --fail-on-warnings)
-PROJECT_CONFIG_HELP = "config.yml, when there is one"
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -350,15 +349,15 @@ def _shell(args: argparse.Namespace) -> int:
 
 def _data_validate(args: argparse.Namespace) -> int:
     """One line per finding on stdout; exit 1 when Rasa's ``rasa data validate`` would."""
-    from diet_sparse.project import PROJECT_CONFIG
+    from diet_sparse.project import PROJECT_CONFIG, PROJECT_DATA, PROJECT_DOMAIN
     from diet_sparse.rasa.validation import validate_project
 
     config = args.config
     if config is None and Path(PROJECT_CONFIG).is_file():
         config = PROJECT_CONFIG  # as Rasa: config.yml when there is one
     validation = validate_project(
-        args.domain,
-        args.data,
+        args.domain or PROJECT_DOMAIN,
+        args.data or [PROJECT_DATA],
         config,
         max_history=args.max_history,
         stories_only=args.stories_only,
@@ -379,7 +378,6 @@ def _positive(value: int) -> None:
 def _add_validate_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """The options of ``data validate`` and ``data validate stories`` (``suppress``: not to
     override those given before 'stories')."""
-    from diet_sparse.project import PROJECT_DATA, PROJECT_DOMAIN
 
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
@@ -397,16 +395,22 @@ def _add_validate_options(parser: argparse.ArgumentParser, suppress: bool) -> No
         help="exit 1 on warnings too, not only on errors",
     )
     parser.add_argument(
-        "-d", "--domain", default=default(PROJECT_DOMAIN), help="domain file or folder"
+        "-d",
+        "--domain",
+        default=default(None),
+        help="domain file or folder (default: the project's domain.yml)",
     )
     parser.add_argument(
-        "--data", nargs="+", default=default([PROJECT_DATA]), help="data files or folders"
+        "--data",
+        nargs="+",
+        default=default(None),
+        help="data files or folders (default: the project's data/)",
     )
     parser.add_argument(
         "-c",
         "--config",
         default=default(None),
-        help=f"config file (default: {PROJECT_CONFIG_HELP})",
+        help="config file (default: the project's config.yml, when there is one)",
     )
 
 
