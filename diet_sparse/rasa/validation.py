@@ -39,6 +39,7 @@ from diet_sparse.rasa.domain import (
     DEFAULT_INTENTS,
     ENTITY_LABEL_SEPARATOR,
     REQUESTED_SLOT,
+    RETRIEVAL_SEPARATOR,
     Domain,
     load_domain,
 )
@@ -306,7 +307,7 @@ def _check_nlu(project: _Project) -> list[Finding]:
     first_example: dict[str, str] = {}
     for example in nlu.examples:
         if example.intent is not None:
-            first_example.setdefault(example.intent, example.source)
+            first_example.setdefault(_base_intent(example.intent), example.source)
     for intent in declared:
         if intent not in first_example:
             findings.append(
@@ -373,7 +374,7 @@ def _check_nlu(project: _Project) -> list[Finding]:
         )
 
     # Rasa's `_gather_utterance_actions`: every response, a retrieval response as its action.
-    utterances = dict.fromkeys(name.split("/")[0] for name in domain.responses)
+    utterances = dict.fromkeys(name.split(RETRIEVAL_SEPARATOR)[0] for name in domain.responses)
     for name, source in story_utterances.items():
         if name not in utterances:
             findings.append(
@@ -398,12 +399,18 @@ def _check_nlu(project: _Project) -> list[Finding]:
     return findings
 
 
+def _base_intent(intent: str) -> str:
+    """A retrieval intent's name without its sub-intent (``faq`` of ``faq/ask_x``), as Rasa's
+    NLU reader labels its examples."""
+    return intent.split(RETRIEVAL_SEPARATOR)[0]
+
+
 def _texts_of_several_intents(nlu: TrainingData) -> dict[str, dict[str, str]]:
     """Each example text under more than one intent: intent -> where it is first."""
     intents_of_text: dict[str, dict[str, str]] = defaultdict(dict)
     for example in nlu.examples:
         if example.intent is not None:
-            intents_of_text[example.text].setdefault(example.intent, example.source)
+            intents_of_text[example.text].setdefault(_base_intent(example.intent), example.source)
     return {text: intents for text, intents in intents_of_text.items() if len(intents) > 1}
 
 

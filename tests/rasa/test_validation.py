@@ -337,3 +337,31 @@ def test_a_conflict_state_holds_entities_influencing_slots_and_the_last_intent(t
     assert [(conflict.after, conflict.actions) for conflict in conflicts] == [
         ("intent 'greet'", {"utter_greet": ["greet"], "utter_ok": ["note"]})
     ]
+
+
+def test_retrieval_intents_and_their_responses_are_known_by_their_base_names(tmp_path):
+    # Rasa: no finding (examples of faq/ask_price are labeled 'faq'; utter_faq is the action of
+    # the responses utter_faq/ask_price and utter_faq/ask_time).
+    project = write_project(
+        tmp_path,
+        ("domain.yml", "  - book\n", "  - book\n  - faq\n"),
+        (
+            "domain.yml",
+            "responses:\n",
+            "responses:\n  utter_faq/ask_price:\n    - text: It is free.\n"
+            "  utter_faq/ask_time:\n    - text: Now.\n",
+        ),
+        (
+            "data/nlu.yml",
+            "  - intent: bye\n",
+            "  - intent: faq/ask_price\n    examples: |\n      - how much is it\n"
+            "      - what does it cost\n  - intent: faq/ask_time\n    examples: |\n"
+            "      - when\n      - what time\n  - intent: bye\n",
+        ),
+        (
+            "data/rules.yml",
+            "rules:\n",
+            "rules:\n  - rule: faq\n    steps:\n      - intent: faq\n      - action: utter_faq\n",
+        ),
+    )
+    assert [str(finding) for finding in validate(project).findings] == []
