@@ -4,7 +4,9 @@ readers and returns what it finds, each a `Finding` (kind, severity, where, mess
 
 The checks and their messages follow Rasa 3.6's ``rasa/validator.py`` (``Validator``) and the
 exit logic of ``rasa/cli/utils.py`` (``validate_files``), checked against ``rasa data validate``
-of Rasa 3.6.21 on the projects of ``tests/rasa/test_validation.py``. The severities say what a
+of Rasa 3.6.21 on the projects of ``tests/rasa/test_validation.py`` and Rasa's ``rasa init``
+project (the same findings, and the same story conflicts for each ``max_history``). The
+severities say what a
 finding does to the exit status, as in Rasa:
 
 - ``error``: validation fails (an action or form that stories use but the domain lacks, a slot
@@ -20,8 +22,10 @@ finding does to the exit status, as in Rasa:
 
 Differences from Rasa: a form requiring an undeclared slot, or an intent with the MappingPolicy's
 ``triggers``, is an ``error`` of kind ``unreadable`` (the domain reader refuses it), where Rasa's
-``verify_form_slots`` and ``verify_domain_validity`` word it otherwise; the stories of a conflict
-are listed in the order the files give them (Rasa's follow its training data generator).
+``verify_form_slots`` and ``verify_domain_validity`` word it otherwise; a conflict names each
+of its stories once, in the order of the files (Rasa names two and counts the other trackers,
+in its training data generator's order), on one line; the readers' own warnings are theirs, not
+Rasa's (Rasa's "Found intent ... in stories which is not part of the domain" is not repeated).
 """
 
 from __future__ import annotations
