@@ -1,5 +1,5 @@
 """Command line: ``diet-sparse train [core] | parse | predict | test [core] | sweep | serve |
-shell``.
+shell | data validate [stories]``.
 
 ``train`` and ``test`` work on the NLU model (DIET); ``train core`` and ``test core`` on the
 dialogue policy (TED), as Rasa's ``rasa train core`` / ``rasa test core`` do, and ``predict``
@@ -41,6 +41,7 @@ ENDPOINTS_HELP = (
     "keeps the conversations (default: endpoints.yml in the project folder)"
 )
 BAD_INPUT = 2  # the exit code of argparse's own errors, used for every error a user can fix
+VALIDATION_FAILED = 1  # `data validate` found errors (or warnings, with --fail-on-warnings)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -358,6 +359,73 @@ def _shell(args: argparse.Namespace) -> int:
     model, project = _model_in_project(args.nlu or args.model)
     _, endpoints = _read_endpoints(args.endpoints, project, tracker_store=False)
     return run_shell(model, _action_endpoint(endpoints), policy_dir=args.policy, say=args.say)
+
+
+def _data_validate(args: argparse.Namespace) -> int:
+    """One line per finding on stdout; exit 1 when Rasa's ``rasa data validate`` would."""
+    from diet_sparse.project import PROJECT_CONFIG, PROJECT_DATA, PROJECT_DOMAIN
+    from diet_sparse.rasa.validation import validate_project
+
+    config = args.config
+    if config is None and Path(PROJECT_CONFIG).is_file():
+        config = PROJECT_CONFIG  # as Rasa: config.yml when there is one
+    validation = validate_project(
+        args.domain or PROJECT_DOMAIN,
+        args.data or [PROJECT_DATA],
+        config,
+        max_history=args.max_history,
+        stories_only=args.stories_only,
+    )
+    for finding in validation.findings:
+        print(f"{finding.severity}: {finding}")
+    if validation.failed(args.fail_on_warnings):
+        print("Project validation completed with errors.", file=sys.stderr)
+        return VALIDATION_FAILED
+    return 0
+
+
+def _positive(value: int) -> None:
+    if value < 1:
+        raise ValueError(f"must be a positive integer, got {value}")
+
+
+def _add_validate_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """The options of ``data validate`` and ``data validate stories`` (``suppress``: not to
+    override those given before 'stories')."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "--max-history",
+        type=_checked(int, _positive),
+        default=default(None),
+        help="turns a story structure conflict looks back (default: all of them)",
+    )
+    parser.add_argument(
+        "--fail-on-warnings",
+        action="store_true",
+        default=default(False),
+        help="exit 1 on warnings too, not only on errors",
+    )
+    parser.add_argument(
+        "-d",
+        "--domain",
+        default=default(None),
+        help="domain file or folder (default: the project's domain.yml)",
+    )
+    parser.add_argument(
+        "--data",
+        nargs="+",
+        default=default(None),
+        help="data files or folders (default: the project's data/)",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        default=default(None),
+        help="config file (default: the project's config.yml, when there is one)",
+    )
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -700,6 +768,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     shell.add_argument("--endpoints", help=ENDPOINTS_HELP)
     shell.set_defaults(handler=_shell)
+
+    data = commands.add_parser("data", help="check a Rasa project's domain and data")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    validate = data_commands.add_parser(
+        "validate",
+        help="check the domain, NLU data, stories and rules as 'rasa data validate' does",
+        description="Check a Rasa project as 'rasa data validate' (Rasa 3.6) does, without "
+        "training: one line per finding ('error:', 'warning:' or 'notice:'); exits 1 on an "
+        "error, or on a warning with --fail-on-warnings (notices never fail). 'data validate "
+        "stories' checks only the story structure.",
+    )
+    _add_validate_options(validate, suppress=False)
+    validate.set_defaults(handler=_data_validate, required=None, stories_only=False)
+    validate_parts = validate.add_subparsers(title="story structure only", metavar="[stories]")
+    validate_stories = validate_parts.add_parser(
+        "stories",
+        help="check only for story structure conflicts",
+        description="Check only that stories taking different actions never reach the same "
+        "state (within --max-history turns), as 'rasa data validate stories' does.",
+    )
+    _add_validate_options(validate_stories, suppress=True)
+    validate_stories.set_defaults(stories_only=True)
     return parser
 
 
