@@ -545,9 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument(
         "--project",
-        help="a Rasa project folder (config.yml, domain.yml, data/): train the NLU model and "
-        "the policy into its models/ (default: the current folder, when it is one and neither "
-        "--data nor --config is given)",
+        help="a Rasa project folder (config.yml, domain.yml or domain/, data/): train the NLU "
+        "model and the policy into its models/ (default: the current folder, when it is one "
+        "and neither --data nor --config is given)",
     )
     train.set_defaults(handler=_train, required=(train, ("--data", "--out"), _project_folder))
     train_parts = train.add_subparsers(title="dialogue policy", metavar="[core]")
@@ -558,7 +558,12 @@ def build_parser() -> argparse.ArgumentParser:
         "stories of a Rasa project (rules are read but, as in Rasa, not trained on). A data "
         "folder may mix NLU data, stories and rules: only stories and rules are read.",
     )
-    train_core.add_argument("--domain", required=True, help="domain.yml files or directories")
+    train_core.add_argument(
+        "--domain",
+        required=True,
+        help="domain.yml, or a domain/ folder (its files merge); the responses of the --data "
+        "files join it, as in Rasa",
+    )
     train_core.add_argument(
         "--data",
         "--stories",

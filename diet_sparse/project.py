@@ -1,6 +1,6 @@
-"""A Rasa project folder as a library: its parts (config.yml, domain.yml, data/, endpoints.yml,
-credentials.yml), training it (`train_project`), and checking a training's inputs before
-TensorFlow loads (`check_nlu_training`, `check_policy_training`).
+"""A Rasa project folder as a library: its parts (config.yml, domain.yml or a domain/ folder,
+data/, endpoints.yml, credentials.yml), training it (`train_project`), and checking a training's
+inputs before TensorFlow loads (`check_nlu_training`, `check_policy_training`).
 
 Everything that could fail once a long training is over (the config, the data, the domain, the
 stories, rules that contradict, the output directories) is checked first, without TensorFlow:
@@ -44,8 +44,10 @@ from diet_sparse.rasa.stories import Story, load_stories, validate_stories
 
 logger = logging.getLogger(__name__)
 
-# A Rasa project folder's parts, as `rasa train` reads them.
+# A Rasa project folder's parts, as `rasa train` reads them (rasa/shared/constants.py
+# DEFAULT_CONFIG_PATH, DEFAULT_DOMAIN_PATH, DEFAULT_DATA_PATH).
 PROJECT_CONFIG, PROJECT_DOMAIN, PROJECT_DATA = "config.yml", "domain.yml", "data"
+PROJECT_DOMAIN_FOLDER = "domain"  # a domain split into files, which Rasa reads with --domain
 PROJECT_ENDPOINTS = "endpoints.yml"  # read for its tracker_store and action_endpoint
 PROJECT_CREDENTIALS = "credentials.yml"  # read for the channels it asks for
 
@@ -69,6 +71,31 @@ def is_project(folder: PathLike) -> bool:
     """Whether ``folder`` is a Rasa project: a config.yml and a data/ folder."""
     folder = Path(folder)
     return (folder / PROJECT_CONFIG).is_file() and (folder / PROJECT_DATA).is_dir()
+
+
+def project_domain(project: PathLike) -> Path | None:
+    """The domain of a project: its ``domain.yml`` (Rasa's default ``--domain``), else its
+    ``domain/`` folder (Rasa reads one when ``--domain domain`` says so; here it is found
+    without), else None. With both, ``domain.yml`` is read, as ``rasa train`` reads it, and a
+    warning says the folder is not.
+
+    Example:
+        >>> project_domain("my_bot")  # doctest: +SKIP
+        PosixPath('my_bot/domain.yml')
+    """
+    project = Path(project)
+    file, folder = project / PROJECT_DOMAIN, project / PROJECT_DOMAIN_FOLDER
+    if file.exists():
+        if folder.is_dir():
+            warnings.warn(
+                f"{project}: both {PROJECT_DOMAIN} and a {PROJECT_DOMAIN_FOLDER}/ folder; "
+                f"{PROJECT_DOMAIN} is read, as 'rasa train' reads it, and the folder is not "
+                f"(remove one, or train with 'diet-sparse train core --domain {folder}')",
+                TrainingDataWarning,
+                stacklevel=2,
+            )
+        return file
+    return folder if folder.is_dir() else None
 
 
 @dataclass(frozen=True)
@@ -146,7 +173,8 @@ def check_policy_training(
     out: PathLike,
 ) -> PolicyTraining:
     """Check a dialogue policy's training before TensorFlow loads: the config, the output
-    directory, the domain, the stories and rules (a data folder's NLU files are skipped)
+    directory, the domain (with the responses and retrieval intents of ``data``, as Rasa
+    merges them: `load_domain`), the stories and rules (a data folder's NLU files are skipped)
     against the domain, rules that contradict each other, the fallback action.
 
     Raises:
@@ -155,7 +183,7 @@ def check_policy_training(
     """
     resolved = as_config(config, kind=TEDConfig)
     out = check_model_directory(out)
-    loaded_domain = load_domain(domain)
+    loaded_domain = load_domain(domain, data=data)
     stories = load_stories(data)
     validate_stories(stories, loaded_domain)
     lookup_for(resolved, stories, loaded_domain)  # rules that contradict, a fallback action
@@ -178,14 +206,15 @@ def train_project(
     project: PathLike, out: PathLike | None = None, progress: bool = True
 ) -> TrainedProject:
     """Train a whole Rasa project, as ``rasa train`` does: the NLU model from ``data/`` with
-    ``config.yml`` (diet-sparse's defaults without one) and, when there is a ``domain.yml``
-    and ``data/`` holds stories, the dialogue policy.
+    ``config.yml`` (diet-sparse's defaults without one) and, when there is a domain
+    (`project_domain`: ``domain.yml``, else a ``domain/`` folder) and ``data/`` holds stories,
+    the dialogue policy.
 
     Everything is checked before TensorFlow loads, the policy's inputs too: a bad domain or
     rules that contradict fail in a second, and nothing is written.
 
     Args:
-        project: the project folder (config.yml, domain.yml, data/).
+        project: the project folder (config.yml, domain.yml or domain/, data/).
         out: the model directory to write (default: ``project/models/<time>``).
         progress: show a progress bar per training, as `diet_sparse.train` does.
 
@@ -224,13 +253,15 @@ def train_project(
 
     nlu = check_nlu_training(config, data, staging / PROJECT_NLU)
     policy = None
-    domain = project / PROJECT_DOMAIN
-    if domain.is_file():
+    domain = project_domain(project)
+    if domain is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RasaConfigWarning)  # the same file: shown above
             policy = check_policy_training(config, domain, data, staging / PROJECT_CORE)
     else:
-        logger.info("%s: no %s: the NLU model only", project, PROJECT_DOMAIN)
+        logger.info(
+            "%s: no %s or %s/: the NLU model only", project, PROJECT_DOMAIN, PROJECT_DOMAIN_FOLDER
+        )
     if policy is not None and not policy.has_stories:
         logger.info("%s: no stories in %s: no policy trained", project, data)
         policy = None

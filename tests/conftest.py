@@ -73,3 +73,19 @@ def stored_trainable_values(model_dir: Path, fitted_apart: tuple[str, ...] = ())
             if not name.endswith(("#mask", "#shape"))
             and not any(name.startswith(prefix) for prefix in fitted_apart)
         )
+
+
+def split_domain(domain_file: Path, folder: Path, parts: dict[str, tuple[str, ...]]) -> None:
+    """Write ``domain_file`` as the files of a ``domain/`` folder, as Rasa users split one: each
+    file of ``parts`` (a name below ``folder``) gets the named top-level keys, as written."""
+    blocks: dict[str, str] = {}
+    key = None
+    for line in domain_file.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line[:1].isalpha():
+            key = line.split(":", 1)[0]
+        if key is not None:
+            blocks[key] = blocks.get(key, "") + line
+    assert {k for keys in parts.values() for k in keys} >= set(blocks) - {"version"}
+    for name, keys in parts.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("".join(blocks.get(k, "") for k in keys), encoding="utf-8")

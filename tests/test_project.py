@@ -218,3 +218,89 @@ def test_train_project_refuses_to_replace_a_folder_that_is_no_model(project, tmp
     with pytest.raises(ModelDirectoryError, match="is not a project's model directory"):
         train_project(project, out=keep, progress=False)
     assert (keep / "todo.txt").read_text() == "keep me"
+
+
+# --- where the domain is: domain.yml or domain/, with the responses of data/ ---------------------
+
+OUT_OF_SCOPE = """\
+version: "3.1"
+rules:
+- rule: say what is out of scope
+  steps:
+  - intent: out_of_scope
+  - action: utter_out_of_scope
+responses:
+  utter_out_of_scope:
+  - text: Sorry, that is beyond me.
+"""
+
+
+def test_the_project_domain_is_domain_yml_else_the_domain_folder(tmp_path):
+    """Rasa's default --domain is domain.yml (rasa/shared/constants.py DEFAULT_DOMAIN_PATH);
+    a domain/ folder, which Rasa reads with --domain domain, is found without."""
+    from diet_sparse.errors import TrainingDataWarning
+    from diet_sparse.project import project_domain
+
+    assert project_domain(tmp_path) is None
+    (tmp_path / "domain").mkdir()
+    assert project_domain(tmp_path) == tmp_path / "domain"
+    (tmp_path / "domain.yml").write_text("intents: [greet]\n")
+    with pytest.warns(TrainingDataWarning, match="domain.yml is read, as 'rasa train' reads it"):
+        assert project_domain(tmp_path) == tmp_path / "domain.yml"
+
+
+@pytest.fixture(scope="module")
+def split_project(project, tmp_path_factory):
+    """The example project with its domain split into domain/ (intents, responses, slots and
+    actions) and a rule whose response is in data/, as Rasa projects keep retrieval and
+    out-of-scope responses."""
+    from conftest import split_domain
+
+    folder = tmp_path_factory.mktemp("split") / "bot"
+    shutil.copytree(project, folder, ignore=shutil.ignore_patterns("models"))
+    parts = {
+        "intents.yml": ("version", "intents", "entities"),
+        "responses/responses.yml": ("version", "responses"),
+        "slots.yml": ("version", "slots", "actions", "forms"),
+    }
+    split_domain(folder / "domain.yml", folder / "domain", parts)
+    (folder / "domain.yml").unlink()
+    (folder / "data" / "out_of_scope.yml").write_text(OUT_OF_SCOPE, encoding="utf-8")
+    config = folder / "config.yml"  # with the rule policy, which applies rules
+    config.write_text(
+        config.read_text().replace("policies:\n", "policies:\n  - name: RulePolicy\n")
+    )
+    return folder
+
+
+def test_a_split_domain_and_the_responses_of_data_train_and_are_said(split_project, tmp_path):
+    from diet_sparse.dialogue.bot import Bot
+    from diet_sparse.project import train_project
+
+    trained = train_project(split_project, out=tmp_path / "model", progress=False)
+    assert trained.core is not None  # the domain/ folder was read: the policy trained
+    policy = load_policy(trained.path)
+    assert "utter_out_of_scope" in policy.domain.action_names
+    assert "utter_greet" in policy.domain.responses  # from domain/responses/responses.yml
+    replies = Bot(load(trained.path), policy).respond("/out_of_scope")
+    assert replies[0]["action"] == "utter_out_of_scope"
+    assert replies[0]["text"] == "Sorry, that is beyond me."
+
+
+def test_bad_responses_in_data_are_a_one_line_error_naming_the_file(split_project, tmp_path):
+    folder = shutil.copytree(split_project, tmp_path / "bot")
+    bad = folder / "data" / "out_of_scope.yml"
+    bad.write_text(OUT_OF_SCOPE.replace("  - text: Sorry, that is beyond me.\n", "    Sorry\n"))
+    code = (
+        "import sys, diet_sparse\n"
+        "try:\n"
+        f"    diet_sparse.train_project({str(folder)!r})\n"
+        "except diet_sparse.errors.DietSparseError as error:\n"
+        "    print(error)\n"
+        "    print('tensorflow' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    error, tensorflow_loaded = result.stdout.splitlines()  # one line, and no TensorFlow
+    assert error.startswith(f"{bad}:9: response 'utter_out_of_scope': expected a list of var")
+    assert tensorflow_loaded == "False", result.stderr[-2000:]
+    assert not (folder / "models").exists()

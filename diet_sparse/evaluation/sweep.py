@@ -256,7 +256,7 @@ def sweep_core(
     train_paths, test_paths = _paths(train, "train"), _paths(test, "test")
 
     def read_data(base: dict[str, Any]):
-        loaded_domain = load_domain(domain_paths)
+        loaded_domain = load_domain(domain_paths, data=train_paths)  # with its responses
         stories, test_stories = load_stories(train_paths), load_stories(test_paths)
         validate_stories(stories, loaded_domain)
         validate_stories(test_stories, loaded_domain)

@@ -3,9 +3,10 @@
 A domain says what a dialogue policy sees and what it chooses from: the intents and the entities
 each intent uses, entities with their roles and groups, slots and the features a policy sees of
 them, responses, forms, and the action names (Rasa's default actions first, ``action_listen`` at
-index 0). ``load_domain`` reads one file or several files and folders and merges them; a domain
-that cannot be used raises ``TrainingDataError`` naming the file, the line and the key, as the NLU
-reader in ``data.py`` does.
+index 0). ``load_domain`` reads one file or several files and folders and merges them as Rasa's
+``Domain.load`` does, then the ``responses`` of the training data files as Rasa's
+``ResponsesSyncImporter`` does; a domain that cannot be used raises ``TrainingDataError`` naming
+the file, the line and the key, as the NLU reader in ``nlu_data.py`` does.
 
 Where this differs from Rasa 3 (on purpose, and only in what Rasa would accept):
 
@@ -15,7 +16,14 @@ Where this differs from Rasa 3 (on purpose, and only in what Rasa would accept):
   (``utter_faq``) is, as Rasa adds it from the retrieval intents of the NLU data.
 - ``intents`` keep the order of the files, followed by Rasa's default intents (Rasa sorts them).
   Of Rasa's default slots only ``requested_slot`` is added (for forms); none has features.
-- Names defined twice in merged files must agree (Rasa keeps the first definition silently).
+- A name defined differently in two domain files: the first file's definition is used (files
+  are read in path order; Rasa reads a folder in the order the file system lists it) and a
+  warning names both places. Rasa warns about repeated names even when the definitions are the
+  same; here only a difference is said. ``config: store_entities_as_slots`` is taken from the
+  first file that sets it (Rasa takes only the ``config`` of the first file it reads).
+- Retrieval intents of the training data (``faq`` of ``faq/ask_x``) that the domain does not
+  declare are added to its intents, as Rasa does; their retrieval action (``utter_faq``) is
+  added only when the responses have one of its responses (Rasa adds it always).
 - Values are read as Rasa's YAML 1.2 reader reads them: ``yes``/``no``/``on``/``off`` are text.
 """
 
@@ -106,6 +114,11 @@ _SLOT_KEYS = (
     "mappings",
 )
 _FORM_KEYS = ("required_slots", "ignored_intents")
+# Rasa's SessionConfig.default().as_dict(): a domain file whose session_config is this one does not
+# replace another file's (Domain.merge_domain_dicts).
+_DEFAULT_SESSION_CONFIG = {"session_expiration_time": 60, "carry_over_slots_to_new_session": True}
+# What makes a training data file worth parsing here: top-level responses, or a retrieval intent.
+_DATA_FOR_THE_DOMAIN = re.compile(r"^responses\s*:|intent\s*:\s*[\"']?[^\s\"'/]+/", re.M)
 
 
 @dataclass(frozen=True)
@@ -371,8 +384,13 @@ class Domain:
         return tuple(sorted(self.entity_states))
 
 
-def load_domain(paths: str | Path | Sequence[str | Path]) -> Domain:
-    """Read a Rasa 3 domain from YAML files and directories, merging them into one ``Domain``.
+def load_domain(
+    paths: str | Path | Sequence[str | Path],
+    data: str | Path | Sequence[str | Path] | None = None,
+) -> Domain:
+    """Read a Rasa 3 domain from YAML files and directories, merging them into one ``Domain``,
+    with the responses and retrieval intents of the training data ``data``, as ``rasa train``
+    builds the domain it trains with.
 
     A directory stands for all ``*.yml`` and ``*.yaml`` files below it, sorted by path. Keys of
     the other Rasa files (``nlu``, ``stories``, ``rules``) are skipped, so a file may mix them.
@@ -382,11 +400,22 @@ def load_domain(paths: str | Path | Sequence[str | Path]) -> Domain:
     ``values``, float with ``min_value``/``max_value``, list or any; ``influence_conversation``,
     ``initial_value``, ``mappings``), ``responses``, ``actions``, ``forms`` (``required_slots`` as
     a list, or Rasa 2's mapping of slots), ``e2e_actions``, and ``session_config`` and
-    ``config``, which are read and not used. A name defined in several files must have the same
-    definition in each. A domain with forms gets Rasa's unfeaturized ``requested_slot``.
+    ``config``, which are read and not used. A domain with forms gets Rasa's unfeaturized
+    ``requested_slot``.
+
+    Merging, as Rasa's ``Domain.from_directory`` and ``Domain.merge_domain_dicts``: a name
+    defined in several files keeps its first definition (with a warning when they differ);
+    within one file a name may be defined once only. ``session_config`` is the first one that is
+    not Rasa's default. Then, as Rasa's ``ResponsesSyncImporter``: the training data files that
+    have ``nlu`` or ``responses`` give their ``responses``, which replace the domain's of the
+    same name (the last file's, in path order, among the data files), and the retrieval intents
+    of their ``nlu`` items (``faq`` of ``faq/ask_x``) join the intents; their other keys are
+    left to the NLU and stories readers. A file named in both ``paths`` and ``data`` is read as
+    a domain file only.
 
     Args:
-        paths: A file, a directory, or a sequence of them.
+        paths: A file, a directory, or a sequence of them (Rasa's ``--domain``).
+        data: The training data files and directories (Rasa's ``--data``), or None.
 
     Returns:
         The merged domain.
@@ -395,13 +424,14 @@ def load_domain(paths: str | Path | Sequence[str | Path]) -> Domain:
         TrainingDataError: A path does not exist, no file has a domain key, a top-level key is
             unknown, or a definition is invalid (a slot without a valid type, a categorical slot
             without values, a float slot whose min_value is not below its max_value, a value of
-            the wrong type, a name defined differently in two places, a form requiring an
-            undeclared slot); the message names the file, the line, the key and what is expected.
+            the wrong type, a name defined twice in one file, a form requiring an undeclared
+            slot); the message names the file, the line, the key and what is expected.
 
     Warns:
         TrainingDataWarning: A response name does not start with ``utter_`` (it cannot be
             predicted), an initial value lies outside a float slot's range or is not one of a
-            categorical slot's values, or an intent both uses and ignores an entity.
+            categorical slot's values, an intent both uses and ignores an entity, or a name is
+            defined differently in two files (saying which definition is used).
 
     Example:
         >>> domain = load_domain(example_domain_file())
@@ -422,6 +452,11 @@ def load_domain(paths: str | Path | Sequence[str | Path]) -> Domain:
             f"no domain key in {where}; a domain file is a mapping with keys such as 'intents', "
             "'slots', 'responses' and 'actions'"
         )
+    if data is not None:
+        domain_files = {path.resolve() for path in files}
+        for path in yaml_files(data):
+            if path.resolve() not in domain_files:
+                reader.read_data_file(path)
     return reader.finish()
 
 
@@ -443,9 +478,15 @@ class _DomainReader:
         self.session_config: dict = {}
         self.version: str | None = None
         self.store_entities_as_slots = True
+        self.store_entities_source: str | None = None  # the file that set it
+        self.retrieval_intents: dict[str, str] = {}  # faq (of faq/ask_x) -> "file:line"
         self.files_with_domain_keys = 0
+        self.defined_in: dict[tuple[str, str], Path] = {}  # (kind, name) -> its file
+        self.file: Path | None = None  # the file being read
+        self.reading_data = False  # a training data file's responses replace the domain's
 
     def read_file(self, path: Path) -> None:
+        self.file = path
         root = compose(path)
         if root is None:
             raise DomainError(f"{path} is empty; a domain file is a mapping of domain keys")
@@ -484,20 +525,89 @@ class _DomainReader:
                 for text, _ in _names(node, path, "'e2e_actions'", "a bot text"):
                     self.action_texts.setdefault(text, None)
             elif key == "session_config":
-                self.session_config = self.session_config or _mapping_value(node, path, key)
+                self._read_session_config(_mapping_value(node, path, key))
             else:  # config
-                config = _mapping_value(node, path, key)
-                if config.get("store_entities_as_slots") is False:
-                    self.store_entities_as_slots = False
+                self._read_config(_mapping_value(node, path, key), f"{path}:{line_of(node)}")
+
+    def read_data_file(self, path: Path) -> None:
+        """What a training data file gives the domain: its ``responses`` (replacing the
+        domain's) and the retrieval intents of its ``nlu`` items. Its other keys, and what is
+        wrong with them, are the NLU and stories readers' part."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            return  # the NLU and stories readers say so
+        if not _DATA_FOR_THE_DOMAIN.search(text):
+            return  # most files: parsed by the other readers only
+        root = compose(path)
+        if not isinstance(root, yaml.MappingNode):
+            return
+        fields = {key.value: value for key, value in root.value}
+        responses = fields.get("responses")
+        if responses is not None and not is_null(responses):
+            self.file, self.reading_data = path, True
+            try:
+                self._read_responses(responses, path)
+            finally:
+                self.reading_data = False
+        if isinstance(fields.get("nlu"), yaml.SequenceNode):
+            for item in fields["nlu"].value:
+                intent = _retrieval_intent_of(item)
+                if intent is not None:
+                    self.retrieval_intents.setdefault(intent, f"{path}:{line_of(item)}")
+
+    def _read_session_config(self, session_config: dict) -> None:
+        """The first session_config that is not Rasa's default, else the first one."""
+        if not self.session_config or (
+            self.session_config == _DEFAULT_SESSION_CONFIG
+            and session_config != _DEFAULT_SESSION_CONFIG
+        ):
+            self.session_config = session_config
+
+    def _read_config(self, config: dict, source: str) -> None:
+        """``store_entities_as_slots`` from the first file that sets it."""
+        if "store_entities_as_slots" not in config:
+            return
+        value = config["store_entities_as_slots"] is not False
+        if self.store_entities_source is None:
+            self.store_entities_as_slots, self.store_entities_source = value, source
+        elif value != self.store_entities_as_slots:
+            warnings.warn(
+                f"{source}: config: store_entities_as_slots: {str(value).lower()} differs from "
+                f"{self.store_entities_source}; the first one is used",
+                TrainingDataWarning,
+                stacklevel=2,
+            )
 
     def _define(self, table: dict, kind: str, name: str, definition: Any, source: str) -> None:
+        """Record a definition; one already known is kept, as Rasa merges domain files (the
+        first file's), except that a training data file's response replaces it."""
         known = table.get(name)
+        first_file = self.defined_in.get((kind, name))
         if known is None:
             table[name] = (definition, source)
-        elif known[0] != definition:
+            self.defined_in[(kind, name)] = self.file
+        elif first_file == self.file:
             raise DomainError(
-                f"{source}: {kind} {name!r} is defined differently at {known[1]}; a name can "
-                "have one definition only, so make them the same or remove one"
+                f"{source}: {kind} {name!r} is defined twice in this file (first at "
+                f"{known[1]}); Rasa refuses that too, so remove one"
+            )
+        elif known[0] != definition and self.reading_data:
+            table[name] = (definition, source)
+            self.defined_in[(kind, name)] = self.file
+            warnings.warn(
+                f"{source}: {kind} {name!r} is also defined at {known[1]}; this one from the "
+                "training data is used, as Rasa uses the training data's responses over the "
+                "domain's (and a later data file's over an earlier one's)",
+                TrainingDataWarning,
+                stacklevel=2,
+            )
+        elif known[0] != definition:
+            warnings.warn(
+                f"{source}: {kind} {name!r} is defined differently at {known[1]}; that first "
+                "definition is used, as Rasa keeps the first when it merges domain files",
+                TrainingDataWarning,
+                stacklevel=2,
             )
 
     def _read_intents(self, node: yaml.Node, path: Path) -> None:
@@ -566,6 +676,8 @@ class _DomainReader:
             self._define(self.forms, "form", name, required, item.source(line))
 
     def finish(self) -> Domain:
+        for intent, source in self.retrieval_intents.items():  # as ResponsesSyncImporter
+            self.intents.setdefault(intent, ((True, ()), source))
         entities = {name: definition for name, (definition, _) in self.entities.items()}
         roles = {name: d[0] for name, d in entities.items() if d[0]}
         groups = {name: d[1] for name, d in entities.items() if d[1]}
@@ -645,6 +757,17 @@ def _warn_about_unknown_slots(
                 TrainingDataWarning,
                 stacklevel=4,
             )
+
+
+def _retrieval_intent_of(item: yaml.Node) -> str | None:
+    """``faq`` for an ``nlu`` item ``intent: faq/ask_x``; None for any other item."""
+    if not isinstance(item, yaml.MappingNode):
+        return None
+    for key, value in item.value:
+        if key.value == "intent" and isinstance(value, yaml.ScalarNode):
+            base, separator, _ = str(value.value).partition(RETRIEVAL_SEPARATOR)
+            return base if separator and base else None
+    return None
 
 
 def mapping_entity_key(mapping: dict) -> tuple:

@@ -61,9 +61,10 @@ def train_policy(
     config = as_config(config, kind=TEDConfig)
     if out is not None:
         check_model_directory(out)
-    if not isinstance(domain, Domain):
-        domain = load_domain(domain)
-    if not (isinstance(stories, Sequence) and all(isinstance(s, Story) for s in stories)):
+    paths = not (isinstance(stories, Sequence) and all(isinstance(s, Story) for s in stories))
+    if not isinstance(domain, Domain):  # with the responses of the data files, as Rasa's
+        domain = load_domain(domain, data=stories if paths else None)
+    if paths:
         stories = load_stories(stories)
     validate_stories(stories, domain)
     lookup = lookup_for(config, stories, domain)  # checked before training

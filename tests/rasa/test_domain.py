@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import split_domain
 
 import diet_sparse.rasa.domain
 from diet_sparse.rasa.domain import DEFAULT_ACTION_NAMES, DEFAULT_INTENTS, Slot, load_domain
@@ -22,10 +23,10 @@ def write(directory: Path, name: str, content: str) -> Path:
     return path
 
 
-def load_without_warnings(paths):
+def load_without_warnings(paths, data=None):
     with warnings.catch_warnings():
         warnings.simplefilter("error", TrainingDataWarning)
-        return load_domain(paths)
+        return load_domain(paths, data=data)
 
 
 def shared_dataset(*parts: str) -> Path:
@@ -473,31 +474,198 @@ def test_a_rasa_project_folder_loads_with_its_nlu_stories_and_rules_files():
     ]
 
 
+def test_a_domain_split_into_a_folder_loads_equal_to_the_single_file(tmp_path):
+    """As Rasa's Domain.from_directory: all domain files below the folder, merged."""
+    single = PROJECT / "domain.yml"
+    folder = tmp_path / "domain"
+    parts = {
+        "intents.yml": ("version", "intents", "entities", "actions"),
+        "say/responses.yml": ("version", "responses"),  # a sub-folder is read too
+        "slots_and_forms.yml": ("slots", "forms", "session_config"),
+    }
+    split_domain(single, folder, parts)
+    write(folder, "README.md", "# notes, not a domain file\n")
+    assert "forms:" in (folder / "slots_and_forms.yml").read_text()
+
+    split = load_without_warnings(folder)
+    assert split == load_without_warnings(single)
+    assert split.forms == {"booking_form": ("destination", "seat")}
+    assert split.responses["utter_booked"] == ("Booked a flight to {destination}.",)
+
+
+DEFINED_TWICE = {
+    "intent": (
+        "intents: [greet]\n",
+        "intents:\n- greet:\n    use_entities: []\n",
+        lambda domain: domain.entities_used_by("greet") == ("city",),
+    ),
+    "entity": (
+        "entities: [city]\n",
+        "entities:\n- city:\n    roles: [to]\n",
+        lambda domain: domain.roles == {},
+    ),
+    "slot": (
+        "slots:\n  s: {type: text}\n",
+        "slots:\n  s: {type: bool}\n",
+        lambda domain: domain.slots["s"].type == "text",
+    ),
+    "response": (
+        "responses:\n  utter_a: [{text: A}]\n",
+        "responses:\n  utter_a: [{text: B}]\n",
+        lambda domain: domain.responses["utter_a"] == ("A",),
+    ),
+    "form": (
+        "slots:\n  s: {type: text}\nforms:\n  f: {required_slots: []}\n",
+        "forms:\n  f: {required_slots: [s]}\n",
+        lambda domain: domain.forms["f"] == (),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", DEFINED_TWICE)
+def test_a_name_defined_differently_in_two_files_keeps_the_first_and_warns(tmp_path, kind):
+    """Rasa's merge_domain_dicts keeps the definition it read first and warns."""
+    first, second, first_kept = DEFINED_TWICE[kind]
+    a = write(tmp_path, "a.yml", first + ("entities: [city]\n" if kind == "intent" else ""))
+    b = write(tmp_path, "b.yml", second)
+    with pytest.warns(TrainingDataWarning) as caught:
+        domain = load_domain(tmp_path)
+    assert first_kept(domain)
+    (message,) = [str(warning.message) for warning in caught]
+    assert message.startswith(f"{b}:") and f"is defined differently at {a}:" in message
+    assert kind in message and "first definition is used" in message
+
+
+TWICE_IN_ONE_FILE = {
+    "intent": ("intents:\n- greet\n- greet:\n    use_entities: []\n", 3),
+    "entity": ("entities:\n- city\n- city\n", 3),
+    "slot": ("slots:\n  s: {type: text}\n  s: {type: text}\n", 3),
+    "response": ("responses:\n  utter_a: [{text: A}]\n  utter_a: [{text: B}]\n", 3),
+    "form": ("forms:\n  f: {required_slots: []}\n  f: {required_slots: []}\n", 3),
+}
+
+
+@pytest.mark.parametrize("kind", TWICE_IN_ONE_FILE)
+def test_a_name_defined_twice_in_one_file_is_an_error(tmp_path, kind):
+    """Rasa refuses it too ("Intents are not unique", or YAML's duplicate key)."""
+    content, line = TWICE_IN_ONE_FILE[kind]
+    path = write(tmp_path, "domain.yml", content)
+    with pytest.raises(TrainingDataError) as error:
+        load_domain(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}:{line}: {kind} ") and "\n" not in message
+    assert f"is defined twice in this file (first at {path}:2)" in message
+
+
+def test_session_config_is_the_first_that_is_not_rasas_default_and_config_the_first_set(
+    tmp_path,
+):
+    default = (
+        "session_config:\n  session_expiration_time: 60\n  carry_over_slots_to_new_session: true\n"
+    )
+    write(tmp_path, "a.yml", "intents: [greet]\n" + default)
+    write(tmp_path, "b.yml", "session_config:\n  session_expiration_time: 5\n")
+    write(tmp_path, "c.yml", "session_config:\n  session_expiration_time: 9\n")
+    write(tmp_path, "d.yml", "config:\n  store_entities_as_slots: false\n")
+    last = write(tmp_path, "e.yml", "config:\n  store_entities_as_slots: true\n")
+    with pytest.warns(TrainingDataWarning, match="store_entities_as_slots: true differs") as w:
+        domain = load_domain(tmp_path)
+    assert str(w[0].message).startswith(f"{last}:")
+    assert domain.session_config == {"session_expiration_time": 5}
+    assert domain.store_entities_as_slots is False
+
+
+# --- responses in the training data --------------------------------------------------------------
+
+
+def test_responses_of_the_training_data_join_the_domain_and_replace_its_own(tmp_path):
+    """As Rasa's ResponsesSyncImporter: the data files' responses over the domain's, a later
+    data file's over an earlier one's, and the retrieval intents of the NLU data."""
+    domain_file = write(
+        tmp_path,
+        "domain.yml",
+        """
+        intents: [greet]
+        responses:
+          utter_greet: [{text: Hi from the domain}]
+          utter_bye: [{text: Bye from the domain}]
+        """,
+    )
+    data = tmp_path / "data"
+    write(
+        data,
+        "a_nlu.yml",
+        """
+        version: "3.1"
+        nlu:
+        - intent: greet
+          examples: |
+            - hi
+        - intent: faq/ask_price
+          examples: |
+            - what does it cost
+        responses:
+          utter_bye: [{text: Bye from the data}]
+          utter_faq/ask_price: [{text: Nothing.}]
+        """,
+    )
+    later = write(
+        data,
+        "b_responses.yml",
+        """
+        responses:
+          utter_out_of_scope: [{text: Sorry}]
+          utter_faq/ask_price: [{text: It is free.}]
+        """,
+    )
+    write(data, "rules.yml", "rules:\n- rule: r\n  steps:\n  - intent: greet\n")
+    assert load_without_warnings(domain_file).responses.keys() == {"utter_greet", "utter_bye"}
+
+    with pytest.warns(TrainingDataWarning) as caught:
+        domain = load_domain(domain_file, data=data)
+    assert domain.responses == {
+        "utter_greet": ("Hi from the domain",),
+        "utter_bye": ("Bye from the data",),
+        "utter_faq/ask_price": ("It is free.",),
+        "utter_out_of_scope": ("Sorry",),
+    }
+    assert {"utter_out_of_scope", "utter_faq", "utter_bye"} <= set(domain.action_names)
+    assert domain.intents[:2] == ("greet", "faq")  # the retrieval intent joins the intents
+    messages = [str(warning.message) for warning in caught]
+    assert len(messages) == 2
+    assert messages[0].startswith(f"{data / 'a_nlu.yml'}:") and "'utter_bye'" in messages[0]
+    assert f"also defined at {domain_file}:" in messages[0]
+    assert messages[1].startswith(f"{later}:") and "'utter_faq/ask_price'" in messages[1]
+
+
+def test_a_file_given_as_domain_and_data_is_read_once(tmp_path):
+    write(tmp_path, "domain.yml", "intents: [greet]\n")
+    write(tmp_path, "data/responses.yml", "responses:\n  utter_a: [{text: A}]\n")
+    domain = load_without_warnings([tmp_path / "domain.yml", tmp_path / "data"])
+    again = load_without_warnings([tmp_path / "domain.yml", tmp_path / "data"], data=tmp_path)
+    assert domain == again and domain.responses == {"utter_a": ("A",)}
+
+
 @pytest.mark.parametrize(
-    "first, second, what",
+    "content, expected",
     [
-        ("intents: [greet]\n", "intents:\n- greet:\n    use_entities: []\n", "intent 'greet'"),
-        ("entities: [city]\n", "entities:\n- city:\n    roles: [to]\n", "entity 'city'"),
-        ("slots:\n  s: {type: text}\n", "slots:\n  s: {type: bool}\n", "slot 's'"),
+        ("responses:\n  utter_a: Hello\n", "{path}:2: response 'utter_a': expected a list"),
         (
-            "responses:\n  utter_a: [{text: A}]\n",
-            "responses:\n  utter_a: [{text: B}]\n",
-            "response",
+            "responses:\n  utter_a: [{text: A}]\n  utter_a: [{text: B}]\n",
+            "{path}:3: response 'utter_a' is defined twice in this file",
         ),
-        ("forms:\n  f: {required_slots: []}\n", "forms:\n  f: {required_slots: [s]}\n", "form"),
+        ("nlu:\n- intent: faq/a\n  examples: [\n", "{path}:4: invalid YAML"),
     ],
 )
-def test_a_name_defined_differently_in_two_files_is_an_error_naming_both(
-    tmp_path, first, second, what
+def test_bad_responses_in_the_training_data_are_one_line_errors_naming_the_file(
+    tmp_path, content, expected
 ):
-    a = write(tmp_path, "a.yml", first)
-    b = write(tmp_path, "b.yml", second)
+    domain_file = write(tmp_path, "domain.yml", "intents: [greet]\n")
+    path = write(tmp_path, "data/nlu.yml", content)
     with pytest.raises(TrainingDataError) as error:
-        load_domain([a, b])
+        load_domain(domain_file, data=tmp_path / "data")
     message = str(error.value)
-    assert message.startswith(f"{b}:")
-    assert f"is defined differently at {a}:" in message
-    assert what in message
+    assert "\n" not in message and message.startswith(expected.format(path=path))
 
 
 # --- errors --------------------------------------------------------------------------------------
