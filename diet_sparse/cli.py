@@ -363,14 +363,14 @@ def _shell(args: argparse.Namespace) -> int:
 
 def _data_validate(args: argparse.Namespace) -> int:
     """One line per finding on stdout; exit 1 when Rasa's ``rasa data validate`` would."""
-    from diet_sparse.project import PROJECT_CONFIG, PROJECT_DATA, PROJECT_DOMAIN
+    from diet_sparse.project import PROJECT_CONFIG, PROJECT_DATA, PROJECT_DOMAIN, project_domain
     from diet_sparse.rasa.validation import validate_project
 
     config = args.config
     if config is None and Path(PROJECT_CONFIG).is_file():
         config = PROJECT_CONFIG  # as Rasa: config.yml when there is one
     validation = validate_project(
-        args.domain or PROJECT_DOMAIN,
+        args.domain or project_domain(".") or PROJECT_DOMAIN,
         args.data or [PROJECT_DATA],
         config,
         max_history=args.max_history,
@@ -412,7 +412,7 @@ def _add_validate_options(parser: argparse.ArgumentParser, suppress: bool) -> No
         "-d",
         "--domain",
         default=default(None),
-        help="domain file or folder (default: the project's domain.yml)",
+        help="domain file or folder (default: the project's domain.yml, else its domain/)",
     )
     parser.add_argument(
         "--data",

@@ -186,7 +186,7 @@ def _load(domain: Any, data: Any, config: str | Path | None, findings: list[Find
     project = _Project()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        project.domain = _read(lambda: load_domain(domain), findings)
+        project.domain = _read(lambda: load_domain(domain, data=data), findings)
         project.nlu = _read(lambda: load_training_data(data), findings, _NO_NLU_DATA) or (
             TrainingData()
         )

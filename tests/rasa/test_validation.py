@@ -365,3 +365,22 @@ def test_retrieval_intents_and_their_responses_are_known_by_their_base_names(tmp
         ),
     )
     assert [str(finding) for finding in validate(project).findings] == []
+
+
+def test_a_response_kept_in_a_data_file_is_part_of_the_domain(tmp_path):
+    # Rasa merges the responses of data files into the domain (ResponsesSyncImporter): an
+    # utter action whose response lives in data/ is valid, and that response is used.
+    project = write_project(
+        tmp_path,
+        (
+            "data/stories.yml",
+            "      - action: utter_bye\n",
+            "      - action: utter_bye\n      - action: utter_from_data\n",
+        ),
+    )
+    (project / "data" / "responses.yml").write_text(
+        'version: "3.1"\nresponses:\n  utter_from_data:\n    - text: Said from data/.\n'
+    )
+    validation = validate(project)
+    assert not validation.of_kind("utterance-not-in-domain")
+    assert not validation.of_kind("utterance-unused")
