@@ -199,7 +199,10 @@ def test_responses_keep_their_texts_and_forms_their_required_slots(tmp_path):
         """,
     )
     domain = load_without_warnings(path)
-    assert domain.responses == {"utter_hi": ("Hi!", "Hello!"), "utter_menu": ()}
+    assert domain.responses == {  # each variation as written
+        "utter_hi": ({"text": "Hi!"}, {"text": "Hello!", "channel": "slack"}),
+        "utter_menu": ({"custom": {"kind": "menu"}},),
+    }
     assert domain.forms == {"list_form": ("a", "b"), "rasa2_form": ("b",), "empty_form": ()}
     assert domain.slots["requested_slot"] == Slot(
         "requested_slot", "text", influence_conversation=False
@@ -299,7 +302,7 @@ def test_a_response_not_starting_with_utter_warns_and_is_no_action(tmp_path):
     with pytest.warns(TrainingDataWarning, match=f"{path}:2: response 'greeting' does not start"):
         domain = load_domain(path)
     assert "greeting" not in domain.action_names
-    assert domain.responses == {"greeting": ("Hi",)}
+    assert domain.responses == {"greeting": ({"text": "Hi"},)}
 
 
 def test_a_response_naming_an_unknown_slot_warns_naming_both(tmp_path):
@@ -321,7 +324,7 @@ def test_a_response_naming_an_unknown_slot_warns_naming_both(tmp_path):
     assert messages[0].startswith(f"{path}:4: response 'utter_confirm' names slot 'destinaton'")
     assert "(did you mean 'destination'?)" in messages[0]
     assert "response 'utter_confirm' names slot 'date'" in messages[1]
-    assert domain.responses["utter_confirm"][0].startswith("Flying to {destinaton}")
+    assert domain.responses["utter_confirm"][0]["text"].startswith("Flying to {destinaton}")
 
 
 def test_responses_naming_declared_slots_do_not_warn(tmp_path):
