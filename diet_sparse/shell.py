@@ -4,7 +4,7 @@ A scripted conversation (``diet-sparse shell --say TEXT ...``) describes each tu
 message, its parse, the slots it set, and each action with its confidence and text.
 
 The bot's messages are shown as ``rasa shell`` shows what Rasa's REST channel sends: the text,
-buttons as a numbered list (typing a number of the last message's buttons sends that button's
+buttons as a numbered list (typing a number of the reply's last buttons sends that button's
 payload, as choosing it in ``rasa shell``), ``Image:`` and ``Attachment:`` with their URL, and a
 custom payload as JSON.
 
@@ -171,8 +171,9 @@ def _button_line(button: dict[str, Any], index: int) -> str:
 
 def button_payloads(actions: list[dict[str, Any]]) -> list[str]:
     """What typing ``1``, ``2``, ... sends next: the payloads of the buttons of the last
-    message the bot said, if it has buttons (a button without a payload sends its title), as
-    ``rasa shell`` offers only the last message's buttons to choose from.
+    message of the reply that has buttons (a button without a payload sends its title).
+    ``rasa shell`` lets one choose only when the reply's very last message has buttons (text
+    with buttons, then an image: the buttons are only listed); here they can be chosen then too.
 
     Example:
         >>> button_payloads([{"action": "utter_ask", "kind": "response", "text": "Which?",
@@ -181,10 +182,10 @@ def button_payloads(actions: list[dict[str, Any]]) -> list[str]:
         ['/pick']
     """
     said = [message for action in actions for message in _rest_messages(action)]
-    if not said:
+    with_buttons = [message["buttons"] for message in said if message.get("buttons")]
+    if not with_buttons:
         return []
-    buttons = said[-1].get("buttons") or []
-    return [str(button.get("payload", button.get("title", ""))) for button in buttons]
+    return [str(button.get("payload", button.get("title", ""))) for button in with_buttons[-1]]
 
 
 def _rest_messages(action: dict[str, Any]) -> list[dict[str, Any]]:
