@@ -21,6 +21,7 @@ Where this differs from Rasa 3 (on purpose, and only in what Rasa would accept):
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 import tempfile
@@ -551,7 +552,7 @@ class _DomainReader:
                             f"{key!r} must be {expected}, got {describe(fields[key])}",
                             line_of(fields[key]),
                         )
-                variations.append(yaml_value(variation))
+                variations.append(_dates_as_text(yaml_value(variation)))
             self._define(self.responses, "response", name, variations, item.source(line))
 
     def _read_forms(self, node: yaml.Node, path: Path) -> None:
@@ -647,6 +648,16 @@ _VARIATION_FIELD_TYPES = {
     "elements": "a list of mappings",
     "condition": "a list of mappings, each with a slot's 'name' and 'value'",
 }
+
+
+def _dates_as_text(value: Any) -> Any:
+    """``value`` with YAML's dates and times (``2024-05-01``) as ISO text, so that a response
+    is JSON (the bot event, the REST channel, a saved policy)."""
+    if isinstance(value, dict):
+        return {key: _dates_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(item) for item in value]
+    return value.isoformat() if isinstance(value, datetime.date) else value
 
 
 def _has_shape(value: Any, expected: str) -> bool:

@@ -1,6 +1,7 @@
 """Tests for the domain reader: keys, merging, action order, slot features, errors, real data."""
 
 import doctest
+import re
 import textwrap
 import warnings
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import diet_sparse.rasa.domain
+from diet_sparse.errors import DomainError
 from diet_sparse.rasa.domain import DEFAULT_ACTION_NAMES, DEFAULT_INTENTS, Slot, load_domain
 from diet_sparse.rasa.nlu_data import TrainingDataError, TrainingDataWarning
 
@@ -683,3 +685,41 @@ def test_sara_domain_and_its_retrieval_responses_load():
     assert domain.entities_used_by("faq") == ("product",)
     assert domain.entities_used_by("trigger_response_selector") == ()
     assert domain.slots["product"].values[-1] == "__other__"
+
+
+@pytest.mark.parametrize(
+    "variation, problem",
+    [
+        ("{text: hi, buttons: {title: x}}", "'buttons' must be a list of mappings, got a mapping"),
+        ("{text: hi, image: [a]}", "'image' must be text, got a list"),
+        ("{text: hi, channel: 3}", "'channel' must be text"),
+        ("{custom: [1]}", "'custom' must be a mapping"),
+        ("{text: hi, condition: [{type: slot, value: 1}]}", "'condition' must be a list of"),
+    ],
+)
+def test_a_response_field_of_the_wrong_shape_is_an_error_naming_it(tmp_path, variation, problem):
+    path = write(tmp_path, "domain.yml", f"responses:\n  utter_x:\n  - {variation}\n")
+    with pytest.raises(DomainError, match=f"{path}:3: response 'utter_x': {re.escape(problem)}"):
+        load_domain(path)
+
+
+def test_responses_keep_every_field_and_dates_as_text(tmp_path):
+    path = write(
+        tmp_path,
+        "domain.yml",
+        """
+        responses:
+          utter_x:
+          - text: hi
+            id: first
+            custom: {when: 2024-05-01, flags: [true, 3]}
+            quick_replies: [{title: Yes, payload: /affirm}]
+        """,
+    )
+    (variation,) = load_domain(path).responses["utter_x"]
+    assert variation == {
+        "text": "hi",
+        "id": "first",
+        "custom": {"when": "2024-05-01", "flags": [True, 3]},
+        "quick_replies": [{"title": "Yes", "payload": "/affirm"}],
+    }
