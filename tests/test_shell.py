@@ -174,3 +174,21 @@ def test_typing_a_buttons_number_sends_its_payload(monkeypatch, capsys, tmp_path
     # "3" before any buttons is text; after a reply with two buttons, 2 and 1 choose
     assert bot.heard == ["3", "hi", "/oslo", '/inform{"city": "Rome"}']
     assert "1: Rome" in capsys.readouterr().out
+
+
+def test_a_described_turn_lists_what_a_response_holds_besides_its_text():
+    from diet_sparse.rasa.events import user_uttered
+    from diet_sparse.shell import describe_turn
+
+    user = user_uttered("where", {"intent": {"name": "ask", "confidence": 0.9}})
+    lines = describe_turn([user], [{**PICK, "confidence": 0.95}])
+    assert lines[2:] == [
+        '  0.950  utter_pick  "Where to?"',
+        '         1: Rome (/inform{"city": "Rome"})',
+        '         2: Oslo (/oslo) - {"url": "https://x"}',
+        "         Custom json:",
+        "         {",
+        '           "map": true',
+        "         }",
+        "         Image: https://x/map.png",
+    ]
