@@ -603,7 +603,11 @@ def _domain_from_json(value: dict[str, Any]) -> Domain:
             groups=tuples(value["groups"]),
             used_entities=tuples(value["used_entities"]),
             slots=slots,
-            responses=tuples(value["responses"]),
+            # policies saved by diet-sparse 0.3 and before kept only the texts of the variations
+            responses={
+                name: tuple(v if isinstance(v, dict) else {"text": v} for v in variations)
+                for name, variations in value["responses"].items()
+            },
             actions=tuple(value["actions"]),
             forms=tuples(value["forms"]),
             action_names=tuple(value["action_names"]),

@@ -3,6 +3,11 @@ with a policy (a project's model that holds one, or one named apart) the bot ans
 A scripted conversation (``diet-sparse shell --say TEXT ...``) describes each turn instead: the
 message, its parse, the slots it set, and each action with its confidence and text.
 
+The bot's messages are shown as ``rasa shell`` shows what Rasa's REST channel sends: the text,
+buttons as a numbered list (typing a number of the reply's last buttons sends that button's
+payload, as choosing it in ``rasa shell``), ``Image:`` and ``Attachment:`` with their URL, and a
+custom payload as JSON.
+
 Reads lines with `input`, so it works at a terminal (with line editing) and with piped stdin.
 Entities are highlighted in colour on a terminal and marked up as ``[Berlin](city:departure)``
 otherwise. ``/exit`` or Ctrl-D ends the session.
@@ -10,12 +15,14 @@ otherwise. ``/exit`` or Ctrl-D ends the session.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from diet_sparse.dialogue.responses import collected_messages
 from diet_sparse.rasa.events import Event, SlotSet
 
 EXIT_COMMANDS = {"/exit", "/quit"}
@@ -101,19 +108,25 @@ def format_result(result: dict[str, Any], colour: bool = False) -> str:
 
 
 def format_reply(actions: list[dict[str, Any]]) -> str:
-    """What the bot does for one message: each response's text; each custom action's
-    messages, or its name when it said nothing (no action server, or it sent no text).
+    """What the bot does for one message: what each action said (`format_message`, each of
+    the messages Rasa's REST channel would send); a custom action's name when it said nothing
+    (no action server, or it sent nothing), a response's when it has no variation to say.
 
     Example:
-        >>> print(format_reply([{"action": "utter_greet", "kind": "response", "text": "Hi!"},
+        >>> print(format_reply([{"action": "utter_greet", "kind": "response", "text": "Hi!",
+        ...     "bot_messages": [{"text": "Hi!", "buttons": [{"title": "Go", "payload": "/go"}]}]},
         ...     {"action": "action_check", "kind": "custom", "text": None},
         ...     {"action": "action_listen", "kind": "listen", "text": None}]))
         Hi!
+        1: Go (/go)
         [action_check: a custom action, not run]
     """
     lines = []
     for action in actions:
-        if action["kind"] == "response":
+        said = _rest_messages(action)
+        if said:
+            lines.extend(format_message(message) for message in said)
+        elif action["kind"] == "response":
             lines.append(action["text"] or f"[{action['action']}: no text]")
         elif action["kind"] in ("custom", "form") and action.get("messages"):
             lines.extend(action["messages"])
@@ -121,6 +134,67 @@ def format_reply(actions: list[dict[str, Any]]) -> str:
             ran = "said nothing" if "messages" in action else "not run"
             lines.append(f"[{action['action']}: a custom action, {ran}]")
     return "\n".join(lines)
+
+
+def format_message(message: dict[str, Any]) -> str:
+    """One message of Rasa's REST channel as ``rasa shell`` prints it: the text, each button
+    as ``1: title (payload)`` (its other fields as JSON after it), ``Image: url``,
+    ``Attachment: url`` and ``Custom json:`` with the payload.
+
+    Example:
+        >>> print(format_message({"recipient_id": "ann", "image": "https://x/y.png"}))
+        Image: https://x/y.png
+    """
+    lines = [str(message["text"])] if message.get("text") is not None else []
+    for index, button in enumerate(message.get("buttons") or ()):
+        lines.append(_button_line(button, index))
+    if message.get("image") is not None:
+        lines.append(f"Image: {message['image']}")
+    attachment = message.get("attachment")
+    if attachment is not None:
+        shown = attachment if isinstance(attachment, str) else json.dumps(attachment)
+        lines.append(f"Attachment: {shown}")
+    if message.get("custom") is not None:
+        lines.append("Custom json:")
+        lines.append(json.dumps(message["custom"], indent=2, ensure_ascii=False))
+    return "\n".join(lines)
+
+
+def _button_line(button: dict[str, Any], index: int) -> str:
+    """``1: title (payload)``, as Rasa's ``button_to_string``."""
+    rest = {key: value for key, value in button.items() if key not in ("title", "payload")}
+    line = f"{index + 1}: {button.get('title', '')}"
+    if "payload" in button:
+        line += f" ({button['payload']})"
+    return line + (f" - {json.dumps(rest, sort_keys=True)}" if rest else "")
+
+
+def button_payloads(actions: list[dict[str, Any]]) -> list[str]:
+    """What typing ``1``, ``2``, ... sends next: the payloads of the buttons of the last
+    message of the reply that has buttons (a button without a payload sends its title).
+    ``rasa shell`` lets one choose only when the reply's very last message has buttons (text
+    with buttons, then an image: the buttons are only listed); here they can be chosen then too.
+
+    Example:
+        >>> button_payloads([{"action": "utter_ask", "kind": "response", "text": "Which?",
+        ...     "bot_messages": [{"text": "Which?", "buttons": [{"title": "Rome",
+        ...                                                     "payload": "/pick"}]}]}])
+        ['/pick']
+    """
+    said = [message for action in actions for message in _rest_messages(action)]
+    with_buttons = [message["buttons"] for message in said if message.get("buttons")]
+    if not with_buttons:
+        return []
+    return [str(button.get("payload", button.get("title", ""))) for button in with_buttons[-1]]
+
+
+def _rest_messages(action: dict[str, Any]) -> list[dict[str, Any]]:
+    """The messages Rasa's REST channel sends for what one action said."""
+    return [
+        sent
+        for message in action.get("bot_messages", ())
+        for sent in collected_messages(message, "shell")
+    ]
 
 
 def describe_turn(events: Sequence[Event], results: Sequence[dict[str, Any]]) -> list[str]:
@@ -160,6 +234,9 @@ def describe_turn(events: Sequence[Event], results: Sequence[dict[str, Any]]) ->
         elif confidence is None:
             line += f"  ({len(results) - 1} actions without listening: the bot listens anyway)"
         lines.append(line)
+        for message in _rest_messages(result):  # buttons, images, ...: indented below
+            extra = format_message({key: v for key, v in message.items() if key != "text"})
+            lines.extend(f"         {part}" for part in extra.splitlines())
     return lines
 
 
@@ -287,6 +364,7 @@ def run_shell(
     print("Type a message; /exit or Ctrl-D to quit.", file=sys.stderr, flush=True)
     colour = _use_colour(sys.stdout)
     prompt = "> " if interactive else ""
+    payloads: list[str] = []  # what the numbers of the last message's buttons send
     while True:
         try:
             line = input(prompt)
@@ -300,7 +378,11 @@ def run_shell(
         text = line.strip()
         if text in EXIT_COMMANDS:
             return 0
+        if text.isdigit() and 0 < int(text) <= len(payloads):
+            text = payloads[int(text) - 1]
         if text and bot is not None:
-            print(format_reply(bot.respond(text)), flush=True)
+            reply = bot.respond(text)
+            payloads = button_payloads(reply)
+            print(format_reply(reply), flush=True)
         elif text:
             print(format_result(nlu.parse(text), colour), flush=True)

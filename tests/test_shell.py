@@ -8,7 +8,14 @@ import sys
 import warnings
 from pathlib import Path
 
-from diet_sparse.shell import format_intents, format_result, highlight, run_shell
+from diet_sparse.shell import (
+    button_payloads,
+    format_intents,
+    format_reply,
+    format_result,
+    highlight,
+    run_shell,
+)
 
 SCRIPT = Path(sys.executable).parent / "diet-sparse"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "diet_sparse.cli"]
@@ -109,3 +116,79 @@ def test_result_block_lists_each_entity_with_its_value():
     assert "'New York'" in lines[3] and "group 1" in lines[3]
     no_entities = dict(RESULT, entities=[])
     assert format_result(no_entities).splitlines()[1] == "entities: none"
+
+
+# --- the bot's messages ------------------------------------------------------------------------
+
+PICK = {
+    "action": "utter_pick",
+    "kind": "response",
+    "text": "Where to?",
+    "bot_messages": [
+        {
+            "text": "Where to?",
+            "buttons": [{"title": "Rome", "payload": '/inform{"city": "Rome"}'},
+                        {"title": "Oslo", "payload": "/oslo", "url": "https://x"}],
+            "image": "https://x/map.png",
+            "custom": {"map": True},
+        }
+    ],
+}  # fmt: skip
+
+
+def test_a_reply_shows_buttons_numbered_images_and_custom_payloads_as_rasa_shell():
+    listen = {"action": "action_listen", "kind": "listen", "text": None, "bot_messages": []}
+    assert format_reply([PICK, listen]).splitlines() == [
+        "Where to?",
+        '1: Rome (/inform{"city": "Rome"})',
+        '2: Oslo (/oslo) - {"url": "https://x"}',
+        "Custom json:",
+        "{",
+        '  "map": true',
+        "}",
+        "Image: https://x/map.png",
+    ]
+    assert button_payloads([PICK, listen]) == ['/inform{"city": "Rome"}', "/oslo"]
+    no_buttons = {**listen, "bot_messages": [{"text": "OK"}]}
+    assert button_payloads([no_buttons]) == []
+
+
+class ButtonBot:
+    def __init__(self):
+        self.heard = []
+
+    def respond(self, text):
+        self.heard.append(text)
+        return [PICK]
+
+
+def test_typing_a_buttons_number_sends_its_payload(monkeypatch, capsys, tmp_path):
+    import diet_sparse.persistence
+    import diet_sparse.shell
+
+    bot = ButtonBot()
+    monkeypatch.setattr(diet_sparse.persistence, "load", lambda model_dir: None)
+    monkeypatch.setattr(diet_sparse.shell, "_bot", lambda *args: bot)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("3\nhi\n2\n1\n"))
+    assert run_shell(tmp_path) == 0
+    # "3" before any buttons is text; after a reply with two buttons, 2 and 1 choose
+    assert bot.heard == ["3", "hi", "/oslo", '/inform{"city": "Rome"}']
+    assert "1: Rome" in capsys.readouterr().out
+
+
+def test_a_described_turn_lists_what_a_response_holds_besides_its_text():
+    from diet_sparse.rasa.events import user_uttered
+    from diet_sparse.shell import describe_turn
+
+    user = user_uttered("where", {"intent": {"name": "ask", "confidence": 0.9}})
+    lines = describe_turn([user], [{**PICK, "confidence": 0.95}])
+    assert lines[2:] == [
+        '  0.950  utter_pick  "Where to?"',
+        '         1: Rome (/inform{"city": "Rome"})',
+        '         2: Oslo (/oslo) - {"url": "https://x"}',
+        "         Custom json:",
+        "         {",
+        '           "map": true',
+        "         }",
+        "         Image: https://x/map.png",
+    ]

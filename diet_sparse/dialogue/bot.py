@@ -6,11 +6,8 @@ when there is one. No TensorFlow needed.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import random
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +20,14 @@ from diet_sparse.dialogue.forms import (
     run_form,
 )
 from diet_sparse.dialogue.policy import Policy
+from diet_sparse.dialogue.responses import (
+    OUTPUT_CHANNEL,
+    action_server_messages,
+    bot_uttered,
+    choose_variation,
+    fill_response,
+    outgoing_message,
+)
 from diet_sparse.dialogue.rules import RULE_POLICY_NAME
 from diet_sparse.errors import ActionRejectedError, ActionServerError
 from diet_sparse.nlu.parser import NLU
@@ -43,167 +48,15 @@ from diet_sparse.rasa.events import (
     user_uttered,
 )
 from diet_sparse.rasa.events import slot_values as _slot_values
+from diet_sparse.rasa.intent_message import shortcut_parse
+
+__all__ = ["Bot", "choose_variation", "fill_response", "shortcut_parse", "slot_values"]
 
 logger = logging.getLogger(__name__)
 
 # Actions predicted for one message before the bot gives up and listens (Rasa's
 # max_number_of_predictions): a policy that never predicts action_listen cannot loop for ever.
 MAX_ACTIONS = 10
-# The keys of an action server's response that Rasa does not keep as a message's metadata.
-_MESSAGE_KEYS = ("response", "text", "elements", "quick_replies", "buttons", "attachment", "image",
-                 "custom")  # fmt: skip
-# A slot in a response text, as Rasa's interpolator finds it: "{destination}".
-_SLOT_REFERENCE = re.compile(r"\{([^\n{}]+?)\}")
-# A message that names its intent, as Rasa's buttons send them: /inform@0.9{"city": "Rome"}.
-# Rasa's RegexMessageHandler reads the confidence before the entities; after them is read too.
-_INTENT_SHORTCUT = re.compile(
-    r"/(?P<intent>[^{@\s]+)(?:@(?P<confidence>[0-9.]+))?(?P<entities>\{.*\})?"
-    r"(?:@(?P<confidence_after>[0-9.]+))?",
-    re.S,
-)
-
-
-def shortcut_parse(
-    text: str, intents: Sequence[str], entity_types: Sequence[str] | None = None
-) -> dict[str, Any] | None:
-    """The parse result of a message that names its intent (``/greet``, with a confidence and
-    entities as JSON: ``/inform@0.9{"city": "Rome"}``), read without the NLU model as Rasa 3.6's
-    ``RegexMessageHandler`` reads such messages (buttons and tests send them).
-
-    None for any other message, and, as Rasa, for an intent not in ``intents``: Rasa warns
-    ("Continuing with given line as user text") and the NLU model's parse of the text stands;
-    here too it is logged and the caller parses the text with the model. As Rasa, what cannot
-    be read of the rest is left out with a warning, the intent kept: entities that are not a
-    JSON object, entity types not in ``entity_types`` (None: any), and a confidence that is not
-    a number (0.0) or above 1 (1.0). An entity's value must be a string, a number or a boolean
-    (a list gives one entity per item, as Rasa); other values (objects, null, NaN, Infinity)
-    are left out with a warning, where Rasa would keep them as they came: a tracker event's
-    numbers must be finite (`events.event_from_json`) and a slot holds no nested objects.
-
-    Example:
-        >>> shortcut_parse('/inform{"city": "Rome"}', ["inform"])["entities"]
-        [{'entity': 'city', 'value': 'Rome', 'start': 7, 'end': 23}]
-    """
-    found = _INTENT_SHORTCUT.fullmatch(text.strip())
-    if found is None:
-        return None
-    if found["intent"] not in intents:
-        logger.warning(
-            "%r names intent %r, which is not in the domain (%s): the NLU model parses it as "
-            "text, as Rasa does",
-            text,
-            found["intent"],
-            ", ".join(intents),
-        )
-        return None
-    entities = []
-    if found["entities"]:
-        start, end = found.span("entities")
-        for name, value in _shortcut_entities(text, found["entities"], entity_types):
-            entities.append({"entity": name, "value": value, "start": start, "end": end})
-    confidence = _shortcut_confidence(text, found["confidence"] or found["confidence_after"])
-    intent = {"name": found["intent"], "confidence": confidence}
-    return {"text": text, "intent": intent, "intent_ranking": [intent], "entities": entities}
-
-
-def _shortcut_entities(
-    text: str, written: str, entity_types: Sequence[str] | None
-) -> list[tuple[str, Any]]:
-    """(type, value) of each entity of a `shortcut_parse` message's JSON, without those that
-    cannot be read (logged)."""
-
-    def no_constants(name: str) -> Any:
-        raise ValueError(f"{name} is not a number JSON has")
-
-    try:
-        values = json.loads(written, parse_constant=no_constants)
-        if not isinstance(values, dict):
-            raise ValueError(f"it is {type(values).__name__}, not an object")
-    except (ValueError, RecursionError) as error:
-        logger.warning("%r: its entities are not a JSON object (%s); continuing without", text,
-                       error)  # fmt: skip
-        return []
-    read = []
-    for name, value in values.items():
-        if entity_types is not None and name not in entity_types:
-            logger.warning("%r: entity type %r is not in the domain; continuing without", text,
-                           name)  # fmt: skip
-            continue
-        for one in value if isinstance(value, list) else [value]:
-            if _is_entity_value(one):
-                read.append((name, one))
-            else:
-                logger.warning(
-                    "%r: entity %r has the value %r; an entity's value is a string, a number or "
-                    "a boolean (or a list of them): continuing without",
-                    text,
-                    name,
-                    one,
-                )
-    return read
-
-
-def _is_entity_value(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)  # 1e400 reads as inf
-    return isinstance(value, str | int | bool)
-
-
-def _shortcut_confidence(text: str, written: str | None) -> float:
-    """A `shortcut_parse` message's confidence, as Rasa reads it: 1.0 when not given, 0.0 when
-    not a number, at most 1.0 (each with a warning)."""
-    if written is None:
-        return 1.0
-    try:
-        confidence = float(written)
-    except ValueError:
-        logger.warning("%r: confidence %r is not a number; continuing with 0.0", text, written)
-        return 0.0
-    if confidence > 1.0:
-        logger.warning("%r: confidence %s is above 1; continuing with 1.0", text, written)
-        return 1.0
-    return confidence
-
-
-def fill_response(text: str, slots: dict[str, Any]) -> str:
-    """``text`` with every ``{slot}`` replaced by the slot's value, as Rasa fills responses: an
-    unset slot reads ``None``, and a name that is not a slot is left as written.
-
-    Example:
-        >>> fill_response("A flight to {destination}?", {"destination": "Lisbon"})
-        'A flight to Lisbon?'
-    """
-    return _SLOT_REFERENCE.sub(
-        lambda match: str(slots[match[1]]) if match[1] in slots else match[0], text
-    )
-
-
-def choose_variation(
-    texts: Sequence[str], slots: dict[str, Any], rng: random.Random | None = None
-) -> str | None:
-    """One of a response's variations, filled in: the first whose slots are all set (or, with
-    ``rng``, a random one of them); the first of all when none has all its slots set. ``None``
-    for a response without text variations.
-
-    Preferring complete variations lets a domain list the specific text first and a general one
-    after it ("Playing {genre}." then "Playing some music."), as Rasa's conditional responses do.
-
-    Example:
-        >>> texts = ["Shall I book a flight from {departure} to {destination}?",
-        ...          "Shall I book a flight to {destination}?"]
-        >>> choose_variation(texts, {"departure": None, "destination": "Rome"})
-        'Shall I book a flight to Rome?'
-    """
-    if not texts:
-        return None
-    complete = [
-        text
-        for text in texts
-        if all(slots.get(name) is not None for name in _SLOT_REFERENCE.findall(text))
-    ]
-    candidates = complete or list(texts)
-    chosen = candidates[0] if rng is None else rng.choice(candidates)
-    return fill_response(chosen, slots)
 
 
 class Bot:
@@ -214,11 +67,14 @@ class Bot:
     a `UserUttered` (``parse_data`` is the NLU's parse result), a `SlotSet` for each slot
     that the domain's slot mappings fill from the message (`forms.slots_from_message`), then
     for each predicted action an `ActionExecuted` (``name``, ``policy``, ``confidence``), each
-    followed by a `BotUttered` when the action is a response with text.
+    followed by a `BotUttered` when the action is a response.
 
-    Responses produce text. Custom actions (the domain's ``actions``) run on an action server
-    when ``actions`` is given (`action_server.ActionServer`): their events join the
-    conversation and their responses are said. Without one, and for Rasa's default actions,
+    Responses are said as Rasa says them (`responses`): a variation whose ``condition``
+    holds is preferred, slots are filled into every field, and the ``bot`` event keeps the
+    buttons, image, custom payload and the rest in its ``data``. Custom actions (the domain's
+    ``actions``) run on an action server when ``actions`` is given
+    (`action_server.ActionServer`): the messages they say and then their events join the
+    conversation. Without one, and for Rasa's default actions,
     they are recorded but not run: they say nothing and set no slots. Forms run as Rasa runs
     them (`forms`): a form asks for its required slots one by one, the answers fill them
     through the slot mappings and its validation action ``validate_<form>`` on the action
@@ -240,6 +96,9 @@ class Bot:
             `events.events_from_json` reads them) and the responses of Rasa's action server
             protocol; default: none (custom actions are not run).
         sender_id: the conversation's sender, as the action server is told.
+        output_channel: the channel responses are said on: a variation naming it (``channel:``)
+            is preferred, one naming another is never said; default: ``collector``, the name
+            of Rasa's REST channel's output.
 
     Example:
         >>> bot = Bot(load("models/default"), load_policy("models/policy"))  # doctest: +SKIP
@@ -259,6 +118,7 @@ class Bot:
         events: Sequence[Event] | None = None,
         actions: Any = None,
         sender_id: str = "default",
+        output_channel: str = OUTPUT_CHANNEL,
     ) -> None:
         if not isinstance(max_actions, int) or max_actions < 1:
             raise ValueError(f"max_actions must be an integer >= 1, got {max_actions!r}")
@@ -269,6 +129,7 @@ class Bot:
         self._rng = random.Random(seed) if seed is not None else None
         self.actions = actions
         self.sender_id = sender_id
+        self.output_channel = output_channel
         self.events: list[Event] = list(events) if events else [ActionExecuted(ACTION_LISTEN)]
 
     @property
@@ -283,8 +144,11 @@ class Bot:
         predicts until it predicts ``action_listen``.
 
         Returns:
-            One ``{"action", "confidence", "text", "kind"}`` per action, ending with
-            ``action_listen``. ``kind`` is ``"response"`` (``text`` is the filled-in response,
+            One ``{"action", "confidence", "text", "kind", "bot_messages"}`` per action, ending
+            with ``action_listen``. ``bot_messages`` are the messages the action said, whole,
+            as Rasa hands them to its output channel (`responses.outgoing_message`: text,
+            buttons, image, custom, ...; `responses.collected_messages` gives what Rasa's REST
+            channel sends of each). ``kind`` is ``"response"`` (``text`` is the filled-in response,
             ``None`` if it has no text variation), ``"custom"`` (an action without a response:
             ``text`` is ``None``, or with an action server the messages it said, one per line,
             and ``messages`` lists them), ``"form"`` (``text`` and ``messages``: what its
@@ -303,8 +167,24 @@ class Bot:
         Raises:
             DialogueError: the NLU's intent, or an action, is not in the policy's domain.
         """
+        start = len(self.events)
+        results = self._run_actions(text)
+        return _with_bot_messages(results, self.events[start:])
+
+    def _parse(self, text: str) -> dict[str, Any]:
+        """The parse result of ``text``: a message naming an intent of the domain is read
+        without the model (`shortcut_parse`), others (and those naming another intent) by the
+        NLU, as Rasa's RegexMessageHandler does with the domain."""
         shortcut = shortcut_parse(text, self.domain.intents, self.domain.entities)
-        parse = shortcut or self.nlu.parse(text)
+        if shortcut is not None:
+            return shortcut
+        if isinstance(self.nlu, NLU):  # it reads /intent messages too: against the domain
+            return self.nlu.parse(text, domain=self.domain)
+        return self.nlu.parse(text)
+
+    def _run_actions(self, text: str) -> list[dict[str, Any]]:
+        """`respond` without the bot messages in the results."""
+        parse = self._parse(text)
         self.events.append(user_uttered(text, parse, "the NLU's parse result"))
         results: list[dict[str, Any]] = []
         extracted = extract_slots(self.domain, self.events, self._served(), self._run_action)
@@ -413,43 +293,38 @@ class Bot:
         """
         slots = slot_values(events, self.domain)
         if action in self.domain.responses:
-            text = choose_variation(self.domain.responses[action], slots, self._rng)
-            return [] if text is None else [BotUttered(text, metadata={"utter_action": action})]
+            message = choose_variation(
+                self.domain.responses[action], slots, self._rng, self.output_channel
+            )
+            if message is None:
+                return []
+            message["utter_action"] = action
+            return [bot_uttered(message)]
         if self.actions is None or action not in self.domain.actions:
             return []
-        returned, responses = self.actions.call(action, self.sender_id, events, self.domain)
-        said: list[Event] = []
-        for response in responses:
-            name = response.get("response") or response.get("template")
-            # Rasa's create_bot_utterance keeps the response's other keys as metadata
-            metadata = {k: v for k, v in response.items() if v and k not in _MESSAGE_KEYS}
-            if response.get("text") is not None:
-                said.append(BotUttered(str(response["text"]), metadata=metadata))
-            elif name and str(name) in self.domain.responses:
-                for uttered in self._run_action(str(name), events):
-                    said.append(BotUttered(uttered.text, metadata=uttered.metadata | metadata))
-        return said + returned
+        returned, answers = self.actions.call(action, self.sender_id, events, self.domain)
+        messages = action_server_messages(
+            answers, self.domain.responses, slots, self._rng, self.output_channel
+        )
+        return [bot_uttered(message) for message in messages] + returned
 
     def _run_custom(self, action: str, confidence: float | None) -> dict[str, Any]:
         """Run a custom action on the action server, if there is one: its events join the
-        conversation, and its responses are said (a named response filled in from the slots,
-        as `_say` does)."""
+        conversation after the messages it says (`responses.action_server_messages`)."""
         if self.actions is None or action not in self.domain.actions:
             return _result(action, confidence, None, "custom")
-        returned, responses = self.actions.run(action, self.sender_id, self.events, self.domain)
+        returned, answers = self.actions.run(action, self.sender_id, self.events, self.domain)
+        # as Rasa's RemoteAction: the messages are filled from the slots before the action's
+        # events, and come before them in the conversation
+        said = [
+            bot_uttered(message)
+            for message in action_server_messages(
+                answers, self.domain.responses, self.slots, self._rng, self.output_channel
+            )
+        ]
+        self.events.extend(said)
         self.events.extend(returned)
-        messages = []
-        for response in responses:
-            name = response.get("response") or response.get("template")
-            if response.get("text") is not None:
-                text = str(response["text"])
-                self.events.append(BotUttered(text, metadata={}))
-            elif name:
-                text = self._say(str(name), action)
-            else:
-                text = None  # an image, buttons or a custom payload only: no text to say
-            if text is not None:
-                messages.append(text)
+        messages = [str(event.text) for event in said if event.text is not None]
         result = _result(action, confidence, "\n".join(messages) or None, "custom")
         result["messages"] = messages
         return result
@@ -467,13 +342,22 @@ class Bot:
         return name if sub and action == f"utter_{base}" and name in self.domain.responses else None
 
     def _say(self, response_name: str, action: str) -> str | None:
-        """A variation of the response filled in, recorded as a ``bot`` event; None for a
-        response without text (or none of that name)."""
-        texts = self.domain.responses.get(response_name, ())
-        response = choose_variation(texts, self.slots, self._rng)
-        if response is not None:
-            self.events.append(BotUttered(response, metadata={"utter_action": action}))
-        return response
+        """Say a variation of the response (`responses.choose_variation`), recorded as a
+        ``bot`` event whose metadata names the response (``utter_action``, as Rasa's, whichever
+        ``action`` says it); its text (None: it has none, or the response has no variation
+        that fits)."""
+        message = choose_variation(
+            self.domain.responses.get(response_name, ()),
+            self.slots,
+            self._rng,
+            self.output_channel,
+        )
+        if message is None:
+            return None
+        message["utter_action"] = response_name
+        event = bot_uttered(message)
+        self.events.append(event)
+        return event.text
 
 
 def slot_values(events: Sequence[Event], domain: Domain) -> dict[str, Any]:
@@ -491,3 +375,19 @@ def _said(action: str, confidence: float | None, said: list[str], kind: str) -> 
 
 def _result(action: str, confidence: float | None, text: str | None, kind: str) -> dict:
     return {"action": action, "confidence": confidence, "text": text, "kind": kind}
+
+
+def _with_bot_messages(results: list[dict], events: Sequence[Event]) -> list[dict]:
+    """``results`` with each action's ``bot_messages``: those of the ``bot`` events after its
+    ``action`` event (the results follow the actions in order)."""
+    for result in results:
+        result["bot_messages"] = []
+    current: dict | None = None
+    waiting = iter(results)
+    upcoming = next(waiting, None)
+    for event in events:
+        if isinstance(event, ActionExecuted) and upcoming and event.name == upcoming["action"]:
+            current, upcoming = upcoming, next(waiting, None)
+        elif isinstance(event, BotUttered) and current is not None:
+            current["bot_messages"].append(outgoing_message(event))
+    return results

@@ -22,6 +22,7 @@ from diet_sparse.network.weights import DIETWeights
 from diet_sparse.nlu.crf_decoding import CRFDecoder
 from diet_sparse.nlu.featurizer import Featurizer
 from diet_sparse.nlu.tagging import TagVocabulary, comma_breaks, decode_entity_tags, span_attribute
+from diet_sparse.rasa.intent_message import shortcut_parse
 
 EXTRACTOR = "DIETClassifier"
 FALLBACK_INTENT = "nlu_fallback"  # Rasa's FallbackClassifier's intent
@@ -127,8 +128,15 @@ class NLU:
                 constraints = dict(allowed=allowed, start=start, end=end)
             self.decoders[head] = CRFDecoder(self.network.transitions(head), **constraints)
 
-    def parse(self, text: str) -> dict[str, Any]:
+    def parse(self, text: str, domain: Any = None) -> dict[str, Any]:
         """Intent, intent ranking and entities of one message, in Rasa's format.
+
+        A message that names its intent (``/greet``, ``/inform{"city": "Rome"}``, as buttons
+        send them) is answered without the network, as Rasa's RegexMessageHandler answers it
+        (`intent_message.shortcut_parse`): any intent and entity type, as Rasa's NLU-only
+        models; with a ``domain`` (a `Domain`: anything with ``intents`` and ``entities``) only
+        its intents and entity types, as Rasa's models with a domain, and a message naming
+        another intent is parsed as text.
 
         Example:
             >>> nlu.parse("hello there")["intent"]  # doctest: +SKIP
@@ -136,11 +144,18 @@ class NLU:
         """
         if not isinstance(text, str):
             raise TypeError(f"text must be a string, got {type(text).__name__}: {text!r}")
+        shortcut = _shortcut(text, domain)
+        if shortcut is not None:
+            return shortcut
         with ONE_BLAS_THREAD:
             return self._parse_chunk([text])[0]
 
     def parse_batch(
-        self, texts: list[str], batch_size: int = 64, workers: int | None = None
+        self,
+        texts: list[str],
+        batch_size: int = 64,
+        workers: int | None = None,
+        domain: Any = None,
     ) -> list[dict[str, Any]]:
         """`parse` for many messages at once; much faster per message than one by one.
 
@@ -153,6 +168,12 @@ class NLU:
         for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"texts must be strings, got {type(text).__name__}: {text!r}")
+        shortcuts = {i: found for i, text in enumerate(texts) if (found := _shortcut(text, domain))}
+        if shortcuts:  # the others go through the network
+            rest = [i for i in range(len(texts)) if i not in shortcuts]
+            parsed = self.parse_batch([texts[i] for i in rest], batch_size, workers, domain)
+            results = dict(shortcuts) | dict(zip(rest, parsed))
+            return [results[i] for i in range(len(texts))]
         order = np.argsort([len(text) for text in texts], kind="stable")
         chunks = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
         workers = min(workers or os.cpu_count() or 1, len(chunks))
@@ -264,3 +285,11 @@ class NLU:
                 entity["processors"] = ["EntitySynonymMapper"]
             entities.append(entity)
         return entities
+
+
+def _shortcut(text: str, domain: Any) -> dict[str, Any] | None:
+    """The parse result of a message naming its intent (None: the network parses it), against
+    the ``domain``'s intents and entity types if there is one."""
+    if domain is None:
+        return shortcut_parse(text)
+    return shortcut_parse(text, domain.intents, domain.entities)

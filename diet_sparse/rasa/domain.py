@@ -29,6 +29,7 @@ Where this differs from Rasa 3 (on purpose, and only in what Rasa would accept):
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 import tempfile
@@ -268,7 +269,8 @@ class Domain:
     ``intents`` are the declared intents followed by Rasa's default intents that were not
     declared. ``used_entities`` maps each intent to the entity labels it uses (entity names and
     ``entity#role`` / ``entity#group`` labels, sorted), after its ``use_entities`` /
-    ``ignore_entities``. ``responses`` maps each response to the texts of its variations.
+    ``ignore_entities``. ``responses`` maps each response to its variations, each a mapping as
+    written (``text``, ``buttons``, ``image``, ``custom``, ``condition``, ``channel``, ...).
     ``forms`` maps each form to its required slots. ``action_names`` is the list a policy
     predicts from: Rasa's default actions, then the custom ``actions`` and the forms, then the
     ``utter_`` responses (sorted), each once.
@@ -280,7 +282,7 @@ class Domain:
     groups: dict[str, tuple[str, ...]]
     used_entities: dict[str, tuple[str, ...]]
     slots: dict[str, Slot]
-    responses: dict[str, tuple[str, ...]]
+    responses: dict[str, tuple[dict[str, Any], ...]]
     actions: tuple[str, ...]
     forms: dict[str, tuple[str, ...]]
     action_names: tuple[str, ...]
@@ -654,10 +656,13 @@ class _DomainReader:
             variations = []
             for variation in variations_node.value:
                 fields = mapping_fields(variation, path, f"a variation of response {name!r}")
-                text = fields.get("text")
-                if text is not None and not isinstance(yaml_value(text), str):
-                    raise item.error(f"'text' must be text, got {describe(text)}", line_of(text))
-                variations.append(yaml_value(variation))
+                for key, expected in _VARIATION_FIELD_TYPES.items():
+                    if key in fields and not _has_shape(yaml_value(fields[key]), expected):
+                        raise item.error(
+                            f"{key!r} must be {expected}, got {describe(fields[key])}",
+                            line_of(fields[key]),
+                        )
+                variations.append(_dates_as_text(yaml_value(variation)))
             self._define(self.responses, "response", name, variations, item.source(line))
 
     def _read_forms(self, node: yaml.Node, path: Path) -> None:
@@ -720,8 +725,9 @@ class _DomainReader:
                     TrainingDataWarning,
                     stacklevel=3,
                 )
-            responses[name] = tuple(v["text"] for v in variations if v.get("text") is not None)
-            _warn_about_unknown_slots(name, responses[name], slots, source)
+            responses[name] = tuple(variations)
+            texts = (v["text"] for v in variations if v.get("text") is not None)
+            _warn_about_unknown_slots(name, texts, slots, source)
 
         return Domain(
             intents=intents,
@@ -739,6 +745,44 @@ class _DomainReader:
             session_config=self.session_config,
             version=self.version,
         )
+
+
+# The fields of a response variation that Rasa's domain schema (responses.yml) types and that
+# the bot relies on, with what they must be; the others (id, metadata, button_type, ...) are kept
+# as written.
+_VARIATION_FIELD_TYPES = {
+    "text": "text",
+    "image": "text",
+    "channel": "text",
+    "custom": "a mapping",
+    "buttons": "a list of mappings",
+    "quick_replies": "a list of mappings",
+    "elements": "a list of mappings",
+    "condition": "a list of mappings, each with a slot's 'name' and 'value'",
+}
+
+
+def _dates_as_text(value: Any) -> Any:
+    """``value`` with YAML's dates and times (``2024-05-01``) as ISO text, so that a response
+    is JSON (the bot event, the REST channel, a saved policy)."""
+    if isinstance(value, dict):
+        return {key: _dates_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(item) for item in value]
+    return value.isoformat() if isinstance(value, datetime.date) else value
+
+
+def _has_shape(value: Any, expected: str) -> bool:
+    """Whether a response variation's field ``value`` is what `_VARIATION_FIELD_TYPES` says."""
+    if expected == "text":
+        return isinstance(value, str)
+    if expected == "a mapping":
+        return isinstance(value, dict)
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        return False
+    return not expected.startswith("a list of mappings, each") or all(
+        isinstance(item.get("name"), str) and "value" in item for item in value
+    )
 
 
 def _warn_about_unknown_slots(
@@ -796,7 +840,7 @@ def _needs_active_loop(mapping: dict) -> bool:
 
 
 def _action_names_of(
-    actions: tuple[str, ...], forms: tuple[str, ...], responses: dict[str, tuple[str, ...]]
+    actions: tuple[str, ...], forms: tuple[str, ...], responses: dict[str, tuple]
 ) -> tuple[str, ...]:
     """Default actions, custom actions, forms, then utter_ responses (sorted), each once."""
     utter_actions = sorted(

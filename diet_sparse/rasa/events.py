@@ -197,6 +197,7 @@ class BotUttered(_Event):
 
     type_name: ClassVar[str] = "bot"
     _fields: ClassVar = (("text", "text"), ("data", "data"))
+    _always: ClassVar = ("text",)  # Rasa writes "text": null for an image or payload alone
 
 
 @dataclass(frozen=True)

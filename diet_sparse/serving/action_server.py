@@ -208,7 +208,7 @@ def _error_detail(body: bytes) -> str:
 
 def domain_as_rasa_json(domain: Domain) -> dict[str, Any]:
     """The domain as Rasa sends it to an action server: intents, entities, slots (with their
-    type, initial value and mappings), responses (their texts), actions and forms (with their
+    type, initial value and mappings), responses (their variations), actions and forms (with their
     required slots)."""
     return {
         "version": domain.version or "3.1",
@@ -225,7 +225,8 @@ def domain_as_rasa_json(domain: Domain) -> dict[str, Any]:
             for name, slot in domain.slots.items()
         },
         "responses": {
-            name: [{"text": text} for text in texts] for name, texts in domain.responses.items()
+            name: [dict(variation) for variation in variations]
+            for name, variations in domain.responses.items()
         },
         "actions": list(domain.actions),
         "forms": {name: {"required_slots": list(slots)} for name, slots in domain.forms.items()},

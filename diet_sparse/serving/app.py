@@ -47,6 +47,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from diet_sparse import __version__
 from diet_sparse.dialogue.featurization import DialogueError
 from diet_sparse.errors import EventBrokerError, ServerStartError, TrackerError
+from diet_sparse.nlu.parser import NLU
 from diet_sparse.rasa.events import check_sender_id, events_from_json
 from diet_sparse.serving.event_broker import EventBroker
 from diet_sparse.serving.options import (
@@ -114,8 +115,8 @@ class EntityResult(BaseModel):
     entity: str
     start: int
     end: int
-    value: str
-    confidence_entity: float
+    value: Any  # text; a message naming its intent may give numbers and booleans too
+    confidence_entity: float | None = None  # None: from a message naming its intent
     extractor: str
 
 
@@ -164,8 +165,15 @@ class WebhookRequest(BaseModel):
 
 
 class WebhookMessage(BaseModel):
+    """One message of Rasa's REST channel (its CollectingOutputChannel); absent fields are left
+    out."""
+
     recipient_id: str
-    text: str
+    text: str | None = None
+    image: str | None = None
+    buttons: list[dict[str, Any]] | None = None
+    attachment: Any = None
+    custom: Any = None
 
 
 class ErrorResponse(BaseModel):
@@ -614,7 +622,8 @@ def _add_conversation_routes(
     )
     async def webhook(request: Request) -> JSONResponse:
         """The bot's answer to ``message`` from ``sender``, as Rasa's REST channel gives it:
-        ``[{"recipient_id", "text"}]``, one per response said; the conversation is kept in the
+        ``[{"recipient_id", "text", "buttons", "image", "attachment", "custom"}]`` (absent
+        fields left out), one or more per message said; the conversation is kept in the
         tracker store."""
         body = _decode_json(await _read_body(request, max_body_bytes), WEBHOOK_EXAMPLE)
         sender, message = _webhook_request(body, max_text_length)
@@ -751,7 +760,11 @@ def create_app(
         batch_window_ms=batch_window_ms,
         max_batch_size=max_batch_size,
     )
-    batcher = MicroBatcher(nlu.parse_batch, batch_window_ms, max_batch_size)
+    parse_batch = nlu.parse_batch
+    if policy is not None and isinstance(nlu, NLU):
+        # /intent messages are read against the domain, as Rasa's models with one read them
+        parse_batch = functools.partial(nlu.parse_batch, domain=policy.domain)
+    batcher = MicroBatcher(parse_batch, batch_window_ms, max_batch_size)
     status = _status(
         nlu,
         str(model_dir) if model_dir is not None else None,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from diet_sparse.dialogue.bot import Bot, slot_values
+from diet_sparse.dialogue.responses import collected_messages
 from diet_sparse.rasa.endpoints import REST_CHANNEL
 from diet_sparse.rasa.events import (
     ActionExecuted,
@@ -28,7 +29,8 @@ def respond(
     store: TrackerStore, sender_id: str, text: str, nlu: Any, policy: Any, actions: Any = None
 ) -> list[dict[str, Any]]:
     """``sender_id``'s message ``text`` answered in its stored conversation, as Rasa's REST
-    channel answers: one ``{"recipient_id", "text"}`` per message the bot says (custom actions
+    channel answers: ``{"recipient_id", "text", "buttons", "image", "attachment", "custom"}``
+    for each message the bot says (`responses.collected_messages`; custom actions
     run on the action server ``actions``, if given, see `bot.Bot`; without one they say
     nothing). The message and the bot's events are stored.
 
@@ -50,10 +52,10 @@ def respond(
             new = [*bot.events[:before], *new]
         conversation.add(new)
     return [
-        {"recipient_id": sender_id, "text": message}
+        sent
         for result in results
-        for message in result.get("messages", [result["text"]])
-        if message is not None
+        for message in result["bot_messages"]
+        for sent in collected_messages(message, sender_id)
     ]
 
 

@@ -1,6 +1,7 @@
 """Tests for the domain reader: keys, merging, action order, slot features, errors, real data."""
 
 import doctest
+import re
 import textwrap
 import warnings
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 from conftest import split_domain
 
 import diet_sparse.rasa.domain
+from diet_sparse.errors import DomainError
 from diet_sparse.rasa.domain import DEFAULT_ACTION_NAMES, DEFAULT_INTENTS, Slot, load_domain
 from diet_sparse.rasa.nlu_data import TrainingDataError, TrainingDataWarning
 
@@ -200,7 +202,10 @@ def test_responses_keep_their_texts_and_forms_their_required_slots(tmp_path):
         """,
     )
     domain = load_without_warnings(path)
-    assert domain.responses == {"utter_hi": ("Hi!", "Hello!"), "utter_menu": ()}
+    assert domain.responses == {  # each variation as written
+        "utter_hi": ({"text": "Hi!"}, {"text": "Hello!", "channel": "slack"}),
+        "utter_menu": ({"custom": {"kind": "menu"}},),
+    }
     assert domain.forms == {"list_form": ("a", "b"), "rasa2_form": ("b",), "empty_form": ()}
     assert domain.slots["requested_slot"] == Slot(
         "requested_slot", "text", influence_conversation=False
@@ -300,7 +305,7 @@ def test_a_response_not_starting_with_utter_warns_and_is_no_action(tmp_path):
     with pytest.warns(TrainingDataWarning, match=f"{path}:2: response 'greeting' does not start"):
         domain = load_domain(path)
     assert "greeting" not in domain.action_names
-    assert domain.responses == {"greeting": ("Hi",)}
+    assert domain.responses == {"greeting": ({"text": "Hi"},)}
 
 
 def test_a_response_naming_an_unknown_slot_warns_naming_both(tmp_path):
@@ -322,7 +327,7 @@ def test_a_response_naming_an_unknown_slot_warns_naming_both(tmp_path):
     assert messages[0].startswith(f"{path}:4: response 'utter_confirm' names slot 'destinaton'")
     assert "(did you mean 'destination'?)" in messages[0]
     assert "response 'utter_confirm' names slot 'date'" in messages[1]
-    assert domain.responses["utter_confirm"][0].startswith("Flying to {destinaton}")
+    assert domain.responses["utter_confirm"][0]["text"].startswith("Flying to {destinaton}")
 
 
 def test_responses_naming_declared_slots_do_not_warn(tmp_path):
@@ -490,7 +495,7 @@ def test_a_domain_split_into_a_folder_loads_equal_to_the_single_file(tmp_path):
     split = load_without_warnings(folder)
     assert split == load_without_warnings(single)
     assert split.forms == {"booking_form": ("destination", "seat")}
-    assert split.responses["utter_booked"] == ("Booked a flight to {destination}.",)
+    assert split.responses["utter_booked"] == ({"text": "Booked a flight to {destination}."},)
 
 
 DEFINED_TWICE = {
@@ -512,7 +517,7 @@ DEFINED_TWICE = {
     "response": (
         "responses:\n  utter_a: [{text: A}]\n",
         "responses:\n  utter_a: [{text: B}]\n",
-        lambda domain: domain.responses["utter_a"] == ("A",),
+        lambda domain: domain.responses["utter_a"] == ({"text": "A"},),
     ),
     "form": (
         "slots:\n  s: {type: text}\nforms:\n  f: {required_slots: []}\n",
@@ -624,10 +629,10 @@ def test_responses_of_the_training_data_join_the_domain_and_replace_its_own(tmp_
     with pytest.warns(TrainingDataWarning) as caught:
         domain = load_domain(domain_file, data=data)
     assert domain.responses == {
-        "utter_greet": ("Hi from the domain",),
-        "utter_bye": ("Bye from the data",),
-        "utter_faq/ask_price": ("It is free.",),
-        "utter_out_of_scope": ("Sorry",),
+        "utter_greet": ({"text": "Hi from the domain"},),
+        "utter_bye": ({"text": "Bye from the data"},),
+        "utter_faq/ask_price": ({"text": "It is free."},),
+        "utter_out_of_scope": ({"text": "Sorry"},),
     }
     assert {"utter_out_of_scope", "utter_faq", "utter_bye"} <= set(domain.action_names)
     assert domain.intents[:2] == ("greet", "faq")  # the retrieval intent joins the intents
@@ -643,7 +648,7 @@ def test_a_file_given_as_domain_and_data_is_read_once(tmp_path):
     write(tmp_path, "data/responses.yml", "responses:\n  utter_a: [{text: A}]\n")
     domain = load_without_warnings([tmp_path / "domain.yml", tmp_path / "data"])
     again = load_without_warnings([tmp_path / "domain.yml", tmp_path / "data"], data=tmp_path)
-    assert domain == again and domain.responses == {"utter_a": ("A",)}
+    assert domain == again and domain.responses == {"utter_a": ({"text": "A"},)}
 
 
 @pytest.mark.parametrize(
@@ -848,3 +853,41 @@ def test_sara_domain_and_its_retrieval_responses_load():
     assert domain.entities_used_by("faq") == ("product",)
     assert domain.entities_used_by("trigger_response_selector") == ()
     assert domain.slots["product"].values[-1] == "__other__"
+
+
+@pytest.mark.parametrize(
+    "variation, problem",
+    [
+        ("{text: hi, buttons: {title: x}}", "'buttons' must be a list of mappings, got a mapping"),
+        ("{text: hi, image: [a]}", "'image' must be text, got a list"),
+        ("{text: hi, channel: 3}", "'channel' must be text"),
+        ("{custom: [1]}", "'custom' must be a mapping"),
+        ("{text: hi, condition: [{type: slot, value: 1}]}", "'condition' must be a list of"),
+    ],
+)
+def test_a_response_field_of_the_wrong_shape_is_an_error_naming_it(tmp_path, variation, problem):
+    path = write(tmp_path, "domain.yml", f"responses:\n  utter_x:\n  - {variation}\n")
+    with pytest.raises(DomainError, match=f"{path}:3: response 'utter_x': {re.escape(problem)}"):
+        load_domain(path)
+
+
+def test_responses_keep_every_field_and_dates_as_text(tmp_path):
+    path = write(
+        tmp_path,
+        "domain.yml",
+        """
+        responses:
+          utter_x:
+          - text: hi
+            id: first
+            custom: {when: 2024-05-01, flags: [true, 3]}
+            quick_replies: [{title: Yes, payload: /affirm}]
+        """,
+    )
+    (variation,) = load_domain(path).responses["utter_x"]
+    assert variation == {
+        "text": "hi",
+        "id": "first",
+        "custom": {"when": "2024-05-01", "flags": [True, 3]},
+        "quick_replies": [{"title": "Yes", "payload": "/affirm"}],
+    }

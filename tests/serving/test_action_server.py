@@ -115,12 +115,16 @@ def test_a_custom_action_runs_on_the_action_server_and_its_events_count(action_s
     assert sent["domain"]["slots"]["flight_booked"]["type"] == "bool"
     assert "action_book_flight" in sent["domain"]["actions"]
 
-    booked = "Done: you are booked on a flight to Rome."  # a named response, filled in
+    # a named response, filled in from the slots before the action's events, as Rasa 3.6's
+    # RemoteAction does: its messages come first
+    said = "Done: you are booked on a flight to None."
     assert results[0]["kind"] == "custom"
-    assert results[0]["messages"] == ["Booking it now.", booked]
+    assert results[0]["messages"] == ["Booking it now.", said]
+    assert [e["event"] for e in events_as_json(bot.events)[-7:-3]] == ["bot", "bot", "slot", "slot"]
     assert bot.slots["flight_booked"] is True and bot.slots["destination"] == "Rome"
+    booked = "Done: you are booked on a flight to Rome."
     assert results[1]["text"] == booked  # the next response sees the action's slots
-    assert format_reply(results).splitlines() == ["Booking it now.", booked, booked]
+    assert format_reply(results).splitlines() == ["Booking it now.", said, booked]
 
 
 def test_the_rest_channel_says_each_message_of_a_custom_action(action_server, tmp_path):
@@ -132,7 +136,7 @@ def test_the_rest_channel_says_each_message_of_a_custom_action(action_server, tm
             actions=ActionServer(server.url),
         )  # fmt: skip
         texts = [message["text"] for message in answer]
-        assert texts == ["Booking it now.", "Done: you are booked on a flight to Rome."]
+        assert texts == ["Booking it now.", "Done: you are booked on a flight to None."]
         stored = events_as_json(store.events("bob"))
         slots = [(e["name"], e["value"]) for e in stored if e["event"] == "slot"]
         assert ("flight_booked", True) in slots and ("destination", "Rome") in slots

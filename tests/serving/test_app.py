@@ -186,6 +186,29 @@ def test_empty_text_is_a_valid_request(server, nlu):
     assert_same_parse(response.json(), nlu.parse(""))
 
 
+def test_messages_naming_their_intent_are_answered_as_rasas_regex_message_handler(nlu):
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(nlu)) as client:  # no domain: any intent, as Rasa's NLU-only
+        answer = client.post("/model/parse", json={"text": '/dance{"city": "Rome"}'}).json()
+    assert answer == {
+        "text": '/dance{"city": "Rome"}',
+        "intent": {"name": "dance", "confidence": 1.0},
+        "intent_ranking": [{"name": "dance", "confidence": 1.0}],
+        "entities": [{"entity": "city", "value": "Rome", "start": 6, "end": 22,
+                      "extractor": "RegexMessageHandler"}],
+    }  # fmt: skip
+    domain = SimpleNamespace(intents=["greet"], entities=["city"])
+    policy = SimpleNamespace(domain=domain, action_names=["action_listen"])
+    with TestClient(create_app(nlu, policy=policy)) as client:  # the policy's domain counts
+        greet, dance = (
+            client.post("/model/parse", json={"text": text}).json() for text in ("/greet", "/dance")
+        )
+    assert greet["intent"] == {"name": "greet", "confidence": 1.0}
+    assert_same_parse(dance, nlu.parse("/dance", domain=domain))  # the model's parse
+    assert dance["intent"]["name"] != "dance"
+
+
 def test_health_status_and_version(server, trained_model_dir, nlu):
     assert httpx.get(f"{server.url}/health").status_code == 200
     assert httpx.get(f"{server.url}/version").json() == {"version": __version__}

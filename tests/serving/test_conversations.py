@@ -15,12 +15,12 @@ from conftest import example_project
 from test_app import launch, stop, wait_ready
 
 from diet_sparse.cli import main
-from diet_sparse.dialogue.bot import shortcut_parse
 from diet_sparse.dialogue.featurization import DialogueError
 from diet_sparse.errors import EndpointsError
 from diet_sparse.persistence import load, load_policy
 from diet_sparse.rasa.domain import load_domain
 from diet_sparse.rasa.events import ActionExecuted, events_as_json
+from diet_sparse.rasa.intent_message import shortcut_parse
 from diet_sparse.serving.conversations import replace_events, respond, tracker_json
 from diet_sparse.serving.tracker_store import TrackerStore, TrackerStoreError
 
@@ -46,8 +46,8 @@ policies:
     epochs: 3
     transformer_size: 16
 """
-GREETING = load_domain(ROOT / "data" / "domain.yml").responses["utter_greet"][0]
-GOODBYE = load_domain(ROOT / "data" / "domain.yml").responses["utter_goodbye"][0]
+GREETING = load_domain(ROOT / "data" / "domain.yml").responses["utter_greet"][0]["text"]
+GOODBYE = load_domain(ROOT / "data" / "domain.yml").responses["utter_goodbye"][0]["text"]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def user_texts(events):
 
 
 def test_intent_shortcuts_are_read_without_the_nlu_model():
-    parse = shortcut_parse('/inform{"city": ["Rome", "Oslo"]}@0.5', ["inform"])
+    parse = shortcut_parse('/inform@0.5{"city": ["Rome", "Oslo"]}', ["inform"])
     assert parse["intent"] == {"name": "inform", "confidence": 0.5}
     assert [e["value"] for e in parse["entities"]] == ["Rome", "Oslo"]
     assert shortcut_parse("/unknown", ["inform"]) is None
