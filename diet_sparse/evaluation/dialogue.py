@@ -250,8 +250,8 @@ def _parse_user_messages(
 
 def _parsed_entity(entity: dict[str, Any]) -> Entity:
     """An entity of a parse result as a story's."""
-    return Entity(entity["entity"], str(entity.get("value", "")), entity.get("role"),
-                  entity.get("group"))  # fmt: skip
+    value = str(entity.get("value", ""))
+    return Entity(entity["entity"], value, entity.get("role"), entity.get("group"))
 
 
 def _same_entities(gold: Sequence[Entity], parsed: Sequence[dict[str, Any]], text: str) -> bool:
@@ -351,8 +351,8 @@ def _steps(
             lines.append(f"{line}  # predicted: {guess}" if wrong else line)
         elif index in wrong_messages:
             first, *rest = _dump(_step(event), "- ").split("\n")
-            lines.append("\n".join([f"{first}  # {_predicted_message(wrong_messages[index])}"]
-                                   + rest))  # fmt: skip
+            comment = _predicted_message(wrong_messages[index])
+            lines.append("\n".join([f"{first}  # {comment}", *rest]))
         else:
             lines.append(_dump(_step(event), "- "))
     flush_slots()
