@@ -243,28 +243,28 @@ def _test(args: argparse.Namespace) -> int:
     project = _test_project_folder(args)
     if project is not None:
         return _test_project(args, project)
-    out = args.out or evaluation_options.DEFAULT_OUT
     if args.cross_validation:
-        summary = evaluation.cross_validate(args.data, args.config, args.folds, out=out)
+        summary = evaluation.cross_validate(args.data, args.config, args.folds, out=args.out)
         print(evaluation.format_cross_validation(summary), flush=True)
     else:
         if not args.model:
             raise ConfigError("diet-sparse test needs --model, or --cross-validation with --config")
-        result = evaluation.test(args.model, args.data, out=out)
+        result = evaluation.test(args.model, args.data, out=args.out)
         print(evaluation.format_summary(result), flush=True)
         print("\nIf nlu_fallback replaced uncertain intents (fallback_report.json):")
         print(evaluation.format_fallback_report(result["fallback_report"]), flush=True)
-    print(f"Reports and plots written to {out}", file=sys.stderr)
+    print(f"Reports and plots written to {args.out}", file=sys.stderr)
     return 0
 
 
 def _test_core(args: argparse.Namespace) -> int:
     from diet_sparse.evaluation import dialogue as core_evaluation
 
-    out = args.out or evaluation_options.DEFAULT_OUT  # --out given before or after 'core'
-    result = core_evaluation.test_core(args.model, args.stories, out=out, successes=args.successes)
+    result = core_evaluation.test_core(
+        args.model, args.stories, out=args.out, successes=args.successes
+    )
     print(core_evaluation.format_core_summary(result), flush=True)
-    print(f"Reports and plots written to {out}", file=sys.stderr)
+    print(f"Reports and plots written to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -627,14 +627,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--project), it tests the project's newest model (or --model) as 'rasa test' does: "
         "the test stories (tests/test_*.yml) end to end, their user messages parsed and their "
         "actions predicted, then the NLU model on data/ (the training data, Rasa's default); "
-        "the reports go to results/ in the project (or --out).",
+        "the reports go to --out, as Rasa's.",
     )
-    test.add_argument("--model", help="model directory")
-    test.add_argument("--data", nargs="+", help="test data files or directories (required)")
+    test.add_argument("--model", help="model directory (default in a project: its newest model)")
+    test.add_argument(
+        "--data", nargs="+", help="test data files or directories (required outside a project)"
+    )
     test.add_argument(
         "--out",
-        help=f"directory for reports and plots (default: {evaluation_options.DEFAULT_OUT}; in "
-        f"a project, its {evaluation_options.DEFAULT_OUT}/)",
+        default=evaluation_options.DEFAULT_OUT,
+        help="directory for reports and plots (default: %(default)s)",
     )
     test.add_argument(
         "--cross-validation", action="store_true", help="train and test on K folds of --data"
