@@ -546,9 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="create a starter Rasa project (as 'rasa init'), train it and try it",
         description="Write a small example assistant (a café helper) into PATH as 'rasa init' "
         "does: config.yml, domain.yml, data/{nlu,stories,rules}.yml, tests/test_stories.yml, "
-        "endpoints.yml, credentials.yml, actions/. Then ask whether to train it (yes with "
-        "--no-prompt) and to talk to it in the shell (no with --no-prompt). A folder that is "
-        "not empty is refused unless you say so (asked, or --overwrite).",
+        "endpoints.yml, credentials.yml, actions/. Then ask whether to train it and to talk to "
+        "it in the shell (without a terminal, or with --no-prompt: it trains, no shell). A "
+        "folder that is not empty is refused unless you say so (asked, or --overwrite).",
     )
     init.add_argument("path", nargs="?", help="project folder (default: the current folder)")
     init.add_argument("--init-dir", help="the project folder, as Rasa's option names it")

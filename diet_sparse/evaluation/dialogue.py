@@ -93,7 +93,8 @@ def evaluate_policy(policy: Policy, stories: Sequence[Story], nlu: Any = None) -
             ``intent_accuracy`` over them.
 
     Returns:
-        ``report`` (scikit-learn's classification report over all predicted actions),
+        ``report`` (scikit-learn's classification report over all predicted actions, and
+        with ``nlu`` the scored messages' intents),
         ``conversation_accuracy`` (``{accuracy, correct, total}``: the stories with every
         action right), ``summary`` (the headline numbers, flat, as Rasa logs them:
         ``action_accuracy``, ``action_weighted_precision``, ``action_weighted_f1``,
