@@ -1,5 +1,5 @@
-"""Command line: ``diet-sparse train [core] | parse | predict | test [core] | sweep | serve |
-shell | data validate [stories]``.
+"""Command line: ``diet-sparse init | train [core] | parse | predict | test [core] | sweep |
+serve | shell | data validate [stories]``.
 
 ``train`` and ``test`` work on the NLU model (DIET); ``train core`` and ``test core`` on the
 dialogue policy (TED), as Rasa's ``rasa train core`` / ``rasa test core`` do, and ``predict``
@@ -42,6 +42,64 @@ ENDPOINTS_HELP = (
 )
 BAD_INPUT = 2  # the exit code of argparse's own errors, used for every error a user can fix
 VALIDATION_FAILED = 1  # `data validate` found errors (or warnings, with --fail-on-warnings)
+
+
+def _confirm(question: str, default: bool, interactive: bool) -> bool:
+    """A yes/no question on stderr, answered on stdin (an empty answer, or end of input, is
+    ``default``); ``default`` itself when not ``interactive``."""
+    if not interactive:
+        return default
+    choices = "[Y/n]" if default else "[y/N]"
+    print(f"{question} {choices} ", end="", file=sys.stderr, flush=True)
+    try:
+        answer = input().strip().lower()
+    except EOFError:
+        return default
+    return default if not answer else answer in ("y", "yes")
+
+
+def _init(args: argparse.Namespace) -> int:
+    """``rasa init``'s steps: write the starter project, train it (asked; done with
+    --no-prompt), talk to it in the shell (asked; not with --no-prompt)."""
+    from diet_sparse.project import create_starter_project, train_project
+
+    folder = Path(args.init_dir or args.path or ".")
+    interactive = not args.no_prompt and sys.stdin.isatty()
+    overwrite = args.overwrite
+    if not overwrite and folder.is_dir() and any(folder.iterdir()) and interactive:
+        question = f"Folder '{folder.resolve()}' is not empty. Write the starter project there?"
+        if not _confirm(question, default=False, interactive=True):
+            print("Ok. Run 'diet-sparse init' again to create the project.", file=sys.stderr)
+            return 0
+        overwrite = True
+    create_starter_project(folder, overwrite=overwrite)
+    print(f"Created project directory at '{folder.resolve()}'.", file=sys.stderr)
+    train = not args.no_train and _confirm(
+        "Do you want to train an initial model?", default=True, interactive=interactive
+    )
+    if not train:
+        print(
+            "You can train a model later: go to the project folder and run 'diet-sparse train'.",
+            file=sys.stderr,
+        )
+        return 0
+    print("Training an initial model...", file=sys.stderr, flush=True)
+    trained = train_project(folder, progress=not args.quiet)
+    print(f"Model saved to {trained.path}", file=sys.stderr)
+    if _confirm(
+        "Do you want to speak to the trained assistant on the command line?",
+        default=False,
+        interactive=interactive,
+    ):
+        from diet_sparse.shell import run_shell
+
+        return run_shell(trained.path, None)
+    print(
+        "If you want to speak to the assistant, run 'diet-sparse shell' at any time inside the "
+        "project folder.",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -150,9 +208,42 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _test_project_folder(args: argparse.Namespace) -> Path | None:
+    """The Rasa project ``test`` tests as ``rasa test`` does: ``--project``, or the current
+    folder when it is one and neither ``--data`` nor ``--cross-validation`` is given."""
+    from diet_sparse.project import is_project
+
+    if args.project:
+        return Path(args.project)
+    if args.data is None and not args.cross_validation and is_project(Path.cwd()):
+        return Path.cwd()
+    return None
+
+
+def _test_project(args: argparse.Namespace, project: Path) -> int:
+    from diet_sparse.evaluation import dialogue as core_evaluation
+    from diet_sparse.evaluation import nlu as evaluation
+    from diet_sparse.project import test_project
+
+    tested = test_project(project, model=args.model, out=args.out)
+    print(f"Model tested: {tested.model}", file=sys.stderr)
+    if tested.core is not None:
+        stories = ", ".join(str(path.relative_to(project)) for path in tested.test_stories)
+        print(f"Test stories ({stories}), end to end:", flush=True)
+        print(core_evaluation.format_core_summary(tested.core), flush=True)
+        print()
+    print(f"NLU model on the training data ({project / 'data'}):", flush=True)
+    print(evaluation.format_summary(tested.nlu), flush=True)
+    print(f"Reports and plots written to {tested.out}", file=sys.stderr)
+    return 0
+
+
 def _test(args: argparse.Namespace) -> int:
     from diet_sparse.evaluation import nlu as evaluation
 
+    project = _test_project_folder(args)
+    if project is not None:
+        return _test_project(args, project)
     if args.cross_validation:
         summary = evaluation.cross_validate(args.data, args.config, args.folds, out=args.out)
         print(evaluation.format_cross_validation(summary), flush=True)
@@ -532,6 +623,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
+    init = commands.add_parser(
+        "init",
+        help="create a starter Rasa project (as 'rasa init'), train it and try it",
+        description="Write a small example assistant (a café helper) into PATH as 'rasa init' "
+        "does: config.yml, domain.yml, data/{nlu,stories,rules}.yml, tests/test_stories.yml, "
+        "endpoints.yml, credentials.yml, actions/. Then ask whether to train it and to talk to "
+        "it in the shell (without a terminal, or with --no-prompt: it trains, no shell). A "
+        "folder that is not empty is refused unless you say so (asked, or --overwrite).",
+    )
+    init.add_argument("path", nargs="?", help="project folder (default: the current folder)")
+    init.add_argument("--init-dir", help="the project folder, as Rasa's option names it")
+    init.add_argument(
+        "--no-prompt",
+        action="store_true",
+        help="ask nothing: train the initial model (unless --no-train), do not start the shell",
+    )
+    init.add_argument("--no-train", action="store_true", help="do not train the initial model")
+    init.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a folder that is not empty: the starter's files replace those of the "
+        "same names, other files stay",
+    )
+    init.add_argument("--quiet", action="store_true", help="no progress bar while training")
+    init.set_defaults(handler=_init)
+
     train = commands.add_parser(
         "train",
         help="train a model from Rasa YAML training data ('train core': a dialogue policy)",
@@ -593,10 +710,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate a model on test data, write reports ('test core': a dialogue policy)",
         description="Evaluate the NLU model on annotated test data, or cross-validate. "
         "'diet-sparse test core' evaluates a dialogue policy on test stories instead; see "
-        "'diet-sparse test core --help'.",
+        "'diet-sparse test core --help'. In a Rasa project folder without --data (or with "
+        "--project), it tests the project's newest model (or --model) as 'rasa test' does: "
+        "the test stories (tests/test_*.yml) end to end, their user messages parsed and their "
+        "actions predicted, then the NLU model on data/ (the training data, Rasa's default); "
+        "the reports go to --out, as Rasa's.",
     )
-    test.add_argument("--model", help="model directory")
-    test.add_argument("--data", nargs="+", help="test data files or directories (required)")
+    test.add_argument("--model", help="model directory (default in a project: its newest model)")
+    test.add_argument(
+        "--data", nargs="+", help="test data files or directories (required outside a project)"
+    )
     test.add_argument(
         "--out",
         default=evaluation_options.DEFAULT_OUT,
@@ -612,7 +735,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of folds, >= 2 (default: %(default)s)",
     )
     test.add_argument("--config", help="config for --cross-validation training")
-    test.set_defaults(handler=_test, required=(test, ("--data",)))
+    test.add_argument(
+        "--project",
+        help="a Rasa project folder to test as 'rasa test' does (default: the current folder, "
+        "when it is one and neither --data nor --cross-validation is given)",
+    )
+    test.set_defaults(handler=_test, required=(test, ("--data",), _test_project_folder))
     test_parts = test.add_subparsers(title="dialogue policy", metavar="[core]")
     test_core = test_parts.add_parser(
         "core",

@@ -84,6 +84,11 @@ class OutputDirectoryError(DietSparseError, FileExistsError):
     what a run must not overwrite; the message says which and what to do."""
 
 
+class ProjectFolderError(OutputDirectoryError):
+    """A folder where ``diet-sparse init`` cannot write a starter project (it is a file, or not
+    empty and overwriting was not asked for)."""
+
+
 class OutputPermissionError(DietSparseError, PermissionError):
     """An output folder, or the nearest existing folder above it, that cannot be written."""
 

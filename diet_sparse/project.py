@@ -1,6 +1,8 @@
 """A Rasa project folder as a library: its parts (config.yml, domain.yml or a domain/ folder,
-data/, endpoints.yml, credentials.yml), training it (`train_project`), and checking a training's
-inputs before TensorFlow loads (`check_nlu_training`, `check_policy_training`).
+data/, endpoints.yml, credentials.yml), a starter project to begin with
+(`create_starter_project`, behind ``diet-sparse init``), training it (`train_project`), testing
+it as ``rasa test`` does (`test_project`), and checking a training's inputs before TensorFlow
+loads (`check_nlu_training`, `check_policy_training`).
 
 Everything that could fail once a long training is over (the config, the data, the domain, the
 stories, rules that contradict, the output directories) is checked first, without TensorFlow:
@@ -29,7 +31,13 @@ from typing import Any
 
 from diet_sparse.config import DIETConfig, RasaConfigWarning, TEDConfig, as_config
 from diet_sparse.dialogue.rules import lookup_for
-from diet_sparse.errors import ModelDirectoryError, TrainingDataError, TrainingDataWarning
+from diet_sparse.errors import (
+    ModelDirectoryError,
+    ModelLoadError,
+    ProjectFolderError,
+    TrainingDataError,
+    TrainingDataWarning,
+)
 from diet_sparse.nlu.tagging import warn_about_entities_off_token_boundaries
 from diet_sparse.persistence import (
     PROJECT_CORE,
@@ -37,6 +45,7 @@ from diet_sparse.persistence import (
     PROJECT_NLU,
     check_model_directory,
     check_output_directory,
+    latest_project_model,
 )
 from diet_sparse.rasa.domain import Domain, load_domain
 from diet_sparse.rasa.nlu_data import TrainingData, load_training_data
@@ -50,6 +59,12 @@ PROJECT_CONFIG, PROJECT_DOMAIN, PROJECT_DATA = "config.yml", "domain.yml", "data
 PROJECT_DOMAIN_FOLDER = "domain"  # a domain split into files, which Rasa reads with --domain
 PROJECT_ENDPOINTS = "endpoints.yml"  # read for its tracker_store and action_endpoint
 PROJECT_CREDENTIALS = "credentials.yml"  # read for the channels it asks for
+# The starter project `create_starter_project` writes: package data of diet_sparse.rasa (a café
+# helper: Rasa 3 YAML that `rasa train` reads too, with test stories in tests/).
+STARTER_PACKAGE, STARTER_FOLDER = "diet_sparse.rasa", "starter_project"
+# Rasa's conversation tests (`rasa test`): YAML files named test_*.yml that hold stories.
+TEST_STORIES_PREFIX, YAML_SUFFIXES = "test_", (".yml", ".yaml")
+PROJECT_RESULTS = "results"  # where `rasa test` writes its reports (Rasa's DEFAULT_RESULTS_PATH)
 
 PathLike = str | Path
 
@@ -275,3 +290,169 @@ def train_project(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return TrainedProject(out, out / PROJECT_NLU, out / PROJECT_CORE if policy else None)
+
+
+def create_starter_project(folder: PathLike, overwrite: bool = False) -> list[Path]:
+    """Write the starter Rasa project into ``folder``, as ``rasa init`` writes its own: a small
+    café helper (greetings, opening hours, a drink order taken by a form) with config.yml,
+    domain.yml, data/{nlu,stories,rules}.yml, tests/test_stories.yml, endpoints.yml,
+    credentials.yml and an actions/ package, ready for `train_project` (and ``rasa train``).
+
+    ``folder`` is created if it does not exist. A folder that is not empty is refused unless
+    ``overwrite``: then the starter's files replace those of the same names and the other files
+    stay, as ``rasa init`` copies its project over a folder.
+
+    Args:
+        folder: the project folder.
+        overwrite: write into a folder that is not empty.
+
+    Returns:
+        The files written, in ``folder``, sorted.
+
+    Raises:
+        ProjectFolderError: ``folder`` is a file, or is not empty and ``overwrite`` is False.
+
+    Example:
+        >>> written = create_starter_project("cafe_bot")  # doctest: +SKIP
+        >>> [str(path.relative_to("cafe_bot")) for path in written][:3]  # doctest: +SKIP
+        ['actions/__init__.py', 'actions/actions.py', 'config.yml']
+    """
+    from importlib import resources
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ProjectFolderError(f"{folder} is a file; give a folder for the project")
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise ProjectFolderError(
+            f"{folder} is not empty; choose an empty or new folder, or overwrite (--overwrite: "
+            "the starter's files replace those of the same names)"
+        )
+    check_output_directory(folder, "project folder")
+    written = []
+    for relative, content in _starter_files(resources.files(STARTER_PACKAGE) / STARTER_FOLDER):
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        written.append(path)
+    return sorted(written)
+
+
+def _starter_files(root: Any, prefix: str = "") -> list[tuple[str, bytes]]:
+    """(relative path, content) of every file below the package folder ``root`` (a
+    `importlib.resources` Traversable), Python's caches left out."""
+    files = []
+    for entry in root.iterdir():
+        if entry.name == "__pycache__" or entry.name.endswith(".pyc"):
+            continue
+        relative = f"{prefix}{entry.name}"
+        if entry.is_dir():
+            files += _starter_files(entry, f"{relative}/")
+        else:
+            files.append((relative, entry.read_bytes()))
+    return files
+
+
+def conversation_test_files(project: PathLike) -> list[Path]:
+    """The test stories ``rasa test`` finds in a project: YAML files whose name starts with
+    ``test_`` and that hold ``stories``, anywhere in the folder (Rasa looks in ``.``: usually
+    they are in ``tests/``); hidden folders and ``models/`` are passed over."""
+    import yaml
+
+    found = []
+    for folder, subfolders, files in os.walk(project):
+        subfolders[:] = sorted(
+            name
+            for name in subfolders
+            if not name.startswith(".") and not (folder == str(project) and name == PROJECT_MODELS)
+        )
+        for name in sorted(files):
+            path = Path(folder) / name
+            if not name.startswith(TEST_STORIES_PREFIX) or path.suffix not in YAML_SUFFIXES:
+                continue
+            try:
+                content = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue  # not a test stories file; Rasa passes over such files too
+            if isinstance(content, dict) and "stories" in content:
+                found.append(path)
+    return found
+
+
+@dataclass(frozen=True)
+class ProjectTest:
+    """What `test_project` evaluated: the ``model`` directory, the ``nlu`` evaluation (of
+    `diet_sparse.evaluation.nlu.evaluate`), the ``core`` evaluation of the test stories (of
+    `diet_sparse.evaluation.dialogue.evaluate_policy`; None without a policy or test stories),
+    the ``test_stories`` files and the ``out`` directory of the reports."""
+
+    model: Path
+    nlu: dict[str, Any]
+    core: dict[str, Any] | None
+    test_stories: list[Path]
+    out: Path
+
+
+def test_project(
+    project: PathLike, model: PathLike | None = None, out: PathLike | None = None
+) -> ProjectTest:
+    """Test a Rasa project's model as ``rasa test`` does (without arguments, in the project):
+
+    1. The test stories (`conversation_test_files`: ``tests/test_*.yml``) are replayed end to
+       end: each ``user:`` message is parsed by the NLU model and its intent and entities
+       checked, and each action predicted by the policy (`evaluate_policy` with ``nlu``);
+       ``story_report.json``, ``failed_test_stories.yml`` and ``story_confusion_matrix.png``.
+    2. The NLU model is evaluated on the project's NLU data, ``data/`` (Rasa's default for
+       ``--nlu``: the training data itself, so the scores show what it learned, not how it
+       generalizes; ``diet-sparse test --data`` takes held-out data); ``intent_report.json``,
+       ``intent_errors.json``, ``entity_report.json``... (see `diet_sparse.evaluation.nlu`).
+
+    Args:
+        project: the project folder (config.yml, data/).
+        model: the model directory (default: the newest one ``train_project`` wrote in
+            ``project/models``).
+        out: the reports' directory (default: ``project/results``).
+
+    Returns:
+        A `ProjectTest`.
+
+    Raises:
+        TrainingDataError: ``project`` has no data/ folder, or its data or test stories cannot
+            be read or use what the model's domain lacks.
+        ModelLoadError: no model was given and none was trained in the project.
+        OutputDirectoryError, OutputPermissionError: ``out`` cannot be written.
+
+    Example:
+        >>> tested = test_project("cafe_bot")  # doctest: +SKIP
+        >>> tested.core["conversation_accuracy"]  # doctest: +SKIP
+        {'accuracy': 1.0, 'correct': 3, 'total': 3}
+    """
+    from diet_sparse.evaluation import dialogue, nlu
+
+    project = Path(project)
+    data = project / PROJECT_DATA
+    if not data.is_dir():
+        raise TrainingDataError(f"{project}: a Rasa project needs a {PROJECT_DATA}/ folder")
+    if model is None:
+        model = latest_project_model(project)
+        if model is None:
+            raise ModelLoadError(
+                f"no model trained in {project / PROJECT_MODELS}: run 'diet-sparse train' in "
+                "the project first, or pass the model"
+            )
+    model = Path(model)
+    out = check_output_directory(project / PROJECT_RESULTS if out is None else out)
+    stories = conversation_test_files(project)
+    core = None
+    if not stories:
+        logger.info("%s: no test stories (tests/test_*.yml): dialogue not tested", project)
+    elif not (model / PROJECT_CORE / "metadata.json").is_file():
+        logger.info("%s has no dialogue policy: the test stories are not tested", model)
+    else:
+        logger.info("Testing the dialogue on %s", ", ".join(str(path) for path in stories))
+        core = dialogue.test_core(model, stories, out=out, nlu_dir=model)
+    logger.info("Testing the NLU model on %s", data)
+    evaluation = nlu.test(model, data, out=out)
+    return ProjectTest(model, evaluation, core, stories, out)
+
+
+test_project.__test__ = False  # not a pytest test, whatever imports it

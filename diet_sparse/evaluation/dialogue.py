@@ -8,6 +8,14 @@ conversation) is where the replay starts, not a prediction; the slots Rasa fills
 are set, as in training (`dialogue_features.story_states_and_actions`); rules are not tested
 (a policy like TED does not learn them). A story is correct when every one of its actions is.
 
+Given an NLU model too (``nlu=``), the evaluation is end to end, as ``rasa test`` runs it: each
+user message that has a text (a ``user:`` step) is parsed, its intent and entities are compared
+with the story's, and a wrong one fails the story (it is marked in the failed stories as Rasa
+marks it: ``# predicted: <intent>: <the text, predicted entities marked>``); the report and the
+confusion matrix then cover these intents beside the actions, as Rasa's do. The replay goes on
+with the story's own intent, right or wrong; a ``user:`` step without an intent takes the
+model's (Rasa would count it wrong: diet-sparse's policy does not read texts).
+
 `evaluate_policy` replays stories and returns the reports; `test_core` (behind ``diet-sparse
 test core``) loads a policy directory and test stories, evaluates and writes, in its ``out``
 directory:
@@ -31,6 +39,7 @@ the ``diet_sparse.evaluation.dialogue`` logger, and `format_core_summary` makes 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import warnings
@@ -70,16 +79,22 @@ NO_FAILED_STORIES = "# None of the test stories failed - all good!\n"  # Rasa's 
 STORIES_FORMAT_VERSION = "3.1"
 
 
-def evaluate_policy(policy: Policy, stories: Sequence[Story]) -> dict[str, Any]:
+def evaluate_policy(policy: Policy, stories: Sequence[Story], nlu: Any = None) -> dict[str, Any]:
     """Replay test stories with teacher forcing and score every predicted action; writes nothing.
 
     Args:
         policy: a trained `Policy` (``train_policy`` or ``load_policy``).
         stories: test stories (``load_stories``), best checked against the policy's domain
             first (``validate_stories``); rules among them are skipped.
+        nlu: an NLU model (``load``): the stories' user messages with a text are parsed and
+            scored too, end to end (see the module docstring); each story's result then has
+            ``messages``: per scored message ``{event, text, intent, predicted_intent,
+            entities, predicted_entities, correct}``, and ``summary`` has
+            ``intent_accuracy`` over them.
 
     Returns:
-        ``report`` (scikit-learn's classification report over all predicted actions),
+        ``report`` (scikit-learn's classification report over all predicted actions, and
+        with ``nlu`` the scored messages' intents),
         ``conversation_accuracy`` (``{accuracy, correct, total}``: the stories with every
         action right), ``summary`` (the headline numbers, flat, as Rasa logs them:
         ``action_accuracy``, ``action_weighted_precision``, ``action_weighted_f1``,
@@ -116,12 +131,12 @@ def evaluate_policy(policy: Policy, stories: Sequence[Story]) -> dict[str, Any]:
         len(tested),
         f" ({skipped} rules skipped: rules are not tested)" if skipped else "",
     )
-    results = [_replay(policy, story) for story in tested]
+    results = [_replay(policy, story, nlu) for story in tested]
     gold = [action for result in results for action in result["gold"]]
     predicted = [action for result in results for action in result["predicted"]]
     if not gold:
         raise TrainingDataError("nothing to evaluate: the test stories hold no bot actions")
-    report = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    report = classification_report(*_targets(results), output_dict=True, zero_division=0)
     correct_stories = sum(result["correct"] for result in results)
     conversations = {
         "accuracy": correct_stories / len(results),
@@ -138,6 +153,10 @@ def evaluate_policy(policy: Policy, stories: Sequence[Story]) -> dict[str, Any]:
         )
         / len(gold),
     }
+    messages = [message for result in results for message in result.get("messages", ())]
+    if messages:
+        right = sum(message["intent"] == message["predicted_intent"] for message in messages)
+        summary["intent_accuracy"] = right / len(messages)
     return {
         "report": report,
         "conversation_accuracy": conversations,
@@ -146,9 +165,24 @@ def evaluate_policy(policy: Policy, stories: Sequence[Story]) -> dict[str, Any]:
     }
 
 
-def _replay(policy: Policy, story: Story) -> dict[str, Any]:
-    """One story's predictions, each from the story's true history before the action."""
+def _targets(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Gold and predicted labels of the report and the confusion matrix: every action, then
+    (end to end) every scored message's intent, as Rasa's story report counts them."""
+    gold = [action for result in results for action in result["gold"]]
+    predicted = [action for result in results for action in result["predicted"]]
+    messages = [message for result in results for message in result.get("messages", ())]
+    gold += [message["intent"] for message in messages]
+    predicted += [message["predicted_intent"] or "None" for message in messages]
+    return gold, predicted
+
+
+def _replay(policy: Policy, story: Story, nlu: Any = None) -> dict[str, Any]:
+    """One story's predictions, each from the story's true history before the action; with
+    ``nlu``, its user messages parsed and scored too."""
     where = f"{story.source}: story {story.name!r}"
+    messages: list[dict[str, Any]] = []
+    if nlu is not None:
+        story, messages = _parse_user_messages(nlu, story, policy.domain.intents)
     for event in story.events:
         if isinstance(event, ActionExecuted) and event.name is None:
             raise DialogueError(
@@ -173,8 +207,74 @@ def _replay(policy: Policy, story: Story) -> dict[str, Any]:
         "predicted": predicted,
         "confidence": [prediction["confidence"] for prediction in predictions],
         "policies": [prediction["policy"] for prediction in predictions],
-        "correct": gold == predicted,
+        "correct": gold == predicted and all(message["correct"] for message in messages),
+        **({"messages": messages} if nlu is not None else {}),
     }
+
+
+def _parse_user_messages(
+    nlu: Any, story: Story, intents: Sequence[str]
+) -> tuple[Story, list[dict[str, Any]]]:
+    """The story with each ``user:`` step that has no intent given the model's (when the domain
+    has it), and what the model said of each user message that has both a text and an intent.
+    """
+    turns = [e for e in story.events if isinstance(e, UserUttered) and e.text is not None]
+    parses = iter(nlu.parse_batch([turn.text for turn in turns]) if turns else [])
+    events, messages = [], []
+    for index, event in enumerate(story.events):
+        if isinstance(event, UserUttered) and event.text is not None:
+            parse = next(parses)
+            intent = (parse.get("intent") or {}).get("name")
+            entities = parse.get("entities", [])
+            if event.intent is None:
+                if intent in intents:
+                    found = tuple(_parsed_entity(entity) for entity in entities)
+                    event = dataclasses.replace(event, intent=intent, entities=found)
+            else:
+                gold_intent = event.full_intent or event.intent
+                right_intent = intent in (gold_intent, event.intent)
+                right_entities = _same_entities(event.entities, entities, event.text)
+                messages.append(
+                    {
+                        "event": index,
+                        "text": event.text,
+                        "intent": gold_intent,
+                        "predicted_intent": gold_intent if right_intent else intent,
+                        "entities": [_entity(entity) for entity in event.entities],
+                        "predicted_entities": entities,
+                        "correct": right_intent and right_entities,
+                    }
+                )
+        events.append(event)
+    return dataclasses.replace(story, events=tuple(events)), messages
+
+
+def _parsed_entity(entity: dict[str, Any]) -> Entity:
+    """An entity of a parse result as a story's."""
+    value = str(entity.get("value", ""))
+    return Entity(entity["entity"], value, entity.get("role"), entity.get("group"))
+
+
+def _same_entities(gold: Sequence[Entity], parsed: Sequence[dict[str, Any]], text: str) -> bool:
+    """Whether a parse found the story's entities: the same types, roles and groups, each value
+    the story's (the normalized value, or the words of the text it was found in)."""
+    remaining = list(parsed)
+    for entity in gold:
+        match = next(
+            (
+                found
+                for found in remaining
+                if (found["entity"], found.get("role"), found.get("group"))
+                == (entity.type, entity.role, entity.group)
+                and entity.value
+                in (str(found.get("value")), text[found.get("start", 0) : found.get("end", 0)])
+            ),
+            None,
+        )
+        if match is None:
+            return False
+        remaining.remove(match)
+    return not remaining
 
 
 def _first_predicted(story: Story) -> int:
@@ -216,13 +316,17 @@ def stories_as_yaml(stories: Sequence[Story], results: Sequence[dict[str, Any]])
     for story, result in zip(stories, results, strict=True):
         lines.append(_dump({"story": f"{story.name} ({story.source})"}, "- "))
         lines.append("  steps:")
-        steps = "\n".join(_steps(story, result["predicted"]))
+        steps = "\n".join(_steps(story, result["predicted"], result.get("messages", ())))
         lines += [f"  {line}" for line in steps.splitlines()]
     return "\n".join(lines) + "\n"
 
 
-def _steps(story: Story, predicted: Sequence[str]) -> list[str]:
-    """The YAML lines of a story's steps, wrong predictions marked."""
+def _steps(
+    story: Story, predicted: Sequence[str], messages: Sequence[dict[str, Any]] = ()
+) -> list[str]:
+    """The YAML lines of a story's steps, wrong predictions (actions, and end to end, user
+    messages) marked."""
+    wrong_messages = {message["event"]: message for message in messages if not message["correct"]}
     lines: list[str] = []
     slots: list[SlotSet] = []  # consecutive slot events make one slot_was_set step
 
@@ -233,7 +337,7 @@ def _steps(story: Story, predicted: Sequence[str]) -> list[str]:
             slots.clear()
 
     action_index = -_first_predicted(story)  # index of the action in ``predicted``
-    for event in story.events:
+    for index, event in enumerate(story.events):
         if isinstance(event, SlotSet):
             slots.append(event)
             continue
@@ -246,10 +350,26 @@ def _steps(story: Story, predicted: Sequence[str]) -> list[str]:
                 continue  # implicit in Rasa's format
             line = _dump({"action": event.name}, "- ")
             lines.append(f"{line}  # predicted: {guess}" if wrong else line)
+        elif index in wrong_messages:
+            first, *rest = _dump(_step(event), "- ").split("\n")
+            comment = _predicted_message(wrong_messages[index])
+            lines.append("\n".join([f"{first}  # {comment}", *rest]))
         else:
             lines.append(_dump(_step(event), "- "))
     flush_slots()
     return lines
+
+
+def _predicted_message(message: dict[str, Any]) -> str:
+    """Rasa's comment on a wrongly parsed message: ``predicted: <intent>: <text>``, the
+    predicted entities marked in the text as ``[words](type)``."""
+    text, marked = message["text"], message["text"]
+    for entity in sorted(message["predicted_entities"], key=lambda e: -e.get("start", 0)):
+        start, end = entity.get("start"), entity.get("end")
+        if start is None or end is None:
+            continue
+        marked = f"{marked[:start]}[{text[start:end]}]({entity['entity']}){marked[end:]}"
+    return f"predicted: {message['predicted_intent']}: {marked}"
 
 
 def _step(event: Event) -> dict[str, Any]:
@@ -327,8 +447,7 @@ def write_core_results(
         path = out / SUCCESSFUL_STORIES_FILE
         path.write_text(stories_as_yaml(*zip(*succeeded)) if succeeded else "", "utf-8")
         written.append(path)
-    gold = [action for result in evaluation["stories"] for action in result["gold"]]
-    predicted = [action for result in evaluation["stories"] for action in result["predicted"]]
+    gold, predicted = _targets(evaluation["stories"])
     accuracy = evaluation["summary"]["action_accuracy"]
     written.append(
         plot_confusion_matrix(
@@ -351,6 +470,7 @@ def test_core(
     stories_paths: str | Path | Sequence[str | Path],
     out: str | Path = DEFAULT_OUT,
     successes: bool = False,
+    nlu_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate a saved policy on test stories and write reports and a plot; prints nothing.
 
@@ -363,6 +483,8 @@ def test_core(
         stories_paths: YAML files / directories holding test ``stories:`` (rules are skipped).
         out: directory for the files listed in the module docstring.
         successes: also write ``successful_test_stories.yml``.
+        nlu_dir: an NLU model directory (or a project's model): parse the stories' user
+            messages with it and score them too, end to end, as ``rasa test`` does.
 
     Returns:
         The evaluation of `evaluate_policy`.
@@ -378,18 +500,19 @@ def test_core(
         >>> evaluation = test_core("models/policy", "tests/", out="results")  # doctest: +SKIP
         >>> print(format_core_summary(evaluation))  # doctest: +SKIP
     """
-    from diet_sparse.persistence import load_policy
+    from diet_sparse.persistence import load, load_policy
 
     out = check_output_directory(out)
     stories = load_stories(stories_paths)
     policy = load_policy(policy_dir)
+    nlu = load(nlu_dir) if nlu_dir is not None else None
     with warnings.catch_warnings():
         # Test stories that go different ways after the same history are what a test may hold.
         warnings.filterwarnings(
             "ignore", r"stories .* have the same history", category=TrainingDataWarning
         )
         validate_stories(stories, policy.domain)
-    evaluation = evaluate_policy(policy, stories)
+    evaluation = evaluate_policy(policy, stories, nlu)
     write_core_results(evaluation, stories, out, successes=successes)
     return evaluation
 
@@ -427,6 +550,12 @@ def format_core_summary(evaluation: dict[str, Any]) -> str:
         f"{metrics['action_weighted_precision']:>20.3f}{metrics['action_weighted_f1']:>13.3f}",
         f"{'conversations':13}{stories_correct:>12}{conversations['accuracy']:>10.3f}",
     ]
+    messages = [message for story in stories for message in story.get("messages", ())]
+    if messages:
+        right = sum(message["intent"] == message["predicted_intent"] for message in messages)
+        lines.append(
+            f"{'intents':13}{f'{right} of {len(messages)}':>12}{metrics['intent_accuracy']:>10.3f}"
+        )
     worst = sorted(  # lowest F1 first; among equals, the actions taken most often
         (values["f1-score"], -values["support"], label)
         for label, values in evaluation["report"].items()

@@ -292,3 +292,75 @@ def test_an_end_to_end_bot_text_is_a_clear_error(policy, tmp_path):
     )
     with pytest.raises(DialogueError, match="story 'e2e': step 'bot: Hello!' is an end-to-end"):
         evaluate_policy(policy, load_stories(stories_file))
+
+
+# Test stories with the users' words, as `rasa init`'s test stories are written: `rasa test`
+# parses each message with the NLU model and checks its intent and entities.
+END_TO_END_STORIES = """
+version: "3.1"
+stories:
+- story: book end to end
+  steps:
+  - user: hello
+    intent: greet
+  - action: utter_greet
+  - user: a trip to [Paris](city)
+    intent: book
+  - slot_was_set:
+    - destination: Paris
+  - action: utter_ask_confirm
+  - user: sure
+  - action: action_book
+  - action: utter_booked
+"""
+PARIS = {"entity": "city", "value": "Paris", "start": 10, "end": 15}
+
+
+class ParsedAs:
+    """An NLU model that parses each text as it is told to."""
+
+    def __init__(self, parses: dict[str, tuple[str, list]]) -> None:
+        self.parses = parses
+
+    def parse_batch(self, texts: list[str]) -> list[dict]:
+        return [
+            {"text": t, "intent": {"name": self.parses[t][0]}, "entities": self.parses[t][1]}
+            for t in texts
+        ]
+
+
+def evaluate_end_to_end(policy, tmp_path, parses):
+    path = tmp_path / "test_e2e.yml"
+    path.write_text(END_TO_END_STORIES)
+    stories = load_stories(path)
+    return stories, evaluate_policy(policy, stories, nlu=ParsedAs(parses))
+
+
+def test_end_to_end_user_messages_are_parsed_and_scored(policy, tmp_path):
+    right = {"hello": ("greet", []), "a trip to Paris": ("book", [PARIS]), "sure": ("affirm", [])}
+    _, evaluation = evaluate_end_to_end(policy, tmp_path, right)
+    (story,) = evaluation["stories"]
+    assert story["correct"]
+    assert [m["intent"] for m in story["messages"]] == ["greet", "book"]  # "sure" has none
+    # the step without an intent took the model's (affirm), so the policy booked
+    assert story["gold"] == story["predicted"] and "action_book" in story["predicted"]
+    assert evaluation["summary"]["intent_accuracy"] == 1.0
+    assert {"greet", "book", "utter_greet"} <= set(evaluation["report"])  # as Rasa's report
+    assert "intents" in format_core_summary(evaluation)
+
+
+def test_a_wrong_intent_or_entity_fails_the_story_and_is_marked_as_rasa_marks_it(policy, tmp_path):
+    wrong = {"hello": ("goodbye", []), "a trip to Paris": ("book", []), "sure": ("affirm", [])}
+    stories, evaluation = evaluate_end_to_end(policy, tmp_path, wrong)
+    (story,) = evaluation["stories"]
+    assert story["gold"] == story["predicted"]  # the actions are right, the parses are not
+    assert not story["correct"]
+    assert [m["correct"] for m in story["messages"]] == [False, False]
+    assert evaluation["summary"]["intent_accuracy"] == 0.5  # the entity was missed, not book
+    written = core_evaluation.stories_as_yaml(stories, evaluation["stories"])
+    assert "- intent: greet  # predicted: goodbye: hello\n" in written
+    assert "- intent: book  # predicted: book: a trip to Paris\n" in written
+
+    found_elsewhere = dict(wrong, **{"a trip to Paris": ("book", [PARIS, dict(PARIS, start=2)])})
+    _, evaluation = evaluate_end_to_end(policy, tmp_path, found_elsewhere)
+    assert not evaluation["stories"][0]["messages"][1]["correct"]  # an entity too many
