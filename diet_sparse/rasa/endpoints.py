@@ -39,6 +39,11 @@ REST_WEBHOOK = "/webhooks/rest/webhook"
 # endpoints.yml's keys
 TRACKER_STORE, ACTION_ENDPOINT = "tracker_store", "action_endpoint"
 EVENT_BROKER, LOCK_STORE = "event_broker", "lock_store"
+# endpoints.yml's keys diet-sparse does not use, and what it does instead (said in one line each)
+UNUSED_ENDPOINTS = {
+    "nlg": "responses come from the domain (no external response generator)",
+    "models": "serve loads the model given on the command line or the project's newest",
+}
 # Rasa 3.6's other event brokers (rasa/core/brokers/broker.py: pika when no type is given)
 OTHER_EVENT_BROKERS = ("pika", "kafka", "file")
 MAX_PORT = 65535  # a TCP port; a database's is 1 or more
@@ -113,6 +118,9 @@ def read_endpoints(path: str | Path, tracker_store: bool = True) -> Endpoints:
             f"{where(LOCK_STORE)}: lock_store is not needed and not used: the tracker store locks "
             "each conversation while its message is answered (in every server sharing it)"
         )
+    for key, instead in UNUSED_ENDPOINTS.items():
+        if values.get(key):
+            notes.append(f"{where(key)}: {key} is not supported and not used: {instead}")
     broker = values.get(EVENT_BROKER)
     event_broker = None
     if broker and _is_sql(broker):

@@ -87,6 +87,13 @@ def test_a_lock_store_is_one_note_saying_it_is_not_needed(tmp_path):
     assert read_endpoints(write(tmp_path, "action_endpoint:\n  url: http://a/b\n")).notes == ()
 
 
+@pytest.mark.parametrize("key", ["nlg", "models"])
+def test_an_endpoint_diet_sparse_does_not_use_is_one_note(tmp_path, key):
+    path = write(tmp_path, f"action_endpoint:\n  url: http://a/b\n{key}:\n  url: http://c/d\n")
+    (note,) = read_endpoints(path).notes
+    assert note.startswith(f"{path}, line 3: {key} is not supported") and "\n" not in note
+
+
 def test_serve_passes_the_event_broker_and_says_what_is_not_used(tmp_path, monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(server, "serve", lambda model, **options: calls.append(options))
