@@ -73,7 +73,9 @@ def write(path: Path, text: str) -> Path:
 
 def cases(tmp_path: Path, policy: Path | None) -> dict:
     """kind -> (command-line arguments, the library error class, words of the message)."""
-    nlu = write(tmp_path / "nlu.yml", "nlu:\n- intent: greet\n  examples: |\n    - hi [there\n")
+    nlu = write(
+        tmp_path / "nlu.yml", 'nlu:\n- intent: greet\n  examples: |\n    - hi [there]{"entity"}\n'
+    )
     domain = write(tmp_path / "domain.yml", "intents:\n- greet:\n    use_entities: [city]\n")
     stories = write(
         tmp_path / "stories.yml",
