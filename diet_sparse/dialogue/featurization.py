@@ -13,6 +13,7 @@ multi-hot entity labels, one-hot previous action, the slots' features, one-hot a
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -119,6 +120,11 @@ class _Tracker:
                     f"event {index}: active loop {event.name!r} is not a form of the domain"
                 )
             self.active_loop = event.name
+
+    def copy(self) -> _Tracker:
+        copied = copy.copy(self)
+        copied.slots = dict(self.slots)
+        return copied
 
     def check_action(self, event: ActionExecuted, index: int) -> str:
         if event.name not in self.domain.action_names:
@@ -260,28 +266,36 @@ def augmented_stories(
     ends: list[tuple[tuple[Event, ...], bool]] = []  # reached a story's end; glued?
     played = [with_entity_slots(story.events, domain) for story in stories]
     for events in played:
-        key = _states_key(events, domain)
+        pairs, tracker = _play(events, _Tracker(domain))
+        key = (*pairs, tracker.state())
         if key not in seen:
             seen.add(key)
             ends.append((events, False))
     for _ in range(AUGMENTATION_ROUNDS):
         rand.shuffle(ends)
         starts = [_last_action_reverted(events) for events, _ in ends[:factor]]
+        played_starts = [_play(start, _Tracker(domain)) for start in starts]
         for events in played:
-            for start in starts:
-                glued = (*start, *events)
-                key = _states_key(glued, domain)
+            for start, (start_pairs, start_tracker) in zip(starts, played_starts):
+                pairs, tracker = _play(events, start_tracker.copy())
+                key = (*start_pairs, *pairs, tracker.state())
                 if key not in seen:
                     seen.add(key)
-                    ends.append((glued, True))
+                    ends.append(((*start, *events), True))
     augmented = [events for events, glued in ends if glued]
     rand.shuffle(augmented)
     return augmented[: factor * 10]
 
 
-def _states_key(events: Sequence[Event], domain: Domain) -> tuple[State, ...]:
-    states, actions = states_and_actions(events, domain)
-    return (*states, *(State(prev_action=action) for action in actions))
+def _play(events: Sequence[Event], tracker: _Tracker) -> tuple[tuple[Any, ...], _Tracker]:
+    """The (state, action) pairs of ``events`` played on ``tracker``, and the tracker after
+    them: what tells two conversations apart (Rasa's ``past_states_for_hashing``)."""
+    pairs = []
+    for index, event in enumerate(events):
+        if isinstance(event, ActionExecuted):
+            pairs.append((tracker.state(), event.name))
+        tracker.apply(event, index)
+    return tuple(pairs), tracker
 
 
 def _last_action_reverted(events: Sequence[Event]) -> tuple[Event, ...]:
