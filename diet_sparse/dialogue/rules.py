@@ -3,7 +3,7 @@ which take precedence over TED when they match, as Rasa's policy priorities orde
 
 A rule (``rules:`` in the data) is turned into one *rule key* per action it predicts: the
 states of the rule up to that action, each holding only what the rule mentions (the previous
-action, the intent of a user step, the entities it lists, the slots its condition and
+action, the intent of the latest user step, the entities it lists, the slots its condition and
 ``slot_was_set`` steps set and those its entities fill through the domain's slot mappings, the
 active loop its condition or ``active_loop`` steps name). A key
 matches a conversation when its states, laid over the conversation's newest states, each agree
@@ -14,20 +14,28 @@ starts the conversation (anything may come before a rule), and a rule with
 to the other policies. Where several keys match, the one that holds the most features wins,
 then the one with the most states, then the first written.
 
-Memoization remembers, for each bot action of the training stories (not rules), the newest
-``memoization_max_history`` whole states before it; a conversation whose newest states are one
-of those predicts that action. States that lead to different actions in different stories are
-forgotten.
+Memoization remembers, for each bot action of the training stories (not rules, not glued
+stories), the newest ``memoization_max_history`` whole states before it, slots as their
+features (Rasa's ``MemoizationPolicy``); a conversation whose newest states are one of those
+predicts that action. States that lead to different actions in different stories are
+forgotten. ``augmented_memoization`` (Rasa's ``AugmentedMemoizationPolicy``) then forgets the
+conversation's oldest turns, one action at a time, the slots and loop they set included, until
+the rest is memorized. Slots and loops that only rules mention are hidden from memoization and
+TED (Rasa's ``rule_only_data``).
 
-When neither matches and TED's confidence is below ``core_fallback_threshold``, the rule policy
-predicts ``core_fallback_action_name`` instead (Rasa's core fallback).
+As Rasa's ``RulePolicy`` does before its rules: the intents ``restart``, ``back`` and
+``session_start`` run their default actions; an active loop that was not rejected runs, and
+after it ran the bot listens (a rejected loop is left to the rules: ``loop_rejected``); inside
+a loop, a rule without a loop that predicts ``action_listen`` returns to the loop instead,
+unless a rule or story shows another action there (``DO_NOT_PREDICT_LOOP_ACTION`` keys).
 
-Forms run in the bot (`forms`, `bot.Bot`): there an active form runs again when the user
-speaks, as Rasa's RulePolicy predicts it, and a rejected form is left out of the next
-prediction. Not supported (Rasa's RulePolicy has them): predicting the active loop in
-`policy.Policy.predict` itself (and so in ``/model/predict``), ``restrict_rules``
-checks, contradiction checks of rules against stories (contradicting rules are an error), and
-``AugmentedMemoizationPolicy``'s forgetting of old turns.
+When neither matches and TED's confidence is at most ``core_fallback_threshold``, the rule
+policy predicts ``core_fallback_action_name`` instead (Rasa's core fallback, which wins ties by
+its priority).
+
+Not supported (Rasa's RulePolicy has them): ``restrict_rules`` checks, contradiction checks of
+rules against stories (contradicting rules are an error), end-to-end (text) rules, and hiding
+the turns of rules that no story holds from TED (``hide_rule_turn``).
 """
 
 from __future__ import annotations
