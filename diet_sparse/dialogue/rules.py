@@ -282,7 +282,13 @@ class DialogueLookup:
 
     @classmethod
     def from_json(cls, value: dict[str, Any], domain: Domain) -> DialogueLookup:
-        """The lookup `to_json` wrote. Raises KeyError, TypeError or ValueError on other JSON."""
+        """The lookup `to_json` wrote. Raises KeyError, TypeError or ValueError on other JSON,
+        and on a lookup of an older diet-sparse (memorized states that compare slot values)."""
+        if "rule_only_slots" not in value:
+            raise ValueError(
+                "written by an older diet-sparse, whose memorized states this one reads "
+                "differently; retrain the policy"
+            )
         memory = {
             tuple(_state_from_json(state) for state in states): str(action)
             for states, action in value["memory"]
@@ -292,11 +298,11 @@ class DialogueLookup:
             [_rule_key_from_json(key) for key in value["rules"]],
             memory,
             value["memoization_max_history"],
-            bool(value.get("augmented_memoization", False)),
-            bool(value.get("rule_policy", True)),
-            tuple(value.get("rule_only_slots", ())),
-            tuple(value.get("rule_only_loops", ())),
-            [_rule_key_from_json(key) for key in value.get("loop_unhappy", ())],
+            bool(value["augmented_memoization"]),
+            bool(value["rule_policy"]),
+            tuple(value["rule_only_slots"]),
+            tuple(value["rule_only_loops"]),
+            [_rule_key_from_json(key) for key in value["loop_unhappy"]],
         )
 
 

@@ -247,3 +247,19 @@ def test_train_policy_takes_rasa_s_augmentation_option(project_domain, project_d
     assert policy.metadata["training_examples"] > len(
         training_examples(project_data, project_domain, 5)[0]
     )
+
+
+def test_the_ensemble_s_lookup_survives_json_and_an_older_one_is_refused(
+    project_domain, project_data
+):
+    import json
+
+    from diet_sparse.dialogue.rules import DialogueLookup
+
+    lookup = build_lookup(project_data, project_domain, augmented=True)
+    assert lookup.loop_unhappy_keys and lookup.memory
+    written = json.loads(json.dumps(lookup.to_json()))
+    assert DialogueLookup.from_json(written, project_domain) == lookup
+    older = {key: written[key] for key in ("rules", "memoization_max_history", "memory")}
+    with pytest.raises(ValueError, match="older diet-sparse.*retrain the policy"):
+        DialogueLookup.from_json(older, project_domain)
