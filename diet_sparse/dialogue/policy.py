@@ -22,7 +22,13 @@ from diet_sparse.dialogue.rules import RULE_POLICY_NAME, DialogueLookup, loop_re
 from diet_sparse.network.onnx_graph import OnnxTED
 from diet_sparse.network.weights import TEDWeights
 from diet_sparse.rasa.domain import Domain
-from diet_sparse.rasa.events import Event, applied_events, events_from_json
+from diet_sparse.rasa.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    Event,
+    applied_events,
+    events_from_json,
+)
 
 POLICY_NAME = "TEDPolicy"  # what Rasa calls the policy in its prediction results
 
@@ -59,7 +65,8 @@ class Policy:
     ) -> dict[str, Any]:
         """The next action's scores for a conversation given as Rasa tracker events (the
         ``events`` of Rasa's tracker JSON) or as `stories` events; ``excluded`` actions (a
-        rejected form's) are not predicted, as Rasa's policy ensemble leaves them out.
+        rejected form's) are not predicted, as Rasa's policy ensemble leaves them out (so is
+        an action whose ``action_execution_rejected`` is the last action event).
 
         Returns ``{"scores": [{"action", "score"}, ...], "policy", "confidence"}`` with the
         scores sorted, highest first (``ranking_length`` of them; 0 = all). ``policy`` says
@@ -83,6 +90,17 @@ class Policy:
         """
         applied = self.applied(events)
         states = conversation_states(applied, self.domain)
+        # Rasa's ensemble: an action whose execution was rejected last is not predicted again
+        last = next(
+            (
+                e
+                for e in reversed(applied)
+                if isinstance(e, ActionExecuted | ActionExecutionRejected)
+            ),
+            None,
+        )
+        if isinstance(last, ActionExecutionRejected) and last.name not in excluded:
+            excluded = (*excluded, last.name)
         return self.predict_states([states], excluded, [applied], [loop_rejected(applied)])[0]
 
     def states(self, events: Sequence[dict[str, Any] | Event]) -> list[State]:

@@ -263,3 +263,12 @@ def test_the_ensemble_s_lookup_survives_json_and_an_older_one_is_refused(
     older = {key: written[key] for key in ("rules", "memoization_max_history", "memory")}
     with pytest.raises(ValueError, match="older diet-sparse.*retrain the policy"):
         DialogueLookup.from_json(older, project_domain)
+
+
+def test_predict_reads_a_rejected_form_from_the_events(tiny_policy):
+    in_form = [listen(), user("request_restaurant"), ActionExecuted("restaurant_form"),
+               ActiveLoop("restaurant_form"), listen(), user("request_restaurant")]  # fmt: skip
+    assert tiny_policy.predict(in_form)["scores"][0]["action"] == "restaurant_form"
+    # rejected: not run again by itself, and not predicted by the rule that activates it
+    rejected = tiny_policy.predict([*in_form, ActionExecutionRejected("restaurant_form")])
+    assert rejected["scores"][0]["action"] != "restaurant_form"
