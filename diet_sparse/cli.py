@@ -144,7 +144,7 @@ def _train_core(args: argparse.Namespace) -> int:
 
     # As for the NLU model: everything that can be checked is, before TensorFlow loads.
     training = check_policy_training(args.config, args.domain, args.data, args.out)
-    training.run(progress=not args.quiet)
+    training.run(progress=not args.quiet, augmentation_factor=args.augmentation)
     print(f"Policy saved to {args.out}", file=sys.stderr)
     return 0
 
@@ -694,6 +694,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML config of the policy, e.g. configs/ted.yml (default: built-in defaults)",
     )
     train_core.add_argument("--out", required=True, help="policy directory to write")
+    train_core.add_argument(
+        "--augmentation",
+        type=int,
+        default=None,
+        metavar="N",
+        help="glue N stories to each story for TED, as 'rasa train --augmentation' (default: "
+        "the config's augmentation_factor, 50 as in Rasa; 0: none)",
+    )
     train_core.add_argument(
         "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar"
     )

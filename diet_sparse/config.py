@@ -146,6 +146,8 @@ class TEDConfig:
     rules: bool = True  # the training data's rules predict where they match
     memoization: bool = True  # so do the training stories' states (not the rules')
     memoization_max_history: int | None = 5  # newest states memoization compares; None: all
+    augmented_memoization: bool = False  # forget old turns until a match (Rasa's Augmented...)
+    augmentation_factor: int = 50  # TED also trains on glued stories (rasa train --augmentation)
     enable_fallback_prediction: bool = True  # below core_fallback_threshold, predict...
     core_fallback_threshold: float = 0.3  # ...core_fallback_action_name instead of TED's action
     core_fallback_action_name: str = "action_default_fallback"
@@ -247,6 +249,8 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
         lambda v: v is None or v >= 1,
         "null or an integer >= 1",
     ),
+    "augmented_memoization": (_BOOL, lambda v: True, "true or false"),
+    "augmentation_factor": (_INT, lambda v: v >= 0, "an integer >= 0"),
     "enable_fallback_prediction": (_BOOL, lambda v: True, "true or false"),
     "core_fallback_threshold": (_FLOAT, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "core_fallback_action_name": ((str,), lambda v: bool(v), "the name of an action"),

@@ -152,15 +152,21 @@ class PolicyTraining:
         """Whether there is a story to train on (rules alone train no policy)."""
         return any(not story.is_rule for story in self.stories)
 
-    def run(self, progress: bool = True) -> Any:
-        """Train and save the policy in ``out`` (TensorFlow loads here); returns the `Policy`."""
+    def run(self, progress: bool = True, augmentation_factor: int | None = None) -> Any:
+        """Train and save the policy in ``out`` (TensorFlow loads here); returns the `Policy`.
+        ``augmentation_factor`` (``--augmentation``) replaces the config's."""
         from diet_sparse.training import train_policy
 
         with warnings.catch_warnings():  # shown when the inputs were checked
             warnings.simplefilter("ignore", RasaConfigWarning)
             warnings.simplefilter("ignore", TrainingDataWarning)
             return train_policy(
-                self.domain, self.stories, self.config_source, out=self.out, progress=progress
+                self.domain,
+                self.stories,
+                self.config_source,
+                out=self.out,
+                progress=progress,
+                augmentation_factor=augmentation_factor,
             )
 
 

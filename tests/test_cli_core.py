@@ -64,6 +64,7 @@ rules:
 
 CONFIG = """
 epochs: 150
+augmentation_factor: 0
 transformer_size: 16
 number_of_attention_heads: 2
 batch_size: 8

@@ -2,15 +2,19 @@
 the features of each turn attribute.
 
 After every bot action the dialogue is in a `State`: the last user message's intent and entity
-labels (only in the turn right after the user spoke), the previous action, the slots that
-influence the conversation, and the active form. A policy predicts the next action from the
-states so far, the newest `max_history` of them. `TurnFeaturizer` turns states into the arrays
-the TED model reads: per attribute (`network.TURN_ATTRIBUTES`), one-hot intent, multi-hot entity
-labels, one-hot previous action, the slots' features, one-hot active form.
+labels (kept until the user speaks again, as Rasa's states keep the latest message), the
+previous action, the slots that influence the conversation, and the active form. TED reads the
+user's part only in the turn right after the user spoke (Rasa's ``SingleStateFeaturizer``);
+the rules and memoization compare all of it, as Rasa's do. A policy predicts the next action
+from the states so far, the newest `max_history` of them. `TurnFeaturizer` turns states into
+the arrays the TED model reads: per attribute (`network.TURN_ATTRIBUTES`), one-hot intent,
+multi-hot entity labels, one-hot previous action, the slots' features, one-hot active form.
 """
 
 from __future__ import annotations
 
+import copy
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +39,7 @@ from diet_sparse.rasa.stories import (
 class State:
     """The dialogue after a bot action, as the policy sees it."""
 
-    intent: str | None = None  # only in the turn right after the user spoke
+    intent: str | None = None  # of the latest user message (None before the first)
     entities: tuple[str, ...] = ()  # entity labels of that user message: city, city#from, ...
     prev_action: str | None = None
     slots: tuple[tuple[str, Any], ...] = ()  # (name, value) of slots that are set
@@ -117,16 +121,20 @@ class _Tracker:
                 )
             self.active_loop = event.name
 
+    def copy(self) -> _Tracker:
+        copied = copy.copy(self)
+        copied.slots = dict(self.slots)
+        return copied
+
     def check_action(self, event: ActionExecuted, index: int) -> str:
         if event.name not in self.domain.action_names:
             raise DialogueError(f"event {index}: action {event.name!r} is not in the domain")
         return event.name
 
     def state(self) -> State:
-        just_spoke = self.user is not None and self.prev_action == ACTION_LISTEN
-        intent = self.user.intent if just_spoke else None
+        intent = self.user.intent if self.user is not None else None
         entities: tuple[str, ...] = ()
-        if just_spoke:
+        if self.user is not None:
             used = set(self.domain.entities_used_by(intent or ""))
             labels = set()
             for entity in self.user.entities:
@@ -184,11 +192,12 @@ class TurnFeaturizer:
         return arrays, lengths
 
     def _write(self, state: State, rows: dict[str, np.ndarray]) -> None:
-        if state.intent is not None:
-            rows["intent"][self._intents[state.intent]] = 1.0
-        for label in state.entities:
-            if "entities" in rows and label in self._entities:
-                rows["entities"][self._entities[label]] = 1.0
+        if state.prev_action == ACTION_LISTEN:  # the user's part only right after they spoke
+            if state.intent is not None:
+                rows["intent"][self._intents[state.intent]] = 1.0
+            for label in state.entities:
+                if "entities" in rows and label in self._entities:
+                    rows["entities"][self._entities[label]] = 1.0
         if state.prev_action is not None:
             rows["prev_action"][self._actions[state.prev_action]] = 1.0
         if "slots" in rows:
@@ -201,18 +210,99 @@ class TurnFeaturizer:
 
 
 def training_examples(
-    stories: Iterable[Story], domain: Domain, max_history: int | None
+    stories: Iterable[Story],
+    domain: Domain,
+    max_history: int | None,
+    augmentation_factor: int = 0,
+    seed: int = 42,
 ) -> tuple[list[tuple[State, ...]], list[str]]:
     """One example per bot action of the stories (rules are left out, as Rasa's TED leaves
-    them): the states before it, the newest ``max_history`` of them, and the action; an example
-    that occurs twice is kept once."""
+    them) and, with ``augmentation_factor``, of the glued stories `augmented_stories` makes:
+    the states before it, the newest ``max_history`` of them, and the action; an example that
+    occurs twice is kept once."""
+    stories = [story for story in stories if not story.is_rule]
+    sequences = [with_entity_slots(story.events, domain) for story in stories]
+    sequences += augmented_stories(stories, domain, augmentation_factor, seed)
     seen: dict[tuple[tuple[State, ...], str], None] = {}
-    for story in stories:
-        if story.is_rule:
-            continue
-        states, actions = story_states_and_actions(story, domain)
+    for events in sequences:
+        states, actions = states_and_actions(events, domain)
         for i, action in enumerate(actions):
             history = states[: i + 1]
             history = history[-max_history:] if max_history else history
             seen.setdefault((tuple(history), action), None)
     return [history for history, _ in seen], [action for _, action in seen]
+
+
+AUGMENTATION_ROUNDS = 3  # Rasa's TrainingDataGenerator: min_num_aug_phases
+
+
+def augmented_stories(
+    stories: Sequence[Story], domain: Domain, factor: int, seed: int = 42
+) -> list[tuple[Event, ...]]:
+    """Stories glued end to start, as Rasa's ``TrainingDataGenerator`` augments TED's data
+    (``rasa train --augmentation``, default 50); only the glued ones are returned.
+
+    As Rasa does (``_create_start_trackers_for_augmentation``): in each of 3 rounds, ``factor``
+    stories that reached their end (the original ones and those glued in earlier rounds,
+    shuffled) have their closing ``action_listen`` undone and every story is played after
+    each of them, slots and active loop carried over; equal conversations are kept once; at
+    the end ``factor * 10`` of the glued conversations are kept, drawn at random. Rules are
+    not augmented, nor do rules and memoization see glued stories. The draws come from a
+    ``random.Random(seed)`` (Rasa's is seeded with 42), so the result depends only on the
+    stories, ``factor`` and ``seed``. ``factor`` 0 glues nothing.
+
+    Example:
+        >>> from diet_sparse.rasa.domain import example_domain_file, load_domain
+        >>> from diet_sparse.rasa.stories import example_stories_file, load_stories
+        >>> domain = load_domain(example_domain_file())
+        >>> stories = [s for s in load_stories(example_stories_file()) if not s.is_rule]
+        >>> len(augmented_stories(stories, domain, 0))
+        0
+    """
+    if factor <= 0:
+        return []
+    rand = random.Random(seed)
+    seen: set[tuple[State, ...]] = set()
+    ends: list[tuple[tuple[Event, ...], bool]] = []  # reached a story's end; glued?
+    played = [with_entity_slots(story.events, domain) for story in stories]
+    for events in played:
+        pairs, tracker = _play(events, _Tracker(domain))
+        key = (*pairs, tracker.state())
+        if key not in seen:
+            seen.add(key)
+            ends.append((events, False))
+    for _ in range(AUGMENTATION_ROUNDS):
+        rand.shuffle(ends)
+        starts = [_last_action_reverted(events) for events, _ in ends[:factor]]
+        played_starts = [_play(start, _Tracker(domain)) for start in starts]
+        for events in played:
+            for start, (start_pairs, start_tracker) in zip(starts, played_starts):
+                pairs, tracker = _play(events, start_tracker.copy())
+                key = (*start_pairs, *pairs, tracker.state())
+                if key not in seen:
+                    seen.add(key)
+                    ends.append(((*start, *events), True))
+    augmented = [events for events, glued in ends if glued]
+    rand.shuffle(augmented)
+    return augmented[: factor * 10]
+
+
+def _play(events: Sequence[Event], tracker: _Tracker) -> tuple[tuple[Any, ...], _Tracker]:
+    """The (state, action) pairs of ``events`` played on ``tracker``, and the tracker after
+    them: what tells two conversations apart (Rasa's ``past_states_for_hashing``)."""
+    pairs = []
+    for index, event in enumerate(events):
+        if isinstance(event, ActionExecuted):
+            pairs.append((tracker.state(), event.name))
+        tracker.apply(event, index)
+    return tuple(pairs), tracker
+
+
+def _last_action_reverted(events: Sequence[Event]) -> tuple[Event, ...]:
+    """Rasa's ``ActionReverted`` on a finished story: its last action (the closing
+    ``action_listen``) and what followed it undone, since the story played next opens with
+    one."""
+    for i in range(len(events) - 1, -1, -1):
+        if isinstance(events[i], ActionExecuted):
+            return tuple(events[:i])
+    return tuple(events)

@@ -18,11 +18,17 @@ from diet_sparse.dialogue.featurization import (
     TurnFeaturizer,
     conversation_states,
 )
-from diet_sparse.dialogue.rules import RULE_POLICY_NAME, DialogueLookup
+from diet_sparse.dialogue.rules import RULE_POLICY_NAME, DialogueLookup, loop_rejected
 from diet_sparse.network.onnx_graph import OnnxTED
 from diet_sparse.network.weights import TEDWeights
 from diet_sparse.rasa.domain import Domain
-from diet_sparse.rasa.events import Event, applied_events, events_from_json
+from diet_sparse.rasa.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    Event,
+    applied_events,
+    events_from_json,
+)
 
 POLICY_NAME = "TEDPolicy"  # what Rasa calls the policy in its prediction results
 
@@ -59,14 +65,15 @@ class Policy:
     ) -> dict[str, Any]:
         """The next action's scores for a conversation given as Rasa tracker events (the
         ``events`` of Rasa's tracker JSON) or as `stories` events; ``excluded`` actions (a
-        rejected form's) are not predicted, as Rasa's policy ensemble leaves them out.
+        rejected form's) are not predicted, as Rasa's policy ensemble leaves them out (so is
+        an action whose ``action_execution_rejected`` is the last action event).
 
         Returns ``{"scores": [{"action", "score"}, ...], "policy", "confidence"}`` with the
         scores sorted, highest first (``ranking_length`` of them; 0 = all). ``policy`` says
         which policy predicted, as Rasa names them: ``RulePolicy`` where a rule matches (the
         action scores 1, and ``rule`` names the rule), else ``MemoizationPolicy`` where the
         newest states are a training story's (score 1), else ``TEDPolicy``, unless TED's
-        confidence is below ``core_fallback_threshold``: then ``RulePolicy`` predicts
+        confidence is at most ``core_fallback_threshold``: then ``RulePolicy`` predicts
         ``core_fallback_action_name`` with that threshold as its score. An empty conversation
         is predicted from the empty state (usually ``action_listen``).
 
@@ -81,11 +88,29 @@ class Policy:
             {'scores': [{'action': 'utter_greet', 'score': 0.97}, ...], 'policy': 'TEDPolicy',
              'confidence': 0.97}
         """
-        return self.predict_states([self.states(events)], excluded)[0]
+        applied = self.applied(events)
+        states = conversation_states(applied, self.domain)
+        # Rasa's ensemble: an action whose execution was rejected last is not predicted again
+        last = next(
+            (
+                e
+                for e in reversed(applied)
+                if isinstance(e, ActionExecuted | ActionExecutionRejected)
+            ),
+            None,
+        )
+        if isinstance(last, ActionExecutionRejected) and last.name not in excluded:
+            excluded = (*excluded, last.name)
+        return self.predict_states([states], excluded, [applied], [loop_rejected(applied)])[0]
 
     def states(self, events: Sequence[dict[str, Any] | Event]) -> list[State]:
         """The states of a conversation (`events`' events, or Rasa tracker JSON events), the
         current one last; only the events that still count (`events.applied_events`)."""
+        return conversation_states(self.applied(events), self.domain)
+
+    def applied(self, events: Sequence[dict[str, Any] | Event]) -> list[Event]:
+        """The events of a conversation that still count (`events.applied_events`), read from
+        Rasa tracker JSON events where they are."""
         events = list(events)
         if any(isinstance(event, dict) for event in events):
             for index, event in enumerate(events):
@@ -95,17 +120,32 @@ class Policy:
                         f"{type(event).__name__}"
                     )
             events = events_from_json(events)
-        return conversation_states(
-            applied_events(events, self.domain.initial_slot_values), self.domain
-        )
+        return applied_events(events, self.domain.initial_slot_values)
 
     def predict_states(
-        self, dialogues: Sequence[Sequence[State]], excluded: Sequence[str] = ()
+        self,
+        dialogues: Sequence[Sequence[State]],
+        excluded: Sequence[str] = (),
+        events: Sequence[Sequence[Event]] | None = None,
+        rejected: Sequence[bool] | None = None,
     ) -> list[dict[str, Any]]:
-        """`predict` for many conversations given as their states (current state last)."""
-        hits = [self.lookup.predict(states) if self.lookup else None for states in dialogues]
+        """`predict` for many conversations given as their states (current state last) and,
+        optionally, their applied ``events`` (augmented memoization needs them) and whether
+        their active loop was ``rejected`` (then it is not run again by itself)."""
+        hits = [
+            self.lookup.predict(
+                states,
+                events[i] if events is not None else None,
+                rejected[i] if rejected is not None else False,
+            )
+            if self.lookup
+            else None
+            for i, states in enumerate(dialogues)
+        ]
         hits = [None if hit is not None and hit.action in excluded else hit for hit in hits]
         for_ted = [states for states, hit in zip(dialogues, hits) if hit is None]
+        if self.lookup is not None:  # TED does not see what only rules mention, as in Rasa
+            for_ted = [[self.lookup.ml_state(state) for state in states] for states in for_ted]
         probabilities = iter(self.probabilities(for_ted) if for_ted else ())
         results = []
         for hit in hits:
@@ -120,7 +160,9 @@ class Policy:
                 row = row.copy()
                 row[[self.action_names.index(name) for name in excluded]] = 0.0
             config = self.config
-            if config.enable_fallback_prediction and row.max() < config.core_fallback_threshold:
+            # Rasa's RulePolicy predicts the fallback with the threshold as its confidence, and
+            # wins ties by its priority
+            if config.enable_fallback_prediction and row.max() <= config.core_fallback_threshold:
                 results.append(self._core_fallback(float(row.max())))
                 continue
             order = np.argsort(-row, kind="stable")[: self._ranking_length]
@@ -140,7 +182,7 @@ class Policy:
         threshold = self.config.core_fallback_threshold
         result = self._certain(self.config.core_fallback_action_name, RULE_POLICY_NAME)
         result["scores"][0]["score"] = result["confidence"] = threshold
-        result["rule"] = f"core fallback: TED's confidence {confidence:.3f} is below {threshold}"
+        result["rule"] = f"core fallback: TED's confidence {confidence:.3f} is at most {threshold}"
         return result
 
     def _certain(self, action: str, policy: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@ which take precedence over TED when they match, as Rasa's policy priorities orde
 
 A rule (``rules:`` in the data) is turned into one *rule key* per action it predicts: the
 states of the rule up to that action, each holding only what the rule mentions (the previous
-action, the intent of a user step, the entities it lists, the slots its condition and
+action, the intent of the latest user step, the entities it lists, the slots its condition and
 ``slot_was_set`` steps set and those its entities fill through the domain's slot mappings, the
 active loop its condition or ``active_loop`` steps name). A key
 matches a conversation when its states, laid over the conversation's newest states, each agree
@@ -14,34 +14,49 @@ starts the conversation (anything may come before a rule), and a rule with
 to the other policies. Where several keys match, the one that holds the most features wins,
 then the one with the most states, then the first written.
 
-Memoization remembers, for each bot action of the training stories (not rules), the newest
-``memoization_max_history`` whole states before it; a conversation whose newest states are one
-of those predicts that action. States that lead to different actions in different stories are
-forgotten.
+Memoization remembers, for each bot action of the training stories (not rules, not glued
+stories), the newest ``memoization_max_history`` whole states before it, slots as their
+features (Rasa's ``MemoizationPolicy``); a conversation whose newest states are one of those
+predicts that action. States that lead to different actions in different stories are
+forgotten. ``augmented_memoization`` (Rasa's ``AugmentedMemoizationPolicy``) then forgets the
+conversation's oldest turns, one action at a time, the slots and loop they set included, until
+the rest is memorized. Slots and loops that only rules mention are hidden from memoization and
+TED (Rasa's ``rule_only_data``).
 
-When neither matches and TED's confidence is below ``core_fallback_threshold``, the rule policy
-predicts ``core_fallback_action_name`` instead (Rasa's core fallback).
+As Rasa's ``RulePolicy`` does before its rules: the intents ``restart``, ``back`` and
+``session_start`` run their default actions; an active loop that was not rejected runs, and
+after it ran the bot listens (a rejected loop is left to the rules: ``loop_rejected``); inside
+a loop, a rule without a loop that predicts ``action_listen`` returns to the loop instead,
+unless a rule or story shows another action there (``DO_NOT_PREDICT_LOOP_ACTION`` keys).
 
-Forms run in the bot (`forms`, `bot.Bot`): there an active form runs again when the user
-speaks, as Rasa's RulePolicy predicts it, and a rejected form is left out of the next
-prediction. Not supported (Rasa's RulePolicy has them): predicting the active loop in
-`policy.Policy.predict` itself (and so in ``/model/predict``), ``restrict_rules``
-checks, contradiction checks of rules against stories (contradicting rules are an error), and
-``AugmentedMemoizationPolicy``'s forgetting of old turns.
+When neither matches and TED's confidence is at most ``core_fallback_threshold``, the rule
+policy predicts ``core_fallback_action_name`` instead (Rasa's core fallback, which wins ties by
+its priority).
+
+Not supported (Rasa's RulePolicy has them): ``restrict_rules`` checks, contradiction checks of
+rules against stories (contradicting rules are an error), end-to-end (text) rules, and hiding
+the turns of rules that no story holds from TED (``hide_rule_turn``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from diet_sparse.dialogue.featurization import State, states_and_actions, story_states_and_actions
-from diet_sparse.rasa.domain import Domain
+from diet_sparse.dialogue.featurization import (
+    State,
+    conversation_states,
+    states_and_actions,
+    story_states_and_actions,
+)
+from diet_sparse.rasa.domain import ACTION_LISTEN, Domain
+from diet_sparse.rasa.events import ActionExecutionRejected
 from diet_sparse.rasa.nlu_data import TrainingDataError
 from diet_sparse.rasa.stories import (
     ActionExecuted,
     ActiveLoop,
+    Event,
     SlotSet,
     Story,
     UserUttered,
@@ -50,6 +65,13 @@ from diet_sparse.rasa.stories import (
 
 RULE_POLICY_NAME = "RulePolicy"
 MEMOIZATION_POLICY_NAME = "MemoizationPolicy"
+# Rasa's DEFAULT_ACTION_MAPPINGS: these intents run these actions, whatever the rules say
+DEFAULT_ACTION_MAPPINGS = {
+    "restart": "action_restart",
+    "back": "action_back",
+    "session_start": "action_session_start",
+}
+DO_NOT_PREDICT_LOOP_ACTION = "do_not_predict_loop_action"  # Rasa's name for the marker
 # TED config values for TED alone: what measures the network (benchmarks, density sweeps)
 TED_ALONE = {"rules": False, "memoization": False, "enable_fallback_prediction": False}
 
@@ -136,61 +158,201 @@ class DialogueLookup:
     """The rule keys and the memorized states of a policy's training data.
 
     Build it with `build_lookup`; `predict` finds the action for a conversation's states.
+    ``memory`` maps memorized states (`memo_states`: slots as their features) to actions;
+    ``rule_only_slots`` and ``rule_only_loops`` are what only rules mention, which
+    memoization and TED do not see (Rasa's ``rule_only_data``); ``loop_unhappy_keys`` are
+    the states after which an active loop must not be predicted again (Rasa's
+    ``DO_NOT_PREDICT_LOOP_ACTION`` keys); ``rules`` says whether the rule policy is on.
     """
 
     domain: Domain
     rule_keys: list[RuleKey]
     memory: dict[tuple[State, ...], str]
     memoization_max_history: int | None
+    augmented: bool = False
+    rules: bool = True
+    rule_only_slots: tuple[str, ...] = ()
+    rule_only_loops: tuple[str, ...] = ()
+    loop_unhappy_keys: list[RuleKey] = field(default_factory=list)
 
-    def predict(self, conversation: Sequence[State]) -> Hit | None:
-        """The action the rules, else the memorized stories, predict after ``conversation``
-        (its states, the current one last); ``None`` where neither matches."""
-        matching = [key for key in self.rule_keys if key.matches(conversation, self.domain)]
-        if matching:
-            best = max(matching, key=lambda key: key.specificity)  # first written among equals
-            return Hit(best.action, RULE_POLICY_NAME, f"rule {best.rule}")
+    def predict(
+        self,
+        conversation: Sequence[State],
+        events: Sequence[Event] | None = None,
+        loop_rejected: bool = False,
+    ) -> Hit | None:
+        """The action Rasa's RulePolicy, else its (Augmented)MemoizationPolicy predict after
+        ``conversation`` (its states, the current one last); ``None`` where neither does.
+
+        In Rasa's order (``RulePolicy._predict``): a default action for ``restart``,
+        ``back`` and ``session_start``; an active loop that was not rejected
+        (``loop_rejected``) runs, and after it ran, the bot listens; then the most specific
+        matching rule, where a rule without a loop that predicts ``action_listen`` returns
+        to the active loop instead; then memorized states. Augmented memoization needs the
+        conversation's ``events`` (those `conversation_states` made ``conversation`` of) to
+        forget old turns.
+        """
+        current = conversation[-1] if conversation else State()
+        loop = current.active_loop
+        if self.rules:
+            default = DEFAULT_ACTION_MAPPINGS.get(current.intent or "")
+            if current.prev_action == ACTION_LISTEN and default in self.domain.action_names:
+                return Hit(default, RULE_POLICY_NAME, f"default action for {current.intent}")
+            if loop and not loop_rejected:
+                if current.prev_action != loop:
+                    return Hit(loop, RULE_POLICY_NAME, f"active loop {loop}")
+                return Hit(ACTION_LISTEN, RULE_POLICY_NAME, f"active loop {loop} ran")
+            matching = [key for key in self.rule_keys if key.matches(conversation, self.domain)]
+            if matching:
+                best = max(matching, key=lambda key: key.specificity)  # first among equals
+                if loop and best.action == ACTION_LISTEN and not best.states[-1].active_loop:
+                    # Rasa: rules need not switch back to the loop; unless a story or rule
+                    # shows another action here, the loop runs again
+                    unhappy = self.loop_unhappy_keys
+                    if not any(key.matches(conversation, self.domain) for key in unhappy):
+                        return Hit(loop, RULE_POLICY_NAME, f"rule {best.rule}, back to {loop}")
+                else:
+                    return Hit(best.action, RULE_POLICY_NAME, f"rule {best.rule}")
         if self.memory:
-            newest = _newest(conversation, self.memoization_max_history)
+            newest = self._memo_key(conversation)
             if newest in self.memory:
                 return Hit(self.memory[newest], MEMOIZATION_POLICY_NAME, "a training story")
+            if self.augmented and events is not None:
+                action = self._recall_using_truncation(events, newest)
+                if action is not None:
+                    why = "a training story, old turns forgotten"
+                    return Hit(action, MEMOIZATION_POLICY_NAME, why)
         return None
+
+    def ml_state(self, state: State) -> State:
+        """``state`` as memoization and TED see it: without what only rules mention."""
+        if not (self.rule_only_slots or self.rule_only_loops):
+            return state
+        return State(
+            state.intent,
+            state.entities,
+            state.prev_action,
+            tuple((n, v) for n, v in state.slots if n not in self.rule_only_slots),
+            None if state.active_loop in self.rule_only_loops else state.active_loop,
+        )
+
+    def _memo_key(self, states: Sequence[State]) -> tuple[State, ...]:
+        return memo_states(
+            [self.ml_state(state) for state in _newest(states, self.memoization_max_history)],
+            self.domain,
+        )
+
+    def _recall_using_truncation(
+        self, events: Sequence[Event], old_key: tuple[State, ...]
+    ) -> str | None:
+        """Rasa's AugmentedMemoizationPolicy: forget the oldest turns (the events before an
+        action, slots and active loop included; the rest starts from the domain's initial
+        slots), one action at a time, until the states are memorized."""
+        events = list(events)
+        events = events[_max_history_start(events, self.memoization_max_history) :]
+        actions = [i for i, event in enumerate(events) if isinstance(event, ActionExecuted)]
+        if not actions:
+            return None
+        events = events[actions[0] :]
+        while True:
+            key = self._memo_key(conversation_states(events, self.domain))
+            if key != old_key:
+                if key in self.memory:
+                    return self.memory[key]
+                old_key = key
+            actions = [i for i, event in enumerate(events) if isinstance(event, ActionExecuted)]
+            if len(actions) < 2:
+                return None
+            events = events[actions[1] :]
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "rules": [
-                {
-                    "rule": key.rule,
-                    "action": key.action,
-                    "conversation_start": key.conversation_start,
-                    "states": [_rule_state_json(state) for state in key.states],
-                }
-                for key in self.rule_keys
-            ],
+            "rules": [_rule_key_json(key) for key in self.rule_keys],
+            "rule_policy": self.rules,
             "memoization_max_history": self.memoization_max_history,
+            "augmented_memoization": self.augmented,
             "memory": [
                 [[_state_json(state) for state in states], action]
                 for states, action in self.memory.items()
             ],
+            "rule_only_slots": list(self.rule_only_slots),
+            "rule_only_loops": list(self.rule_only_loops),
+            "loop_unhappy": [_rule_key_json(key) for key in self.loop_unhappy_keys],
         }
 
     @classmethod
     def from_json(cls, value: dict[str, Any], domain: Domain) -> DialogueLookup:
-        """The lookup `to_json` wrote. Raises KeyError, TypeError or ValueError on other JSON."""
-        keys = [
-            RuleKey(
-                tuple(_rule_state_from_json(state) for state in key["states"]),
-                str(key["action"]),
-                str(key["rule"]),
-                bool(key["conversation_start"]),
+        """The lookup `to_json` wrote. Raises KeyError, TypeError or ValueError on other JSON,
+        and on a lookup of an older diet-sparse (memorized states that compare slot values)."""
+        if "rule_only_slots" not in value:
+            raise ValueError(
+                "written by an older diet-sparse, whose memorized states this one reads "
+                "differently; retrain the policy"
             )
-            for key in value["rules"]
-        ]
         memory = {
             tuple(_state_from_json(state) for state in states): str(action)
             for states, action in value["memory"]
         }
-        return cls(domain, keys, memory, value["memoization_max_history"])
+        return cls(
+            domain,
+            [_rule_key_from_json(key) for key in value["rules"]],
+            memory,
+            value["memoization_max_history"],
+            bool(value["augmented_memoization"]),
+            bool(value["rule_policy"]),
+            tuple(value["rule_only_slots"]),
+            tuple(value["rule_only_loops"]),
+            [_rule_key_from_json(key) for key in value["loop_unhappy"]],
+        )
+
+
+def memo_states(states: Sequence[State], domain: Domain) -> tuple[State, ...]:
+    """States as Rasa's memoization compares them: each slot as its features, slots whose
+    features are all zero left out (a text slot's value does not matter, only that it is
+    set)."""
+    return tuple(
+        State(
+            state.intent,
+            state.entities,
+            state.prev_action,
+            tuple(
+                (name, features)
+                for name, value in state.slots
+                if any(features := tuple(domain.slots[name].features(value)))
+            ),
+            state.active_loop,
+        )
+        for state in states
+    )
+
+
+def loop_rejected(events: Iterable[Event]) -> bool:
+    """Whether the active loop was rejected (Rasa's ``is_active_loop_rejected``): an
+    ``action_execution_rejected`` of the loop since it last ran or was activated."""
+    loop, rejected = None, False
+    for event in events:
+        if isinstance(event, ActiveLoop):
+            loop, rejected = event.name, False
+        elif isinstance(event, ActionExecutionRejected) and loop and event.name == loop:
+            rejected = True
+        elif isinstance(event, ActionExecuted) and loop and event.name == loop:
+            rejected = False
+    return rejected
+
+
+def _max_history_start(events: Sequence[Event], max_history: int | None) -> int:
+    """Rasa's ``_trim_tracker_by_max_history``: the index of the ``action_listen`` from which
+    the newest ``max_history`` actions are kept (0: all events)."""
+    if not max_history:
+        return 0
+    seen = 0
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if isinstance(event, ActionExecuted):
+            seen += 1
+            if seen > max_history and event.name == ACTION_LISTEN:
+                return index
+    return 0
 
 
 def build_lookup(
@@ -199,9 +361,11 @@ def build_lookup(
     rules: bool = True,
     memoization: bool = True,
     memoization_max_history: int | None = 5,
+    augmented: bool = False,
 ) -> DialogueLookup:
     """The rule keys of the rules (with ``rules``) and the memorized states of the stories
-    (with ``memoization``) of a policy's training data.
+    (with ``memoization``; ``augmented``: Rasa's AugmentedMemoizationPolicy) of a policy's
+    training data.
 
     Raises:
         TrainingDataError: two rules hold the same states and predict different actions; the
@@ -219,27 +383,81 @@ def build_lookup(
     stories = list(stories)
     keys = [key for story in stories if rules and story.is_rule for key in rule_keys(story, domain)]
     _check_contradictions(keys)
+    played = [story_states_and_actions(story, domain) for story in stories if not story.is_rule]
     memory: dict[tuple[State, ...], str] = {}
     if memoization:
         forgotten: set[tuple[State, ...]] = set()
-        for story in stories:
-            if story.is_rule:
-                continue
-            states, actions = story_states_and_actions(story, domain)
+        for states, actions in played:
             for i, action in enumerate(actions):
-                newest = _newest(states[: i + 1], memoization_max_history)
+                newest = memo_states(_newest(states[: i + 1], memoization_max_history), domain)
                 if newest in forgotten:
                     continue
                 if memory.setdefault(newest, action) != action:
                     del memory[newest]
                     forgotten.add(newest)
-    return DialogueLookup(domain, keys, memory, memoization_max_history)
+    # Rasa's rule_only_data: what rules mention and no story state holds
+    story_slots = {
+        name for states, _ in played for state in memo_states(states, domain)
+        for name, _ in state.slots
+    }  # fmt: skip
+    story_loops = {state.active_loop for states, _ in played for state in states}
+    rule_slots = {name for key in keys for state in key.states for name, _ in state.slots}
+    rule_loops = {state.active_loop for key in keys for state in key.states}
+    return DialogueLookup(
+        domain,
+        keys,
+        memory,
+        memoization_max_history,
+        augmented,
+        rules,
+        tuple(sorted(rule_slots - story_slots)),
+        tuple(sorted(name for name in rule_loops - story_loops if name)),
+        _loop_unhappy_keys(keys, played, domain) if rules else [],
+    )
+
+
+def _loop_unhappy_keys(
+    keys: Sequence[RuleKey], played: Sequence[tuple[list[State], list[str]]], domain: Domain
+) -> list[RuleKey]:
+    """Rasa's ``DO_NOT_PREDICT_LOOP_ACTION`` keys (``_create_loop_unhappy_lookup_from_states``):
+    the previous action before, and the state in which, a rule or story with an active loop
+    takes another action than the loop, not right after the user spoke."""
+    found: dict[tuple[RuleState, ...], RuleKey] = {}
+
+    def add(states: Sequence[RuleState], action: str, source: str) -> None:
+        last = states[-1]
+        if not last.active_loop or last.prev_action == ACTION_LISTEN or action == last.active_loop:
+            return
+        before = states[-2].prev_action if len(states) > 1 else None
+        held = (RuleState(prev_action=before), last) if before else (last,)
+        found.setdefault(held, RuleKey(held, DO_NOT_PREDICT_LOOP_ACTION, source))
+
+    for key in keys:
+        add(key.states, key.action, key.rule)
+    for states, actions in played:
+        whole = [_whole_rule_state(state, domain) for state in states]
+        for i, action in enumerate(actions):
+            add(whole[: i + 1], action, "a story")
+    return list(found.values())
+
+
+def _whole_rule_state(state: State, domain: Domain) -> RuleState:
+    """A story's state as a rule state that holds all of it (Rasa's story states)."""
+    (memo,) = memo_states([state], domain)
+    return RuleState(
+        prev_action=state.prev_action,
+        intent=state.intent,
+        entities=tuple(sorted(state.entities)) or None,
+        slots=memo.slots,
+        active_loop=state.active_loop,
+    )
 
 
 def lookup_for(config: Any, stories: Sequence[Story], domain: Domain) -> DialogueLookup | None:
-    """The lookup a TED config asks for (its ``rules``, ``memoization`` and
-    ``memoization_max_history``; None when both are off), once its core fallback action is
-    checked: what `train_policy` uses, and what the command line checks before training starts.
+    """The lookup a TED config asks for (its ``rules``, ``memoization``,
+    ``memoization_max_history`` and ``augmented_memoization``; None when both are off), once
+    its core fallback action is checked: what `train_policy` uses, and what the command line
+    checks before training starts.
 
     Raises:
         TrainingDataError: ``core_fallback_action_name`` is not an action of the domain, or two
@@ -255,7 +473,12 @@ def lookup_for(config: Any, stories: Sequence[Story], domain: Domain) -> Dialogu
     if not (config.rules or config.memoization):
         return None
     return build_lookup(
-        stories, domain, config.rules, config.memoization, config.memoization_max_history
+        stories,
+        domain,
+        config.rules,
+        config.memoization,
+        config.memoization_max_history,
+        config.augmented_memoization,
     )
 
 
@@ -368,6 +591,24 @@ def _hashable(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_hashable(item) for item in value)
     return value
+
+
+def _rule_key_json(key: RuleKey) -> dict[str, Any]:
+    return {
+        "rule": key.rule,
+        "action": key.action,
+        "conversation_start": key.conversation_start,
+        "states": [_rule_state_json(state) for state in key.states],
+    }
+
+
+def _rule_key_from_json(value: dict[str, Any]) -> RuleKey:
+    return RuleKey(
+        tuple(_rule_state_from_json(state) for state in value["states"]),
+        str(value["action"]),
+        str(value["rule"]),
+        bool(value["conversation_start"]),
+    )
 
 
 def _rule_state_json(state: RuleState) -> dict[str, Any]:

@@ -49,8 +49,13 @@ from typing import Any
 
 import yaml
 
-from diet_sparse.dialogue.featurization import DialogueError, story_states_and_actions
+from diet_sparse.dialogue.featurization import (
+    DialogueError,
+    conversation_states,
+    story_states_and_actions,
+)
 from diet_sparse.dialogue.policy import POLICY_NAME, Policy
+from diet_sparse.dialogue.rules import loop_rejected
 from diet_sparse.evaluation.options import (
     CONFUSION_MATRIX_FILE,
     CORE_REPORT_FILES,
@@ -60,6 +65,7 @@ from diet_sparse.evaluation.options import (
     SUCCESSFUL_STORIES_FILE,
 )
 from diet_sparse.persistence import check_output_directory, write_json
+from diet_sparse.rasa.events import ActionExecutionRejected
 from diet_sparse.rasa.nlu_data import TrainingDataError, TrainingDataWarning
 from diet_sparse.rasa.stories import (
     ActionExecuted,
@@ -71,6 +77,7 @@ from diet_sparse.rasa.stories import (
     UserUttered,
     load_stories,
     validate_stories,
+    with_entity_slots,
 )
 
 logger = logging.getLogger(__name__)
@@ -191,14 +198,20 @@ def _replay(policy: Policy, story: Story, nlu: Any = None) -> dict[str, Any]:
                 "so test stories need 'action:' steps"
             )
     try:
-        states, actions = story_states_and_actions(story, policy.domain)  # as in training
+        story_states_and_actions(story, policy.domain)  # checked against the domain
     except DialogueError as error:
         raise DialogueError(f"{where}: {error}") from None
     first = _first_predicted(story)
-    gold = actions[first:]
-    # every prefix of the story at once (one call to the network), through the rules and
-    # memorized stories first, as Rasa's test runs the whole ensemble
-    predictions = policy.predict_states([states[: i + 1] for i in range(first, len(states))])
+    gold, predictions = [], []
+    history: list[Event] = []  # the story so far, as Rasa's test tracker holds it
+    actions_seen = 0
+    for event in with_entity_slots(story.events, policy.domain):
+        if isinstance(event, ActionExecuted):
+            if actions_seen >= first:
+                gold.append(event.name)
+                predictions.append(_predict_next(policy, history, event.name))
+            actions_seen += 1
+        history.append(event)
     predicted = [prediction["scores"][0]["action"] for prediction in predictions]
     return {
         "story": story.name,
@@ -275,6 +288,26 @@ def _same_entities(gold: Sequence[Entity], parsed: Sequence[dict[str, Any]], tex
             return False
         remaining.remove(match)
     return not remaining
+
+
+def _predict_next(policy: Policy, history: list[Event], gold: str) -> dict[str, Any]:
+    """The prediction after ``history``, through the rules and memorized stories first, as
+    Rasa's test runs the whole ensemble. Where it is the active form and the story does
+    something else, the form is taken as rejected and the prediction made again, as Rasa's
+    test emulates (``emulate_loop_rejection``): an ``action_execution_rejected`` joins
+    ``history``."""
+
+    def predict(excluded: tuple[str, ...] = ()) -> dict[str, Any]:
+        states = conversation_states(history, policy.domain)
+        return policy.predict_states([states], excluded, [history], [loop_rejected(history)])[0]
+
+    prediction = predict()
+    action = prediction["scores"][0]["action"]
+    loop = conversation_states(history, policy.domain)[-1].active_loop
+    if action != gold and action == loop and action in policy.domain.forms:
+        history.append(ActionExecutionRejected(action))
+        prediction = predict((action,))
+    return prediction
 
 
 def _first_predicted(story: Story) -> int:

@@ -604,10 +604,9 @@ def _read_rule_policy(name: str, options: dict[str, Any], at: str, config: RasaC
             if options.get(key):  # false is what diet-sparse does
                 _ignore(config, at, key, options[key], does)
     else:
-        if name == "AugmentedMemoizationPolicy":
-            config.ignored.append(
-                f"{at} is read as MemoizationPolicy: old turns are not forgotten to find a match"
-            )
+        if name == "AugmentedMemoizationPolicy":  # forgets old turns to find a match
+            ted["augmented_memoization"] = True
+            config.mapped.append(f"{name} -> augmented_memoization: true")
         if options.get("max_history") is not None:
             ted["memoization_max_history"] = options["max_history"]
             config.mapped.append(f"{name}.max_history -> memoization_max_history")

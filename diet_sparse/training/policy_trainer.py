@@ -35,13 +35,16 @@ def train_policy(
     config: ConfigLike = None,
     out: str | Path | None = None,
     progress: bool | Callable[[dict[str, float]], None] = True,
+    augmentation_factor: int | None = None,
 ) -> Policy:
     """Train a TED policy on Rasa stories and, with ``out``, save it there.
 
     The config, the domain, the stories (checked against the domain) and ``out`` are checked
     before training starts. As in Rasa, TED does not train on rules: with ``rules`` on, the
     policy applies them before TED, and with ``memoization`` on it remembers the stories'
-    states (`rules.build_lookup`). The number of trainable weights is logged before training.
+    states (`rules.build_lookup`). TED also trains on stories glued together
+    (``augmentation_factor``, `featurization.augmented_stories`); the rules and memoization
+    see only the stories as written. The number of trainable weights is logged before training.
 
     Args:
         domain: a `Domain`, or ``domain.yml`` files / folders.
@@ -50,6 +53,8 @@ def train_policy(
         out: policy directory to write; an existing one is replaced only once complete.
         progress: True shows a progress bar with the loss and action accuracy; a function is
             called after each epoch with its figures instead; False reports nothing.
+        augmentation_factor: replaces the config's ``augmentation_factor`` (Rasa's
+            ``rasa train --augmentation``); None keeps it.
 
     Returns:
         The trained `Policy`.
@@ -59,6 +64,9 @@ def train_policy(
     """
     from_rasa = rasa_config_report(config) if isinstance(config, str | Path) else None
     config = as_config(config, kind=TEDConfig)
+    if augmentation_factor is not None:
+        config = as_config({**config.to_dict(), "augmentation_factor": augmentation_factor},
+                           kind=TEDConfig)  # fmt: skip
     if out is not None:
         check_model_directory(out)
     paths = not (isinstance(stories, Sequence) and all(isinstance(s, Story) for s in stories))
@@ -72,7 +80,9 @@ def train_policy(
     if rules:
         applied = "the policy applies them before TED" if config.rules else "rules: false"
         logger.info("%d rules read; TED trains on stories only (%s)", rules, applied)
-    histories, actions = training_examples(stories, domain, config.max_history)
+    histories, actions = training_examples(
+        stories, domain, config.max_history, config.augmentation_factor, config.random_seed
+    )
     if not histories:
         raise TrainingDataError("nothing to learn: the stories hold no bot actions")
 

@@ -44,7 +44,8 @@ def test_states_of_a_hand_written_story(project):
     ]  # fmt: skip
     assert states[0] == State()
     assert states[1] == State(intent="greet", prev_action="action_listen")
-    assert states[2] == State(prev_action="utter_greet")
+    # the latest message stays in the states after the bot's actions, as in Rasa's states
+    assert states[2] == State(intent="greet", prev_action="utter_greet")
     assert states[3] == State(
         intent="book",
         entities=("city", "city#to"),
@@ -52,7 +53,9 @@ def test_states_of_a_hand_written_story(project):
         slots=(("destination", "Paris"),),
     )
     assert states[6] == State(
-        prev_action="action_book", slots=(("booked", True), ("destination", "Paris"))
+        intent="affirm",
+        prev_action="action_book",
+        slots=(("booked", True), ("destination", "Paris")),
     )
 
 

@@ -74,8 +74,8 @@ def listen():
     return ActionExecuted(ACTION_LISTEN)
 
 
-def predicted(lookup, domain, events):
-    hit = lookup.predict(conversation_states(events, domain))
+def predicted(lookup, domain, events, rejected=False):
+    hit = lookup.predict(conversation_states(events, domain), list(events), rejected)
     return None if hit is None else (hit.action, hit.policy)
 
 
@@ -202,7 +202,9 @@ rules:
     )
     assert predicted(lookup, domain, [listen(), user("ask_help")]) == ("utter_help", "RulePolicy")
     in_form = [ActiveLoop("help_form"), listen(), user("ask_help")]
-    assert predicted(lookup, domain, in_form) is None
+    # the active form runs (Rasa's loop happy path); once it rejected, the rule does not apply
+    assert predicted(lookup, domain, in_form) == ("help_form", "RulePolicy")
+    assert predicted(lookup, domain, in_form, rejected=True) is None
 
 
 def test_contradicting_rules_are_an_error_naming_both(tmp_path, domain):

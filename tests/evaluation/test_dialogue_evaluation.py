@@ -62,6 +62,7 @@ QUICK = {
     "batch_size": 8,
     "drop_rate_dialogue": 0.0,
     "max_history": 1,
+    "augmentation_factor": 0,
 }
 
 # The training story "book" as it is (9 predicted actions, all right), a story that books

@@ -96,8 +96,9 @@ def test_rule_and_memoization_options_and_policies_left_out(tmp_path):
     )
     ted, messages = load_quietly(path, TEDConfig)
     assert (ted.memoization, ted.memoization_max_history) == (True, 3)
+    assert ted.augmented_memoization
     assert not ted.rules and not ted.enable_fallback_prediction  # no RulePolicy listed
-    assert any("read as MemoizationPolicy" in m for m in messages)
+    assert not any("read as MemoizationPolicy" in m for m in messages)
     path = write(
         tmp_path,
         "policies:\n  - name: RulePolicy\n    core_fallback_threshold: 0.4\n"
