@@ -49,7 +49,12 @@ from diet_sparse.persistence import (
 )
 from diet_sparse.rasa.domain import Domain, load_domain
 from diet_sparse.rasa.nlu_data import TrainingData, load_training_data
-from diet_sparse.rasa.stories import Story, load_stories, validate_stories
+from diet_sparse.rasa.stories import (
+    Story,
+    check_no_end_to_end_steps,
+    load_stories,
+    validate_stories,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +211,7 @@ def check_policy_training(
     out = check_model_directory(out)
     loaded_domain = load_domain(domain, data=data)
     stories = load_stories(data)
+    check_no_end_to_end_steps(stories)
     validate_stories(stories, loaded_domain)
     lookup_for(resolved, stories, loaded_domain)  # rules that contradict, a fallback action
     source = config if isinstance(config, str | Path) else resolved

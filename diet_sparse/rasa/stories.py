@@ -684,6 +684,31 @@ action 'utter_ask_date' is not in the domain; declare it under 'actions' or 'res
     _warn_about_conflicts(stories, domain)
 
 
+def check_no_end_to_end_steps(stories: Sequence[Story]) -> None:
+    """Refuse stories and rules to train on that hold end-to-end steps: a ``user:`` text without
+    an intent, or a ``bot:`` text. diet-sparse's policy learns from intents and actions by name
+    (Rasa's TED trains on texts too, end to end); test stories may hold ``user:`` texts, which
+    the NLU model parses (`diet-sparse test`).
+
+    Raises:
+        StoriesError: the first such step, with its file, line, story and what to write.
+    """
+    for story in stories:
+        kind = "rule" if story.is_rule else "story"
+        for event in (*story.condition, *story.events):
+            if isinstance(event, UserUttered) and event.intent is None:
+                fix = "add 'intent: <name>' to the step"
+            elif isinstance(event, ActionExecuted) and event.name is None:
+                fix = "write the action instead, e.g. 'action: utter_greet'"
+            else:
+                continue
+            raise StoriesError(
+                f"{event.source}: {kind} {story.name!r}: step {_step_text(event)!r} is an "
+                "end-to-end step, which diet-sparse does not train on (intents and actions by "
+                f"name only); {fix}"
+            )
+
+
 def _domain_problem(event: Event, domain: Domain) -> str | None:
     """What is wrong with an event for this domain ("warning: ..." if it is only doubtful)."""
     if isinstance(event, UserUttered):

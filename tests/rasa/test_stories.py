@@ -17,6 +17,7 @@ from diet_sparse.rasa.stories import (
     Entity,
     SlotSet,
     UserUttered,
+    check_no_end_to_end_steps,
     events_from_tracker_json,
     load_stories,
     validate_stories,
@@ -796,3 +797,46 @@ def test_sara_domain_stories_rules_and_tests_load_and_validate():
     [warning] = [str(w.message) for w in record]
     assert "stories.yml:30: story 'Story from Conversation ID d3e170ca" in warning
     assert "'local machine' is not one of the values of categorical slot 'install_type'" in warning
+
+
+@pytest.mark.parametrize(
+    ("step", "said"),
+    [
+        ("- user: hello there", "step 'user: hello there' is an end-to-end step"),
+        ("- bot: Hi!", "step 'bot: Hi!' is an end-to-end step"),
+    ],
+)
+def test_end_to_end_steps_are_refused_for_training_naming_file_and_line(tmp_path, step, said):
+    path = write(
+        tmp_path,
+        "stories.yml",
+        f"""
+        stories:
+        - story: e2e
+          steps:
+          - intent: greet
+          - action: utter_greet
+          {step}
+        """,
+    )
+    stories = load_stories(path)
+    with pytest.raises(TrainingDataError) as caught:
+        check_no_end_to_end_steps(stories)
+    assert str(caught.value).startswith(f"{path}:6: story 'e2e': {said}")
+    # a test story's user text with its intent is no end-to-end step
+    check_no_end_to_end_steps(
+        load_stories(
+            write(
+                tmp_path,
+                "test_stories.yml",
+                """
+                stories:
+                - story: t
+                  steps:
+                  - user: hello there
+                    intent: greet
+                  - action: utter_greet
+                """,
+            )
+        )
+    )
