@@ -301,10 +301,16 @@ class RecordingPolicy:
                 "confidence": 1.0}  # fmt: skip
 
 
+def policy_states(events):
+    """The states as the real `Policy.states` reads ``events`` (it needs only the domain, not a
+    trained network)."""
+    untrained = SimpleNamespace(domain=DOMAIN)
+    untrained.applied = lambda events: Policy.applied(untrained, events)
+    return Policy.states(untrained, events)
+
+
 def policy_state(events):
-    """The current state as the real `Policy.states` reads ``events`` (it needs only the
-    domain, not a trained network)."""
-    return Policy.states(SimpleNamespace(domain=DOMAIN), events)[-1]
+    return policy_states(events)[-1]
 
 
 def featurized_slots(slots):
@@ -337,6 +343,4 @@ def test_the_bot_and_the_policy_agree_on_the_events_that_count():
     assert dict(state.slots) == featurized_slots(bot.slots) == {"destination": "Lisbon"}
     # and the tracker JSON it is written as reads back to the same states
     tracker = events_as_json(bot.events)
-    assert Policy.states(SimpleNamespace(domain=DOMAIN), tracker) == Policy.states(
-        SimpleNamespace(domain=DOMAIN), bot.events
-    )
+    assert policy_states(tracker) == policy_states(bot.events)
