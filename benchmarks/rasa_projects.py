@@ -56,11 +56,25 @@ def copy_project(source: Path, into: Path) -> Path:
     return into
 
 
+def has_nlu_data(project: Path) -> bool:
+    return any(
+        re.search(r"^nlu:", path.read_text(encoding="utf-8"), re.M)
+        for path in (project / "data").rglob("*.y*ml")
+    )
+
+
 def diet_sparse_run(project: Path) -> dict:
+    """``diet-sparse train`` in the project, or, without NLU data (where ``rasa train``
+    trains the policy alone), ``diet-sparse train core``."""
     executable = str(Path(sys.executable).parent / "diet-sparse")
-    trained = timed([executable, "train"], project)
+    if has_nlu_data(project):
+        trained = timed([executable, "train"], project)
+    else:
+        command = ["train", "core", "--config", "config.yml", "--domain", "domain.yml"]
+        trained = timed([executable, *command, "--data", "data", "--out", "models/core-only/core"],
+                        project)  # fmt: skip
     if trained["returncode"] != 0:
-        return {"error": trained["stderr"].strip().splitlines()[-1:]}
+        return {"error": trained["stderr"].strip().splitlines()[-2:]}
     (model,) = sorted((project / "models").iterdir())[-1:]
     tested = subprocess.run(
         [executable, "test", "core", "--model", str(model / "core"), "--stories", "tests"]
@@ -77,6 +91,7 @@ def diet_sparse_run(project: Path) -> dict:
         "train_seconds": trained["seconds"],
         "train_peak_mib": trained["peak_mib"],
         "model_mib": directory_size(model) / 2**20,
+        "trained": "train" if has_nlu_data(project) else "train core (no NLU data)",
         "actions": [int(actions[1]), int(actions[2])],
         "conversations": [int(conversations[1]), int(conversations[2])],
     }
@@ -85,7 +100,7 @@ def diet_sparse_run(project: Path) -> dict:
 def rasa_run(project: Path, python: str) -> dict:
     trained = timed([python, "-m", "rasa", "train"], project)
     if trained["returncode"] != 0:
-        return {"error": trained["stderr"].strip().splitlines()[-1:]}
+        return {"error": trained["stderr"].strip().splitlines()[-2:]}
     (model,) = sorted((project / "models").glob("*.tar.gz"))[-1:]
     subprocess.run(
         [python, "-m", "rasa", "test", "core", "--stories", "tests", "--out", "results"]
@@ -128,6 +143,7 @@ def main() -> None:
     parser.add_argument("--rasa-python", help="a Python with rasa==3.6.21 installed")
     parser.add_argument("--project", action="append", default=[], help="another project folder")
     parser.add_argument("--out", type=Path, help="JSON file (default: benchmarks/results/)")
+    parser.add_argument("--only", help="run only the projects whose name holds this text")
     args = parser.parse_args()
 
     results: dict = {"machine": machine(), "reference_seconds": [reference_seconds()]}
@@ -141,6 +157,8 @@ def main() -> None:
             sources[Path(given).name] = Path(given)
         if args.rasa_python:
             sources["rasa init"] = rasa_init_project(args.rasa_python)
+        if args.only:
+            sources = {name: path for name, path in sources.items() if args.only in name}
         rows = {}
         for i, (name, source) in enumerate(sources.items()):
             row = {"diet-sparse": diet_sparse_run(copy_project(source, work / f"{i}-diet"))}

@@ -48,7 +48,7 @@ from diet_sparse.persistence import (
     latest_project_model,
 )
 from diet_sparse.rasa.domain import Domain, load_domain
-from diet_sparse.rasa.nlu_data import TrainingData, load_training_data
+from diet_sparse.rasa.nlu_data import NO_NLU_DATA, TrainingData, load_training_data
 from diet_sparse.rasa.stories import (
     Story,
     check_no_end_to_end_steps,
@@ -278,9 +278,18 @@ def train_project(
     staging = out.with_name(f".{out.name}.training")
     shutil.rmtree(staging, ignore_errors=True)  # from a run that was killed
 
-    nlu = check_nlu_training(config, data, staging / PROJECT_NLU)
-    policy = None
     domain = project_domain(project)
+    try:
+        nlu = check_nlu_training(config, data, staging / PROJECT_NLU)
+    except TrainingDataError as error:
+        if domain is None or NO_NLU_DATA not in str(error):
+            raise
+        # Rasa's `rasa train` trains the policy alone here ("No NLU data present")
+        raise TrainingDataError(
+            f"{error}; a project without NLU data: train its dialogue policy alone with "
+            f"'diet-sparse train core --domain {domain} --data {data}'"
+        ) from None
+    policy = None
     if domain is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RasaConfigWarning)  # the same file: shown above

@@ -304,3 +304,17 @@ def test_bad_responses_in_data_are_a_one_line_error_naming_the_file(split_projec
     assert error.startswith(f"{bad}:9: response 'utter_out_of_scope': expected a list of var")
     assert tensorflow_loaded == "False", result.stderr[-2000:]
     assert not (folder / "models").exists()
+
+
+def test_a_project_without_nlu_data_says_how_to_train_its_policy_alone(tmp_path):
+    # Rasa trains the policy alone there ("No NLU data present"); diet-sparse says how to.
+    project = shutil.copytree(Path(__file__).parent / "fixtures" / "projects" / "forms_rules",
+                              tmp_path / "bot")  # fmt: skip
+    from diet_sparse.errors import TrainingDataError
+    from diet_sparse.project import train_project
+
+    with pytest.raises(TrainingDataError) as caught:
+        train_project(project)
+    assert "no 'nlu' key" in str(caught.value)
+    assert f"'diet-sparse train core --domain {project / 'domain.yml'}" in str(caught.value)
+    assert not (project / "models").exists()

@@ -262,6 +262,8 @@ MAX_TRAINING_DATA_BYTES = 20 * 2**20
 # One example's tokens attend to each other (memory grows with the square of its length); the
 # server refuses messages over 2,000 characters by default.
 MAX_EXAMPLE_CHARACTERS = 10_000
+# How the error for data with no NLU file starts (`data validate` and projects tell it apart).
+NO_NLU_DATA = "no 'nlu' key"
 
 
 def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData:
@@ -311,7 +313,7 @@ def load_training_data(paths: str | Path | Sequence[str | Path]) -> TrainingData
     if not reader.files_with_nlu:
         where = str(files[0]) if len(files) == 1 else f"any of the {len(files)} files"
         raise TrainingDataError(
-            f"no 'nlu' key in {where}; a training data file is a mapping with an 'nlu' list of "
+            f"{NO_NLU_DATA} in {where}; a training data file is a mapping with an 'nlu' list of "
             "items such as '- intent: greet'"
         )
     return reader.finish()

@@ -47,7 +47,7 @@ from diet_sparse.rasa.domain import (
     Domain,
     load_domain,
 )
-from diet_sparse.rasa.nlu_data import TrainingData, load_training_data
+from diet_sparse.rasa.nlu_data import NO_NLU_DATA, TrainingData, load_training_data
 from diet_sparse.rasa.stories import (
     ActionExecuted,
     ActiveLoop,
@@ -65,7 +65,6 @@ SEVERITIES = (ERROR, WARNING, NOTICE)
 # Rasa 3.6's CONFIG_MANDATORY_KEYS.
 CONFIG_MANDATORY_KEYS = ("assistant_id", "language")
 # What the readers raise when none of the files holds NLU data or stories: no data, not an error.
-_NO_NLU_DATA = "no 'nlu' key"
 _NO_STORIES = "no 'stories' or 'rules' key"
 
 
@@ -187,7 +186,7 @@ def _load(domain: Any, data: Any, config: str | Path | None, findings: list[Find
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         project.domain = _read(lambda: load_domain(domain, data=data), findings)
-        project.nlu = _read(lambda: load_training_data(data), findings, _NO_NLU_DATA) or (
+        project.nlu = _read(lambda: load_training_data(data), findings, NO_NLU_DATA) or (
             TrainingData()
         )
         project.stories = _read(lambda: load_stories(data), findings, _NO_STORIES) or []
