@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from action_servers import LocalActionServer
 
 from diet_sparse.dialogue.bot import Bot
 from diet_sparse.errors import EndpointsError
@@ -38,45 +39,12 @@ BOOKED = {
 }
 
 
-class TinyActionServer:
-    """An action server on localhost: records each request's JSON and answers ``answer``
-    (a JSON-able value, sent with ``status``)."""
-
-    def __init__(self, answer, status=200):
-        self.requests: list[dict] = []
-        self.answer, self.status = answer, status
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers["Content-Length"])
-                outer.requests.append(json.loads(self.rfile.read(length)))
-                body = outer.answer if isinstance(outer.answer, bytes) else None
-                body = body or json.dumps(outer.answer).encode()
-                self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/webhook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def action_server(request):
     servers = []
 
     def start(answer=BOOKED, status=200):
-        servers.append(TinyActionServer(answer, status))
+        servers.append(LocalActionServer(lambda request: (status, answer)))
         return servers[-1]
 
     yield start

@@ -5,14 +5,12 @@ with Rasa SDK 3.6.2 running the same validation action)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import textwrap
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from action_servers import LocalActionServer
 
 from diet_sparse.dialogue.bot import Bot
 from diet_sparse.rasa.domain import load_domain
@@ -100,37 +98,15 @@ def validate_restaurant_form(tracker: dict, domain: dict) -> dict:
     return {"events": answer, "responses": responses}
 
 
-class ValidatingActionServer:
-    """An action server on localhost running ``actions`` (name -> function of the tracker and
-    the domain, returning the answer); it records each request's JSON."""
+def validating_answer(actions: dict):
+    """An action server's answer running ``actions`` (name -> function of the tracker and the
+    domain, returning the answer, or the HTTP status and the answer)."""
 
-    def __init__(self, actions: dict) -> None:
-        self.requests: list[dict] = []
-        outer = self
+    def answer(request: dict) -> tuple[int, object]:
+        answered = actions[request["next_action"]](request["tracker"], request["domain"])
+        return answered if isinstance(answered, tuple) else (200, answered)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append(request)
-                answer = actions[request["next_action"]](request["tracker"], request["domain"])
-                status, answer = answer if isinstance(answer, tuple) else (200, answer)
-                body = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/webhook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return answer
 
 
 @pytest.fixture
@@ -138,7 +114,7 @@ def server():
     servers = []
 
     def start(actions):
-        servers.append(ValidatingActionServer(actions))
+        servers.append(LocalActionServer(validating_answer(actions)))
         return servers[-1]
 
     yield start

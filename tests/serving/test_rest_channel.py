@@ -8,12 +8,10 @@ Rasa 3.6.21 itself, without training, on this same domain with city=Rome and tie
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
+from action_servers import LocalActionServer
 from fastapi.testclient import TestClient
 
 from diet_sparse.errors import TrainingDataWarning
@@ -179,32 +177,11 @@ RASA_ACTION_EVENTS = [  # the last four bot events of action_ask
 ]  # fmt: skip
 
 
-class ActionServer:
-    """An action server on localhost: every action answers `ANSWERS` and sets city to Oslo
-    (after the messages, as Rasa applies them: they still say Rome)."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(handler):
-                handler.rfile.read(int(handler.headers["Content-Length"]))
-                slot = {"event": "slot", "name": "city", "value": "Oslo"}
-                body = json.dumps({"events": [slot], "responses": ANSWERS}).encode()
-                handler.send_response(200)
-                handler.send_header("Content-Type", "application/json")
-                handler.send_header("Content-Length", str(len(body)))
-                handler.end_headers()
-                handler.wfile.write(body)
-
-            def log_message(handler, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/webhook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def answer_city_oslo(request: dict) -> tuple[int, dict]:
+    """Every action answers `ANSWERS` and sets city to Oslo (after the messages, as Rasa
+    applies them: they still say Rome)."""
+    return 200, {"events": [{"event": "slot", "name": "city", "value": "Oslo"}],
+                 "responses": ANSWERS}  # fmt: skip
 
 
 class StubNLU:
@@ -245,7 +222,7 @@ def client(tmp_path):
     (tmp_path / "domain.yml").write_text(DOMAIN)
     with pytest.warns(TrainingDataWarning, match="names slot"):  # {nope} and {name}
         policy = IntentPolicy(load_domain(tmp_path / "domain.yml"))
-    server = ActionServer()
+    server = LocalActionServer(answer_city_oslo)
     app = create_app(StubNLU(), policy=policy, tracker_store=TrackerStore("sqlite://"),
                      action_endpoint=server.url)  # fmt: skip
     with TestClient(app) as client:

@@ -5,16 +5,15 @@ burst of requests on the default SQLite store is answered in full."""
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from action_servers import LocalActionServer
 from test_conversations import postgres  # noqa: F401 (a fixture)
 
 from diet_sparse.rasa.domain import load_domain
@@ -28,34 +27,18 @@ ACTION_SECONDS = 4.0  # how long the slow custom action takes
 USUAL_SECONDS = 1.5  # far above an in-process turn or parse, far below the slow action
 
 
-class SlowActionServer:
+class SlowActionServer(LocalActionServer):
     """An action server on localhost whose every action takes ``delay`` seconds."""
 
     def __init__(self, delay: float) -> None:
         self.started = threading.Event()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(handler):
-                handler.rfile.read(int(handler.headers["Content-Length"]))
-                self.started.set()
-                time.sleep(delay)
-                body = json.dumps({"events": [], "responses": [{"text": "Booked."}]}).encode()
-                handler.send_response(200)
-                handler.send_header("Content-Type", "application/json")
-                handler.send_header("Content-Length", str(len(body)))
-                handler.end_headers()
-                handler.wfile.write(body)
+        def answer(request: dict) -> tuple[int, dict]:
+            self.started.set()
+            time.sleep(delay)
+            return 200, {"events": [], "responses": [{"text": "Booked."}]}
 
-            def log_message(handler, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/webhook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(answer)
 
 
 class StubNLU:
