@@ -19,11 +19,15 @@ from contextlib import nullcontext
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from diet_sparse.errors import EventBrokerError
-from diet_sparse.serving.tracker_store import configure_sqlite, database_error_reason
+from diet_sparse.serving.tracker_store import (
+    create_tables,
+    database_error_reason,
+    is_in_memory,
+    open_database,
+)
 
 _metadata = sa.MetaData()
 # Rasa's SQLEventBroker.SQLBrokerEvent
@@ -52,41 +56,13 @@ class EventBroker:
     """
 
     def __init__(self, url: str) -> None:
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            raise EventBrokerError(
-                f"event broker {url!r} is not a database URL; expected e.g. "
-                "sqlite:///events.db or postgresql://user:password@host/database"
-            ) from None
+        parsed, self.engine = open_database(url, "event broker", "events.db", EventBrokerError)
         self.url = parsed.render_as_string(hide_password=True)
-        self._connection_lock: threading.Lock | None = None  # in-memory SQLite's one connection
-        try:
-            if parsed.get_backend_name() == "sqlite":
-                in_memory = parsed.database in (None, "", ":memory:")
-                self.engine = sa.create_engine(
-                    parsed,
-                    connect_args={"check_same_thread": False},
-                    poolclass=sa.pool.StaticPool if in_memory else None,
-                )
-                configure_sqlite(self.engine, wal=not in_memory)  # servers sharing the file
-                self._connection_lock = threading.Lock() if in_memory else None
-            else:
-                self.engine = sa.create_engine(parsed, pool_pre_ping=True)
-        except (NoSuchModuleError, ModuleNotFoundError) as error:
-            raise EventBrokerError(
-                f"event broker {self.url}: its database driver is not installed: {error}"
-            ) from None
+        in_memory = parsed.get_backend_name() == "sqlite" and is_in_memory(parsed)
+        # in-memory SQLite's one connection
+        self._connection_lock = threading.Lock() if in_memory else None
         self._writer = self.engine.execution_options(sqlite_write=True)
-        for attempt in range(2):  # two servers starting at once may both try to create it
-            try:
-                _metadata.create_all(self.engine, checkfirst=True)
-                break
-            except SQLAlchemyError as error:
-                if attempt:
-                    raise EventBrokerError(
-                        f"cannot open the event broker {self.url}: {database_error_reason(error)}"
-                    ) from None
+        create_tables(_metadata, self.engine, f"event broker {self.url}", EventBrokerError)
 
     def publish(self, sender_id: str, events: Sequence[dict[str, Any]]) -> None:
         """Publish ``sender_id``'s ``events`` (tracker JSON, as saved), in order, in one

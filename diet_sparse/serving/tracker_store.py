@@ -93,51 +93,19 @@ class TrackerStore:
 
     def __init__(self, url: str, event_broker: EventBroker | None = None) -> None:
         self.event_broker = event_broker  # each turn's events published once saved
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            raise TrackerStoreError(
-                f"tracker store {url!r} is not a database URL; expected e.g. "
-                "sqlite:///tracker.db or postgresql://user:password@host/database"
-            ) from None
+        parsed, self.engine = open_database(url, "tracker store", "tracker.db", TrackerStoreError)
         self.url = parsed.render_as_string(hide_password=True)
         self.dialect = parsed.get_backend_name()
         self._senders = _SenderLocks()  # this process's turns, one sender at a time
         self._lock_folder: Path | None = None  # SQLite file: other processes' turns, by flock
         self._connection_lock: threading.Lock | None = None  # in-memory SQLite's one connection
-        try:
-            if self.dialect == "sqlite":
-                in_memory = parsed.database in (None, "", ":memory:")  # one, for every thread
-                self.engine = sa.create_engine(
-                    parsed,
-                    connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False},
-                    poolclass=sa.pool.StaticPool if in_memory else None,
-                )
-                configure_sqlite(self.engine, wal=not in_memory)
-                if in_memory:
-                    self._connection_lock = threading.Lock()
-                else:
-                    self._lock_folder = Path(f"{parsed.database}.locks")
+        if self.dialect == "sqlite":
+            if is_in_memory(parsed):
+                self._connection_lock = threading.Lock()
             else:
-                self.engine = sa.create_engine(parsed, pool_pre_ping=True)
-        except (NoSuchModuleError, ModuleNotFoundError) as error:
-            extra = " (pip install 'diet-sparse[postgres]')" if self.dialect == "postgresql" else ""
-            raise TrackerStoreError(
-                f"tracker store {self.url}: its database driver is not installed{extra}: {error}"
-            ) from None
+                self._lock_folder = Path(f"{parsed.database}.locks")
         self._writer = self.engine.execution_options(sqlite_write=True)
-        self._create_table()
-
-    def _create_table(self) -> None:
-        for attempt in range(2):  # two servers starting at once may both try to create it
-            try:
-                _metadata.create_all(self.engine, checkfirst=True)
-                return
-            except SQLAlchemyError as error:
-                if attempt:
-                    raise TrackerStoreError(
-                        f"cannot open the tracker store {self.url}: {database_error_reason(error)}"
-                    ) from None
+        create_tables(_metadata, self.engine, f"tracker store {self.url}", TrackerStoreError)
 
     def events(self, sender_id: str) -> list[Event]:
         """The stored events of ``sender_id``'s conversation, oldest first ([] if none)."""
@@ -355,6 +323,66 @@ def _file_lock(folder: Path, sender_id: str) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # and the lock with it
+
+
+def open_database(
+    url: str, what: str, example: str, error: type[Exception]
+) -> tuple[sa.URL, sa.Engine]:
+    """The parsed ``url`` and an engine for the database of ``what`` (``"tracker store"``,
+    ``"event broker"``): SQLite with a busy timeout, in WAL mode for a file and on one shared
+    connection in memory (`configure_sqlite`); other databases with pre-ping.
+
+    Raises:
+        ``error``: ``url`` is not a database URL (``example`` names a SQLite file for the
+            message), or its database driver is not installed.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise error(
+            f"{what} {url!r} is not a database URL; expected e.g. sqlite:///{example} or "
+            "postgresql://user:password@host/database"
+        ) from None
+    dialect = parsed.get_backend_name()
+    try:
+        if dialect == "sqlite":
+            in_memory = is_in_memory(parsed)  # one connection, for every thread
+            engine = sa.create_engine(
+                parsed,
+                connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False},
+                poolclass=sa.pool.StaticPool if in_memory else None,
+            )
+            configure_sqlite(engine, wal=not in_memory)  # servers sharing the file
+        else:
+            engine = sa.create_engine(parsed, pool_pre_ping=True)
+    except (NoSuchModuleError, ModuleNotFoundError) as exception:
+        extra = " (pip install 'diet-sparse[postgres]')" if dialect == "postgresql" else ""
+        raise error(
+            f"{what} {parsed.render_as_string(hide_password=True)}: its database driver is not "
+            f"installed{extra}: {exception}"
+        ) from None
+    return parsed, engine
+
+
+def is_in_memory(parsed: sa.URL) -> bool:
+    """Whether a SQLite URL names an in-memory database."""
+    return parsed.database in (None, "", ":memory:")
+
+
+def create_tables(
+    metadata: sa.MetaData, engine: sa.Engine, described: str, error: type[Exception]
+) -> None:
+    """Make ``metadata``'s tables where missing; ``error`` names ``described`` (e.g.
+    ``"tracker store sqlite:///t.db"``) when the database cannot be reached."""
+    for attempt in range(2):  # two servers starting at once may both try to create them
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            return
+        except SQLAlchemyError as exception:
+            if attempt:
+                raise error(
+                    f"cannot open the {described}: {database_error_reason(exception)}"
+                ) from None
 
 
 def configure_sqlite(engine: sa.Engine, wal: bool) -> None:
