@@ -120,8 +120,7 @@ def _punctuation(astral: bool) -> re.Pattern[str]:
     ``re`` tests the characters beyond U+FFFF of a class one range at a time, which triples the
     time per message; ``astral=False`` gives a pattern for texts without such characters.
     """
-    basic, beyond = _regex_word_class()
-    word = basic + beyond if astral else basic
+    word = _word_class(False) + (_word_class(True) if astral else "")
     edge, inside = (
         word + "".join(map(re.escape, kept)) for kept in ("#@&", "._~:/?#[]()@!$&*+,;=-")
     )
@@ -141,11 +140,13 @@ _ASTRAL_SCANNED = (range(0x10000, 0x40000), range(0xE0000, 0xE1000))
 
 
 @cache
-def _regex_word_class() -> tuple[str, str]:
-    """The bodies of two character classes (``[...]``) of the word characters: those of the
-    Basic Multilingual Plane and the others (about 0.1 s, once)."""
-    basic = _class_ranges((range(0x10000),)) + _OTHER_BASIC_WORD_RANGES
-    return basic, _class_ranges(_ASTRAL_SCANNED) + _OTHER_ASTRAL_WORD_RANGES
+def _word_class(astral: bool) -> str:
+    """The body of a character class (``[...]``) of the word characters of the Basic
+    Multilingual Plane, or (``astral``) of the planes beyond it; each made once, when first
+    needed (the astral one, about 0.07 s, only for a text with such characters)."""
+    if astral:
+        return _class_ranges(_ASTRAL_SCANNED) + _OTHER_ASTRAL_WORD_RANGES
+    return _class_ranges((range(0x10000),)) + _OTHER_BASIC_WORD_RANGES
 
 
 def _class_ranges(scanned_ranges: tuple[range, ...]) -> str:
