@@ -67,7 +67,8 @@ def diet_sparse_run(project: Path) -> dict:
     """``diet-sparse train`` in the project, or, without NLU data (where ``rasa train``
     trains the policy alone), ``diet-sparse train core``."""
     executable = str(Path(sys.executable).parent / "diet-sparse")
-    if has_nlu_data(project):
+    nlu_data = has_nlu_data(project)
+    if nlu_data:
         trained = timed([executable, "train"], project)
     else:
         command = ["train", "core", "--config", "config.yml", "--domain", "domain.yml"]
@@ -91,7 +92,7 @@ def diet_sparse_run(project: Path) -> dict:
         "train_seconds": trained["seconds"],
         "train_peak_mib": trained["peak_mib"],
         "model_mib": directory_size(model) / 2**20,
-        "trained": "train" if has_nlu_data(project) else "train core (no NLU data)",
+        "trained": "train" if nlu_data else "train core (no NLU data)",
         "actions": [int(actions[1]), int(actions[2])],
         "conversations": [int(conversations[1]), int(conversations[2])],
     }
