@@ -192,7 +192,8 @@ function userBubble(text, turn) {
 function botBubble(message, turnNumber) {
   const parts = [];
   if (message.text) parts.push(el("p", { class: "text" }, message.text));
-  if (message.image) parts.push(el("img", { class: "image", src: message.image, alt: "image sent by the bot" }));
+  if (message.image)
+    parts.push(el("img", { class: "image", src: message.image, alt: "image sent by the bot" }));
   if (Array.isArray(message.buttons) && message.buttons.length) {
     parts.push(
       el(
@@ -216,7 +217,8 @@ function botBubble(message, turnNumber) {
       ),
     );
   }
-  if ("custom" in message) parts.push(el("pre", { class: "custom" }, JSON.stringify(message.custom, null, 2)));
+  if ("custom" in message)
+    parts.push(el("pre", { class: "custom" }, JSON.stringify(message.custom, null, 2)));
   if ("attachment" in message) parts.push(attachment(message.attachment));
   return el(
     "li",
@@ -231,7 +233,11 @@ function botBubble(message, turnNumber) {
 
 function attachment(value) {
   if (typeof value === "string" && /^(https?:|data:)/.test(value)) {
-    return el("a", { class: "attachment", href: value, target: "_blank", rel: "noopener" }, "attachment");
+    return el(
+      "a",
+      { class: "attachment", href: value, target: "_blank", rel: "noopener" },
+      "attachment",
+    );
   }
   return el("pre", { class: "attachment" }, JSON.stringify(value, null, 2));
 }
@@ -240,7 +246,11 @@ function attachment(value) {
 function actionLine(action, turnNumber) {
   return el(
     "li",
-    { class: "action-line" + (action.rejected ? " rejected" : ""), dataset: { turn: turnNumber }, tabindex: "0" },
+    {
+      class: "action-line" + (action.rejected ? " rejected" : ""),
+      dataset: { turn: turnNumber },
+      tabindex: "0",
+    },
     el("code", {}, action.action),
     action.rejected ? " (rejected)" : null,
   );
@@ -279,7 +289,10 @@ async function sendNow(text, title) {
   const list = $("#messages");
   list.append(userBubble(text, null));
   list.scrollTop = list.scrollHeight;
-  const messages = await api("POST", "webhooks/rest/webhook", { sender: state.senderId, message: text });
+  const messages = await api("POST", "webhooks/rest/webhook", {
+    sender: state.senderId,
+    message: text,
+  });
   list.append(...messages.map((message) => botBubble(message, null)));
   list.scrollTop = list.scrollHeight;
   await nextFrame();
@@ -291,7 +304,11 @@ async function sendNow(text, title) {
     selectTurn(turns.length ? turns[turns.length - 1].turn : null);
   }
   await nextFrame();
-  window.dietSparseTimings.turns.push({ message: text, answerMs, inspectorMs: performance.now() - started });
+  window.dietSparseTimings.turns.push({
+    message: text,
+    answerMs,
+    inspectorMs: performance.now() - started,
+  });
   refreshStory();
 }
 
@@ -327,14 +344,23 @@ function renderInspector(turn) {
   const body = $("#inspector-body");
   if (!turn) {
     body.replaceChildren(
-      el("p", { class: "hint" }, "Say something, then click a message to see how the bot understood it and why it answered."),
+      el(
+        "p",
+        { class: "hint" },
+        "Say something, then click a message to see how the bot understood it and why it answered.",
+      ),
     );
     return;
   }
   body.replaceChildren(
-    el("h3", { id: "turn-heading" }, turn.user ? `Turn ${turn.turn}` : `Turn ${turn.turn}: before the first message`),
+    el(
+      "h3",
+      { id: "turn-heading" },
+      turn.user ? `Turn ${turn.turn}` : `Turn ${turn.turn}: before the first message`,
+    ),
     turn.user ? messageSection(turn) : null,
     turn.user ? intentSection(turn) : null,
+    turn.user ? entitiesSection(turn) : null,
     actionsSection(turn),
     slotsSection(turn),
     el(
@@ -349,16 +375,22 @@ function renderInspector(turn) {
 // --- the inspector: the message and its entities ------------------------------------------------
 
 function entityLabel(entity) {
-  return [entity.entity, entity.role && `role ${entity.role}`, entity.group && `group ${entity.group}`]
+  return [
+    entity.entity,
+    entity.role && `role ${entity.role}`,
+    entity.group && `group ${entity.group}`,
+  ]
     .filter(Boolean)
     .join(" · ");
 }
 
 function entityHover(entity) {
   const lines = [`${entityLabel(entity)}`, `value: ${JSON.stringify(entity.value)}`];
-  if (typeof entity.confidence_entity === "number") lines.push(`confidence: ${score(entity.confidence_entity)}`);
+  if (typeof entity.confidence_entity === "number")
+    lines.push(`confidence: ${score(entity.confidence_entity)}`);
   if (entity.extractor) lines.push(`extractor: ${entity.extractor}`);
-  if (entity.processors && entity.processors.length) lines.push(`processors: ${entity.processors.join(", ")}`);
+  if (entity.processors && entity.processors.length)
+    lines.push(`processors: ${entity.processors.join(", ")}`);
   return lines.join("\n");
 }
 
@@ -376,7 +408,12 @@ function highlightedText(text, entities) {
         {
           class: "entity",
           title: entityHover(entity),
-          dataset: { entity: entity.entity, label: entityLabel(entity), role: entity.role, group: entity.group },
+          dataset: {
+            entity: entity.entity,
+            label: entityLabel(entity),
+            role: entity.role,
+            group: entity.group,
+          },
         },
         text.slice(entity.start, entity.end),
       ),
@@ -389,13 +426,33 @@ function highlightedText(text, entities) {
 
 function messageSection(turn) {
   const user = turn.user;
-  const flags = [user.corrected ? "corrected" : null, user.reverted ? "taken back (fallback)" : null].filter(Boolean);
-  const message = el("p", { id: "inspected-message", class: "inspected-message" }, highlightedText(user.text, user.entities));
+  const flags = [
+    user.corrected ? "corrected" : null,
+    user.reverted ? "taken back (fallback)" : null,
+  ].filter(Boolean);
+  const message = el(
+    "p",
+    { id: "inspected-message", class: "inspected-message" },
+    highlightedText(user.text, user.entities),
+  );
   return el(
     "section",
     { class: "panel", "aria-labelledby": "message-heading" },
-    el("h4", { id: "message-heading" }, "Message", flags.map((flag) => el("span", { class: "flag" }, flag))),
+    el(
+      "h4",
+      { id: "message-heading" },
+      "Message",
+      flags.map((flag) => el("span", { class: "flag" }, flag)),
+    ),
     message,
+  );
+}
+
+function entitiesSection(turn) {
+  return el(
+    "section",
+    { class: "panel", "aria-labelledby": "entities-heading" },
+    el("h4", { id: "entities-heading" }, "Entities"),
     entityTable(turn),
     entityForm(turn),
   );
@@ -407,7 +464,17 @@ function entityTable(turn) {
   return el(
     "table",
     { class: "entities" },
-    el("thead", {}, el("tr", {}, ["Text", "Entity", "Role", "Group", "Value", "Confidence", ""].map((name) => el("th", { scope: "col" }, name)))),
+    el(
+      "thead",
+      {},
+      el(
+        "tr",
+        {},
+        ["Text", "Entity", "Role", "Group", "Value", "Confidence", ""].map((name) =>
+          el("th", { scope: "col" }, name),
+        ),
+      ),
+    ),
     el(
       "tbody",
       {},
@@ -419,7 +486,11 @@ function entityTable(turn) {
           el("td", {}, entity.entity),
           el("td", {}, entity.role || ""),
           el("td", {}, entity.group || ""),
-          el("td", {}, typeof entity.value === "string" ? entity.value : JSON.stringify(entity.value)),
+          el(
+            "td",
+            {},
+            typeof entity.value === "string" ? entity.value : JSON.stringify(entity.value),
+          ),
           el("td", {}, score(entity.confidence_entity)),
           el(
             "td",
@@ -430,7 +501,11 @@ function entityTable(turn) {
                 type: "button",
                 class: "small remove-entity",
                 "aria-label": `Remove entity ${entity.entity}`,
-                onclick: () => correctEntities(turn, entities.filter((_, other) => other !== index)),
+                onclick: () =>
+                  correctEntities(
+                    turn,
+                    entities.filter((_, other) => other !== index),
+                  ),
               },
               "Remove",
             ),
@@ -444,10 +519,28 @@ function entityTable(turn) {
 /** Add an entity: select words of the message, pick a type (and a role, a group). */
 function entityForm(turn) {
   const names = domainList("entities", state.status && state.status.entity_types);
-  const selected = el("span", { id: "selected-span", class: "muted" }, "Select words of the message above.");
-  const type = el("select", { id: "entity-type" }, names.map((name) => el("option", { value: name }, name)));
-  const role = el("select", { id: "entity-role" }, el("option", { value: "" }, "(none)"), domainList("roles").map((name) => el("option", { value: name }, name)));
-  const group = el("select", { id: "entity-group" }, el("option", { value: "" }, "(none)"), domainList("groups").map((name) => el("option", { value: name }, name)));
+  const selected = el(
+    "span",
+    { id: "selected-span", class: "muted" },
+    "Select words of the message above.",
+  );
+  const type = el(
+    "select",
+    { id: "entity-type" },
+    names.map((name) => el("option", { value: name }, name)),
+  );
+  const role = el(
+    "select",
+    { id: "entity-role" },
+    el("option", { value: "" }, "(none)"),
+    domainList("roles").map((name) => el("option", { value: name }, name)),
+  );
+  const group = el(
+    "select",
+    { id: "entity-group" },
+    el("option", { value: "" }, "(none)"),
+    domainList("groups").map((name) => el("option", { value: name }, name)),
+  );
   const add = el(
     "button",
     {
@@ -460,7 +553,10 @@ function entityForm(turn) {
         const entity = { start: span.start, end: span.end, entity: type.value };
         if (role.value) entity.role = role.value;
         if (group.value) entity.group = group.value;
-        correctEntities(turn, [...turn.user.entities.filter((e) => e.end <= span.start || e.start >= span.end), entity]);
+        correctEntities(turn, [
+          ...turn.user.entities.filter((e) => e.end <= span.start || e.start >= span.end),
+          entity,
+        ]);
       },
     },
     "Add entity",
@@ -504,7 +600,9 @@ function trackSelection() {
     }
   }
   const span = state.selection;
-  shown.textContent = span ? `"${message.textContent.slice(span.start, span.end)}" (${span.start}–${span.end})` : "Select words of the message above.";
+  shown.textContent = span
+    ? `"${message.textContent.slice(span.start, span.end)}" (${span.start}–${span.end})`
+    : "Select words of the message above.";
   add.disabled = !span;
 }
 
@@ -521,7 +619,12 @@ function bars(rows, className) {
       return el(
         "li",
         { class: index === 0 ? "top" : null, dataset: { name: row.name } },
-        el("span", { class: "bar-name" }, row.name, row.note ? el("span", { class: "muted" }, ` ${row.note}`) : null),
+        el(
+          "span",
+          { class: "bar-name" },
+          row.name,
+          row.note ? el("span", { class: "muted" }, ` ${row.note}`) : null,
+        ),
         el("span", { class: "bar-track", "aria-hidden": "true" }, fill),
         el("span", { class: "bar-value" }, score(row.value)),
       );
@@ -531,7 +634,8 @@ function bars(rows, className) {
 
 function intentSection(turn) {
   const user = turn.user;
-  const ranking = user.intent_ranking && user.intent_ranking.length ? user.intent_ranking : [user.intent];
+  const ranking =
+    user.intent_ranking && user.intent_ranking.length ? user.intent_ranking : [user.intent];
   const intents = domainList("intents", state.status && state.status.intents);
   const choice = el(
     "select",
@@ -541,7 +645,13 @@ function intentSection(turn) {
   return el(
     "section",
     { class: "panel", "aria-labelledby": "intent-heading" },
-    el("h4", { id: "intent-heading" }, "Intent ", el("code", { id: "intent-name" }, user.intent.name), ` ${score(user.intent.confidence)}`),
+    el(
+      "h4",
+      { id: "intent-heading" },
+      "Intent ",
+      el("code", { id: "intent-name" }, user.intent.name),
+      ` ${score(user.intent.confidence)}`,
+    ),
     bars(
       ranking.slice(0, MAX_INTENT_BARS).map((row) => ({ name: row.name, value: row.confidence })),
       "intent-ranking",
@@ -570,7 +680,8 @@ function intentSection(turn) {
 /** A short name for the policy that chose an action: rule, memoization, TED, fallback. */
 function policyLabel(action) {
   const policy = action.policy || "";
-  if (FALLBACK_ACTIONS.includes(action.action) || /fallback/i.test(action.rule || "")) return "fallback";
+  if (FALLBACK_ACTIONS.includes(action.action) || /fallback/i.test(action.rule || ""))
+    return "fallback";
   if (/UnexpecTED/.test(policy)) return "intent check";
   if (/Rule/.test(policy)) return "rule";
   if (/Memoization/.test(policy)) return "memoization";
@@ -580,7 +691,10 @@ function policyLabel(action) {
 }
 
 function actionsSection(turn) {
-  const actions = domainList("actions", turn.actions.map((action) => action.action));
+  const actions = domainList(
+    "actions",
+    turn.actions.map((action) => action.action),
+  );
   return el(
     "section",
     { class: "panel", "aria-labelledby": "actions-heading" },
@@ -594,24 +708,39 @@ function actionsSection(turn) {
         const choice = el(
           "select",
           { id: choiceId },
-          actions.map((name) => el("option", { value: name, selected: name === action.action }, name)),
+          actions.map((name) =>
+            el("option", { value: name, selected: name === action.action }, name),
+          ),
         );
         return el(
           "li",
-          { class: "action" + (action.rejected ? " rejected" : ""), dataset: { action: action.action } },
+          {
+            class: "action" + (action.rejected ? " rejected" : ""),
+            dataset: { action: action.action },
+          },
           el(
             "p",
             { class: "action-head" },
             el("code", { class: "action-name" }, action.action),
             " ",
-            el("span", { class: `policy policy-${label.replace(/\s+/g, "-")}`, title: action.policy || "no policy" }, label),
+            el(
+              "span",
+              {
+                class: `policy policy-${label.replace(/\s+/g, "-")}`,
+                title: action.policy || "no policy",
+              },
+              label,
+            ),
             el("span", { class: "muted" }, ` ${action.policy || ""} ${score(action.confidence)}`),
             action.rejected ? el("span", { class: "flag" }, "rejected") : null,
             action.corrected ? el("span", { class: "flag" }, "corrected") : null,
           ),
           action.rule ? el("p", { class: "rule" }, "rule: ", el("code", {}, action.rule)) : null,
           action.scores && action.scores.length
-            ? bars(action.scores.slice(0, 5).map((row) => ({ name: row.action, value: row.score })), "action-scores")
+            ? bars(
+                action.scores.slice(0, 5).map((row) => ({ name: row.action, value: row.score })),
+                "action-scores",
+              )
             : null,
           el(
             "div",
@@ -624,7 +753,8 @@ function actionsSection(turn) {
               {
                 type: "button",
                 class: "correct-action",
-                onclick: () => correct({ turn: turn.turn, action_index: index, action: choice.value }),
+                onclick: () =>
+                  correct({ turn: turn.turn, action_index: index, action: choice.value }),
               },
               "Correct action",
             ),
@@ -649,15 +779,19 @@ function slotsSection(turn) {
       ? el(
           "table",
           { class: "slots" },
-          el("tbody", {}, names.map((name) =>
-            el(
-              "tr",
-              { class: changed.has(name) ? "changed" : null },
-              el("th", { scope: "row" }, name),
-              el("td", {}, JSON.stringify(turn.slots[name])),
-              el("td", {}, changed.has(name) ? el("span", { class: "flag" }, "changed") : ""),
+          el(
+            "tbody",
+            {},
+            names.map((name) =>
+              el(
+                "tr",
+                { class: changed.has(name) ? "changed" : null },
+                el("th", { scope: "row" }, name),
+                el("td", {}, JSON.stringify(turn.slots[name])),
+                el("td", {}, changed.has(name) ? el("span", { class: "flag" }, "changed") : ""),
+              ),
             ),
-          )),
+          ),
         )
       : el("p", { class: "muted" }, "No slots."),
   );
@@ -705,7 +839,11 @@ async function save() {
     const answer = await api("POST", conversationPath("save"));
     result.replaceChildren(
       el("p", {}, "Written:"),
-      el("ul", { id: "saved-files" }, answer.files.map((file) => el("li", {}, el("code", {}, file)))),
+      el(
+        "ul",
+        { id: "saved-files" },
+        answer.files.map((file) => el("li", {}, el("code", {}, file))),
+      ),
     );
   } catch (error) {
     result.replaceChildren(el("p", { class: "error" }, String(error.message)));
@@ -722,12 +860,18 @@ async function download() {
     const named = /filename="?([^";]+)"?/.exec(disposition);
     const filename = named ? named[1] : `${state.senderId}.yml`;
     const blob = await response.blob();
-    const link = el("a", { href: URL.createObjectURL(blob), download: filename, id: "download-link" }, filename);
+    const link = el(
+      "a",
+      { href: URL.createObjectURL(blob), download: filename, id: "download-link" },
+      filename,
+    );
     document.body.append(link);
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(link.href), 60000);
-    result.replaceChildren(el("p", { id: "downloaded" }, `Downloaded ${filename} (${blob.size} bytes).`));
+    result.replaceChildren(
+      el("p", { id: "downloaded" }, `Downloaded ${filename} (${blob.size} bytes).`),
+    );
   } catch (error) {
     result.replaceChildren(el("p", { class: "error" }, String(error.message)));
   }
@@ -748,7 +892,8 @@ async function refreshStory() {
 
 /** The domain's `key` names (GET /domain), else `fallback` (from /status or the turn). */
 function domainList(key, fallback = []) {
-  const names = state.domain && Array.isArray(state.domain[key]) ? state.domain[key] : fallback || [];
+  const names =
+    state.domain && Array.isArray(state.domain[key]) ? state.domain[key] : fallback || [];
   return [...new Set(names)];
 }
 
@@ -797,6 +942,8 @@ function bindControls() {
   $("#download-button").addEventListener("click", download);
   $("#story-details").addEventListener("toggle", refreshStory);
   document.addEventListener("selectionchange", trackSelection);
+  // Escape would close the token dialog with the calls still waiting for the token
+  $("#token-dialog").addEventListener("cancel", (event) => event.preventDefault());
 }
 
 async function start() {
