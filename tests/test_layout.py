@@ -88,10 +88,12 @@ def test_every_module_belongs_to_a_part():
 
 def test_the_tests_mirror_the_parts():
     """tests/<part>/ holds the tests of diet_sparse/<part>/; the top-level modules' tests (and
-    the command line's, end to end) stay in tests/."""
+    the command line's, end to end) stay in tests/; tests/browser/ drives the chat page
+    (diet_sparse/serving/page/) in Chromium."""
     tests = PACKAGE.parent / "tests"
     folders = {p.name for p in tests.iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
-    assert folders <= SUBPACKAGES, f"test folders that are no part: {folders - SUBPACKAGES}"
+    parts = SUBPACKAGES | {"browser"}
+    assert folders <= parts, f"test folders that are no part: {folders - parts}"
     names = [path.name for path in tests.rglob("test_*.py")]
     assert len(names) == len(set(names)), "two test files of one name would shadow each other"
 

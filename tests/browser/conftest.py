@@ -28,9 +28,8 @@ CHROMIUM = Path(os.environ.get("DIET_SPARSE_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("DIET_SPARSE_CHROMEDRIVER", "/usr/bin/chromedriver"))
 SCRIPT = Path(sys.executable).parent / "diet-sparse"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "diet_sparse.cli"]
-TOKEN = "page-token-7c1e"
+TOKEN = "page-token-7c1e"  # the secured server's
 START_TIMEOUT = 120  # seconds; a busy two-core machine is slow to start a server
-WAIT = 30  # seconds the tests wait for the page to show something
 # what a server leaves in its project folder, not copied into another's
 SERVER_FILES = shutil.ignore_patterns("tracker.db*", "serve-*.log")
 CHROMIUM_FLAGS = (
@@ -70,6 +69,7 @@ class Server:
     process: subprocess.Popen
     log: Path
     folder: Path
+    token: str | None = None  # its --auth-token
     url: str = ""
 
     def log_text(self) -> str:
@@ -88,7 +88,8 @@ def start_server(folder: Path, *options: str) -> Server:
             stderr=stderr,
             cwd=folder,
         )
-    server = Server(process, log, folder)
+    token = options[options.index("--auth-token") + 1] if "--auth-token" in options else None
+    server = Server(process, log, folder, token)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -97,7 +98,7 @@ def start_server(folder: Path, *options: str) -> Server:
         if found:
             server.url = found.group(1).rstrip("/") + "/"
             try:
-                if httpx.get(f"{server.url}health", params={"token": TOKEN}).status_code == 200:
+                if httpx.get(f"{server.url}health", params={"token": token}).status_code == 200:
                     return server
             except httpx.TransportError:
                 pass

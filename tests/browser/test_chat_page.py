@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import TOKEN, WAIT
 
 pytestmark = pytest.mark.browser
 
@@ -23,6 +22,7 @@ from selenium.webdriver.support import expected_conditions as seen  # noqa: E402
 from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+WAIT = 30  # seconds the tests wait for the page to show something
 GREETING = "Hi! How are you?"
 # the fixture's rules: what the bot says after each intent (tests/fixtures/projects/chat_page)
 ANSWERS = {"goodbye": "Bye!", "mood_great": "Great, carry on!", "mood_sad": "Here is something"}
@@ -183,7 +183,7 @@ def test_the_token_is_asked_once_and_a_wrong_one_asked_again(driver, secured_ser
     chat.wait_until(
         lambda _: "refused" in chat.find("#token-message").text, "a wrong token not asked again"
     )
-    chat.enter_token(TOKEN)
+    chat.enter_token(secured_server.token)
     chat.wait_until(lambda _: driver.execute_script("return document.body.dataset.ready"))
     chat.say("hello")
     chat.wait_for_bot_text(GREETING)
@@ -192,6 +192,10 @@ def test_the_token_is_asked_once_and_a_wrong_one_asked_again(driver, secured_ser
     assert not chat.find("#token-dialog").is_displayed()  # asked once
     assert chat.find("#intent-name").text == "mood_great"  # the inspector's calls had it too
     chat.log_timings("token")
+    driver.refresh()  # the tab keeps the token and the conversation
+    chat.wait_until(lambda _: driver.execute_script("return document.body.dataset.ready"))
+    assert not chat.find("#token-dialog").is_displayed()
+    assert chat.texts("#messages .bubble.user") == ["hello", "/mood_great"]
 
 
 # --- interactive learning -----------------------------------------------------------------------

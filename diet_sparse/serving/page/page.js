@@ -175,6 +175,7 @@ function askForToken(message) {
 function userBubble(text, turn) {
   const title = state.buttonTitles.get(text);
   const corrected = turn && turn.user && turn.user.corrected;
+  const reverted = turn && turn.user && turn.user.reverted;
   return el(
     "li",
     {
@@ -185,6 +186,7 @@ function userBubble(text, turn) {
     },
     el("span", { class: "text" }, title !== undefined ? title : text),
     corrected ? el("span", { class: "flag" }, "corrected") : null,
+    reverted ? el("span", { class: "flag" }, "taken back") : null,
   );
 }
 
@@ -932,8 +934,8 @@ function bindControls() {
     if (item) selectTurn(Number(item.dataset.turn));
   });
   $("#messages").addEventListener("keydown", (event) => {
-    const item = event.target.closest("[data-turn]");
-    if (item && (event.key === "Enter" || event.key === " ")) {
+    const item = event.target; // a focused message, not a button inside one
+    if (item.matches("[data-turn]") && (event.key === "Enter" || event.key === " ")) {
       event.preventDefault();
       selectTurn(Number(item.dataset.turn));
     }
