@@ -95,7 +95,8 @@ async function api(method, path, body, { raw = false } = {}) {
   try {
     for (;;) {
       const headers = {};
-      if (state.token) headers.Authorization = `Bearer ${state.token}`;
+      const token = state.token;
+      if (token) headers.Authorization = `Bearer ${token}`;
       if (body !== undefined) headers["Content-Type"] = "application/json";
       const response = await fetch(path, {
         method,
@@ -103,7 +104,8 @@ async function api(method, path, body, { raw = false } = {}) {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       if (response.status === 401) {
-        const refused = state.token ? "The server refused that token: enter it again." : null;
+        if (state.token !== token) continue; // a token came while this call was under way
+        const refused = token ? "The server refused that token: enter it again." : null;
         state.token = await askForToken(refused);
         continue;
       }
