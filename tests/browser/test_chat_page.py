@@ -116,6 +116,10 @@ def test_a_typed_message_is_answered_with_the_bots_text(chat):
     timings = chat.timings()
     assert timings["pageLoadMs"] > 0 and timings["turns"][0]["answerMs"] > 0
     chat.log_timings("open server")
+    fetched = chat.driver.execute_script(
+        "return performance.getEntriesByType('resource').map((entry) => entry.name)"
+    )
+    assert fetched and all(name.startswith((chat.url, "data:")) for name in fetched), fetched
 
     chat.find("#new-conversation").click()
     chat.wait_until(lambda _: chat.find("#sender-id").text != sender, "no new sender id")
@@ -161,7 +165,10 @@ def test_the_inspector_shows_the_intent_the_entities_and_the_policy(chat, screen
         "TED",
     }
     assert actions[0].find_elements(By.CSS_SELECTOR, ".action-scores li")
+    size = chat.driver.get_window_size()
+    chat.driver.set_window_size(1400, 1300)  # the whole inspector (docs/images/chat-page.png)
     screenshot("inspector")
+    chat.driver.set_window_size(size["width"], size["height"])
 
     chat.find("#messages .bubble.user").click()  # the first turn
     chat.wait_until(lambda _: chat.find("#intent-name").text == "greet", "turn 1 not shown")
