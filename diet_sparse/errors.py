@@ -72,6 +72,11 @@ class TrackerError(DialogueError):
     the event's index and what is wrong."""
 
 
+class CorrectionError(DialogueError):
+    """A correction of a conversation (the chat page's) naming a turn, an intent, an entity or
+    an action that the conversation or the domain lacks; the message names the field."""
+
+
 # --- models --------------------------------------------------------------------------------------
 
 
