@@ -72,6 +72,11 @@ class TrackerError(DialogueError):
     the event's index and what is wrong."""
 
 
+class InteractiveSaveError(DietSparseError, ValueError):
+    """A conversation that cannot be saved as training data (interactive learning): nothing to
+    save, or it names what the domain lacks; the message says which step and what to fix."""
+
+
 # --- models --------------------------------------------------------------------------------------
 
 
