@@ -60,6 +60,7 @@ from diet_sparse.rasa.events import (
 TRAINING_DATA_FORMAT_VERSION = "3.1"
 # Actions Rasa's story writer leaves out (StoryWriter._filter_event): implicit in the format.
 _IMPLICIT_ACTIONS = (ACTION_LISTEN, "action_session_start", "action_unlikely_intent")
+_ENTITY_KEYS = ("entity", "value", "role", "group")  # Rasa's keys of an `Entity`'s fields
 _RULE_SNIPPET_ACTION = "..."  # Rasa's RULE_SNIPPET_ACTION_NAME, never written
 # A user message starting with this gives its intent directly (``/greet``): not an NLU example.
 INTENT_MESSAGE_PREFIX = "/"
@@ -236,10 +237,10 @@ def test_story_yaml(events: Iterable[Event], name: str) -> str:
         name: The story's name (Rasa uses the sender id).
 
     Example:
-        >>> print(test_story_yaml([
-        ...     ActionExecuted("action_listen"),
-        ...     UserUttered("book", text="to Rome", parse_data={"intent": {"name": "book"},
-        ...         "entities": [{"entity": "city", "start": 3, "end": 7, "value": "Rome"}]}),
+        >>> from diet_sparse.rasa.events import user_uttered
+        >>> turn = user_uttered("to Rome", {"intent": {"name": "book"},
+        ...     "entities": [{"entity": "city", "start": 3, "end": 7, "value": "Rome"}]})
+        >>> print(test_story_yaml([ActionExecuted("action_listen"), turn,
         ...     SlotSet("city", "Rome"), ActionExecuted("utter_ok")], "ann"), end="")
         version: "3.1"
         stories:
@@ -268,7 +269,7 @@ test_story_yaml.__test__ = False  # type: ignore[attr-defined]
 def _test_user_step(event: UserUttered) -> str:
     """A user turn of a test story: ``intent:`` (the full retrieval intent) and ``user:``."""
     lines = []
-    intent = event.full_intent
+    intent = _full_intent(event)
     if intent:
         lines.append(yaml_step({"intent": intent}))
     if event.text:  # Rasa writes no user: for an empty text
@@ -281,15 +282,25 @@ def _test_user_step(event: UserUttered) -> str:
 
 
 def _entities_of(event: UserUttered) -> list[Mapping[str, Any]]:
-    """A user turn's entities as Rasa's entity dicts, with their offsets where its parse data
-    has them (else only type, value, role and group)."""
+    """A user turn's entities as Rasa's entity dicts: its parse data's, with their offsets,
+    where they are the turn's entities; else (a turn changed without its parse data) the
+    turn's own, without offsets."""
     parsed = (event.parse_data or {}).get("entities")
     if isinstance(parsed, list):
-        return [entity for entity in parsed if isinstance(entity, Mapping)]
-    return [
-        {"entity": e.type, "value": e.value, "role": e.role, "group": e.group}
-        for e in event.entities
-    ]
+        found = [entity for entity in parsed if isinstance(entity, Mapping)]
+        labels = [tuple(entity.get(key) for key in _ENTITY_KEYS) for entity in found]
+        if labels == [tuple(entity) for entity in event.entities]:
+            return found
+    return [dict(zip(_ENTITY_KEYS, entity, strict=True)) for entity in event.entities]
+
+
+def _full_intent(event: UserUttered) -> str | None:
+    """A user turn's intent with its retrieval intent's sub-intent (``faq/ask_price``) where
+    its parse data names one of the turn's intent."""
+    full = event.full_intent
+    if full and full.split(RETRIEVAL_SEPARATOR)[0] == event.intent:
+        return full
+    return event.intent
 
 
 def _other_step(event: Event) -> list[str]:
@@ -455,7 +466,7 @@ def _nlu_example(event: UserUttered) -> NLUExample:
         if _is_index(start) and _is_index(end):
             entity = {**entity, "start": start - shift, "end": end - shift}
         entities.append(entity)
-    return NLUExample(event.full_intent or "", stripped, tuple(entities))
+    return NLUExample(_full_intent(event) or "", stripped, tuple(entities))
 
 
 def nlu_yaml(events: Iterable[Event]) -> str:

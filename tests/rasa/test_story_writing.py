@@ -2,6 +2,7 @@
 Rasa's ``GET /conversations/{id}/story`` and the training data of ``rasa interactive``, read back
 with the package's own readers."""
 
+import dataclasses
 import warnings
 from pathlib import Path
 
@@ -358,3 +359,14 @@ def test_undo_and_slot_reset_apply_as_in_rasa(domain):
 def test_a_conversation_without_user_turns_has_no_stories():
     assert story_yaml([LISTEN, ActionExecuted("utter_greet")], None, "ann") == 'version: "3.1"\n'
     assert training_data_yaml([LISTEN], None, "ann") == 'version: "3.1"\n'
+
+
+def test_a_turn_changed_without_its_parse_data_is_written_as_changed():
+    turn = user("to Rome", "faq", ("Rome", "city", None, None, None), full="faq/price")
+    changed = dataclasses.replace(turn, intent="book", entities=(Entity("city", "Paris"),))
+    assert [(e.intent, e.marked_text) for e in nlu_examples([turn, changed])] == [
+        ("faq/price", "to [Rome](city)"),
+        ("book", "to Rome"),  # the parse data's offsets are not the new entity's
+    ]
+    steps = yaml.safe_load(test_story_yaml([changed], "ann"))["stories"][0]["steps"]
+    assert steps == [{"intent": "book", "user": "to Rome"}]
