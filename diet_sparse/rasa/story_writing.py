@@ -11,7 +11,9 @@ interactive.py``):
   (taken-back turns too), one story; implicit ``action_listen``, ``action_session_start`` and
   ``action_unlikely_intent`` left out; each user turn ``intent:`` (a retrieval intent's full
   name) and ``user: |-`` with its entities marked in the text; each slot event its own
-  ``slot_was_set`` step, as Rasa writes them all.
+  ``slot_was_set`` step, as Rasa writes them all. A text that itself holds Rasa's markup
+  (``[x](y)``) is marked as it is; Rasa's ``format_message`` first removes that markup, then
+  marks the entities at the original text's offsets.
 - Training stories: the conversation split at restarts (Rasa's
   ``_split_conversation_at_restarts``) and, here also, at session starts; of each part the
   events that still count (`applied_events`: a taken-back turn is left out, where Rasa's export
