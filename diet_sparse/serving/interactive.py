@@ -225,8 +225,13 @@ def _write_exclusively(path: Path, text: str) -> bool:
     """Write a new file where hard links cannot be made: created only if the name is free
     (False if taken), though a reader may see it half written."""
     try:
-        with open(path, "x", encoding="utf-8") as file:
-            file.write(text)
+        file = open(path, "x", encoding="utf-8")  # noqa: SIM115 (closed below)
     except FileExistsError:
         return False
+    try:
+        with file:
+            file.write(text)
+    except BaseException:
+        path.unlink(missing_ok=True)  # no half file left behind
+        raise
     return True

@@ -2,6 +2,8 @@
 new files only, checked against the domain first, and a project that still trains."""
 
 import datetime
+import errno
+import os
 import warnings
 
 import pytest
@@ -101,6 +103,19 @@ def test_saving_twice_gives_two_files_and_never_overwrites(project, domain):
     assert first.read_text() == first_text and taken.read_text() == "someone else's\n"
     assert second.read_text() == first_text
     assert len(interactive_files(project)) == 3
+
+
+def test_without_hard_links_a_file_is_still_new(project, domain, monkeypatch):
+    def no_links(source, target):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    first = save_conversation(project, "ann", booking(), domain, now=NOW)[0]
+    first.write_text("edited\n")
+    second = save_conversation(project, "ann", booking(), domain, now=NOW)[0]
+    assert (first.name, second.name) == ("20261206-143005-ann.yml", "20261206-143005-ann-2.yml")
+    assert first.read_text() == "edited\n" and "story: ann" in second.read_text()
+    assert interactive_files(project) == sorted([first, second])
 
 
 @pytest.mark.parametrize(
