@@ -77,6 +77,11 @@ class CorrectionError(DialogueError):
     an action that the conversation or the domain lacks; the message names the field."""
 
 
+class InteractiveSaveError(DietSparseError, ValueError):
+    """A conversation that cannot be saved as training data (interactive learning): nothing to
+    save, or it names what the domain lacks; the message says which step and what to fix."""
+
+
 # --- models --------------------------------------------------------------------------------------
 
 
