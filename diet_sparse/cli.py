@@ -418,6 +418,11 @@ def _serve(args: argparse.Namespace) -> int:
     policy = args.policy
     if policy is None and (model / PROJECT_CORE / "metadata.json").is_file():
         policy = model / PROJECT_CORE  # a project's model with its policy: serve the bot
+    if args.interactive and (project is None or policy is None):
+        raise ConfigError(
+            "--interactive saves conversations into a Rasa project's data/interactive/: run it "
+            "in the project folder (config.yml and data/), with a model trained with its policy"
+        )
     # policy_dir only when there is one, so that serving an NLU model needs nothing more
     with_policy = {"policy_dir": policy} if policy is not None else {}
     if policy is not None:
@@ -428,6 +433,8 @@ def _serve(args: argparse.Namespace) -> int:
         with_policy["tracker_store"] = store
         with_policy["action_endpoint"] = _action_endpoint(endpoints)
         with_policy["event_broker"] = _event_broker(path, endpoints)
+        with_policy["project"] = project
+        with_policy["interactive"] = args.interactive
     server.serve(
         model,
         host=args.host,
@@ -836,6 +843,12 @@ def build_parser() -> argparse.ArgumentParser:
         "in the project folder, or in the current folder)",
     )
     serve.add_argument("--endpoints", help=ENDPOINTS_HELP)
+    serve.add_argument(
+        "--interactive",
+        action="store_true",
+        help="interactive learning: the chat page at / saves corrected conversations as Rasa "
+        "stories and NLU examples into data/interactive/ (run in a project folder)",
+    )
     serve.add_argument(
         "--credentials",
         help="Rasa's credentials.yml: the channels to offer; diet-sparse offers the REST "

@@ -72,6 +72,16 @@ class TrackerError(DialogueError):
     the event's index and what is wrong."""
 
 
+class CorrectionError(DialogueError):
+    """A correction of a conversation (the chat page's) naming a turn, an intent, an entity or
+    an action that the conversation or the domain lacks; the message names the field."""
+
+
+class InteractiveSaveError(DietSparseError, ValueError):
+    """A conversation that cannot be saved as training data (interactive learning): nothing to
+    save, or it names what the domain lacks; the message says which step and what to fix."""
+
+
 # --- models --------------------------------------------------------------------------------------
 
 

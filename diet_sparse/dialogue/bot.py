@@ -6,6 +6,7 @@ when there is one. No TensorFlow needed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ from diet_sparse.dialogue.responses import (
     outgoing_message,
 )
 from diet_sparse.dialogue.rules import RULE_POLICY_NAME
-from diet_sparse.errors import ActionRejectedError, ActionServerError
+from diet_sparse.errors import ActionRejectedError, ActionServerError, DialogueError
 from diet_sparse.nlu.parser import NLU
 from diet_sparse.rasa.domain import (
     ACTION_DEFAULT_FALLBACK,
@@ -49,6 +50,7 @@ from diet_sparse.rasa.events import (
 )
 from diet_sparse.rasa.events import slot_values as _slot_values
 from diet_sparse.rasa.intent_message import shortcut_parse
+from diet_sparse.rasa.yaml_reading import did_you_mean
 
 __all__ = ["Bot", "choose_variation", "fill_response", "shortcut_parse", "slot_values"]
 
@@ -57,6 +59,15 @@ logger = logging.getLogger(__name__)
 # Actions predicted for one message before the bot gives up and listens (Rasa's
 # max_number_of_predictions): a policy that never predicts action_listen cannot loop for ever.
 MAX_ACTIONS = 10
+# Action scores kept with each action the bot runs (`decision_metadata`), for the chat page's
+# inspector.
+DECISION_SCORES = 5
+# Why the bot runs an action the policy did not predict, as `decision_metadata`'s ``rule``
+FORM_RUNS_AGAIN = "the active form runs again when the user speaks"
+FORM_ASKED = "the form asked for a slot: listen for the answer"
+FALLBACK_LISTENS = "after the fallback the bot listens"
+# The metadata key marking a message or an action corrected by hand (the chat page's corrections)
+CORRECTED = "corrected"
 
 
 class Bot:
@@ -138,10 +149,14 @@ class Bot:
         (but those of a message the bot took back, see `respond`)."""
         return slot_values(self.events, self.domain)
 
-    def respond(self, text: str) -> list[dict[str, Any]]:
+    def respond(
+        self, text: str, parse: dict[str, Any] | None = None, metadata: dict | None = None
+    ) -> list[dict[str, Any]]:
         """Parse ``text`` (a message naming its intent, ``/greet``, is read without the NLU
         model: `shortcut_parse`), fill slots from its entities, and run the actions the policy
-        predicts until it predicts ``action_listen``.
+        predicts until it predicts ``action_listen``. A given ``parse`` (Rasa's parse result,
+        e.g. a message's parse corrected by hand) is taken instead of parsing ``text``; the
+        message's event keeps ``metadata`` (Rasa's message metadata), if given.
 
         Returns:
             One ``{"action", "confidence", "text", "kind", "bot_messages"}`` per action, ending
@@ -168,7 +183,22 @@ class Bot:
             DialogueError: the NLU's intent, or an action, is not in the policy's domain.
         """
         start = len(self.events)
-        results = self._run_actions(text)
+        results = self._run_actions(text, parse, metadata)
+        return _with_bot_messages(results, self.events[start:])
+
+    def run(self, action: str) -> list[dict[str, Any]]:
+        """Run ``action`` now, as if the policy had predicted it (an action corrected by hand,
+        as ``rasa interactive`` runs the one its user picks: no policy, no confidence), then the
+        actions the policy predicts until it listens; returns what `respond` returns.
+
+        Raises:
+            DialogueError: ``action`` is not one of the policy's actions.
+        """
+        if action not in self.domain.action_names:
+            hint = did_you_mean(action, self.domain.action_names)
+            raise DialogueError(f"action {action!r} is not in the domain{hint}")
+        start = len(self.events)
+        results = self._act(forced=(action, None, None))
         return _with_bot_messages(results, self.events[start:])
 
     def _parse(self, text: str) -> dict[str, Any]:
@@ -182,10 +212,16 @@ class Bot:
             return self.nlu.parse(text, domain=self.domain)
         return self.nlu.parse(text)
 
-    def _run_actions(self, text: str) -> list[dict[str, Any]]:
+    def _run_actions(
+        self, text: str, parse: dict[str, Any] | None, metadata: dict | None
+    ) -> list[dict[str, Any]]:
         """`respond` without the bot messages in the results."""
-        parse = self._parse(text)
-        self.events.append(user_uttered(text, parse, "the NLU's parse result"))
+        if parse is None:
+            parse = self._parse(text)
+        message = user_uttered(text, parse, "the NLU's parse result")
+        if metadata is not None:
+            message = dataclasses.replace(message, metadata=metadata)
+        self.events.append(message)
         results: list[dict[str, Any]] = []
         extracted = extract_slots(self.domain, self.events, self._served(), self._run_action)
         self.events.extend(extracted)
@@ -195,14 +231,22 @@ class Bot:
         applied = self._applied()
         loop = active_form(applied)[0] if not loop_rejected(applied) else None
 
-        asked = False
         # Rasa's RulePolicy: a form that is active (and not rejected) when the user speaks runs
         # again
         forced = (loop, RULE_POLICY_NAME, 1.0) if loop in self.domain.forms else None
+        return results + self._act(forced)
+
+    def _act(self, forced: tuple[str, str | None, float | None] | None) -> list[dict[str, Any]]:
+        """Run ``forced`` (action, policy, confidence) first, if given, then the actions the
+        policy predicts, until it listens. Each action's event keeps in its ``metadata`` why it
+        was chosen (`decision_metadata`), as Rasa keeps a prediction's ``action_metadata``."""
+        results: list[dict[str, Any]] = []
         excluded: tuple[str, ...] = ()
+        asked = False
         for _ in range(self.max_actions):
             if forced is not None:
                 action, policy_name, confidence = forced
+                metadata = _forced_metadata(action, policy_name)
                 forced = None
             else:
                 prediction = (
@@ -212,12 +256,13 @@ class Bot:
                 )
                 action = prediction["scores"][0]["action"]
                 policy_name, confidence = prediction["policy"], prediction["confidence"]
+                metadata = decision_metadata(prediction)
                 excluded = ()
             if action in self.domain.forms:
                 step = self._form_step(action)
                 if step.rejected:  # the answer filled nothing: the policies choose again
                     rejected = ActionExecutionRejected(
-                        action, policy=policy_name, confidence=confidence
+                        action, policy=policy_name, confidence=confidence, metadata=metadata
                     )
                     self.events.append(rejected)
                     excluded = (action,)
@@ -226,7 +271,9 @@ class Bot:
                     results.append(self._run_form_step(action, confidence, step))
                     excluded = (action,)
                     continue
-            self.events.append(ActionExecuted(action, policy=policy_name, confidence=confidence))
+            self.events.append(
+                ActionExecuted(action, policy=policy_name, confidence=confidence, metadata=metadata)
+            )
             if action == ACTION_LISTEN:
                 results.append(_result(action, confidence, None, "listen"))
                 return results
@@ -235,7 +282,9 @@ class Bot:
                 # policy sees the dialogue as before it), and listen
                 response = self._say("utter_default", action)
                 self.events.append(UserUtteranceReverted())
-                self.events.append(ActionExecuted(ACTION_LISTEN))
+                self.events.append(
+                    ActionExecuted(ACTION_LISTEN, metadata=_listen_metadata(FALLBACK_LISTENS))
+                )
                 results.append(_result(action, confidence, response, "response"))
                 results.append(_result(ACTION_LISTEN, None, None, "listen"))
                 return results
@@ -252,7 +301,8 @@ class Bot:
             response = self._say(name, action)
             results.append(_result(action, confidence, response, "response"))
         # A form asked, or the cap: listen, so that the next message is read as the user's turn.
-        self.events.append(ActionExecuted(ACTION_LISTEN))
+        reason = FORM_ASKED if asked else f"{self.max_actions} actions without action_listen"
+        self.events.append(ActionExecuted(ACTION_LISTEN, metadata=_listen_metadata(reason)))
         results.append(_result(ACTION_LISTEN, 1.0 if asked else None, None, "listen"))
         return results
 
@@ -365,6 +415,28 @@ def slot_values(events: Sequence[Event], domain: Domain) -> dict[str, Any]:
     that still count (`events.applied_events`; a `AllSlotsReset` puts every slot back to its
     initial value, as Rasa's)."""
     return _slot_values(events, domain.initial_slot_values)
+
+
+def decision_metadata(prediction: dict[str, Any]) -> dict[str, Any]:
+    """Why the policy chose its action, to keep in the action event's ``metadata``:
+    ``{"scores": [...]}``, the prediction's `DECISION_SCORES` best action scores, and ``rule``,
+    the rule or reason of a `RulePolicy` prediction, when it has one."""
+    metadata: dict[str, Any] = {"scores": prediction["scores"][:DECISION_SCORES]}
+    if prediction.get("rule"):
+        metadata["rule"] = prediction["rule"]
+    return metadata
+
+
+def _forced_metadata(action: str, policy_name: str | None) -> dict[str, Any]:
+    """`decision_metadata` of an action not predicted: the active form run again (``policy``
+    `RULE_POLICY_NAME`), or one corrected by hand (no policy)."""
+    if policy_name is None:
+        return {"scores": [], CORRECTED: True}
+    return {"scores": [{"action": action, "score": 1.0}], "rule": FORM_RUNS_AGAIN}
+
+
+def _listen_metadata(reason: str) -> dict[str, Any]:
+    return {"scores": [{"action": ACTION_LISTEN, "score": 1.0}], "rule": reason}
 
 
 def _said(action: str, confidence: float | None, said: list[str], kind: str) -> dict:

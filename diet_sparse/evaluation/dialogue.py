@@ -41,13 +41,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from diet_sparse.dialogue.featurization import (
     DialogueError,
@@ -79,11 +76,15 @@ from diet_sparse.rasa.stories import (
     validate_stories,
     with_entity_slots,
 )
+from diet_sparse.rasa.story_writing import (
+    TRAINING_DATA_FORMAT_VERSION,
+    entity_yaml,
+    yaml_step,
+)
 
 logger = logging.getLogger(__name__)
 
 NO_FAILED_STORIES = "# None of the test stories failed - all good!\n"  # Rasa's words
-STORIES_FORMAT_VERSION = "3.1"
 
 
 def evaluate_policy(policy: Policy, stories: Sequence[Story], nlu: Any = None) -> dict[str, Any]:
@@ -253,7 +254,7 @@ def _parse_user_messages(
                         "text": event.text,
                         "intent": gold_intent,
                         "predicted_intent": gold_intent if right_intent else intent,
-                        "entities": [_entity(entity) for entity in event.entities],
+                        "entities": [entity_yaml(entity) for entity in event.entities],
                         "predicted_entities": entities,
                         "correct": right_intent and right_entities,
                     }
@@ -345,9 +346,9 @@ def stories_as_yaml(stories: Sequence[Story], results: Sequence[dict[str, Any]])
           - action: utter_greet  # predicted: utter_goodbye
         <BLANKLINE>
     """
-    lines = [f'version: "{STORIES_FORMAT_VERSION}"', "stories:"]
+    lines = [f'version: "{TRAINING_DATA_FORMAT_VERSION}"', "stories:"]
     for story, result in zip(stories, results, strict=True):
-        lines.append(_dump({"story": f"{story.name} ({story.source})"}, "- "))
+        lines.append(yaml_step({"story": f"{story.name} ({story.source})"}, "- "))
         lines.append("  steps:")
         steps = "\n".join(_steps(story, result["predicted"], result.get("messages", ())))
         lines += [f"  {line}" for line in steps.splitlines()]
@@ -366,7 +367,7 @@ def _steps(
     def flush_slots() -> None:
         if slots:
             step = {"slot_was_set": [{slot.name: slot.value} for slot in slots]}
-            lines.append(_dump(step, "- "))
+            lines.append(yaml_step(step, "- "))
             slots.clear()
 
     action_index = -_first_predicted(story)  # index of the action in ``predicted``
@@ -381,14 +382,14 @@ def _steps(
             wrong = guess != event.name
             if event.name == "action_listen" and not wrong:
                 continue  # implicit in Rasa's format
-            line = _dump({"action": event.name}, "- ")
+            line = yaml_step({"action": event.name}, "- ")
             lines.append(f"{line}  # predicted: {guess}" if wrong else line)
         elif index in wrong_messages:
-            first, *rest = _dump(_step(event), "- ").split("\n")
+            first, *rest = yaml_step(_step(event), "- ").split("\n")
             comment = _predicted_message(wrong_messages[index])
             lines.append("\n".join([f"{first}  # {comment}", *rest]))
         else:
-            lines.append(_dump(_step(event), "- "))
+            lines.append(yaml_step(_step(event), "- "))
     flush_slots()
     return lines
 
@@ -416,29 +417,8 @@ def _step(event: Event) -> dict[str, Any]:
     if event.text is not None:
         step["user"] = event.text
     if event.entities:
-        step["entities"] = [_entity(entity) for entity in event.entities]
+        step["entities"] = [entity_yaml(entity) for entity in event.entities]
     return step
-
-
-def _entity(entity: Entity) -> Any:
-    """``type: value`` with ``role`` and ``group`` when set, or the bare type if it has no
-    value: the forms ``load_stories`` reads."""
-    if entity.value == "" and entity.role is None and entity.group is None:
-        return entity.type
-    written = {entity.type: entity.value}
-    for key in ("role", "group"):
-        if getattr(entity, key) is not None:
-            written[key] = getattr(entity, key)
-    return written
-
-
-def _dump(mapping: dict[str, Any], prefix: str) -> str:
-    """A mapping as block YAML under a ``- `` list marker (continuation lines indented)."""
-    text = yaml.safe_dump(
-        mapping, sort_keys=False, allow_unicode=True, default_flow_style=False, width=math.inf
-    ).rstrip("\n")
-    indent = " " * len(prefix)
-    return prefix + text.replace("\n", "\n" + indent)
 
 
 # --- Reports -------------------------------------------------------------------------------------

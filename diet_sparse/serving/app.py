@@ -46,9 +46,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from diet_sparse import __version__
 from diet_sparse.dialogue.featurization import DialogueError
-from diet_sparse.errors import EventBrokerError, ServerStartError, TrackerError
+from diet_sparse.errors import (
+    ConfigError,
+    CorrectionError,
+    EventBrokerError,
+    ServerStartError,
+    TrackerError,
+)
 from diet_sparse.nlu.parser import NLU
 from diet_sparse.rasa.events import check_sender_id, events_from_json
+from diet_sparse.serving.chat_page import add_chat_page_routes, is_page_path
 from diet_sparse.serving.event_broker import EventBroker
 from diet_sparse.serving.options import (
     DEFAULT_BATCH_WINDOW_MS,
@@ -195,6 +202,8 @@ class StatusResponse(BaseModel):
     max_text_length: int
     policy_directory: str | None
     policy_action_count: int | None  # None: started without a policy
+    project_directory: str | None  # the Rasa project folder served, if any
+    interactive: bool  # POST /conversations/{id}/save writes into its data/interactive/
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -384,17 +393,23 @@ class TokenGuard:
     or ``Authorization: Bearer``, except that POST /model/parse and /model/predict
     (`BODY_TOKEN_PATHS`) may carry it in their JSON body instead (as Rasa's NLU client sends it),
     which those endpoints check themselves. The REST channel and the tracker endpoints take it
-    only as ``?token=`` or the header, as Rasa's do; the 401 says which ways a path takes."""
+    only as ``?token=`` or the header, as Rasa's do; the 401 says which ways a path takes. With
+    ``page``, the chat page's own files (`chat_page.is_page_path`) need none: the page asks for
+    the token and sends it with its calls."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str, page: bool = False) -> None:
         self.app = app
         self.token = token
+        self.page = page  # the chat page is served: its paths need no token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        if self.page and is_page_path(scope["method"], scope["path"]):  # it asks for the token
+            await self.app(scope, receive, send)
+            return
         authorized = _same_token(_token_outside_body(request), self.token)
         scope.setdefault("state", {})["token_checked"] = authorized
         if authorized or (scope["path"] in BODY_TOKEN_PATHS and scope["method"] == "POST"):
@@ -602,6 +617,8 @@ async def _in_conversation(function: Callable[..., Any], *args: Any) -> Any:
         raise ApiError(503, "tracker_store_unavailable", str(error)) from None
     except TrackerError as error:
         raise ApiError(400, "invalid_event", str(error)) from None
+    except CorrectionError as error:
+        raise ApiError(400, "invalid_correction", str(error)) from None
     except DialogueError as error:
         raise ApiError(400, "not_in_domain", str(error)) from None
 
@@ -611,7 +628,8 @@ def _add_conversation_routes(
     max_events: int, actions: Any,
 ) -> None:  # fmt: skip
     """Rasa's REST channel and its tracker endpoints, over the conversations in ``store``;
-    custom actions run on the action server ``actions`` (None: not run)."""
+    custom actions run on the action server ``actions`` (None: not run). The chat page and its
+    endpoints are added beside them (`chat_page`)."""
     from diet_sparse.serving.conversations import replace_events, respond, tracker_json
 
     @app.post(
@@ -735,6 +753,8 @@ def create_app(
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
     tracker_store: TrackerStore | None = None,
     action_endpoint: str | None = None,
+    project: str | Path | None = None,
+    interactive: bool = False,
 ) -> FastAPI:
     """The FastAPI application serving ``nlu`` (anything with `NLU`'s attributes and methods)
     and, if given, the dialogue ``policy`` (a `Policy`) at POST /model/predict; without one,
@@ -742,7 +762,10 @@ def create_app(
     REST channel (POST /webhooks/rest/webhook) and GET /conversations/{id}/tracker and PUT
     /conversations/{id}/tracker/events, over the conversations in the store, running custom
     actions on the Rasa action server at ``action_endpoint`` (a URL; None: custom actions are
-    not run). ``model_dir`` and ``policy_dir`` are only shown by /status.
+    not run). The bot also serves the chat page at ``/`` and the endpoints behind it
+    (`chat_page`); with ``interactive``, POST /conversations/{id}/save writes a conversation
+    into the ``data/interactive/`` folder of the Rasa project folder ``project``. ``model_dir``
+    and ``policy_dir`` are only shown by /status.
 
     Raises:
         ConfigError: an option is out of range (see `check_option`).
@@ -760,6 +783,11 @@ def create_app(
         batch_window_ms=batch_window_ms,
         max_batch_size=max_batch_size,
     )
+    if interactive and (project is None or policy is None or tracker_store is None):
+        raise ConfigError(
+            "interactive learning needs the bot (a policy and a tracker store) of a Rasa project "
+            "folder: run 'diet-sparse serve --interactive' in the project folder"
+        )
     parse_batch = nlu.parse_batch
     if policy is not None and isinstance(nlu, NLU):
         # /intent messages are read against the domain, as Rasa's models with one read them
@@ -773,6 +801,8 @@ def create_app(
         policy,
         str(policy_dir) if policy_dir is not None else None,
     )
+    status["project_directory"] = str(Path(project).resolve()) if project is not None else None
+    status["interactive"] = interactive
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -789,7 +819,8 @@ def create_app(
     )
     _add_error_handlers(app)
     if auth_token is not None:
-        app.add_middleware(TokenGuard, token=auth_token)
+        page = policy is not None and tracker_store is not None  # the bot serves its chat page
+        app.add_middleware(TokenGuard, token=auth_token, page=page)
 
     @app.post(
         PARSE_PATH,
@@ -854,6 +885,9 @@ def create_app(
         actions = ActionServer(action_endpoint) if action_endpoint else None
         _add_conversation_routes(app, nlu, policy, tracker_store, max_body_bytes,
                                  max_text_length, max_events, actions)  # fmt: skip
+        project = Path(project) if project is not None else None
+        add_chat_page_routes(app, nlu, policy, tracker_store, actions, max_body_bytes,
+                             project, interactive)  # fmt: skip
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -983,6 +1017,8 @@ def serve(
     tracker_store: str | None = None,
     action_endpoint: str | None = None,
     event_broker: str | None = None,
+    project: str | Path | None = None,
+    interactive: bool = False,
 ) -> None:
     """Serve the model in ``model_dir`` (and the dialogue policy in ``policy_dir``, at POST
     /model/predict) over HTTP until SIGTERM or Ctrl-C.
@@ -993,6 +1029,8 @@ def serve(
     running custom actions on the Rasa action server at ``action_endpoint`` (a URL), if given;
     with ``event_broker`` (a SQLAlchemy URL, another database), each turn's events are published
     there once saved, as Rasa's SQL event broker publishes them (`event_broker.EventBroker`).
+    The bot serves the chat page at ``/`` (`chat_page`); with ``interactive``, its saves go to
+    the ``data/interactive/`` folder of the Rasa project folder ``project``.
 
     The options are checked, the address bound, and the policy and the model loaded (each
     making a first prediction, to warm up) before the server starts listening. Start-up and
@@ -1046,6 +1084,8 @@ def serve(
         batch_window_ms=batch_window_ms,
         max_batch_size=max_batch_size,
         action_endpoint=action_endpoint,
+        project=Path(project).resolve() if project is not None else None,
+        interactive=interactive,
     )
     if workers == 1:
         app: Any = create_app(nlu, policy=policy, tracker_store=store, **app_options)

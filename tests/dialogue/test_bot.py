@@ -252,11 +252,15 @@ def test_the_action_loop_stops_at_the_cap_and_listens(domain):
     assert [(r["action"], r["confidence"]) for r in replies] == [("utter_greet", 0.5)] * 3 + [
         ("action_listen", None)
     ]
-    assert bot.events[-1].as_json() == {"event": "action", "name": "action_listen"}
+    capped = bot.events[-1].as_json()  # no policy chose it; the reason is kept
+    assert capped == {"event": "action", "name": "action_listen", "metadata": {
+        "scores": [{"action": "action_listen", "score": 1.0}],
+        "rule": "3 actions without action_listen",
+    }}  # fmt: skip
     # the next message follows a listen, so the policy sees it as the user's turn
     bot.respond("bye")
     listen, user = policy.seen[3][-2:]  # what the first prediction for "bye" saw
-    assert listen.as_json() == {"event": "action", "name": "action_listen"}
+    assert isinstance(listen, ActionExecuted) and listen.name == "action_listen"
     assert isinstance(user, UserUttered) and user.text == "bye"
     with pytest.raises(ValueError, match="max_actions must be an integer >= 1, got 0"):
         Bot(StubNLU(), policy, max_actions=0)
@@ -291,7 +295,8 @@ def test_events_are_rasa_tracker_events(domain):
         "text": "from Berlin to Lisbon tomorrow",
         "parse_data": MESSAGES["from Berlin to Lisbon tomorrow"],
     }
-    assert greet == {"event": "action", "name": "utter_greet", "policy": "stub", "confidence": 0.5}
+    assert greet == {"event": "action", "name": "utter_greet", "policy": "stub", "confidence": 0.5,
+                     "metadata": {"scores": [{"action": "utter_greet", "score": 0.5}]}}  # fmt: skip
     assert said["event"] == "bot" and said["text"].startswith("Hello!")
     assert said["metadata"] == {"utter_action": "utter_greet"}
     assert custom["name"] == "action_book_flight" and last["name"] == "action_listen"

@@ -129,6 +129,8 @@ def test_a_form_asks_for_its_slots_takes_the_answers_and_survives_an_interruptio
     assert policy.calls[1:] == [("pizza_form",), ()]
     rejected = {"event": "action_execution_rejected", "name": "pizza_form"}
     rejected |= {"policy": "RulePolicy", "confidence": 1.0}  # as Rasa's, the form's prediction
+    rejected["metadata"] = {"scores": [{"action": "pizza_form", "score": 1.0}],
+                            "rule": "the active form runs again when the user speaks"}  # fmt: skip
     assert rejected in events_as_json(bot.events)
 
     # from_text fills the requested slot; with every slot set the form ends and the policy
