@@ -60,7 +60,10 @@ class ChatPage:
         return self.driver.find_elements(By.CSS_SELECTOR, selector)
 
     def texts(self, selector: str) -> list[str]:
-        return [element.text for element in self.find_all(selector)]
+        """The shown text of each element ``selector`` finds, read at once (the chat is drawn
+        again after each answer: elements found earlier may be gone)."""
+        script = "return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText)"
+        return [text.strip() for text in self.driver.execute_script(script, selector)]
 
     def enter_token(self, token: str) -> None:
         self.wait_until(seen.visibility_of_element_located((By.ID, "token-input")), "no token form")
