@@ -56,15 +56,17 @@ def stored_turns(events: Sequence[Event]) -> list[Turn]:
         if isinstance(event, UserUttered):
             replaced = (event.metadata or {}).get(REPLACES)
             if isinstance(replaced, int) and 0 < replaced < len(turns):
+                # the turn before keeps its end: the events taken back are no turn's (what they
+                # said is not shown as said by that turn's last action)
                 del turns[replaced:]
+            else:
+                turns[-1].end = index  # a turn ends where the next one starts
             turns.append(Turn(index, index, user=event))
         elif isinstance(event, UserUtteranceReverted) and turns[-1].user is not None:
             turns[-1].reverted = True
         elif isinstance(event, ActionExecuted | ActionExecutionRejected):
             turns[-1].actions.append(index)
     turns[-1].end = len(events)
-    for before, after in zip(turns, turns[1:]):  # a turn ends where the next one starts
-        before.end = after.start
     return turns
 
 

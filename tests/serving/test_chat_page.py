@@ -141,7 +141,8 @@ def test_an_action_corrected_runs_and_the_bot_goes_on(client):
     answer = correct(client, {"turn": 1, "action_index": 0, "action": "utter_goodbye"})
     assert answer.status_code == 200, answer.text
     assert [m["text"] for m in answer.json()["messages"]] == ["Bye."]
-    _, turn = answer.json()["turns"]
+    before, turn = answer.json()["turns"]
+    assert [a["messages"] for a in before["actions"]] == [[]]  # not what was taken back ("Hi!")
     assert turn["user"]["text"] == "hi" and turn["user"]["corrected"] is False
     corrected, *rest = turn["actions"]
     assert (corrected["action"], corrected["policy"], corrected["corrected"]) == (
