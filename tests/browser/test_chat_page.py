@@ -250,7 +250,9 @@ def test_an_entity_is_removed_and_added_by_selecting_its_text(chat):
     assert chat.find("#inspected-message mark.entity").get_attribute("data-entity") == "city"
 
 
-def test_a_corrected_conversation_saved_with_interactive_trains(driver, interactive_server):
+def test_a_corrected_conversation_saved_with_interactive_trains(
+    driver, interactive_server, screenshot
+):
     from diet_sparse.dialogue.bot import Bot
     from diet_sparse.persistence import load, load_policy
     from diet_sparse.project import train_project
@@ -270,6 +272,7 @@ def test_a_corrected_conversation_saved_with_interactive_trains(driver, interact
     chat.wait_until(lambda _: chat.find_all("#saved-files li"), "nothing saved")
     written = chat.texts("#saved-files li")
     assert written and all(name.startswith("data/interactive/") for name in written)
+    screenshot("saved")
     folder = interactive_server.folder
     assert all((folder / name).is_file() for name in written)
     text = "\n".join((folder / name).read_text(encoding="utf-8") for name in written)
