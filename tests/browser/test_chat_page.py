@@ -298,3 +298,7 @@ def test_without_interactive_the_yaml_is_offered_as_a_download(chat, downloads):
         time.sleep(0.2)
     text = (downloads / name).read_text(encoding="utf-8")
     assert "nlu:" in text and "hello" in text and "stories:" in text
+
+    chat.find("#story-details summary").click()  # the conversation as Rasa's test story
+    chat.wait_until(lambda _: "utter_greet" in chat.texts("#story-text")[0], "no story shown")
+    assert "- intent: greet" in chat.texts("#story-text")[0]
