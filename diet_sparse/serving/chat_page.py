@@ -75,10 +75,10 @@ def add_chat_page_routes(
     folder whose ``data/interactive/`` it writes into, must be given)."""
     from diet_sparse.serving.app import (
         ApiError,
-        _decode_json,
-        _in_conversation,
-        _read_body,
-        _sender_id,
+        checked_sender_id,
+        decode_json,
+        in_conversation,
+        read_body,
     )
     from diet_sparse.serving.conversations import correct
     from diet_sparse.serving.inspector import conversation_turns
@@ -110,8 +110,8 @@ def add_chat_page_routes(
         }
 
     async def events_of(sender_id: str) -> tuple[str, list]:
-        sender_id = _sender_id(sender_id)
-        return sender_id, await _in_conversation(store.events, sender_id)
+        sender_id = checked_sender_id(sender_id)
+        return sender_id, await in_conversation(store.events, sender_id)
 
     @app.get("/conversations/{sender_id:path}/turns")
     async def get_turns(sender_id: str) -> JSONResponse:
@@ -127,12 +127,12 @@ def add_chat_page_routes(
         its actions (``{"turn", "action_index", "action"}``); the later turns are taken back
         and the bot goes on from the corrected point. Answers ``{"messages"}``, what the bot
         said then (as the REST channel), and ``{"turns"}``, the conversation now."""
-        sender_id = _sender_id(sender_id)
-        body = _decode_json(await _read_body(request, max_body_bytes), CORRECTION_EXAMPLE)
+        sender_id = checked_sender_id(sender_id)
+        body = decode_json(await read_body(request, max_body_bytes), CORRECTION_EXAMPLE)
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_correction", "the body must be a JSON object")
-        messages = await _in_conversation(correct, store, sender_id, body, nlu, policy, actions)
-        events = await _in_conversation(store.events, sender_id)
+        messages = await in_conversation(correct, store, sender_id, body, nlu, policy, actions)
+        events = await in_conversation(store.events, sender_id)
         return JSONResponse(
             {"messages": messages, "turns": conversation_turns(sender_id, events, domain)["turns"]}
         )
@@ -170,7 +170,7 @@ def add_chat_page_routes(
 
             sender_id, events = await events_of(sender_id)
             try:
-                written = await _in_conversation(
+                written = await in_conversation(
                     save_conversation, project, sender_id, events, domain
                 )
             except DietSparseError as error:
