@@ -6,7 +6,7 @@ from the package: nothing is fetched from elsewhere), its files at ``GET /page/<
 needs the server's token (the page asks for it, and sends it with each call). The page talks to
 the bot through Rasa's REST channel and reads, for the inspector and for interactive learning:
 
-- ``GET /domain``: the intents, entities, actions, forms and slots to choose from;
+- ``GET /inspector/domain``: the intents, entities, actions, forms and slots to choose from;
 - ``GET /conversations/{id}/turns``: the conversation turn by turn (`inspector`);
 - ``POST /conversations/{id}/corrections``: correct a turn's intent, entities or action, and
   let the bot go on from there (`conversations.correct`);
@@ -39,6 +39,7 @@ PAGE_FILE_TYPES = {
     ".png": "image/png",
 }
 YAML_TYPE = "text/yaml; charset=utf-8"
+DOMAIN_PATH = "/inspector/domain"  # not Rasa's GET /domain, which answers the domain file
 CORRECTION_EXAMPLE = '{"turn": 1, "intent": "greet"}'
 
 
@@ -93,7 +94,7 @@ def add_chat_page_routes(
     async def page_file(name: str) -> FileResponse:
         return _file_response(name)
 
-    @app.get("/domain")
+    @app.get(DOMAIN_PATH)
     async def get_domain() -> dict[str, Any]:
         """What the page's corrections choose from: the domain's intents, entities (with the
         NLU model's roles and groups), every action the policy can predict, forms and slots

@@ -194,7 +194,7 @@ def test_a_correction_that_cannot_be_made_is_refused_and_stores_nothing(
 
 
 def test_the_domain_lists_what_corrections_choose_from(client, policy):
-    domain = client.get("/domain").json()
+    domain = client.get("/inspector/domain").json()
     assert domain["intents"][:4] == ["greet", "book", "affirm", "goodbye"]  # then Rasa's own
     assert domain["entities"] == ["city"]
     assert domain["actions"] == list(policy.action_names) and "utter_goodbye" in domain["actions"]
@@ -207,7 +207,7 @@ def test_the_page_needs_no_token_but_its_data_does(policy, store):
         assert client.get("/page/no-such-file.js").status_code == 404  # not 401: no token asked
         assert client.get("/page/..%2Fapp.py").status_code == 404
         assert client.get("/conversations/ann/turns").status_code == 401
-        assert client.get("/domain").status_code == 401
+        assert client.get("/inspector/domain").status_code == 401
         headers = {"Authorization": f"Bearer {TOKEN}"}
         assert client.get("/conversations/ann/turns", headers=headers).status_code == 200
         assert client.get("/status", headers=headers).json()["interactive"] is False
