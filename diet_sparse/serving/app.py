@@ -421,7 +421,7 @@ class TokenGuard:
 # --- request validation ------------------------------------------------------------------------
 
 
-async def _read_body(request: Request, max_body_bytes: int) -> bytes:
+async def read_body(request: Request, max_body_bytes: int) -> bytes:
     """The request body, refused with 413 past ``max_body_bytes`` (declared or actually sent)."""
     too_large = ApiError(
         413, "payload_too_large", f"the request body is over the limit of {max_body_bytes} bytes"
@@ -445,12 +445,12 @@ async def _authorized_json(
     to send instead: 401 without the token, saying nothing about the body, or an empty one when
     the client went away. ``example`` is a body to show when it is empty."""
     try:
-        body = await _read_body(request, max_body_bytes)
+        body = await read_body(request, max_body_bytes)
     except ClientDisconnect:
         return JSONResponse({}, status_code=400)  # nobody is listening any more
     needs_body_token = auth_token is not None and not request.state.token_checked
     try:
-        decoded = _decode_json(body, example)
+        decoded = decode_json(body, example)
     except ApiError:
         if needs_body_token:
             return _unauthorized(body_token=True)  # say nothing about the body: no token
@@ -462,7 +462,8 @@ async def _authorized_json(
     return decoded
 
 
-def _decode_json(body: bytes, example: str) -> Any:
+def decode_json(body: bytes, example: str) -> Any:
+    """A request body's JSON, or a 400 that shows ``example``, a body to send instead."""
     if not body.strip():
         raise ApiError(400, "invalid_json", f"the body is empty; send JSON like {example}")
     try:
@@ -587,7 +588,7 @@ def _locate_unknown_name(policy, events: list[Any], error: DialogueError) -> Api
     return ApiError(400, "not_in_domain", str(error))
 
 
-def _sender_id(sender_id: Any) -> str:
+def checked_sender_id(sender_id: Any) -> str:
     """``sender_id`` if it can name a conversation (`check_sender_id`), else a 400."""
     try:
         return check_sender_id(sender_id)
@@ -601,7 +602,7 @@ def _webhook_request(body: Any, max_text_length: int) -> tuple[str, str]:
     conversation."""
     _check_object(body)
     sender = _checked_string(body, "sender", required=False)
-    sender = _sender_id(DEFAULT_SENDER_ID if sender is None else sender)
+    sender = checked_sender_id(DEFAULT_SENDER_ID if sender is None else sender)
     message = _checked_string(body, "message", required=True)
     if len(message) > max_text_length:
         raise ApiError(413, "text_too_long", f"'message' has {len(message)} characters; the "
@@ -609,7 +610,7 @@ def _webhook_request(body: Any, max_text_length: int) -> tuple[str, str]:
     return sender, message
 
 
-async def _in_conversation(function: Callable[..., Any], *args: Any) -> Any:
+async def in_conversation(function: Callable[..., Any], *args: Any) -> Any:
     """``function(*args)`` in a worker thread, its errors as the API's."""
     try:
         return await asyncio.to_thread(function, *args)
@@ -643,9 +644,9 @@ def _add_conversation_routes(
         ``[{"recipient_id", "text", "buttons", "image", "attachment", "custom"}]`` (absent
         fields left out), one or more per message said; the conversation is kept in the
         tracker store."""
-        body = _decode_json(await _read_body(request, max_body_bytes), WEBHOOK_EXAMPLE)
+        body = decode_json(await read_body(request, max_body_bytes), WEBHOOK_EXAMPLE)
         sender, message = _webhook_request(body, max_text_length)
-        answer = await _in_conversation(respond, store, sender, message, nlu, policy, actions)
+        answer = await in_conversation(respond, store, sender, message, nlu, policy, actions)
         return JSONResponse(answer)
 
     # ``:path``: a sender id may hold "/", sent URL-encoded (%2F), which Starlette decodes
@@ -654,23 +655,23 @@ def _add_conversation_routes(
     async def get_tracker(sender_id: str) -> JSONResponse:
         """The conversation with ``sender_id`` (URL-encoded) as Rasa's tracker JSON (no events:
         a new one)."""
-        sender_id = _sender_id(sender_id)
-        events = await _in_conversation(store.events, sender_id)
+        sender_id = checked_sender_id(sender_id)
+        events = await in_conversation(store.events, sender_id)
         return JSONResponse(tracker_json(sender_id, events, policy.domain))
 
     @app.put("/conversations/{sender_id:path}/tracker/events")
     async def put_events(request: Request, sender_id: str) -> JSONResponse:
         """Replace the conversation's events with the body's array of tracker events (as
         Rasa's API does); answers the tracker. Nothing is stored from a refused request."""
-        sender_id = _sender_id(sender_id)
-        events = _decode_json(await _read_body(request, max_body_bytes), EVENTS_EXAMPLE)
+        sender_id = checked_sender_id(sender_id)
+        events = decode_json(await read_body(request, max_body_bytes), EVENTS_EXAMPLE)
         if not isinstance(events, list):
             detail = f"the body must be an array of tracker events, got {_describe(events)}"
             raise ApiError(400, "invalid_request", detail)
         if len(events) > max_events:
             detail = f"{len(events)} events; the limit is {max_events}"
             raise ApiError(413, "too_many_events", detail)
-        events = await _in_conversation(replace_events, store, sender_id, events, policy)
+        events = await in_conversation(replace_events, store, sender_id, events, policy)
         return JSONResponse(tracker_json(sender_id, events, policy.domain))
 
 

@@ -6,7 +6,7 @@ from the package: nothing is fetched from elsewhere), its files at ``GET /page/<
 needs the server's token (the page asks for it, and sends it with each call). The page talks to
 the bot through Rasa's REST channel and reads, for the inspector and for interactive learning:
 
-- ``GET /domain``: the intents, entities, actions, forms and slots to choose from;
+- ``GET /inspector/domain``: the intents, entities, actions, forms and slots to choose from;
 - ``GET /conversations/{id}/turns``: the conversation turn by turn (`inspector`);
 - ``POST /conversations/{id}/corrections``: correct a turn's intent, entities or action, and
   let the bot go on from there (`conversations.correct`);
@@ -39,6 +39,7 @@ PAGE_FILE_TYPES = {
     ".png": "image/png",
 }
 YAML_TYPE = "text/yaml; charset=utf-8"
+DOMAIN_PATH = "/inspector/domain"  # not Rasa's GET /domain, which answers the domain file
 CORRECTION_EXAMPLE = '{"turn": 1, "intent": "greet"}'
 
 
@@ -75,10 +76,10 @@ def add_chat_page_routes(
     folder whose ``data/interactive/`` it writes into, must be given)."""
     from diet_sparse.serving.app import (
         ApiError,
-        _decode_json,
-        _in_conversation,
-        _read_body,
-        _sender_id,
+        checked_sender_id,
+        decode_json,
+        in_conversation,
+        read_body,
     )
     from diet_sparse.serving.conversations import correct
     from diet_sparse.serving.inspector import conversation_turns
@@ -93,7 +94,7 @@ def add_chat_page_routes(
     async def page_file(name: str) -> FileResponse:
         return _file_response(name)
 
-    @app.get("/domain")
+    @app.get(DOMAIN_PATH)
     async def get_domain() -> dict[str, Any]:
         """What the page's corrections choose from: the domain's intents, entities (with the
         NLU model's roles and groups), every action the policy can predict, forms and slots
@@ -110,8 +111,8 @@ def add_chat_page_routes(
         }
 
     async def events_of(sender_id: str) -> tuple[str, list]:
-        sender_id = _sender_id(sender_id)
-        return sender_id, await _in_conversation(store.events, sender_id)
+        sender_id = checked_sender_id(sender_id)
+        return sender_id, await in_conversation(store.events, sender_id)
 
     @app.get("/conversations/{sender_id:path}/turns")
     async def get_turns(sender_id: str) -> JSONResponse:
@@ -127,12 +128,12 @@ def add_chat_page_routes(
         its actions (``{"turn", "action_index", "action"}``); the later turns are taken back
         and the bot goes on from the corrected point. Answers ``{"messages"}``, what the bot
         said then (as the REST channel), and ``{"turns"}``, the conversation now."""
-        sender_id = _sender_id(sender_id)
-        body = _decode_json(await _read_body(request, max_body_bytes), CORRECTION_EXAMPLE)
+        sender_id = checked_sender_id(sender_id)
+        body = decode_json(await read_body(request, max_body_bytes), CORRECTION_EXAMPLE)
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_correction", "the body must be a JSON object")
-        messages = await _in_conversation(correct, store, sender_id, body, nlu, policy, actions)
-        events = await _in_conversation(store.events, sender_id)
+        messages = await in_conversation(correct, store, sender_id, body, nlu, policy, actions)
+        events = await in_conversation(store.events, sender_id)
         return JSONResponse(
             {"messages": messages, "turns": conversation_turns(sender_id, events, domain)["turns"]}
         )
@@ -170,7 +171,7 @@ def add_chat_page_routes(
 
             sender_id, events = await events_of(sender_id)
             try:
-                written = await _in_conversation(
+                written = await in_conversation(
                     save_conversation, project, sender_id, events, domain
                 )
             except DietSparseError as error:

@@ -47,12 +47,7 @@ def respond(
         bot = Bot(nlu, policy, events=conversation.events, actions=actions, sender_id=sender_id)
         before = len(bot.events)
         results = bot.respond(text)
-        new = [
-            dataclasses.replace(event, input_channel=REST_CHANNEL)
-            if isinstance(event, UserUttered)
-            else event
-            for event in bot.events[before:]
-        ]
+        new = _from_rest_channel(bot.events[before:])
         if not conversation.events:  # a new conversation: its opening action_listen too
             new = [*bot.events[:before], *new]
         conversation.add(new)
@@ -61,6 +56,16 @@ def respond(
         for result in results
         for message in result["bot_messages"]
         for sent in collected_messages(message, sender_id)
+    ]
+
+
+def _from_rest_channel(events: Sequence[Event]) -> list[Event]:
+    """``events`` with each user message marked as said on Rasa's REST channel."""
+    return [
+        dataclasses.replace(event, input_channel=REST_CHANNEL)
+        if isinstance(event, UserUttered) and event.input_channel is None
+        else event
+        for event in events
     ]
 
 
@@ -163,7 +168,7 @@ def correct(
         else:
             parse = _corrected_parse(correction, said, domain, getattr(nlu, "synonyms", {}))
             results = bot.respond(said.text or "", parse, {**metadata, CORRECTED: True})
-        conversation.add(bot.events[len(events) :])
+        conversation.add(_from_rest_channel(bot.events[len(events) :]))
     return [
         sent
         for result in results

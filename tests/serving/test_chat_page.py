@@ -6,11 +6,12 @@ The page itself, in a real browser, is tests/browser/'s."""
 from __future__ import annotations
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from policies import DOMAIN, QUICK, STORIES
 from test_app_predict import StubNLU
 
-from diet_sparse.errors import ConfigError
+from diet_sparse.errors import ConfigError, TrainingDataWarning
 from diet_sparse.rasa.events import UserUttered, applied_events
 from diet_sparse.serving.app import create_app
 from diet_sparse.serving.tracker_store import TrackerStore
@@ -194,7 +195,7 @@ def test_a_correction_that_cannot_be_made_is_refused_and_stores_nothing(
 
 
 def test_the_domain_lists_what_corrections_choose_from(client, policy):
-    domain = client.get("/domain").json()
+    domain = client.get("/inspector/domain").json()
     assert domain["intents"][:4] == ["greet", "book", "affirm", "goodbye"]  # then Rasa's own
     assert domain["entities"] == ["city"]
     assert domain["actions"] == list(policy.action_names) and "utter_goodbye" in domain["actions"]
@@ -207,7 +208,7 @@ def test_the_page_needs_no_token_but_its_data_does(policy, store):
         assert client.get("/page/no-such-file.js").status_code == 404  # not 401: no token asked
         assert client.get("/page/..%2Fapp.py").status_code == 404
         assert client.get("/conversations/ann/turns").status_code == 401
-        assert client.get("/domain").status_code == 401
+        assert client.get("/inspector/domain").status_code == 401
         headers = {"Authorization": f"Bearer {TOKEN}"}
         assert client.get("/conversations/ann/turns", headers=headers).status_code == 200
         assert client.get("/status", headers=headers).json()["interactive"] is False
@@ -218,3 +219,43 @@ def test_saving_needs_interactive_learning_in_a_project(client, policy, store):
     assert client.post("/conversations/ann/save").status_code in (404, 405)
     with pytest.raises(ConfigError, match="--interactive"):
         create_app(KeywordNLU(), policy=policy, tracker_store=store, interactive=True)
+
+
+def test_the_conversation_as_rasa_yaml_a_story_and_training_data(client):
+    say(client, "hi")
+    say(client, "see you")
+    correct(client, {"turn": 2, "intent": "goodbye"})
+    story = client.get("/conversations/ann/story")
+    assert story.status_code == 200 and story.headers["content-type"].startswith("text/yaml")
+    steps = yaml.safe_load(story.text)["stories"][0]["steps"]
+    # every event, as Rasa's endpoint: the turn taken back, then the corrected one
+    assert [(s["intent"], s["user"]) for s in steps if "user" in s] == [
+        ("greet", "hi"), ("greet", "see you"), ("goodbye", "see you")
+    ]  # fmt: skip
+    assert steps[-1] == {"action": "utter_goodbye"}
+    data = client.get("/conversations/ann/training-data")
+    assert 'filename="ann.yml"' in data.headers["content-disposition"]
+    written = yaml.safe_load(data.text)
+    examples = {item["intent"]: item["examples"] for item in written["nlu"]}
+    assert examples == {"greet": "- hi\n", "goodbye": "- see you\n"}
+    assert written["stories"][0]["steps"][2] == {"intent": "goodbye"}
+
+
+def test_interactive_learning_saves_new_files_into_the_project(policy, store, tmp_path):
+    from diet_sparse.rasa.nlu_data import load_training_data
+
+    (tmp_path / "data").mkdir()
+    app = create_app(KeywordNLU(), policy=policy, tracker_store=store, project=tmp_path,
+                     interactive=True)  # fmt: skip
+    with TestClient(app) as client:
+        assert client.post("/conversations/ann/save").status_code == 400  # nothing said yet
+        say(client, "hi")
+        correct(client, {"turn": 1, "intent": "goodbye"})
+        first = client.post("/conversations/ann/save").json()["files"]
+        second = client.post("/conversations/ann/save").json()["files"]
+        assert client.get("/status").json()["interactive"] is True
+    assert len(first) == len(second) == 1 and first != second
+    assert first[0].startswith("data/interactive/")
+    with pytest.warns(TrainingDataWarning, match="only 1 example"):
+        data = load_training_data(tmp_path / first[0])
+    assert [(e.text, e.intent) for e in data.examples] == [("hi", "goodbye")]
