@@ -1,8 +1,8 @@
 // diet-sparse's chat page: the chat (Rasa's REST channel), the inspector of a turn (the parse,
 // the policy that chose each action with its scores, slots and events) and interactive learning
 // (corrections, saving or downloading the conversation as Rasa YAML). It talks only to the
-// server that served it (Rasa's REST channel, /status, /domain and /conversations/{id}/...);
-// nothing is fetched from anywhere else.
+// server that served it (Rasa's REST channel, /status, /inspector/domain and
+// /conversations/{id}/...); nothing is fetched from anywhere else.
 "use strict";
 
 // --- state --------------------------------------------------------------------------------------
@@ -16,7 +16,7 @@ const state = {
   senderId: null, // the conversation's sender id (random, kept for this browser tab)
   token: sessionStorage.getItem(STORAGE.token), // the server's --auth-token, once asked
   status: null, // GET /status
-  domain: null, // GET /domain (null where the server has none)
+  domain: null, // GET /inspector/domain: the names corrections choose from
   turns: [], // GET /conversations/{id}/turns: the turns of this conversation
   selectedTurn: null, // the turn number shown in the inspector
   selection: null, // {start, end} of text selected in the inspected message
@@ -126,15 +126,10 @@ async function api(method, path, body, { raw = false } = {}) {
   }
 }
 
-/** GET turns of this conversation, or null where the server does not keep them. */
+/** The turns of this conversation (GET /conversations/{id}/turns). */
 async function loadTurns() {
-  try {
-    const answer = await api("GET", conversationPath("turns"));
-    return answer.turns;
-  } catch (error) {
-    if (error.status === 404) return null;
-    throw error;
-  }
+  const answer = await api("GET", conversationPath("turns"));
+  return answer.turns;
 }
 
 // --- the token ----------------------------------------------------------------------------------
@@ -301,12 +296,9 @@ async function sendNow(text, title) {
   list.scrollTop = list.scrollHeight;
   await nextFrame();
   const answerMs = performance.now() - started;
-  const turns = await loadTurns();
-  if (turns) {
-    state.turns = turns;
-    renderChat();
-    selectTurn(turns.length ? turns[turns.length - 1].turn : null);
-  }
+  state.turns = await loadTurns();
+  renderChat();
+  selectTurn(state.turns.length ? state.turns[state.turns.length - 1].turn : null);
   await nextFrame();
   window.dietSparseTimings.turns.push({
     message: text,
@@ -894,20 +886,15 @@ async function refreshStory() {
 
 // --- the domain's names -------------------------------------------------------------------------
 
-/** The domain's `key` names (GET /domain), else `fallback` (from /status or the turn). */
+/** The domain's `key` names (GET /inspector/domain), else `fallback`. */
 function domainList(key, fallback = []) {
   const names =
     state.domain && Array.isArray(state.domain[key]) ? state.domain[key] : fallback || [];
   return [...new Set(names)];
 }
 
-async function loadDomain() {
-  try {
-    return await api("GET", "domain");
-  } catch (error) {
-    if (error.status === 404) return null; // a server without the page's API: the chat still works
-    throw error;
-  }
+function loadDomain() {
+  return api("GET", "inspector/domain");
 }
 
 // --- start-up -----------------------------------------------------------------------------------
@@ -958,7 +945,7 @@ async function start() {
     state.domain = await loadDomain();
     setUpLearning();
     const turns = await loadTurns(); // a reloaded page shows its conversation again
-    if (turns && turns.some((turn) => turn.user)) {
+    if (turns.some((turn) => turn.user)) {
       state.turns = turns;
       renderChat();
       selectTurn(turns[turns.length - 1].turn);
