@@ -144,6 +144,11 @@ def correct(
         TrackerStoreError: the store cannot be read or written.
     """
     domain = policy.domain
+    if ("intent" in correction) == ("action" in correction):
+        raise CorrectionError(
+            "a correction names either 'intent' (with 'entities' if they change) or 'action' "
+            "(with 'action_index'), with the 'turn'"
+        )
     with store.conversation(sender_id) as conversation:
         events = list(conversation.events)
         turns = stored_turns(events)

@@ -171,6 +171,8 @@ def test_entities_corrected_fill_the_slots_their_mappings_name(client):
 @pytest.mark.parametrize(
     "body, detail",
     [
+        ({"turn": 1}, "a correction names either 'intent'"),
+        ({"turn": 1, "intent": "greet", "action": "utter_greet"}, "either 'intent'"),
         ({"turn": 0, "intent": "greet"}, "'turn' must be the number of a turn with a message"),
         ({"turn": 7, "intent": "greet"}, "1 to 1, got 7"),
         ({"turn": 1, "intent": "goodby"}, "'intent' 'goodby' is not an intent of the domain"),
