@@ -15,7 +15,8 @@ without its ResponseSelector (no responses to select here) and FallbackClassifie
 message keeps DIET's intent, as diet-sparse's scores do). DIETClassifier's ``random_seed`` is
 ``--seed``. Training is ``rasa.model_training.train_nlu`` (what ``rasa train nlu`` runs);
 parsing is ``Agent.load(model).parse_message(text)``, one message at a time, as ``rasa test
-nlu`` and ``rasa shell nlu`` parse. TensorFlow's threads are left as Rasa sets them.
+nlu`` and ``rasa shell nlu`` parse. Logging and TensorFlow's threads are set up as the ``rasa``
+command sets them (`start_as_the_rasa_command`).
 
 ``--texts`` is a JSON list of strings; ``--out`` gets ``{"rasa_version", "train_seconds"
 (train_nlu: featurizing, training and packing the model), "parse_seconds", "results": [{"intent":
@@ -64,6 +65,24 @@ def config(seed: int, epochs: int = EPOCHS) -> dict:
     }
 
 
+def start_as_the_rasa_command() -> None:
+    """What ``rasa``'s ``main`` (rasa/__main__.py) sets up before a command, telemetry and
+    plugins aside: logging at its default level (``LOG_LEVEL``, INFO: without this every parse
+    logs at debug level), warnings once, and TensorFlow's threads and GPU memory from Rasa's
+    environment variables (``TF_INTER_OP_PARALLELISM_THREADS``, ...: TensorFlow's defaults when
+    unset)."""
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.io import configure_colored_logging
+    from rasa.utils.log_utils import configure_structlog
+    from rasa.utils.tensorflow import environment
+
+    configure_logging_and_warnings(None, None, warn_only_once=True, filter_repeated_logs=True)
+    environment.setup_tf_environment()
+    environment.check_deterministic_ops()
+    configure_colored_logging(None)
+    configure_structlog(None)
+
+
 async def parse_all(agent, texts: list[str]) -> list[dict]:
     results = []
     for text in texts:
@@ -85,6 +104,8 @@ def main() -> None:
     import rasa
     from rasa.core.agent import Agent
     from rasa.model_training import train_nlu
+
+    start_as_the_rasa_command()
 
     texts = json.loads(Path(args.texts).read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="rasa-diet-") as work:
