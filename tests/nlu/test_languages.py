@@ -1,16 +1,20 @@
 """End to end in other languages: a tiny model per language of tests/fixtures/languages/ (German,
 Russian, Chinese, Japanese) is trained, saved, loaded and parses its held-in examples to the
-right intent and the right entities, with start, end and value in the text as the user wrote it.
+right intent and the right entities, with start, end and value in the text as the user wrote it;
+and a model saved with tokenizer version 2 (tests/fixtures/tokenizer_v2/) parses as it did.
 """
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from pathlib import Path
 
 import pytest
+from comparing import assert_same_parse
 
 from diet_sparse.nlu.tokenizer import TOKENIZER_VERSION
+from diet_sparse.persistence import load
 from diet_sparse.rasa.nlu_data import load_training_data
 
 LANGUAGES = Path(__file__).parent.parent / "fixtures" / "languages"
@@ -41,7 +45,6 @@ WHERE_WRITTEN = {
 @pytest.fixture(scope="module", params=list(WHERE_WRITTEN))
 def language(request, tmp_path_factory):
     """(language code, training data, loaded model) of one language."""
-    from diet_sparse.persistence import load
     from diet_sparse.training import train
 
     data = load_training_data(LANGUAGES / f"{request.param}.yml")
@@ -87,3 +90,14 @@ def test_decomposed_input_parses_as_composed_with_offsets_into_it(language):
         for entity, composed_entity in zip(result["entities"], composed["entities"], strict=True):
             assert entity["value"] == nfd[entity["start"] : entity["end"]]
             assert unicodedata.normalize("NFC", entity["value"]) == composed_entity["value"]
+
+
+def test_a_model_saved_with_tokenizer_version_2_parses_as_it_did():
+    fixture = LANGUAGES.parent / "tokenizer_v2"
+    nlu = load(fixture / "model")
+    assert nlu.featurizer.tokenizer_version == 2
+    expected = json.loads((fixture / "parses.json").read_text(encoding="utf-8"))
+    # version 2 keeps a Chinese sentence whole: the entity is the sentence
+    assert expected[0]["entities"][0]["value"] == "北京今天天气怎么样"
+    for result in expected:
+        assert_same_parse(nlu.parse(result["text"]), result, tolerance=1e-5)
