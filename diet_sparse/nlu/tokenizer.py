@@ -136,6 +136,8 @@ def is_unspaced(character: str) -> bool:
 
 def _tokenize_v3(text: str) -> list[Token]:
     if unicodedata.is_normalized("NFC", text):
+        if not _UNSPACED.search(text):
+            return _tokenize_v2(text)  # most messages: Rasa's tokens as they are
         normalized, starts, ends = text, None, None
     else:
         normalized, starts, ends = _nfc_with_offsets(text)
