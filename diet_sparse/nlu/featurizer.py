@@ -9,6 +9,7 @@ word counts and character n-gram counts (``CountVectorsFeaturizer`` with ``word`
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -35,6 +36,7 @@ from diet_sparse.nlu.tokenizer import (
     TOKENIZER_VERSIONS,
     Token,
     is_unspaced,
+    nfc_with_offsets,
     tokenize,
 )
 from diet_sparse.rasa.nlu_data import LookupTable, TrainingData
@@ -861,20 +863,29 @@ class Featurizer:
     def _regex_matches(
         self, texts: Sequence[str], tokens: list[list[Token]]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Pattern matches as (flat token index, pattern) and (message index, pattern) pairs."""
+        """Pattern matches as (flat token index, pattern) and (message index, pattern) pairs.
+
+        Since tokenizer version 3 the patterns search the text in NFC form, as the tokens are;
+        the matches are mapped back to the text's offsets.
+        """
         token_hits: list[tuple[int, int]] = []
         message_hits: list[tuple[int, int]] = []
         first_token = 0
         for message, (text, message_tokens) in enumerate(zip(texts, tokens, strict=True)):
             starts = [t.start for t in message_tokens]
             ends = [t.end for t in message_tokens]
+            searched, origin = text, None
+            if self.tokenizer_version >= 3 and not unicodedata.is_normalized("NFC", text):
+                searched, *origin = nfc_with_offsets(text)
             for pattern_index, pattern in enumerate(self._compiled_patterns):
                 hit: set[int] = set()
                 matched = False
-                for match in pattern.finditer(text):
+                for match in pattern.finditer(searched):
                     begin, end = match.span()
                     if end == begin:  # an empty match overlaps nothing
                         continue
+                    if origin is not None:
+                        begin, end = origin[0][begin], origin[1][end - 1]
                     matched = True
                     # Tokens overlapping [begin, end): token.end > begin and token.start < end.
                     hit.update(range(bisect_right(ends, begin), bisect_left(starts, end)))

@@ -140,7 +140,7 @@ def _tokenize_v3(text: str) -> list[Token]:
             return _tokenize_v2(text)  # most messages: Rasa's tokens as they are
         normalized, starts, ends = text, None, None
     else:
-        normalized, starts, ends = _nfc_with_offsets(text)
+        normalized, starts, ends = nfc_with_offsets(text)
     tokens = []
     for word in _tokenize_v2(normalized):
         pieces = [(word.start, word.end)]
@@ -154,12 +154,17 @@ def _tokenize_v3(text: str) -> list[Token]:
     return tokens
 
 
-def _nfc_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
-    """``text`` in NFC form, with the span in ``text`` of each character of it (starts, ends).
+def nfc_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
+    """``text`` in NFC form, with the span in ``text`` of each of its characters: character
+    ``i`` of the NFC text comes from ``text[starts[i]:ends[i]]``.
 
     The text is cut before every character that composes with nothing before it (not a mark,
     not a Hangul vowel or final jamo); each piece is normalised on its own, and its characters
     get the piece's span.
+
+    Example:
+        >>> nfc_with_offsets("Ko\u0308ln")
+        ('Köln', [0, 1, 3, 4], [1, 3, 4, 5])
     """
     normalized: list[str] = []
     starts: list[int] = []

@@ -331,6 +331,17 @@ def test_decomposed_and_composed_text_get_the_same_features():
     assert [(t.start, t.end) for t in batch.tokens[1]] == [(0, 6), (7, 10), (11, 16), (18, 23)]
 
 
+def test_lookup_tables_and_regexes_match_decomposed_text_on_its_tokens():
+    lookups = [LookupTable("city", ["Köln", "Zürich"])]
+    regexes = [RegexPattern("umlaut_word", r"\b\w*ü\w*\b")]
+    featurizer = Featurizer().fit(make_data("nach Köln", lookups=lookups, regexes=regexes))
+    nfd = "nach Ko\u0308ln und Zu\u0308rich"
+    batch = featurizer.transform([nfd])
+    regex_block = block(featurizer, batch.features, "regex")  # columns: umlaut_word, city
+    assert regex_block[:, 1].tolist() == [0, 1, 0, 1, 1]  # the tokens Köln and Zürich, sentence
+    assert regex_block[:, 0].tolist() == [0, 0, 0, 1, 1]
+
+
 def test_a_version_2_featurizer_splits_and_featurizes_as_before():
     data = make_data("我想去北京", "cafe\u0301 crème")
     featurizer = Featurizer(tokenizer_version=WHITESPACE_TOKENIZER_VERSION).fit(data)
