@@ -1,5 +1,5 @@
 """End to end in other languages: a tiny model per language of tests/fixtures/languages/ (German,
-Russian, Chinese, Japanese) is trained, saved, loaded and parses its held-in examples to the
+Russian, Chinese, Japanese, Arabic) is trained, saved, loaded and parses its held-in examples to the
 right intent and the right entities, with start, end and value in the text as the user wrote it;
 and a model saved with tokenizer version 2 (tests/fixtures/tokenizer_v2/) parses as it did.
 """
@@ -38,6 +38,10 @@ WHERE_WRITTEN = {
     "ja": [
         ("明日の大阪の天気を教えて", "city", "大阪", 3),
         ("カレーライスが食べたい", "dish", "カレーライス", 0),
+    ],
+    "ar": [
+        ("كيف الطقس في القاهرة؟", "city", "القاهرة", 13),
+        ("أعطني شاورما من فضلك", "dish", "شاورما", 6),
     ],
 }
 
