@@ -32,6 +32,7 @@ from diet_sparse.config import (
 from diet_sparse.nlu.pretrained import SentenceEncoder, encoder_dimension, load_encoder
 from diet_sparse.nlu.tokenizer import (
     LEGACY_TOKENIZER_VERSION,
+    NFC_TOKENIZER_VERSION,
     TOKENIZER_VERSION,
     TOKENIZER_VERSIONS,
     Token,
@@ -800,7 +801,7 @@ class Featurizer:
         """``layout`` keyed for the character block: since tokenizer version 3 a token of a
         script written without spaces is keyed by its `RunWindow`, so its n-grams reach into
         the characters after it; other tokens (all, before version 3) by their text."""
-        if self.tokenizer_version < 3 or not any(
+        if self.tokenizer_version < NFC_TOKENIZER_VERSION or not any(
             is_unspaced(t.text[0]) for ts in tokens for t in ts if t.text
         ):
             return layout
@@ -874,9 +875,11 @@ class Featurizer:
         for message, (text, message_tokens) in enumerate(zip(texts, tokens, strict=True)):
             starts = [t.start for t in message_tokens]
             ends = [t.end for t in message_tokens]
-            searched, origin = text, None
-            if self.tokenizer_version >= 3 and not unicodedata.is_normalized("NFC", text):
-                searched, *origin = nfc_with_offsets(text)
+            searched, origins = text, None  # origins: the span in text of each searched char
+            if self.tokenizer_version >= NFC_TOKENIZER_VERSION and not unicodedata.is_normalized(
+                "NFC", text
+            ):
+                searched, *origins = nfc_with_offsets(text)
             for pattern_index, pattern in enumerate(self._compiled_patterns):
                 hit: set[int] = set()
                 matched = False
@@ -884,8 +887,9 @@ class Featurizer:
                     begin, end = match.span()
                     if end == begin:  # an empty match overlaps nothing
                         continue
-                    if origin is not None:
-                        begin, end = origin[0][begin], origin[1][end - 1]
+                    if origins is not None:
+                        char_starts, char_ends = origins
+                        begin, end = char_starts[begin], char_ends[end - 1]
                     matched = True
                     # Tokens overlapping [begin, end): token.end > begin and token.start < end.
                     hit.update(range(bisect_right(ends, begin), bisect_left(starts, end)))

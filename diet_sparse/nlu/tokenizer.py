@@ -35,9 +35,10 @@ from dataclasses import dataclass
 from functools import cache
 
 TOKENIZER_VERSION = 3  # what new models use
+NFC_TOKENIZER_VERSION = 3  # the first with NFC text and a token per Han, kana or Thai character
 WHITESPACE_TOKENIZER_VERSION = 2  # Rasa's WhitespaceTokenizer splits, nothing more
 LEGACY_TOKENIZER_VERSION = 1  # models saved before the version was recorded
-TOKENIZER_VERSIONS = (LEGACY_TOKENIZER_VERSION, WHITESPACE_TOKENIZER_VERSION, TOKENIZER_VERSION)
+TOKENIZER_VERSIONS = (LEGACY_TOKENIZER_VERSION, WHITESPACE_TOKENIZER_VERSION, NFC_TOKENIZER_VERSION)
 
 # Version 1: punctuation runs that become whitespace. A run is removed when it
 #  1. ends a word (followed by whitespace or the end of the text),
@@ -114,7 +115,7 @@ def tokenize(text: str, version: int = TOKENIZER_VERSION) -> list[Token]:
         >>> [t.text for t in tokenize("我想去北京", version=2)]  # Rasa's split
         ['我想去北京']
     """
-    if version == TOKENIZER_VERSION:
+    if version == NFC_TOKENIZER_VERSION:
         return _tokenize_v3(text)
     if version == WHITESPACE_TOKENIZER_VERSION:
         return _tokenize_v2(text)
