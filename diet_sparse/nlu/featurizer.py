@@ -9,9 +9,10 @@ word counts and character n-gram counts (``CountVectorsFeaturizer`` with ``word`
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from itertools import chain
 from typing import TYPE_CHECKING, Any
@@ -36,9 +37,12 @@ from diet_sparse.nlu.pretrained import (
 )
 from diet_sparse.nlu.tokenizer import (
     LEGACY_TOKENIZER_VERSION,
+    NFC_TOKENIZER_VERSION,
     TOKENIZER_VERSION,
     TOKENIZER_VERSIONS,
     Token,
+    is_unspaced,
+    nfc_with_offsets,
     tokenize,
 )
 from diet_sparse.rasa.nlu_data import LookupTable, TrainingData
@@ -110,7 +114,7 @@ class FeaturizedBatch:
 class _TokenLayout:
     """Where the flattened tokens of a batch go: the arrays have one entry per token."""
 
-    unique_texts: list[str]  # distinct token texts, so each is analysed once per batch
+    unique_texts: list  # distinct token texts (char block: or `RunWindow`s), each analysed once
     inverse: np.ndarray  # index of each token's text in unique_texts
     position: np.ndarray  # index of the token inside its message
     length: np.ndarray  # number of tokens of the token's message
@@ -197,6 +201,65 @@ def char_wb_terms(text: str, min_n: int, max_n: int, lowercase: bool = True) -> 
                 break
             terms.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
     return terms
+
+
+@dataclass(frozen=True)
+class RunWindow:
+    """What the character n-grams of a token of a script written without spaces (one character,
+    see `diet_sparse.nlu.tokenizer`) see: ``text``, the characters of its run from it on, as
+    many as the longest n-gram, with a space after the run's last character; and whether it
+    starts the run."""
+
+    text: str
+    starts_run: bool
+
+
+def run_char_terms(window: RunWindow, min_n: int, max_n: int, lowercase: bool = True) -> list[str]:
+    """Character n-grams of one token of a run of a script written without spaces: the n-grams
+    of the run, padded with a space on either side, that start at the token (at the padding
+    too for the run's first token). Summed over a run's tokens they are the ``char_wb`` n-grams
+    of the run as one word (but the last padding's unigram), so the sentence features see the
+    run's character pairs and triples, and each token sees those it begins.
+
+    Example:
+        >>> run_char_terms(RunWindow("北京 ", starts_run=True), 1, 2)
+        [' ', ' 北', '北', '北京']
+        >>> run_char_terms(RunWindow("京 ", starts_run=False), 1, 2)
+        ['京', '京 ']
+    """
+    text = window.text.lower() if lowercase else window.text
+    starts = (f" {text}", text) if window.starts_run else (text,)
+    return [start[:n] for start in starts for n in range(min_n, max_n + 1) if len(start[:n]) == n]
+
+
+def _char_terms(key: str | RunWindow, min_n: int, max_n: int, lowercase: bool = True) -> list[str]:
+    """The character block's terms of a token text or of a run token's window."""
+    if isinstance(key, RunWindow):
+        return run_char_terms(key, min_n, max_n, lowercase)
+    return char_wb_terms(key, min_n, max_n, lowercase)
+
+
+def _run_windows(tokens: list[Token], max_n: int) -> list[str | RunWindow]:
+    """The character block's key of each token of a message: its text, or for a token of a
+    script written without spaces its `RunWindow`."""
+    unspaced = [len(t.text) > 0 and is_unspaced(t.text[0]) for t in tokens]
+    # A run: unspaced tokens that touch (no space or dropped character between them).
+    joined = [
+        i > 0 and unspaced[i] and unspaced[i - 1] and tokens[i - 1].end == tokens[i].start
+        for i in range(len(tokens))
+    ]
+    keys: list[str | RunWindow] = []
+    for i, token in enumerate(tokens):
+        if not unspaced[i]:
+            keys.append(token.text)
+            continue
+        text, j = token.text, i + 1
+        while len(text) < max_n and j < len(tokens) and joined[j]:
+            text, j = text + tokens[j].text, j + 1
+        if len(text) < max_n:  # the run ends within the window
+            text += " "
+        keys.append(RunWindow(text[:max_n], starts_run=not joined[i]))
+    return keys
 
 
 def _window_sources(layout: _TokenLayout, offset: int) -> tuple[np.ndarray, np.ndarray]:
@@ -550,7 +613,8 @@ class Featurizer:
         if not isinstance(data, TrainingData):
             raise TypeError(f"fit expects a TrainingData, got {type(data).__name__}")
         self.load_pretrained_encoder()
-        layout = _layout([self.tokenize(example.text) for example in data.examples])
+        tokens = [self.tokenize(example.text) for example in data.examples]
+        layout = _layout(tokens)
         if not layout.n_tokens and (self.use_word_features or self.use_char_features):
             raise ValueError(
                 f"cannot fit the featurizer: the {len(data.examples)} training examples contain "
@@ -565,7 +629,7 @@ class Featurizer:
         char_vocabulary: dict[str, int] = {}
         if self.use_char_features:
             char_vocabulary = _fit_vocabulary(
-                self._char_vectorizer(), layout, self.max_char_features
+                self._char_vectorizer(), self._char_layout(layout, tokens), self.max_char_features
             )
 
         keys: set[str] = set()
@@ -624,11 +688,11 @@ class Featurizer:
         # Transform-time helpers, rebuilt from the vocabularies (never fitted again): the
         # term columns of each count block. No scikit-learn here: importing it took 0.75 s
         # of a model's cold start.
-        self._count_blocks: list[_TermColumns] = []
+        self._word_columns = self._char_columns = None
         if word_vocabulary:
-            self._count_blocks.append(_TermColumns(self._word_analyzer(), word_vocabulary))
+            self._word_columns = _TermColumns(self._word_analyzer(), word_vocabulary)
         if char_vocabulary:
-            self._count_blocks.append(_TermColumns(self._char_analyzer(), char_vocabulary))
+            self._char_columns = _TermColumns(self._char_analyzer(), char_vocabulary)
         lookups: dict[tuple[int, str], dict[str, int]] = {}
         for key, index in lexical_vocabulary.items():
             offset, name, value = key.split(":", 2)
@@ -640,9 +704,9 @@ class Featurizer:
     def _word_analyzer(self) -> Callable[[str], list[str]]:
         return partial(word_terms, lowercase=self.lowercase)
 
-    def _char_analyzer(self) -> Callable[[str], list[str]]:
+    def _char_analyzer(self) -> Callable[[str | RunWindow], list[str]]:
         return partial(
-            char_wb_terms,
+            _char_terms,
             min_n=self.char_ngram_min,
             max_n=self.char_ngram_max,
             lowercase=self.lowercase,
@@ -705,8 +769,13 @@ class Featurizer:
         cols: list[np.ndarray] = []
 
         start = 0
-        for columns_of in self._count_blocks:
-            token, col = _term_columns(columns_of, layout)
+        for columns_of, block_layout in [
+            (self._word_columns, layout),
+            (self._char_columns, self._char_layout(layout, tokens) if self._char_columns else None),
+        ]:
+            if columns_of is None:
+                continue
+            token, col = _term_columns(columns_of, block_layout)
             rows += [layout.row[token], layout.sentence_row[token]]  # the sentence row is a sum
             cols += [col + start, col + start]
             start += len(columns_of.vocabulary)
@@ -732,6 +801,26 @@ class Featurizer:
             self.load_pretrained_encoder()
             dense = self._encoder.encode(texts)
         return FeaturizedBatch(tokens=tokens, features=matrix, offsets=layout.offsets, dense=dense)
+
+    def _char_layout(self, layout: _TokenLayout, tokens: list[list[Token]]) -> _TokenLayout:
+        """``layout`` keyed for the character block: since tokenizer version 3 a token of a
+        script written without spaces is keyed by its `RunWindow`, so its n-grams reach into
+        the characters after it; other tokens (all, before version 3) by their text."""
+        if self.tokenizer_version < NFC_TOKENIZER_VERSION or not any(
+            is_unspaced(t.text[0]) for ts in tokens for t in ts if t.text
+        ):
+            return layout
+        index: dict[str | RunWindow, int] = {}
+        inverse = np.fromiter(
+            (
+                index.setdefault(key, len(index))
+                for ts in tokens
+                for key in _run_windows(ts, self.char_ngram_max)
+            ),
+            dtype=np.int64,
+            count=layout.n_tokens,
+        )
+        return replace(layout, unique_texts=list(index), inverse=inverse)
 
     def _window_offsets(self) -> list[tuple[int, list[str]]]:
         half = len(self.lexical_features) // 2
@@ -780,20 +869,32 @@ class Featurizer:
     def _regex_matches(
         self, texts: Sequence[str], tokens: list[list[Token]]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Pattern matches as (flat token index, pattern) and (message index, pattern) pairs."""
+        """Pattern matches as (flat token index, pattern) and (message index, pattern) pairs.
+
+        Since tokenizer version 3 the patterns search the text in NFC form, as the tokens are;
+        the matches are mapped back to the text's offsets.
+        """
         token_hits: list[tuple[int, int]] = []
         message_hits: list[tuple[int, int]] = []
         first_token = 0
         for message, (text, message_tokens) in enumerate(zip(texts, tokens, strict=True)):
             starts = [t.start for t in message_tokens]
             ends = [t.end for t in message_tokens]
+            searched, origins = text, None  # origins: the span in text of each searched char
+            if self.tokenizer_version >= NFC_TOKENIZER_VERSION and not unicodedata.is_normalized(
+                "NFC", text
+            ):
+                searched, *origins = nfc_with_offsets(text)
             for pattern_index, pattern in enumerate(self._compiled_patterns):
                 hit: set[int] = set()
                 matched = False
-                for match in pattern.finditer(text):
+                for match in pattern.finditer(searched):
                     begin, end = match.span()
                     if end == begin:  # an empty match overlaps nothing
                         continue
+                    if origins is not None:
+                        char_starts, char_ends = origins
+                        begin, end = char_starts[begin], char_ends[end - 1]
                     matched = True
                     # Tokens overlapping [begin, end): token.end > begin and token.start < end.
                     hit.update(range(bisect_right(ends, begin), bisect_left(starts, end)))

@@ -144,7 +144,7 @@ NOT_IMPLEMENTED_COMPONENTS = {
     "MitieFeaturizer": "no MITIE vectors",
     "MitieEntityExtractor": "entities from DIET only",
     "MitieIntentClassifier": "intents from DIET only",
-    "JiebaTokenizer": "whitespace tokenization",
+    "JiebaTokenizer": "no Jieba words: one token per Chinese character (tokenizer version 3)",
     "ConveRTFeaturizer": "no ConveRT; pretrained_encoder: minilm-l6 adds sentence vectors",
     "LanguageModelFeaturizer": "no download; pretrained_encoder: minilm-l6 adds sentence vectors",
     "CRFEntityExtractor": "entities from DIET's CRF",
@@ -272,7 +272,8 @@ def translate(values: dict[str, Any], where: str = "config.yml") -> RasaConfig:
     if language not in (None, "en"):
         config.ignored.append(
             f"{where}: language {language!r}: diet-sparse's features are language-independent "
-            "(whitespace tokens, words and character n-grams); nothing changes"
+            "(Rasa's whitespace tokens, one token per character of Chinese, Japanese and Thai, "
+            "words and character n-grams); nothing changes"
         )
     for key, read, default in (
         ("pipeline", _read_pipeline, DEFAULT_PIPELINE),

@@ -12,6 +12,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from diet_sparse.nlu import featurizer as featurizer_module
 from diet_sparse.nlu.featurizer import Featurizer
+from diet_sparse.nlu.tokenizer import TOKENIZER_VERSION, WHITESPACE_TOKENIZER_VERSION
 from diet_sparse.rasa.nlu_data import Example, LookupTable, RegexPattern, TrainingData
 
 
@@ -140,7 +141,7 @@ def test_remembered_term_columns_give_the_same_features_as_fresh_ones():
     texts = ["Book tables in Berlin tonight", "book a table", "jazz jazz unknownword", "Berlin"]
     fresh = [Featurizer().fit(TRAIN).transform([text]).features for text in texts]
     featurizer = Featurizer().fit(TRAIN)
-    for block in featurizer._count_blocks:
+    for block in (featurizer._word_columns, featurizer._char_columns):
         block.capacity = 3  # forgets everything every few words
     for _ in range(2):  # the second round reads what the first remembered
         for text, expected in zip(texts, fresh):
@@ -287,7 +288,7 @@ def test_json_round_trip_gives_identical_features():
 def test_a_saved_featurizer_keeps_its_tokenizer_and_one_saved_without_it_uses_version_1():
     featurizer = Featurizer().fit(make_data("don't stop", "hello there"))
     state = json.loads(json.dumps(featurizer.to_json()))
-    assert state["config"]["tokenizer_version"] == 2
+    assert state["config"]["tokenizer_version"] == TOKENIZER_VERSION
     assert [t.text for t in Featurizer.from_json(state).transform(["don't"]).tokens[0]] == [
         "don",
         "t",
@@ -296,6 +297,65 @@ def test_a_saved_featurizer_keeps_its_tokenizer_and_one_saved_without_it_uses_ve
     old = Featurizer.from_json(state)
     assert old.tokenizer_version == 1
     assert [t.text for t in old.transform(["don't"]).tokens[0]] == ["don't"]
+
+
+def char_counts(featurizer: Featurizer, row) -> dict[str, float]:
+    names = featurizer.get_feature_names_out()
+    chars = featurizer.block_slice("char")
+    return {
+        names[c][len("char:") :]: v
+        for c, v in zip(row.indices, row.data, strict=True)
+        if chars.start <= c < chars.stop
+    }
+
+
+def test_char_ngrams_of_a_chinese_sentence_are_those_of_the_whole_run():
+    text = "我想去北京"
+    featurizer = Featurizer(lexical_features=[]).fit(make_data(text))
+    batch = featurizer.transform([text])
+    assert [t.text for t in batch.tokens[0]] == list(text)
+    reference = CountVectorizer(analyzer="char_wb", ngram_range=(1, 4)).fit([text])
+    expected = dict(zip(reference.get_feature_names_out(), reference.transform([text]).data))
+    expected[" "] -= 1  # the padding after the run is no token's n-gram
+    assert char_counts(featurizer, batch.features[batch.sentence_rows[0]]) == expected
+    # each character's row holds the n-grams that start at it: "北" sees "北京"
+    assert char_counts(featurizer, batch.features[3]) == {"北": 1, "北京": 1, "北京 ": 1}
+
+
+def test_decomposed_and_composed_text_get_the_same_features():
+    featurizer = Featurizer().fit(make_data("Grüße aus Köln", "café crème"))
+    nfc, nfd = "Grüße aus Köln, café", "Gru\u0308ße aus Ko\u0308ln, cafe\u0301"
+    batch = featurizer.transform([nfc, nfd])
+    assert (batch.message_features(0) != batch.message_features(1)).nnz == 0
+    assert "word:köln" in active(featurizer, batch.features[batch.sentence_rows[1]])
+    assert [(t.start, t.end) for t in batch.tokens[1]] == [(0, 6), (7, 10), (11, 16), (18, 23)]
+
+
+def test_lookup_tables_and_regexes_match_decomposed_text_on_its_tokens():
+    lookups = [LookupTable("city", ["Köln", "Zürich"])]
+    regexes = [RegexPattern("umlaut_word", r"\b\w*ü\w*\b")]
+    featurizer = Featurizer().fit(make_data("nach Köln", lookups=lookups, regexes=regexes))
+    nfd = "nach Ko\u0308ln und Zu\u0308rich"
+    batch = featurizer.transform([nfd])
+    regex_block = block(featurizer, batch.features, "regex")  # columns: umlaut_word, city
+    assert regex_block[:, 1].tolist() == [0, 1, 0, 1, 1]  # the tokens Köln and Zürich, sentence
+    assert regex_block[:, 0].tolist() == [0, 0, 0, 1, 1]
+
+
+def test_a_version_2_featurizer_splits_and_featurizes_as_before():
+    data = make_data("我想去北京", "cafe\u0301 crème")
+    featurizer = Featurizer(tokenizer_version=WHITESPACE_TOKENIZER_VERSION).fit(data)
+    restored = Featurizer.from_json(json.loads(json.dumps(featurizer.to_json())))
+    assert restored.tokenizer_version == WHITESPACE_TOKENIZER_VERSION
+    batch = restored.transform(["我想去北京", "cafe\u0301"])
+    assert [t.text for t in batch.tokens[0]] == ["我想去北京"]
+    assert [t.text for t in batch.tokens[1]] == ["cafe\u0301"]  # not normalised
+    reference = CountVectorizer(vocabulary=restored.char_vocabulary_, analyzer="char_wb")
+    reference.set_params(ngram_range=(1, 4))
+    assert (
+        block(restored, batch.features[[0]], "char")
+        != reference.transform(["我想去北京"]).toarray()
+    ).sum() == 0
 
 
 def test_an_unknown_tokenizer_version_is_refused():

@@ -72,6 +72,12 @@ ROUND_TRIPS = {
     "in parentheses": "fly to ([Paris](city)) now",
     "full stop at the end": "fly from [Berlin](city) to [Paris](city).",
     "punctuation all around": '"[New York](city)!" on [monday](date), ok?',
+    "inside a Chinese sentence": "我想[明天](date)去[北京](city)玩",
+    "inside a Japanese sentence": "[東京](city)に[来週](date)行きたい",
+    "inside a Thai sentence": "ไป[กรุงเทพ](city)",
+    "decomposed accents": "nach [Ko\u0308ln](city) am [Montag](date)",
+    "Cyrillic": "в [Москву](city) [завтра](date)",
+    "Arabic": "إلى [القاهرة](city) [غدا](date)",
 }
 
 
@@ -92,6 +98,9 @@ def test_entity_spans_survive_tagging_and_decoding(markup, bilou):
         ("[Berlin](city) [Paris](city)", ["U-city", "U-city"]),
         ("[Berlin](city) [next friday](date)", ["U-city", "B-date", "L-date"]),
         ("in ([Paris](city)), ok", ["O", "U-city", "O"]),
+        ("去[北京](city)玩", ["O", "B-city", "L-city", "O"]),
+        ("[上海浦东](city)", ["B-city", "I-city", "I-city", "L-city"]),
+        ("[京](city)", ["U-city"]),
     ],
 )
 def test_bilou_tags_mark_where_each_entity_begins_and_ends(markup, expected):
@@ -196,7 +205,15 @@ def test_misaligned_spans_warn_what_is_off(markup, expected):
 
 
 @pytest.mark.parametrize(
-    "markup", ["pay in [u. s. d](currency).", "in [don](w)'t", "[e-mail](w) me", "[:)](smiley)"]
+    "markup",
+    [
+        "pay in [u. s. d](currency).",
+        "in [don](w)'t",
+        "[e-mail](w) me",
+        "[:)](smiley)",
+        "我想去[北京](city)玩",
+        "[東京](city)に行く",
+    ],
 )
 def test_spans_on_token_boundaries_do_not_warn(markup):
     assert misalignment_warnings(markup) == []

@@ -1,8 +1,20 @@
-"""Tests for the whitespace tokenizer: exact offsets, and Rasa 3.6's WhitespaceTokenizer splits."""
+"""Tests for the tokenizer: exact offsets, Rasa 3.6's WhitespaceTokenizer splits (version 2) and
+version 3's NFC text and one token per character of Han, kana and Thai."""
+
+import unicodedata
 
 import pytest
 
-from diet_sparse.nlu.tokenizer import LEGACY_TOKENIZER_VERSION, Token, tokenize
+from diet_sparse.nlu.tokenizer import (
+    LEGACY_TOKENIZER_VERSION,
+    TOKENIZER_VERSION,
+    TOKENIZER_VERSIONS,
+    WHITESPACE_TOKENIZER_VERSION,
+    Token,
+    tokenize,
+)
+
+RASA = WHITESPACE_TOKENIZER_VERSION  # the version that splits as Rasa's WhitespaceTokenizer
 
 VARIED_TEXTS = [
     "Book a table, please!",
@@ -17,6 +29,10 @@ VARIED_TEXTS = [
     "what?!? really... ok",
     "-5 degrees and .5 kg",
     "नमस्ते दोस्त, cafe\u0301",
+    "我想去北京，iPhone15在吗？",
+    "ฉันอยากไปกรุงเทพ ครับ",
+    "مرحبا، أريد حجز طاولة",
+    "서울에 가고 싶어요",
 ]
 
 
@@ -24,16 +40,19 @@ def texts(tokens: list[Token]) -> list[str]:
     return [token.text for token in tokens]
 
 
-@pytest.mark.parametrize("version", [LEGACY_TOKENIZER_VERSION, 2])
+@pytest.mark.parametrize("version", TOKENIZER_VERSIONS)
 @pytest.mark.parametrize("text", VARIED_TEXTS)
 def test_offsets_index_the_original_text(text, version):
     tokens = tokenize(text, version)
     assert tokens
     for token in tokens:
-        assert text[token.start : token.end] == token.text
+        span = text[token.start : token.end]
+        # version 3 gives the span in NFC form
+        assert (unicodedata.normalize("NFC", span) if version == 3 else span) == token.text
     starts = [token.start for token in tokens]
     assert starts == sorted(starts)
-    assert all(left.end < right.start for left, right in zip(tokens, tokens[1:], strict=False))
+    # tokens never overlap; only version 3's characters of unspaced scripts touch
+    assert all(left.end <= right.start for left, right in zip(tokens, tokens[1:], strict=False))
 
 
 # Reference data, not our output: these tokens (text, start, end) were produced by Rasa 3.6.21's
@@ -85,7 +104,16 @@ RASA_3_6_21_TOKENS = [
 
 @pytest.mark.parametrize(("text", "rasa_tokens"), RASA_3_6_21_TOKENS)
 def test_tokens_and_offsets_are_rasa_3_6s(text, rasa_tokens):
-    assert [(t.text, t.start, t.end) for t in tokenize(text)] == rasa_tokens
+    assert [(t.text, t.start, t.end) for t in tokenize(text, RASA)] == rasa_tokens
+
+
+@pytest.mark.parametrize(("text", "rasa_tokens"), RASA_3_6_21_TOKENS)
+def test_version_3_splits_as_rasa_but_for_nfd_and_unspaced_scripts(text, rasa_tokens):
+    unspaced = any("\u0e00" <= c <= "\u0e7f" or "\u3400" <= c for c in text if c.isalpha())
+    if unicodedata.is_normalized("NFC", text) and not unspaced:
+        assert [(t.text, t.start, t.end) for t in tokenize(text)] == rasa_tokens
+    else:
+        assert tokenize(text) != tokenize(text, RASA)
 
 
 @pytest.mark.parametrize(
@@ -102,7 +130,7 @@ def test_tokens_and_offsets_are_rasa_3_6s(text, rasa_tokens):
     ],
 )
 def test_words_with_letters_in_rasas_emoji_ranges_stay(text, expected, rasa_3_6_21):
-    assert texts(tokenize(text)) == expected != rasa_3_6_21
+    assert texts(tokenize(text, RASA)) == expected != rasa_3_6_21
 
 
 @pytest.mark.parametrize(
@@ -113,11 +141,10 @@ def test_words_with_letters_in_rasas_emoji_ranges_stay(text, expected, rasa_3_6_
         ("what?!? yes...", ["what", "yes"]),
         ("hello , world", ["hello", "world"]),
         ("Grüße aus Köln!", ["Grüße", "aus", "Köln"]),
-        ("東京 に行く。", ["東京", "に行く"]),
     ],
 )
 def test_punctuation_at_word_edges_is_dropped(text, expected):
-    assert texts(tokenize(text)) == expected
+    assert texts(tokenize(text)) == texts(tokenize(text, RASA)) == expected
 
 
 @pytest.mark.parametrize("word", ["e-mail", "3.5", "me@x.org", "10,000.00", "-5", "10'000"])
@@ -157,5 +184,89 @@ def test_version_1_splits_as_before(text, expected):
 
 
 def test_an_unknown_version_is_refused():
-    with pytest.raises(ValueError, match="unknown tokenizer version 3"):
-        tokenize("hi", 3)
+    with pytest.raises(ValueError, match="unknown tokenizer version 4"):
+        tokenize("hi", 4)
+
+
+def test_version_2_keeps_chinese_and_japanese_sentences_whole():
+    assert texts(tokenize("東京 に行く。", RASA)) == ["東京", "に行く"]
+    assert texts(tokenize("我想去北京", RASA)) == ["我想去北京"]
+
+
+# --- version 3: NFC text, one token per character of scripts written without spaces ----------
+
+
+def spans(text: str, version: int = TOKENIZER_VERSION) -> list[tuple[str, int, int]]:
+    return [(t.text, t.start, t.end) for t in tokenize(text, version)]
+
+
+def test_new_models_use_version_3():
+    assert TOKENIZER_VERSION == 3 == max(TOKENIZER_VERSIONS)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我想去北京", [("我", 0, 1), ("想", 1, 2), ("去", 2, 3), ("北", 3, 4), ("京", 4, 5)]),
+        ("東京 に行く。", [("東", 0, 1), ("京", 1, 2), ("に", 3, 4), ("行", 4, 5), ("く", 5, 6)]),
+        # Latin letters and digits inside stay one token; punctuation between goes
+        ("订2张去上海，iPhone15", [("订", 0, 1), ("2", 1, 2), ("张", 2, 3), ("去", 3, 4),
+                                  ("上", 4, 5), ("海", 5, 6), ("iPhone15", 7, 15)]),
+        ("コーヒー", [("コ", 0, 1), ("ー", 1, 2), ("ヒ", 2, 3), ("ー", 3, 4)]),
+        ("ｶﾀｶﾅ", [("ｶ", 0, 1), ("ﾀ", 1, 2), ("ｶ", 2, 3), ("ﾅ", 3, 4)]),  # half-width
+        # a Thai character keeps its combining vowel and tone marks
+        ("ไปกรุงเทพ", [("ไ", 0, 1), ("ป", 1, 2), ("ก", 2, 3), ("รุ", 3, 5), ("ง", 5, 6),
+                       ("เ", 6, 7), ("ท", 7, 8), ("พ", 8, 9)]),
+        ("𠀀𠀁 ok", [("𠀀", 0, 1), ("𠀁", 1, 2), ("ok", 3, 5)]),  # Han beyond U+FFFF
+        # spaced scripts keep Rasa's words, Korean too (a word with its particles)
+        ("Привет, мир!", [("Привет", 0, 6), ("мир", 8, 11)]),
+        ("مرحبا، أريد", [("مرحبا", 0, 5), ("أريد", 7, 11)]),
+        ("서울에 가요", [("서울에", 0, 3), ("가요", 4, 6)]),
+    ],
+)  # fmt: skip
+def test_unspaced_scripts_give_a_token_per_character(text, expected):
+    assert spans(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("好吃😀！", [("好", 0, 1), ("吃", 1, 2)]),
+        ("👍🏽 东京", [("东", 3, 4), ("京", 4, 5)]),
+        ("北京🙂上海", [("北", 0, 1), ("京", 1, 2), ("上", 3, 4), ("海", 4, 5)]),
+        ("😀", [("😀", 0, 1)]),  # nothing else: the whole text, as in version 2
+    ],
+)
+def test_emoji_among_chinese_are_dropped_and_offsets_skip_them(text, expected):
+    assert spans(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("nfc", "nfd_spans"),
+    [
+        ("café", [(0, 5)]),
+        ("Grüße aus Köln", [(0, 6), (7, 10), (11, 16)]),
+        ("Ёлка й", [(0, 5), (6, 8)]),  # Cyrillic with a diaeresis and a breve
+        ("ガイド", [(0, 2), (2, 3), (3, 5)]),  # kana with a voicing mark
+        ("서울 가요", [(0, 5), (6, 10)]),  # Hangul syllables from their jamo; whole words
+    ],
+)
+def test_decomposed_text_gives_the_composed_tokens_at_the_original_offsets(nfc, nfd_spans):
+    nfd = unicodedata.normalize("NFD", nfc)
+    assert nfd != nfc
+    tokens = tokenize(nfd)
+    assert texts(tokens) == texts(tokenize(nfc))
+    assert [(t.start, t.end) for t in tokens] == nfd_spans
+    for token in tokens:
+        assert unicodedata.normalize("NFC", nfd[token.start : token.end]) == token.text
+
+
+def test_mixed_composed_and_decomposed_scripts_in_one_message():
+    text = "Cafe\u0301 в Москве\u0301 和 東京のカ\u3099イド"
+    tokens = tokenize(text)
+    # no composed Cyrillic e with an acute exists: NFC keeps the mark, in the word
+    assert texts(tokens) == ["Café", "в", "Москве\u0301", "和", "東", "京", "の", "ガ", "イ", "ド"]
+    assert text[tokens[0].start : tokens[0].end] == "Cafe\u0301"
+    assert text[tokens[7].start : tokens[7].end] == "カ\u3099"
+    for token in tokens:
+        assert unicodedata.normalize("NFC", text[token.start : token.end]) == token.text

@@ -236,6 +236,12 @@ def test_rasa_s_top_level_keys_are_accepted(tmp_path):
         ("language: en\n", "unique value for the 'assistant_id'"),
         ("importers:\n  - name: RasaFileImporter\npipeline:\n", "importers is not implemented"),
         ("my_team_notes: see wiki\npipeline:\n", "top-level key 'my_team_notes' is not Rasa's"),
+        ("language: zh\n", "language 'zh': diet-sparse's features are language-independent"),
+        (
+            "language: zh\npipeline:\n  - name: JiebaTokenizer\n  - name: DIETClassifier\n",
+            "JiebaTokenizer is not implemented and is left out; diet-sparse: no Jieba words: "
+            "one token per Chinese character",
+        ),
     ],
 )
 def test_what_rasa_accepts_and_diet_sparse_reads_differently_warns(tmp_path, text, expected):
