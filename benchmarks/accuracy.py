@@ -248,6 +248,21 @@ def load_data(train: list[Path], test: Path) -> tuple[TrainingData, TrainingData
 # --- Measuring -----------------------------------------------------------------------------------
 
 
+def parse_scores(examples: list[Example], results: list[dict]) -> dict:
+    """Intent accuracy and weighted F1, and entity micro precision, recall and F1 on exact
+    spans, of parse ``results`` (Rasa's parse result, one per test example): the same for
+    diet-sparse and Rasa's DIET."""
+    intents = intent_report(examples, results)
+    entities = entity_report(examples, results)["micro avg"]
+    return {
+        "intent_accuracy": intents["accuracy"],
+        "intent_weighted_f1": intents["weighted avg"]["f1-score"],
+        "entity_micro_precision": entities["precision"],
+        "entity_micro_recall": entities["recall"],
+        "entity_micro_f1": entities["f1-score"],
+    }
+
+
 def diet_scores(train_data: TrainingData, test_data: TrainingData, config: DIETConfig) -> dict:
     """Train diet-sparse on ``train_data`` and score it on ``test_data``."""
     from diet_sparse.training import train  # TensorFlow: only once the arguments are checked
@@ -257,15 +272,9 @@ def diet_scores(train_data: TrainingData, test_data: TrainingData, config: DIETC
     seconds = time.perf_counter() - started
     texts = [example.text for example in test_data.examples]
     results = nlu.parse_batch(texts)
-    intents = intent_report(test_data.examples, results)
-    entities = entity_report(test_data.examples, results)["micro avg"]
     latency = latency_ms(nlu.parse, texts[:LATENCY_MESSAGES])
     return {
-        "intent_accuracy": intents["accuracy"],
-        "intent_weighted_f1": intents["weighted avg"]["f1-score"],
-        "entity_micro_precision": entities["precision"],
-        "entity_micro_recall": entities["recall"],
-        "entity_micro_f1": entities["f1-score"],
+        **parse_scores(test_data.examples, results),
         "train_seconds": seconds,
         "train_examples_per_second": len(train_data.examples) * config.epochs / seconds,
         # the epochs after the first (which traces the training step), as performance.py
@@ -472,14 +481,8 @@ def rasa_scores(
         }
         for result in parsed["results"]
     ]
-    intents = intent_report(test, results)
-    entities = entity_report(test, results)["micro avg"]
     return {
-        "intent_accuracy": intents["accuracy"],
-        "intent_weighted_f1": intents["weighted avg"]["f1-score"],
-        "entity_micro_precision": entities["precision"],
-        "entity_micro_recall": entities["recall"],
-        "entity_micro_f1": entities["f1-score"],
+        **parse_scores(test, results),
         "train_seconds": parsed["train_seconds"],
         "parse_seconds": parsed["parse_seconds"],
     }
