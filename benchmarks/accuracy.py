@@ -151,6 +151,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--set",
         nargs="*",
+        action="extend",  # --set a=1 --set b=2 keeps both
         default=[],
         metavar="KEY=VALUE",
         help="override config values (YAML values)",

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test")
     parser.add_argument("--config", default=str(ROOT / "configs" / "default.yml"))
     parser.add_argument("--epochs", type=positive_int)
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE")
     parser.add_argument("--seeds", type=positive_int, default=3)
     parser.add_argument("--examples-per-intent", type=examples_per_intent, default=None)
     parser.add_argument("--tag")
