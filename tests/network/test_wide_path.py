@@ -181,3 +181,53 @@ def test_messages_without_known_terms_get_the_bias_alone():
     np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(scores[[0, 2, 3, 5]], np.tile(weights[wide_path.BIAS], (4, 1)))
     assert np.abs(scores[[1, 4]] - weights[wide_path.BIAS]).max() > 1e-2
+
+
+def _noisy_words_and_vectors(vector_noise: float, word_noise: float, seed: int = 0):
+    """120 messages of 6 intents: one-hot word rows that name the intent unless replaced by a
+    random word (share ``word_noise``), and 16-d unit vectors near the intent's own direction
+    (``vector_noise``: the spread around it)."""
+    rng = np.random.default_rng(seed)
+    ids = np.arange(120) % 6
+    words = np.where(rng.random(120) < word_noise, rng.integers(6, 40, 120), ids)
+    rows = scipy.sparse.csr_matrix((np.ones(120, np.float32), (np.arange(120), words)), (120, 40))
+    directions = rng.normal(size=(6, 16))
+    vectors = directions[ids] + vector_noise * rng.normal(size=(120, 16))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return rows, vectors.astype(np.float32), ids
+
+
+def test_the_vectors_scale_is_chosen_by_cross_validation_on_the_training_data():
+    # random words and vectors that tell the intent, with noise: the vector gets more than 1
+    rows, vectors, ids = _noisy_words_and_vectors(vector_noise=1.5, word_noise=1.0)
+    inputs = wide_path.wide_inputs(rows, np.arange(121), vectors, np.ones(40), np.zeros(40))
+    assert wide_path.sentence_vector_scale(inputs, 40, ids, seed=0) > 1.0
+    # words that tell the intent and vectors that are noise: nothing to gain, the smallest scale
+    rows, vectors, ids = _noisy_words_and_vectors(vector_noise=50.0, word_noise=0.0)
+    inputs = wide_path.wide_inputs(rows, np.arange(121), vectors, np.ones(40), np.zeros(40))
+    assert wide_path.sentence_vector_scale(inputs, 40, ids, seed=0) == 1.0
+
+
+def test_the_chosen_scale_lives_in_the_kernel_so_prediction_reads_vectors_as_they_are(monkeypatch):
+    rows, vectors, ids = _noisy_words_and_vectors(vector_noise=0.6, word_noise=0.7)
+    offsets = np.arange(121)
+    monkeypatch.setattr(wide_path, "sentence_vector_scale", lambda *args: 3.0)
+    weights = wide_path.fit_wide_path(rows, offsets, vectors, ids, 6, [40], seed=0)
+    inputs = wide_path.wide_inputs(rows, offsets, 3.0 * vectors, *_idf_and_blocks(weights))
+    kernel = weights[wide_path.KERNEL].copy()
+    kernel[40:] /= 3.0  # the regression as fitted, on vectors times 3
+    expected = inputs @ kernel + weights[wide_path.BIAS]
+    scores = wide_path.wide_scores(weights, rows, offsets, vectors)
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-4)
+
+
+def _idf_and_blocks(weights):
+    return weights[wide_path.IDF], weights[wide_path.COLUMN_BLOCK]
+
+
+def test_too_few_messages_per_intent_for_three_folds_keep_the_scale_at_1():
+    rows, vectors, ids = _noisy_words_and_vectors(vector_noise=0.6, word_noise=0.7)
+    inputs = wide_path.wide_inputs(
+        rows[:12], np.arange(13), vectors[:12], np.ones(40), np.zeros(40)
+    )
+    assert wide_path.sentence_vector_scale(inputs, 40, ids[:12], seed=0) == 1.0
