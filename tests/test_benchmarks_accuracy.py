@@ -281,3 +281,32 @@ def test_ted_ablation_pairs_each_variant_with_the_first_by_seed():
     summary = ted_ablation.summarise(runs, ["a", "b"])["d"]["b"]
     assert summary["minus_a"]["action_accuracy"]["mean"] == pytest.approx(0.15)
     assert summary["action_accuracy"]["mean"] == pytest.approx(0.7)
+
+
+def test_repeated_set_options_all_apply():
+    args = accuracy.parse_arguments(
+        ["--set", "epochs=3", "--set", "drop_rate=0.1", "scale_loss=true"]
+    )
+    config = accuracy.build_config(args)
+    assert (config.epochs, config.drop_rate, config.scale_loss) == (3, 0.1, True)
+
+
+def test_out_of_scope_scores_answer_low_confidence_as_out_of_scope():
+    import out_of_scope
+
+    gold = ["a", "b", "out_of_scope", "out_of_scope"]
+    predicted = ["a", "a", "b", "out_of_scope"]
+    figures = out_of_scope.scores(gold, predicted, np.array([0.9, 0.4, 0.2, 0.8]))
+    assert figures["threshold_0"] == {
+        "accuracy": 0.5,
+        "in_scope_accuracy": 0.5,
+        "out_of_scope_recall": 0.5,
+        "out_of_scope_precision": 1.0,
+    }
+    # at 0.5, "b" (0.4) and the "b" at 0.2 become out_of_scope: one wrong, one right
+    assert figures["threshold_0.5"] == {
+        "accuracy": 0.75,
+        "in_scope_accuracy": 0.5,
+        "out_of_scope_recall": 1.0,
+        "out_of_scope_precision": 2 / 3,
+    }
