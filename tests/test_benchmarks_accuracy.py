@@ -310,3 +310,34 @@ def test_out_of_scope_scores_answer_low_confidence_as_out_of_scope():
         "out_of_scope_recall": 1.0,
         "out_of_scope_precision": 2 / 3,
     }
+
+
+def test_accuracy_table_takes_each_figure_from_the_file_with_most_seeds_then_newest(tmp_path):
+    import accuracy_table
+
+    def result(name, started, encoder, seeds, diet, rasa=None):
+        figure = {"intent_accuracy": {"mean": diet, "std": 0.01}}
+        row = {"examples_per_intent": 10, "train_examples": 70, "seeds": seeds, "diet": figure}
+        if rasa is not None:
+            row["rasa"] = {"intent_accuracy": {"mean": rasa, "std": None}}
+        record = {
+            "dataset": "snips",
+            "started": started,
+            "config": {"pretrained_encoder": encoder},
+            "summary": [row],
+        }
+        (tmp_path / name).write_text(json.dumps(record))
+        return tmp_path / name
+
+    files = [
+        result("old.json", "2026-12-01", None, [1, 2, 3], 0.80, rasa=0.70),
+        result("new.json", "2026-12-05", None, [1, 2, 3], 0.85),
+        result("two.json", "2026-12-06", None, [1, 2], 0.99, rasa=0.75),
+        result("use.json", "2026-12-06", "use-m3", [1, 2, 3], 0.90),
+    ]
+    rows = accuracy_table.rows_of(files)
+    assert rows[("snips", 10, "diet-sparse")]["figures"]["intent_accuracy"]["mean"] == 0.85
+    assert rows[("snips", 10, "diet-sparse + use-m3")]["file"] == "use.json"
+    assert rows[("snips", 10, "Rasa 3.6 DIET")]["file"] == "old.json"  # 3 seeds beat 2
+    text = accuracy_table.table(rows)
+    assert "| snips | 10 (70) | Rasa 3.6 DIET | 0.700 | - | 3 | `old.json` |" in text
