@@ -28,7 +28,6 @@ threshold is 0.3). Writes benchmarks/results/out_of_scope[_<tag>].json (or ``--o
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -46,6 +45,8 @@ from accuracy import (
     use_encoder,
 )
 from common import cap_per_intent, dataset, machine, mean_and_std, reference_seconds, write_json
+from scipy.special import softmax
+from wide_weight import with_wide_path_weight
 
 from diet_sparse.config import as_config
 from diet_sparse.evaluation.nlu import load_test_data
@@ -101,25 +102,18 @@ def scores(gold: list[str], predicted: list[str], confidence: np.ndarray) -> dic
     return figures
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def diet_systems(nlu, texts: list[str], gold: list[str]) -> dict[str, dict]:
     """diet-sparse as trained, its network alone and its wide path alone."""
     systems = {}
     for name, weight in (("diet", nlu.config.wide_path_weight), ("network_alone", 0.0)):
-        config = dataclasses.replace(nlu.config, wide_path_weight=weight)
-        network = dataclasses.replace(nlu.network, config=config)
-        model = dataclasses.replace(nlu, config=config, network=network)
-        results = model.parse_batch(texts)
+        results = with_wide_path_weight(nlu, weight).parse_batch(texts)
         predicted = [result["intent"]["name"] for result in results]
         confidence = [result["intent"]["confidence"] for result in results]
         systems[name] = scores(gold, predicted, np.array(confidence))
     featurized = nlu.featurizer.transform(texts)
-    wide = _softmax(
-        wide_scores(nlu.network.weights, featurized.features, featurized.offsets, featurized.dense)
+    wide = softmax(
+        wide_scores(nlu.network.weights, featurized.features, featurized.offsets, featurized.dense),
+        axis=1,
     )
     predicted = list(np.array(nlu.intents)[wide.argmax(axis=1)])
     systems["wide_path_alone"] = scores(gold, predicted, wide.max(axis=1))

@@ -42,6 +42,14 @@ WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 ALONE = "wide_path_alone"
 
 
+def with_wide_path_weight(nlu, weight: float):
+    """The trained ``nlu`` predicting with another ``wide_path_weight`` (0: the network alone);
+    the weight changes prediction only, so nothing is retrained."""
+    config = dataclasses.replace(nlu.config, wide_path_weight=weight)
+    network = dataclasses.replace(nlu.network, config=config)
+    return dataclasses.replace(nlu, config=config, network=network)
+
+
 def main(argv: list[str] | None = None) -> None:
     command = ["python", *sys.argv] if argv is None else ["python", __file__, *argv]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -88,10 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         nlu = train(subsample, as_config({**config.to_dict(), "random_seed": seed}), progress=False)
         run = {"seed": seed}
         for weight in WEIGHTS:
-            weighted = dataclasses.replace(nlu.config, wide_path_weight=weight)
-            network = dataclasses.replace(nlu.network, config=weighted)
-            model = dataclasses.replace(nlu, config=weighted, network=network)
-            results = model.parse_batch(texts)
+            results = with_wide_path_weight(nlu, weight).parse_batch(texts)
             run[f"weight_{weight:g}"] = intent_report(test_data.examples, results)["accuracy"]
         featurized = nlu.featurizer.transform(texts)
         scores = wide_scores(
