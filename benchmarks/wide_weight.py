@@ -5,9 +5,11 @@ and training-set size, scored with every weight (the weight changes prediction o
     python benchmarks/wide_weight.py --dataset sara --epochs 30
 
 For each seed it trains diet-sparse once (with the wide path) and reports the intent accuracy of
-the network alone (weight 0), of the network plus the wide path at each weight, and of the wide
-path alone, beside the TF-IDF + logistic-regression baseline on the same split. Writes
-benchmarks/results/wide_weight_<dataset>_<size>.json (or ``--out``).
+the network alone (weight 0), of the network plus the wide path at each weight (``--weights``),
+and of the wide path alone, and the entity F1 (which the weight does not change), beside the
+TF-IDF + logistic-regression baseline on the same split and the "USE + TF-IDF LR" peer (when
+its package is installed). Writes benchmarks/results/wide_weight_<dataset>_<size>.json (or
+``--out``).
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ from accuracy import (
     load_data,
     now,
     output_path,
+    parse_scores,
+    peer_scores,
     positive_int,
     size_label,
+    use_encoder,
 )
 from common import RESULTS, cap_per_intent, machine, mean_and_std, reference_seconds, write_json
 
@@ -61,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE")
     parser.add_argument("--seeds", type=positive_int, default=3)
     parser.add_argument("--examples-per-intent", type=examples_per_intent, default=None)
+    parser.add_argument("--weights", nargs="+", type=float, default=list(WEIGHTS))
     parser.add_argument("--tag")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
@@ -75,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     from diet_sparse.training import train
 
     texts = [example.text for example in test_data.examples]
+    encode = use_encoder()
     record = {
         "benchmark": "wide_weight",
         "command": shlex.join(command),
@@ -86,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         "dataset": name,
         "examples_per_intent": size,
         "config": config.to_dict(),
-        "weights": list(WEIGHTS),
+        "weights": args.weights,
         "runs": [],
         "summary": {},
     }
@@ -95,9 +102,11 @@ def main(argv: list[str] | None = None) -> None:
         subsample = cap_per_intent(train_data, args.examples_per_intent, seed)
         nlu = train(subsample, as_config({**config.to_dict(), "random_seed": seed}), progress=False)
         run = {"seed": seed}
-        for weight in WEIGHTS:
+        for weight in args.weights:
             results = with_wide_path_weight(nlu, weight).parse_batch(texts)
             run[f"weight_{weight:g}"] = intent_report(test_data.examples, results)["accuracy"]
+        # entities do not depend on the weight: the last weight's parses give them
+        run["entity_f1"] = parse_scores(test_data.examples, results)["entity_micro_f1"]
         featurized = nlu.featurizer.transform(texts)
         scores = wide_scores(
             nlu.network.weights, featurized.features, featurized.offsets, featurized.dense
@@ -108,6 +117,10 @@ def main(argv: list[str] | None = None) -> None:
         run["baseline"] = baseline_scores(subsample.examples, test_data.examples, seed)[
             "intent_accuracy"
         ]
+        if encode is not None:
+            run["use_tfidf_lr"] = peer_scores(
+                subsample.examples, test_data.examples, seed, encode
+            )["intent_accuracy"]
         record["runs"].append(run)
         record["summary"] = {
             key: mean_and_std([r[key] for r in record["runs"]]) for key in run if key != "seed"
