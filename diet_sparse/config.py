@@ -107,6 +107,7 @@ class DIETConfig:
     )  # features of the previous, current and next token
     use_regex_features: bool = True  # regex and lookup-table matches
     pretrained_encoder: str | None = None  # dense sentence features (the pretrained extra)
+    pretrained_vector_in_network: bool = True  # the vector into the encoder too, not only wide
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -240,6 +241,7 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
         lambda v: v is None or bool(v),
         "null or the name of a pretrained encoder (minilm-l6, use-m3)",
     ),
+    "pretrained_vector_in_network": (_BOOL, lambda v: True, "true or false"),
     "max_history": (_INT + (type(None),), lambda v: v is None or v >= 1, "null or an integer >= 1"),
     "encoding_dimension": (_INT, lambda v: v >= 1, "an integer >= 1"),
     "rules": (_BOOL, lambda v: True, "true or false"),
@@ -441,6 +443,15 @@ def resolve_config(
         raise ConfigError(f"{where}: intent_classification and entity_recognition are both off")
     if not (config.use_word_features or config.use_char_features):
         raise ConfigError(f"{where}: use_word_features and use_char_features are both off")
+    if config.pretrained_encoder and not (
+        config.pretrained_vector_in_network
+        or (config.use_wide_path and config.intent_classification)
+    ):
+        raise ConfigError(
+            f"{where}: pretrained_vector_in_network: false sends {config.pretrained_encoder}'s "
+            "vector only to the wide path, which is off here (use_wide_path or "
+            "intent_classification false): set pretrained_vector_in_network: true"
+        )
     return config
 
 

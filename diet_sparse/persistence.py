@@ -289,6 +289,7 @@ ABSENT_FROM_OLDER_CONFIGS = {
     "wide_path_weight": 1.0,
     "constrain_entity_transitions": False,
     "pretrained_encoder": None,
+    "pretrained_vector_in_network": True,
     "use_key_relative_attention": False,
     "use_value_relative_attention": False,
     "max_relative_position": 5,

@@ -111,6 +111,15 @@ def test_batch_size_integer_becomes_constant_range():
     assert resolve_config({"batch_size": 32}).batch_size == [32, 32]
 
 
+def test_a_vector_for_the_wide_path_only_needs_a_wide_path():
+    only_wide = {"pretrained_encoder": "use-m3", "pretrained_vector_in_network": False}
+    assert resolve_config(only_wide).pretrained_vector_in_network is False
+    for off in ({"use_wide_path": False}, {"intent_classification": False}):
+        with pytest.raises(ConfigError, match="pretrained_vector_in_network: false.*wide path"):
+            resolve_config({**only_wide, **off}, where="config.yml")
+    assert resolve_config({"use_wide_path": False, "pretrained_vector_in_network": False})
+
+
 def test_heads_must_divide_size():
     with pytest.raises(ConfigError, match="divisible"):
         resolve_config({"transformer_size": 30, "number_of_attention_heads": 4})

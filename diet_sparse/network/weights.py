@@ -182,15 +182,29 @@ def encoder_weight_shapes(
     return shapes
 
 
+def pretrained_width(config: DIETConfig) -> int:
+    """The width of the model's pretrained sentence vector (0 without an encoder).
+
+    Example:
+        >>> pretrained_width(DIETConfig(pretrained_encoder="use-m3"))
+        512
+    """
+    return ENCODER_DIMENSIONS[config.pretrained_encoder] if config.pretrained_encoder else 0
+
+
 def encoder_input_width(config: DIETConfig) -> int:
     """The width of DIET's encoder input: the projected sparse features, then the pretrained
-    sentence vector (zeros at the token positions) when the model has one.
+    sentence vector (zeros at the token positions) when the model has one and sends it into
+    the network (``pretrained_vector_in_network``).
 
     Example:
         >>> encoder_input_width(DIETConfig(dense_dimension=128, pretrained_encoder="minilm-l6"))
         512
+        >>> encoder_input_width(DIETConfig(dense_dimension=128, pretrained_encoder="minilm-l6",
+        ...                                pretrained_vector_in_network=False))
+        128
     """
-    extra = ENCODER_DIMENSIONS[config.pretrained_encoder] if config.pretrained_encoder else 0
+    extra = pretrained_width(config) if config.pretrained_vector_in_network else 0
     return config.dense_dimension + extra
 
 
@@ -244,7 +258,7 @@ def diet_weight_shapes(
             config.embedding_dimension,
         )
         if config.use_wide_path:
-            n_dense = encoder_input_width(config) - config.dense_dimension
+            n_dense = pretrained_width(config)
             wide = weight_path(INTENT_HEAD, WIDE_PATH)
             shapes[weight_path(wide, "kernel")] = (n_features + n_dense, n_intents)
             shapes[weight_path(wide, "bias")] = (n_intents,)

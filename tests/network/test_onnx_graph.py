@@ -179,7 +179,7 @@ def with_random_wide_path(model: DIET) -> network.DIETWeights:
     if model.config.use_wide_path and model.intent_head is not None:
         n_features, n_intents = model.n_features, model.intent_head.n_intents
         rng = np.random.default_rng(model.config.random_seed)
-        rows = n_features + model.n_dense
+        rows = n_features + network.pretrained_width(model.config)
         weights.weights.update(
             {
                 wide_path.KERNEL: rng.normal(size=(rows, n_intents)).astype(np.float32),
@@ -237,6 +237,22 @@ def test_pretrained_sentence_vectors_enter_both_networks_alike(wide):
     assert np.abs(keras_and_onnx(model, featurized)[1]["intent"] - onnx["intent"]).max() > 0.01
     with pytest.raises(ValueError, match="pretrained vectors"):
         OnnxDIET(model.to_weights())(featurized.features, featurized.offsets)
+
+
+def test_pretrained_vectors_can_go_to_the_wide_path_only():
+    config = dict(pretrained_encoder="minilm-l6", random_seed=9, pretrained_vector_in_network=False)
+    model = random_model(config, {"entity": 4}, 5)
+    weights = with_random_wide_path(model)
+    assert weights.weights["encoder/embedding/kernel"].shape[0] == 16  # no vector columns
+    assert weights.weights[wide_path.KERNEL].shape[0] == 40 + 384
+    featurized = random_batch(40, [3, 11, 0], seed=4)
+    featurized.dense = np.random.default_rng(4).normal(size=(3, 384)).astype(np.float32)
+    keras, onnx = keras_and_onnx(model, featurized, weights)
+    assert largest_difference(keras, onnx, featurized) <= TOLERANCE
+    featurized.dense = -featurized.dense  # the vectors reach the intents, not the entity tags
+    flipped = keras_and_onnx(model, featurized, weights)[1]
+    assert np.abs(flipped["intent"] - onnx["intent"]).max() > 0.01
+    np.testing.assert_array_equal(flipped["entity"], onnx["entity"])
 
 
 def test_pretrained_vectors_pass_the_text_hidden_layers_in_both_networks():

@@ -155,6 +155,24 @@ def test_a_model_with_pretrained_features_trains_saves_and_loads(encoder, exampl
     assert loaded.parse(text)["intent"] == nlu.parse(text)["intent"]
 
 
+def test_a_model_can_send_the_vector_to_the_wide_path_only(encoder, example_data, tmp_path):
+    from diet_sparse.persistence import load, save
+    from diet_sparse.training import train
+
+    config = dict(TINY, pretrained_encoder="minilm-l6", pretrained_vector_in_network=False)
+    nlu = train(example_data, config, progress=False)
+    assert nlu.network.weights["encoder/embedding/kernel"].shape[0] == 16
+    n_features = nlu.network.weights["intent_head/wide_path/idf"].shape[0]
+    assert nlu.network.weights["intent_head/wide_path/kernel"].shape[0] == (
+        n_features + encoder.dimension
+    )
+    save(nlu, tmp_path / "model")
+    loaded = load(tmp_path / "model")
+    texts = ["I want to fly to Berlin", "hello there"]
+    for text in texts:
+        assert loaded.parse(text)["intent"] == nlu.parse(text)["intent"]
+
+
 def test_loading_without_the_extra_names_it(encoder, example_data, tmp_path, monkeypatch):
     from diet_sparse.persistence import ModelLoadError, load, save
     from diet_sparse.training import train
