@@ -118,9 +118,9 @@ def main(argv: list[str] | None = None) -> None:
             "intent_accuracy"
         ]
         if encode is not None:
-            run["use_tfidf_lr"] = peer_scores(
-                subsample.examples, test_data.examples, seed, encode
-            )["intent_accuracy"]
+            run["use_tfidf_lr"] = peer_scores(subsample.examples, test_data.examples, seed, encode)[
+                "intent_accuracy"
+            ]
         record["runs"].append(run)
         record["summary"] = {
             key: mean_and_std([r[key] for r in record["runs"]]) for key in run if key != "seed"
