@@ -1,14 +1,16 @@
 """One Markdown table of intent accuracy and entity F1 from several accuracy.py result files:
 a row per data set, training-set size and system, means ± sample standard deviations over the
-seeds, each figure from the file that measured it.
+seeds, pooled from the files that measured them.
 
     python benchmarks/accuracy_table.py benchmarks/results/accuracy_sara_*.json
 
-diet-sparse's rows are named by the pretrained encoder of the file's config ("diet-sparse",
-"diet-sparse + use-m3"); a system measured in several files on the same data set and size is
-shown once, from the file with the most seeds (of equals, the one started last: the newest
-code). Every file's runs draw their examples per intent with the seed, so files with the same
-seeds trained on the same examples.
+diet-sparse's rows are named by how the file's config differs from today's defaults
+("diet-sparse", "diet-sparse + use-m3", "diet-sparse (epochs=20)"), so that figures of
+different configs are never pooled. Every file's runs draw their examples per intent with the
+seed, so runs with the same seed trained on the same examples, whichever file they are in: a
+row takes its runs from the file with the most seeds (of equals, the one started last: the
+newest code), and the seeds that file lacks from the other files, most seeds and newest
+first; the files it drew on are named.
 """
 
 from __future__ import annotations
@@ -18,39 +20,65 @@ import json
 from pathlib import Path
 
 from accuracy import SYSTEMS
+from common import mean_and_std
+
+from diet_sparse.config import DIETConfig
 
 SIZE_ORDER = {5: 0, 10: 1, 20: 2, "full": 3}
 
 
 def system_name(system: str, config: dict) -> str:
+    """The row name of ``system`` run with ``config``: diet-sparse's names what its config
+    changes from the defaults (keys a file lacks count as the default)."""
     name = SYSTEMS[system][0]
-    encoder = config.get("pretrained_encoder")
-    return f"{name} + {encoder}" if system == "diet" and encoder else name
+    if system != "diet":
+        return name
+    defaults = DIETConfig().to_dict()
+    changed = {
+        key: value
+        for key, value in config.items()
+        if key in defaults and key != "random_seed" and value != defaults[key]
+    }
+    encoder = changed.pop("pretrained_encoder", None)
+    if encoder:
+        name += f" + {encoder}"
+    if changed:
+        name += " (" + ", ".join(f"{key}={value}" for key, value in sorted(changed.items())) + ")"
+    return name
 
 
 def rows_of(paths: list[Path]) -> dict[tuple, dict]:
-    """(dataset, size, system name) -> its figures, seeds and file."""
-    rows: dict[tuple, dict] = {}
+    """(dataset, size, system name) -> its figures, seeds, examples and files."""
+    # (dataset, size, system name) -> (system, {file: (started, {seed: (examples, figures)})})
+    found: dict[tuple, tuple[str, dict]] = {}
     for path in paths:
         record = json.loads(path.read_text())
-        for summary in record["summary"]:
-            for system in SYSTEMS:
-                if system not in summary:
-                    continue
-                key = (
-                    record["dataset"],
-                    summary["examples_per_intent"],
-                    system_name(system, record["config"]),
-                )
-                candidate = {
-                    "figures": summary[system],
-                    "seeds": summary["seeds"],
-                    "train_examples": summary["train_examples"],
-                    "file": path.name,
-                    "rank": (len(summary["seeds"]), record.get("started") or ""),
-                }
-                if key not in rows or candidate["rank"] > rows[key]["rank"]:
-                    rows[key] = candidate
+        for run in record["runs"]:
+            for system in (system for system in SYSTEMS if system in run):
+                name = system_name(system, record["config"])
+                key = (record["dataset"], run["examples_per_intent"], name)
+                files = found.setdefault(key, (system, {}))[1]
+                seeds = files.setdefault(path.name, (record.get("started") or "", {}))[1]
+                seeds[run["seed"]] = (run["train_examples"], run[system])
+    rows = {}
+    for key, (system, files) in found.items():
+        # the file with most seeds (then the newest) first; others add the seeds it lacks
+        ranked = sorted(files.items(), key=lambda item: (len(item[1][1]), item[1][0]))[::-1]
+        chosen: dict[int, tuple] = {}
+        for file, (_, seeds) in ranked:
+            for seed, (examples, figures) in seeds.items():
+                chosen.setdefault(seed, (examples, figures, file))
+        runs = [chosen[seed] for seed in sorted(chosen)]
+        rows[key] = {
+            "figures": {
+                metric: mean_and_std([figures[metric] for _, figures, _ in runs])
+                for metric in SYSTEMS[system][1]
+                if all(metric in figures for _, figures, _ in runs)
+            },
+            "seeds": sorted(chosen),
+            "train_examples": runs[0][0],
+            "files": [file for file, _ in ranked if any(file == f for _, _, f in runs)],
+        }
     return rows
 
 
@@ -73,7 +101,7 @@ def table(rows: dict[tuple, dict]) -> str:
         lines.append(
             f"| {dataset} | {size} ({row['train_examples']:,}) | {system} "
             f"| {shown(figures['intent_accuracy'])} | {shown(figures.get('entity_micro_f1'))} "
-            f"| {len(row['seeds'])} | `{row['file']}` |"
+            f"| {len(row['seeds'])} | {', '.join(f'`{file}`' for file in row['files'])} |"
         )
     return "\n".join(lines)
 

@@ -315,29 +315,57 @@ def test_out_of_scope_scores_answer_low_confidence_as_out_of_scope():
 def test_accuracy_table_takes_each_figure_from_the_file_with_most_seeds_then_newest(tmp_path):
     import accuracy_table
 
-    def result(name, started, encoder, seeds, diet, rasa=None):
-        figure = {"intent_accuracy": {"mean": diet, "std": 0.01}}
-        row = {"examples_per_intent": 10, "train_examples": 70, "seeds": seeds, "diet": figure}
-        if rasa is not None:
-            row["rasa"] = {"intent_accuracy": {"mean": rasa, "std": None}}
-        record = {
-            "dataset": "snips",
-            "started": started,
-            "config": {"pretrained_encoder": encoder},
-            "summary": [row],
-        }
+    def result(name, started, config, seeds, diet, rasa=None):
+        runs = []
+        for seed in seeds:
+            run = {"examples_per_intent": 10, "train_examples": 70, "seed": seed}
+            run["diet"] = {"intent_accuracy": diet + seed / 100}
+            if rasa is not None:
+                run["rasa"] = {"intent_accuracy": rasa, "entity_micro_f1": 0.5}
+            runs.append(run)
+        record = {"dataset": "snips", "started": started, "config": config, "runs": runs}
         (tmp_path / name).write_text(json.dumps(record))
         return tmp_path / name
 
     files = [
-        result("old.json", "2026-12-01", None, [1, 2, 3], 0.80, rasa=0.70),
-        result("new.json", "2026-12-05", None, [1, 2, 3], 0.85),
-        result("two.json", "2026-12-06", None, [1, 2], 0.99, rasa=0.75),
-        result("use.json", "2026-12-06", "use-m3", [1, 2, 3], 0.90),
+        result("old.json", "2026-12-01", {}, [1, 2, 3], 0.80, rasa=0.70),
+        result("new.json", "2026-12-05", {"random_seed": 7}, [1, 2, 3], 0.85),
+        result("two.json", "2026-12-06", {}, [1, 2], 0.99, rasa=0.75),
+        result("use.json", "2026-12-06", {"pretrained_encoder": "use-m3"}, [1, 2, 3], 0.90),
+        result("e20.json", "2026-12-07", {"epochs": 20}, [1, 2, 3], 0.60),
     ]
     rows = accuracy_table.rows_of(files)
-    assert rows[("snips", 10, "diet-sparse")]["figures"]["intent_accuracy"]["mean"] == 0.85
-    assert rows[("snips", 10, "diet-sparse + use-m3")]["file"] == "use.json"
-    assert rows[("snips", 10, "Rasa 3.6 DIET")]["file"] == "old.json"  # 3 seeds beat 2
+    diet = rows[("snips", 10, "diet-sparse")]
+    assert diet["figures"]["intent_accuracy"]["mean"] == pytest.approx(0.87)  # new.json's
+    assert diet["files"] == ["new.json"]
+    assert rows[("snips", 10, "diet-sparse + use-m3")]["files"] == ["use.json"]
+    assert rows[("snips", 10, "diet-sparse (epochs=20)")]["seeds"] == [1, 2, 3]  # not pooled
+    assert rows[("snips", 10, "Rasa 3.6 DIET")]["files"] == ["old.json"]  # 3 seeds beat 2
     text = accuracy_table.table(rows)
-    assert "| snips | 10 (70) | Rasa 3.6 DIET | 0.700 | - | 3 | `old.json` |" in text
+    row = "| snips | 10 (70) | Rasa 3.6 DIET | 0.700 ± 0.000 | 0.500 ± 0.000 | 3 | `old.json` |"
+    assert row in text
+
+
+def test_accuracy_table_completes_a_row_with_the_seeds_another_file_ran(tmp_path):
+    import accuracy_table
+
+    def result(name, started, seeds, accuracy):
+        runs = [
+            {"examples_per_intent": 5, "train_examples": 35, "seed": seed,
+             "rasa": {"intent_accuracy": accuracy[seed]}}
+            for seed in seeds
+        ]  # fmt: skip
+        record = {"dataset": "atis", "started": started, "config": {}, "runs": runs}
+        (tmp_path / name).write_text(json.dumps(record))
+        return tmp_path / name
+
+    files = [
+        result("third.json", "2026-12-07", [44], {44: 0.6}),
+        result("two.json", "2026-12-06", [42, 43], {42: 0.3, 43: 0.45}),
+        result("again.json", "2026-12-08", [43], {43: 0.9}),  # two.json keeps its own seed 43
+    ]
+    row = accuracy_table.rows_of(files)[("atis", 5, "Rasa 3.6 DIET")]
+    assert row["seeds"] == [42, 43, 44]
+    assert row["figures"]["intent_accuracy"]["mean"] == pytest.approx(0.45)
+    assert row["files"] == ["two.json", "third.json"]
+    assert "| 3 | `two.json`, `third.json` |" in accuracy_table.table({("atis", 5, "x"): row})
