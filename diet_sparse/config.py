@@ -107,7 +107,7 @@ class DIETConfig:
     )  # features of the previous, current and next token
     use_regex_features: bool = True  # regex and lookup-table matches
     pretrained_encoder: str | None = None  # dense sentence features (the pretrained extra)
-    pretrained_vector_in_network: bool = True  # the vector into the encoder too, not only wide
+    pretrained_vector_in_network: bool = False  # the vector into the encoder too, not only wide
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

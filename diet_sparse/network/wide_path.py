@@ -21,7 +21,6 @@ function, `wide_scores`.
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -43,9 +42,10 @@ COLUMN_BLOCK = weight_path(INTENT_HEAD, WIDE_PATH, "column_block")  # (F,) block
 AUTO = "auto"  # wide_path_weight: chosen at training from the examples per intent
 
 
-def automatic_weight(intents: list[str]) -> float:
-    """The ``wide_path_weight`` that ``auto`` gives for training examples with these intents:
-    4 x sqrt(10 / n), at least 1, where n is the mean number of examples per intent.
+def automatic_weight(intents: list[str], sentence_vector: bool = False) -> float:
+    """The ``wide_path_weight`` that ``auto`` gives for training examples with these intents,
+    where n is the mean number of examples per intent: 4 x (10 / n) ** 0.5, at least 1; where
+    the wide path has a pretrained sentence vector, 16 x (10 / n) ** 0.75, at least 1.
 
     The fewer the examples, the weaker the network beside the regression, and the more weight
     the regression's scores deserve (benchmarks/results/wide_weight_*.json, 3 seeds): with 10
@@ -53,15 +53,23 @@ def automatic_weight(intents: list[str]) -> float:
     with Sara's full data (60 per intent: 1.6) weights 1-4 are level; with SNIPS's and ATIS's
     hundreds to thousands 0.5-1 are best. (The mean, not the median: ATIS has a median of 17
     examples per intent but most of its messages in a few large intents, where weight 1 is best.)
+    With a sentence vector the regression is the stronger by far (it is the "USE + TF-IDF LR"
+    peer), and the network catches up only with many examples: at 10 per intent the sum
+    improves up to weight 32 on Sara, SNIPS and ATIS (16 here: +2.7, +1.5, +3.1 points over 4),
+    on Sara's full data weights 4-16 beat 1.6 by 1 point (4.2 here), and on ATIS's 1-2 are best
+    (1.6 here; 4 costs 0.2-0.3) (`wide_weight_*_use_m3_*.json`).
 
     Example:
         >>> automatic_weight(["a"] * 10 + ["b"] * 10), automatic_weight(["a"] * 500)
         (4.0, 1.0)
+        >>> automatic_weight(["a"] * 10 + ["b"] * 10, sentence_vector=True)
+        16.0
     """
     if not intents:
         return 1.0
     mean = len(intents) / len(set(intents))
-    return round(max(1.0, 4.0 * math.sqrt(10.0 / mean)), 3)
+    scale, power = (16.0, 0.75) if sentence_vector else (4.0, 0.5)
+    return round(max(1.0, scale * (10.0 / mean) ** power), 3)
 
 
 def column_blocks(block_widths: list[int]) -> np.ndarray:

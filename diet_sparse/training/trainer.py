@@ -100,7 +100,9 @@ def train(
 
     resolved_weight = config.wide_path_weight == wide_path.AUTO
     if resolved_weight:
-        weight = wide_path.automatic_weight([example.intent for example in data.examples])
+        weight = wide_path.automatic_weight(
+            [example.intent for example in data.examples], bool(config.pretrained_encoder)
+        )
         logger.info("wide_path_weight auto: %g (from the examples per intent)", weight)
         config = replace(config, wide_path_weight=weight)
     tf.keras.utils.set_random_seed(config.random_seed)

@@ -226,7 +226,8 @@ def test_onnx_outputs_equal_keras_outputs(case, lengths):
 
 @pytest.mark.parametrize("wide", [False, True])
 def test_pretrained_sentence_vectors_enter_both_networks_alike(wide):
-    config = dict(pretrained_encoder="minilm-l6", random_seed=9, use_wide_path=wide)
+    config = dict(pretrained_encoder="minilm-l6", random_seed=9, use_wide_path=wide,
+                  pretrained_vector_in_network=True)  # fmt: skip
     model = random_model(config, {"entity": 4}, 5)
     featurized = random_batch(40, [3, 11, 0], seed=4)
     rng = np.random.default_rng(4)
@@ -257,7 +258,10 @@ def test_pretrained_vectors_can_go_to_the_wide_path_only():
 
 def test_pretrained_vectors_pass_the_text_hidden_layers_in_both_networks():
     config = dict(
-        pretrained_encoder="minilm-l6", hidden_layers_sizes={"text": [24]}, random_seed=22
+        pretrained_encoder="minilm-l6",
+        pretrained_vector_in_network=True,
+        hidden_layers_sizes={"text": [24]},
+        random_seed=22,
     )
     model = random_model(config, {"entity": 4}, 5)
     featurized = random_batch(40, [3, 11, 0], seed=5)

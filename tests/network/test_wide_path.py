@@ -102,6 +102,16 @@ def test_auto_weight_is_4_sqrt_10_over_the_mean_examples_per_intent_at_least_1(p
     assert wide_path.automatic_weight(intents) == pytest.approx(weight, abs=1e-3)
 
 
+@pytest.mark.parametrize(
+    "per_intent, weight", [(5, 26.909), (10, 16.0), (40, 5.657), (160, 2.0), (2000, 1.0)]
+)
+def test_auto_weight_with_a_sentence_vector_is_16_times_10_over_n_to_the_0_75(per_intent, weight):
+    intents = ["a"] * (per_intent - 3) + ["b"] * (per_intent + 3) + ["c"] * per_intent
+    with_vector = wide_path.automatic_weight(intents, sentence_vector=True)
+    assert with_vector == pytest.approx(weight, abs=1e-3)
+    assert with_vector >= wide_path.automatic_weight(intents)  # the vector makes it stronger
+
+
 def test_training_turns_auto_into_the_weight_it_chose(trained_nlu, example_data):
     expected = wide_path.automatic_weight([e.intent for e in example_data.examples])
     assert trained_nlu.config.wide_path_weight == expected

