@@ -23,22 +23,27 @@ from accuracy import SYSTEMS
 from common import mean_and_std
 
 from diet_sparse.config import DIETConfig
+from diet_sparse.persistence import ABSENT_FROM_OLDER_CONFIGS
 
 SIZE_ORDER = {5: 0, 10: 1, 20: 2, "full": 3}
 
 
 def system_name(system: str, config: dict) -> str:
     """The row name of ``system`` run with ``config``: diet-sparse's names what its config
-    changes from the defaults (keys a file lacks count as the default)."""
+    changes from today's defaults (a key the file lacks has the value it had before the key
+    existed, `ABSENT_FROM_OLDER_CONFIGS`)."""
     name = SYSTEMS[system][0]
     if system != "diet":
         return name
     defaults = DIETConfig().to_dict()
+    config = {**ABSENT_FROM_OLDER_CONFIGS, **config}  # as a model saved then would load
     changed = {
         key: value
         for key, value in config.items()
         if key in defaults and key != "random_seed" and value != defaults[key]
     }
+    if not config.get("pretrained_encoder"):
+        changed.pop("pretrained_vector_in_network", None)  # no vector: nothing to route
     encoder = changed.pop("pretrained_encoder", None)
     if encoder:
         name += f" + {encoder}"

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from diet_sparse.config import DIETConfig
 from diet_sparse.rasa.nlu_data import (
     EntityAnnotation,
     Example,
@@ -323,6 +324,7 @@ def test_accuracy_table_takes_each_figure_from_the_file_with_most_seeds_then_new
             if rasa is not None:
                 run["rasa"] = {"intent_accuracy": rasa, "entity_micro_f1": 0.5}
             runs.append(run)
+        config = {**DIETConfig().to_dict(), **config}  # a whole config, as accuracy.py writes
         record = {"dataset": "snips", "started": started, "config": config, "runs": runs}
         (tmp_path / name).write_text(json.dumps(record))
         return tmp_path / name
@@ -332,6 +334,13 @@ def test_accuracy_table_takes_each_figure_from_the_file_with_most_seeds_then_new
         result("new.json", "2026-12-05", {"random_seed": 7}, [1, 2, 3], 0.85),
         result("two.json", "2026-12-06", {}, [1, 2], 0.99, rasa=0.75),
         result("use.json", "2026-12-06", {"pretrained_encoder": "use-m3"}, [1, 2, 3], 0.90),
+        result(
+            "old_use.json",
+            "2026-12-06",
+            {"pretrained_encoder": "use-m3", "pretrained_vector_in_network": True},
+            [1, 2, 3],
+            0.90,
+        ),  # fmt: skip
         result("e20.json", "2026-12-07", {"epochs": 20}, [1, 2, 3], 0.60),
     ]
     rows = accuracy_table.rows_of(files)
@@ -339,7 +348,16 @@ def test_accuracy_table_takes_each_figure_from_the_file_with_most_seeds_then_new
     assert diet["figures"]["intent_accuracy"]["mean"] == pytest.approx(0.87)  # new.json's
     assert diet["files"] == ["new.json"]
     assert rows[("snips", 10, "diet-sparse + use-m3")]["files"] == ["use.json"]
+    in_network = rows[("snips", 10, "diet-sparse + use-m3 (pretrained_vector_in_network=True)")]
+    assert in_network["files"] == ["old_use.json"]
     assert rows[("snips", 10, "diet-sparse (epochs=20)")]["seeds"] == [1, 2, 3]  # not pooled
+    # a file from before pretrained_vector_in_network had the vector in the network
+    before = DIETConfig().to_dict()
+    del before["pretrained_vector_in_network"]
+    old_use = accuracy_table.system_name("diet", {**before, "pretrained_encoder": "use-m3"})
+    assert old_use == "diet-sparse + use-m3 (pretrained_vector_in_network=True)"
+    assert accuracy_table.system_name("diet", before) == "diet-sparse"  # no vector to route
+    assert accuracy_table.system_name("diet", {"epochs": 20}) != "diet-sparse (epochs=20)"
     assert rows[("snips", 10, "Rasa 3.6 DIET")]["files"] == ["old.json"]  # 3 seeds beat 2
     text = accuracy_table.table(rows)
     row = "| snips | 10 (70) | Rasa 3.6 DIET | 0.700 ± 0.000 | 0.500 ± 0.000 | 3 | `old.json` |"
