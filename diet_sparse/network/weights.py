@@ -198,10 +198,10 @@ def encoder_input_width(config: DIETConfig) -> int:
     the network (``pretrained_vector_in_network``).
 
     Example:
-        >>> encoder_input_width(DIETConfig(dense_dimension=128, pretrained_encoder="minilm-l6"))
-        512
         >>> encoder_input_width(DIETConfig(dense_dimension=128, pretrained_encoder="minilm-l6",
-        ...                                pretrained_vector_in_network=False))
+        ...                                pretrained_vector_in_network=True))
+        512
+        >>> encoder_input_width(DIETConfig(dense_dimension=128, pretrained_encoder="minilm-l6"))
         128
     """
     extra = pretrained_width(config) if config.pretrained_vector_in_network else 0
