@@ -74,6 +74,7 @@ def rows_of(paths: list[Path]) -> dict[tuple, dict]:
             for seed, (examples, figures) in seeds.items():
                 chosen.setdefault(seed, (examples, figures, file))
         runs = [chosen[seed] for seed in sorted(chosen)]
+        used = {file for _, _, file in runs}
         rows[key] = {
             "figures": {
                 metric: mean_and_std([figures[metric] for _, figures, _ in runs])
@@ -82,7 +83,7 @@ def rows_of(paths: list[Path]) -> dict[tuple, dict]:
             },
             "seeds": sorted(chosen),
             "train_examples": runs[0][0],
-            "files": [file for file, _ in ranked if any(file == f for _, _, f in runs)],
+            "files": [file for file, _ in ranked if file in used],
         }
     return rows
 

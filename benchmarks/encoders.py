@@ -79,18 +79,18 @@ def load_variants() -> dict[str, tuple[float, object]]:
 
 def parse_variants(scratch: Path, epochs: int = 2) -> dict[str, tuple[float, object]]:
     """name -> (load seconds, ``parse`` of a model trained on SNIPS with that encoder)."""
+    from performance import trained_model
+
     from diet_sparse import load
     from diet_sparse.config import as_config
-    from diet_sparse.training import train
 
-    data = load_training_data(dataset("snips", "train"))
     config = as_config(str(ROOT / "configs" / "default.yml")).to_dict()
     variants = {}
     for encoder in (None, "minilm-l6", "use-m3"):
         name = f"parse, {encoder or 'no encoder'}"
-        model_dir = scratch / (encoder or "none")
-        train(data, dict(config, epochs=epochs, pretrained_encoder=encoder), out=model_dir,
-              progress=False)  # fmt: skip
+        model_dir = trained_model(
+            scratch / (encoder or "none"), dict(config, pretrained_encoder=encoder), epochs
+        )
         started = time.perf_counter()
         nlu = load(model_dir, threads=1)
         nlu.parse("warm up")
