@@ -88,6 +88,7 @@ class DIETConfig:
     use_dense_input_dropout: bool = False  # and on the pretrained sentence vector (Rasa: true)
     drop_rate_attention: float = 0.0  # dropout of attention weights
     regularization_constant: float = 0.002  # L2 weight of all kernels
+    regularize_encoder_layers: bool = True  # ... the encoder blocks' too (Rasa: embedding only)
     # tasks
     intent_classification: bool = True
     entity_recognition: bool = True
@@ -218,6 +219,7 @@ _RULES: dict[str, tuple[tuple[type, ...], Any, str]] = {
     "drop_rate": (_FLOAT, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "drop_rate_attention": (_FLOAT, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "regularization_constant": (_FLOAT, lambda v: v >= 0, "a number >= 0"),
+    "regularize_encoder_layers": (_BOOL, lambda v: True, "true or false"),
     "intent_classification": (_BOOL, lambda v: True, "true or false"),
     "entity_recognition": (_BOOL, lambda v: True, "true or false"),
     "BILOU_flag": (_BOOL, lambda v: True, "true or false"),

@@ -290,6 +290,7 @@ ABSENT_FROM_OLDER_CONFIGS = {
     "constrain_entity_transitions": False,
     "pretrained_encoder": None,
     "pretrained_vector_in_network": True,
+    "regularize_encoder_layers": True,
     "use_key_relative_attention": False,
     "use_value_relative_attention": False,
     "max_relative_position": 5,

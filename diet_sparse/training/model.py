@@ -428,13 +428,18 @@ class DIET(tf.keras.Model):
         return results
 
     def _l2_of_unregularised_kernels(self) -> tf.Tensor:
-        """L2 of the encoder's kernels, which carry no Keras regulariser.
+        """L2 of the text hidden layers' and the encoder's kernels, which carry no Keras
+        regulariser: of the encoder's embedding layer only, as Rasa's DIET, unless
+        ``regularize_encoder_layers`` adds its blocks' attention and feed-forward kernels.
 
         Randomly connected kernels contribute only their connected entries, so disconnected
         weights get no gradient from the penalty either and stay exactly zero. (The input
         projection adds its own penalty, on the rows a batch uses.)
         """
-        kernels = [layer.effective_kernel for layer in self.randomly_connected_layers()]
+        layers = self.randomly_connected_layers()
+        if not self.config.regularize_encoder_layers:
+            layers = [*self.text_hidden, self.encoder.embedding]
+        kernels = [layer.effective_kernel for layer in layers]
         return tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
 
     def randomly_connected_layers(self) -> list:

@@ -292,3 +292,22 @@ def test_hidden_layers_train_keep_masked_weights_zero_and_save_and_load(example_
         [i["confidence"] for i in nlu.parse(text)["intent_ranking"]],
         atol=1e-6,
     )
+
+
+@pytest.mark.parametrize("regularize_encoder_layers", [True, False])
+def test_the_l2_penalty_holds_the_encoder_blocks_only_where_the_config_says(
+    regularize_encoder_layers,
+):
+    model = built_model({"regularize_encoder_layers": regularize_encoder_layers})
+    before = float(model._l2_of_unregularised_kernels())
+    query = model.encoder.encoder_layers[0].attention.query.kernel
+    query.assign(query * 2.0)
+    after_query = float(model._l2_of_unregularised_kernels())
+    embedding = model.encoder.embedding.kernel
+    embedding.assign(embedding * 2.0)
+    after_embedding = float(model._l2_of_unregularised_kernels())
+    assert after_embedding > after_query  # the embedding layer is always held (as Rasa's)
+    if regularize_encoder_layers:
+        assert after_query > before
+    else:  # Rasa's encoder blocks carry no L2
+        assert after_query == pytest.approx(before)
