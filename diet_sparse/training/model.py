@@ -436,8 +436,9 @@ class DIET(tf.keras.Model):
         weights get no gradient from the penalty either and stay exactly zero. (The input
         projection adds its own penalty, on the rows a batch uses.)
         """
-        layers = self.randomly_connected_layers()
-        if not self.config.regularize_encoder_layers:
+        if self.config.regularize_encoder_layers:
+            layers = self.randomly_connected_layers()
+        else:
             layers = [*self.text_hidden, self.encoder.embedding]
         kernels = [layer.effective_kernel for layer in layers]
         return tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
