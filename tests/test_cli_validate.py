@@ -2,7 +2,7 @@
 one line per finding, exit 0 when the project passes and 1 when Rasa 3.6 would fail it."""
 
 import pytest
-from rasa_projects import CONFLICT, DEEP_CONFLICT, write_project
+from validation_project import CONFLICT, DEEP_CONFLICT, write_project
 
 from diet_sparse.cli import main
 

@@ -1,15 +1,16 @@
 """`validate_project`: each of Rasa 3.6's ``rasa data validate`` checks finds its problem, with
 Rasa's severity, and a clean project has no finding.
 
-Each project is the clean one of `rasa_projects` with one change. The comment on each test says what
-``rasa data validate`` of Rasa 3.6.21 reported for the same project (and its exit status, with
-``--fail-on-warnings`` where it differs); run by hand, Rasa is no dependency of the tests.
+Each project is the clean one of `validation_project` with one change. The comment on each
+test says what ``rasa data validate`` of Rasa 3.6.21 reported for the same project (and its
+exit status, with ``--fail-on-warnings`` where it differs); run by hand, Rasa is no dependency
+of the tests.
 """
 
 from pathlib import Path
 
 import pytest
-from rasa_projects import CONFLICT, DEEP_CONFLICT, write_project
+from validation_project import CONFLICT, DEEP_CONFLICT, write_project
 
 from diet_sparse.rasa.domain import load_domain
 from diet_sparse.rasa.stories import load_stories

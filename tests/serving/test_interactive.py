@@ -7,7 +7,7 @@ import os
 import warnings
 
 import pytest
-from rasa_projects import write_project
+from validation_project import write_project
 
 from diet_sparse.errors import InteractiveSaveError
 from diet_sparse.project import PROJECT_DATA, check_nlu_training, check_policy_training
