@@ -314,15 +314,39 @@ class _SenderLocks:
 def _file_lock(folder: Path, sender_id: str) -> Iterator[None]:
     """The sender locked against other processes on this machine: an exclusive flock on a
     small file named by a hash of the sender, in ``folder`` beside the SQLite database (the
-    kernel releases it if the process dies)."""
+    kernel releases it if the process dies). The file is removed while still locked, so the
+    folder holds only the files of turns in progress, not one per sender ever seen; a turn
+    that waited on a file removed meanwhile finds it is no longer the one at its path and
+    locks the new one."""
     folder.mkdir(exist_ok=True)
-    name = hashlib.sha1(sender_id.encode("utf-8")).hexdigest()
-    descriptor = os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o600)
+    path = folder / hashlib.sha1(sender_id.encode("utf-8")).hexdigest()
+    while True:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            if _same_file(descriptor, path):
+                break
+        except BaseException:
+            os.close(descriptor)
+            raise
+        os.close(descriptor)  # removed by the turn before: lock the file now at the path
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(descriptor)  # and the lock with it
+        try:
+            path.unlink(missing_ok=True)  # while locked: the next turn makes a new one
+        finally:
+            os.close(descriptor)  # and the lock with it
+
+
+def _same_file(descriptor: int, path: Path) -> bool:
+    """Whether the open ``descriptor`` is the file at ``path`` now."""
+    try:
+        at_path = path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(descriptor)
+    return (held.st_dev, held.st_ino) == (at_path.st_dev, at_path.st_ino)
 
 
 def open_database(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -313,6 +314,41 @@ def test_a_sender_s_conversation_waits_for_the_other_store_s_turn(database, tmp_
     assert [event.name for event in first.events("erin")] == ["utter_greet", "action_listen"]
     first.close()
     second.close()
+
+
+def test_sqlite_s_sender_locks_serialise_turns_and_leave_no_files(tmp_path):
+    """Two stores on one SQLite file, four threads each, all for one sender and then one
+    sender each: every turn reads the events of all turns before it (the lock file is removed
+    after each turn, so waiting turns must lock the new file, not the removed one), and the
+    lock folder is empty afterwards, not one file per sender ever seen."""
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    stores = [TrackerStore(url), TrackerStore(url)]
+    seen: list[int] = []
+
+    def take_turns(store, sender, turns):
+        for _ in range(turns):
+            with store.conversation(sender) as conversation:
+                before = len(conversation.events)
+                time.sleep(0.002)  # widen the window a missing lock would leave open
+                conversation.add([ActionExecuted("action_listen")])
+            if sender == "grace":
+                seen.append(before)
+
+    threads = [
+        threading.Thread(target=take_turns, args=(stores[i % 2], "grace", 10)) for i in range(8)
+    ]
+    threads += [
+        threading.Thread(target=take_turns, args=(stores[i % 2], f"sender {i}", 1))
+        for i in range(20)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(seen) == list(range(80))  # no two turns read the same conversation
+    assert list((tmp_path / "tracker.db.locks").iterdir()) == []
+    for store in stores:
+        store.close()
 
 
 def test_credentials_yml_names_the_channels_not_offered(tmp_path):
