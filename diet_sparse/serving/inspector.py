@@ -72,8 +72,9 @@ def stored_turns(events: Sequence[Event]) -> list[Turn]:
 
 def conversation_turns(sender_id: str, events: Sequence[Event], domain: Domain) -> dict[str, Any]:
     """The conversation as the inspector shows it: ``{"sender_id", "slots", "active_loop",
-    "turns": [...]}``, each turn ``{"turn", "user", "actions", "slots", "changed_slots",
-    "active_loop", "events"}`` (docs/serving.md, "The chat page" has the whole format)."""
+    "turns": [...]}``, each turn ``{"turn", "user", "validation_messages", "actions", "slots",
+    "changed_slots", "active_loop", "events"}`` (docs/serving.md, "The chat page" has the whole
+    format)."""
     records = []
     slots_before = dict(domain.initial_slot_values)
     for number, turn in enumerate(stored_turns(events)):
@@ -82,6 +83,7 @@ def conversation_turns(sender_id: str, events: Sequence[Event], domain: Domain) 
             {
                 "turn": number,
                 "user": _user(turn) if turn.user is not None else None,
+                "validation_messages": _validation_messages(events, turn, sender_id),
                 "actions": _actions(events, turn, sender_id),
                 "slots": slots,
                 "changed_slots": [name for name in slots if slots[name] != slots_before.get(name)],
@@ -110,6 +112,21 @@ def _user(turn: Turn) -> dict[str, Any]:
         "corrected": bool((user.metadata or {}).get(CORRECTED)),
         "reverted": turn.reverted,
     }
+
+
+def _validation_messages(events: Sequence[Event], turn: Turn, sender_id: str) -> list[dict]:
+    """What was said after the user's message and before the turn's first action: the domain's
+    ``action_validate_slot_mappings``, which Rasa runs on every message and logs no action
+    event for, sends its messages then (as the REST channel sends them)."""
+    if turn.user is None:
+        return []
+    first = turn.actions[0] if turn.actions else turn.end
+    return [
+        message
+        for event in events[turn.start + 1 : first]
+        if isinstance(event, BotUttered)
+        for message in collected_messages(outgoing_message(event), sender_id)
+    ]
 
 
 def _actions(events: Sequence[Event], turn: Turn, sender_id: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -179,6 +180,27 @@ def test_the_inspector_shows_the_intent_the_entities_and_the_policy(chat, screen
     chat.find("details.events summary").click()
     assert '"event": "user"' in chat.find("details.events pre").text
     chat.log_timings("inspector")
+
+
+def test_what_the_slot_validation_said_stays_with_its_message(chat, open_server):
+    """A domain's ``action_validate_slot_mappings`` speaks after the message with no action
+    event of its own (as in Rasa): the chat, drawn again from the stored turns, keeps its
+    message after the user's, and the inspector says who said it."""
+    chat.say("hello")
+    chat.wait_for_bot_text(GREETING)
+    sender = chat.driver.execute_script("return sessionStorage.getItem('diet-sparse.sender')")
+    url = f"{open_server.url}conversations/{sender}/tracker"
+    events = httpx.get(url, timeout=10).json()["events"]
+    events += [
+        {"event": "user", "text": "/mood_great", "parse_data": {"intent": {"name": "mood_great"}}},
+        {"event": "bot", "text": "Noted by the slot validation."},
+        {"event": "action", "name": "action_listen"},
+    ]
+    httpx.put(f"{url}/events", json=events, timeout=10).raise_for_status()
+    chat.driver.get(chat.url)  # the same tab: the same conversation, drawn from its turns
+    chat.wait_until(lambda _: chat.driver.execute_script("return document.body.dataset.ready"))
+    assert chat.texts("#messages .bubble")[-2:] == ["/mood_great", "Noted by the slot validation."]
+    assert "action_validate_slot_mappings" in chat.find(".validation-messages").text
 
 
 # --- the token ----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from diet_sparse.dialogue.bot import Bot
 from diet_sparse.rasa.domain import load_domain
 from diet_sparse.rasa.events import events_as_json
 from diet_sparse.serving.action_server import ActionServer
+from diet_sparse.serving.inspector import conversation_turns
 
 DOMAIN = """
 intents: [request_table, inform, chitchat, affirm, deny]
@@ -395,6 +396,10 @@ def test_the_global_validation_action_runs_after_every_message(tmp_path, server)
     }  # fmt: skip
     assert results[0]["action"] == "action_validate_slot_mappings"
     assert results[0]["messages"] == ["No sushi here."]
+    # the inspector shows what it said with the message, not with an action (it logs none)
+    turn = conversation_turns("ann", bot.events, domain)["turns"][1]
+    assert turn["validation_messages"] == [{"recipient_id": "ann", "text": "No sushi here."}]
+    assert [action["messages"] for action in turn["actions"]] == [[]]
 
     # it runs after every message, with nothing extracted too
     bot.respond("how are you")

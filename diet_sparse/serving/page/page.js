@@ -261,6 +261,8 @@ function renderChat() {
   const items = [];
   for (const turn of state.turns) {
     if (turn.user) items.push(userBubble(turn.user.text, turn));
+    const validation = turn.validation_messages || [];
+    items.push(...validation.map((message) => botBubble(message, turn.turn)));
     for (const action of turn.actions) {
       if (action.messages && action.messages.length) {
         items.push(...action.messages.map((message) => botBubble(message, turn.turn)));
@@ -695,6 +697,15 @@ function actionsSection(turn) {
     "section",
     { class: "panel", "aria-labelledby": "actions-heading" },
     el("h4", { id: "actions-heading" }, "Bot actions"),
+    turn.validation_messages && turn.validation_messages.length
+      ? el(
+          "p",
+          { class: "muted validation-messages" },
+          el("code", {}, "action_validate_slot_mappings"),
+          ` said ${turn.validation_messages.length} message(s) after the user's, before the ` +
+            "actions (Rasa runs it on every message, with no policy)",
+        )
+      : null,
     el(
       "ol",
       { class: "actions" },
