@@ -612,6 +612,7 @@ def _domain_from_json(value: dict[str, Any]) -> Domain:
             },
             actions=tuple(value["actions"]),
             forms=tuples(value["forms"]),
+            form_ignored_intents=tuples(value.get("form_ignored_intents", {})),
             action_names=tuple(value["action_names"]),
             action_texts=tuple(value.get("action_texts", ())),
         )

@@ -7,8 +7,10 @@ the policies predict (or that is active when the user speaks) asks for its requi
 at a time; `run_form` returns its events in Rasa's order (``FormAction`` and ``LoopAction`` of
 ``rasa/core/actions/forms.py`` and ``loops.py``):
 
-- Not active: ``active_loop`` is set, the slot mappings are read again on the latest message,
-  and the required slots already set are validated.
+- Not active: ``active_loop`` is set, the slot mappings are read again on the latest message
+  with the form active (so mappings with its ``conditions`` and ``from_trigger_intent`` ones
+  fill slots from the message that started it), and the required slots then set are
+  validated.
 - Active, right after a user message: the required slots (and the requested one) set since
   the message are the candidates. The form's validation action ``validate_<form>`` (when the
   domain lists it and an action server runs it) gets the conversation with the candidates as
@@ -26,9 +28,8 @@ at a time; `run_form` returns its events in Rasa's order (``FormAction`` and ``L
   ``utter_ask_<slot>`` that the domain has; the bot then listens. With nothing left to ask the
   form ends (``requested_slot`` unset, then active loop ``null``) and the policies go on.
 
-Not done (Rasa has them): a form's ``ignored_intents``, ``from_trigger_intent`` and ``custom``
-mappings with an ``action`` of their own, and the ``LoopInterrupted`` events of Rasa's
-RulePolicy.
+Not done (Rasa has them): ``custom`` mappings with an ``action`` of their own, and the
+``LoopInterrupted`` events of Rasa's RulePolicy.
 """
 
 from __future__ import annotations
@@ -161,14 +162,17 @@ def slots_from_message(
 
     The first of a slot's mappings that gives a value fills it: ``from_entity`` (entity, role
     and group match; the last value, or all of them for a list slot), ``from_text`` (the
-    message's text) and ``from_intent`` (the mapping's ``value``). Mappings apply when the
-    message's intent suits the mapping's ``intent`` and ``not_intent`` and, for a mapping with
-    ``conditions``, when one of them names the active loop (and, if it names one, the requested
-    slot). While a form is active, a ``from_entity`` mapping fills a slot the form did not ask
-    for only when no other required slot of the form maps that entity too (Rasa's unique entity
-    mapping). The domain's ``store_entities_as_slots: false`` turns off the ``from_entity``
-    mappings only. While the form is rejected (``loop_rejected``), the requested slot's
-    mappings with ``conditions`` fill nothing.
+    message's text), ``from_intent`` (the mapping's ``value``) and ``from_trigger_intent`` (its
+    ``value``, while a form is active: one its ``conditions`` name, if any). Mappings apply when
+    the message's intent suits the mapping's ``intent`` and ``not_intent`` (and is not one of
+    the active form's ``ignored_intents``, unless the mapping's ``conditions`` name only other
+    loops) and, for a mapping with ``conditions`` (but ``from_trigger_intent``), when one of
+    them names the active loop (and, if it names one, the requested slot). While a form is
+    active, a ``from_entity`` mapping fills a slot the form did not ask for only when no other
+    required slot of the form maps that entity too (Rasa's unique entity mapping). The
+    domain's ``store_entities_as_slots: false`` turns off the ``from_entity`` mappings only.
+    While the form is rejected (``loop_rejected``), the requested slot's mappings with
+    ``conditions`` fill nothing.
 
     Returns:
         ``(slot, value)`` pairs, in the order the slots are declared.
@@ -191,7 +195,9 @@ def slots_from_message(
         values = []
         for mapping in slot.mappings:
             kind = mapping.get("type")
-            if not _intent_suits(mapping, intent) or not _conditions_hold(
+            if not _intent_suits(mapping, intent, _ignored_intents(domain, mapping, active_loop)):
+                continue
+            if kind != "from_trigger_intent" and not _conditions_hold(
                 mapping, active_loop, requested_slot
             ):
                 continue
@@ -208,6 +214,8 @@ def slots_from_message(
                 values.append(text)
             elif kind == "from_intent" and "value" in mapping:
                 values.append(mapping["value"])
+            elif kind == "from_trigger_intent" and _triggered(mapping, active_loop):
+                values.append(mapping.get("value"))
             if values:
                 break  # as Rasa's ActionExtractSlots: the first mapping with a value fills it
         if values:
@@ -280,11 +288,13 @@ class _FormRun:
         return FormStep(added, self.asked)
 
     def activate(self) -> list[Event]:
-        """Rasa 3.6 runs ``action_extract_slots`` again on the latest message (the form not
-        yet active) and validates the required slots that are then set."""
+        """Rasa 3.6 runs ``action_extract_slots`` again on the latest message, on a copy of
+        the conversation with the form active (``FormAction._activate_loop``), and validates
+        the required slots that are then set."""
+        active = [*self.events, ActiveLoop(self.form)]  # Rasa's temporary tracker
         extracted = [
             e
-            for e in extract_slots(self.domain, self.events, self.actions, self.run)
+            for e in extract_slots(self.domain, active, self.actions, self.run)
             if isinstance(e, SlotSet)
         ]
         self.events += extracted  # Rasa updates the tracker the form runs on with them
@@ -428,11 +438,35 @@ def _run_or_nothing(run: ActionRunner, action: str, events: list[Event]) -> list
         return []
 
 
-def _intent_suits(mapping: dict, intent: str) -> bool:
+def _intent_suits(mapping: dict, intent: str, ignored: Sequence[str] = ()) -> bool:
     """Rasa's ``SlotMapping.intent_is_desired``: one of the mapping's ``intent`` list, or,
-    when it lists none, not one of its ``not_intent`` list (each a name or a list)."""
+    when it lists none, neither one of its ``not_intent`` list (each a name or a list) nor one
+    of ``ignored`` (`_ignored_intents`)."""
     wanted, unwanted = (_as_list(mapping.get(key)) for key in ("intent", "not_intent"))
-    return intent in wanted if wanted else intent not in unwanted
+    return intent in wanted if wanted else intent not in [*unwanted, *ignored]
+
+
+def _ignored_intents(domain: Domain, mapping: dict, active_loop: str | None) -> tuple[str, ...]:
+    """The active form's ``ignored_intents``, unless the mapping has ``conditions`` and none
+    names that form (Rasa's ``SlotMapping._get_active_loop_ignored_intents``)."""
+    if active_loop is None:
+        return ()
+    conditions = mapping.get("conditions")
+    if conditions and not any(
+        isinstance(c, dict) and c.get("active_loop") == active_loop for c in conditions
+    ):
+        return ()
+    return domain.form_ignored_intents.get(active_loop, ())
+
+
+def _triggered(mapping: dict, active_loop: str | None) -> bool:
+    """Whether a ``from_trigger_intent`` mapping fills its slot: a loop is active and, when the
+    mapping has ``conditions``, one of them names it (Rasa's
+    ``extract_slot_value_from_predefined_mapping``)."""
+    if active_loop is None:
+        return False
+    loops = [c.get("active_loop") for c in mapping.get("conditions") or () if isinstance(c, dict)]
+    return not loops or active_loop in loops
 
 
 def _conditions_hold(mapping: dict, active_loop: str | None, requested_slot: str | None) -> bool:

@@ -271,9 +271,10 @@ class Domain:
     ``entity#role`` / ``entity#group`` labels, sorted), after its ``use_entities`` /
     ``ignore_entities``. ``responses`` maps each response to its variations, each a mapping as
     written (``text``, ``buttons``, ``image``, ``custom``, ``condition``, ``channel``, ...).
-    ``forms`` maps each form to its required slots. ``action_names`` is the list a policy
-    predicts from: Rasa's default actions, then the custom ``actions`` and the forms, then the
-    ``utter_`` responses (sorted), each once.
+    ``forms`` maps each form to its required slots, ``form_ignored_intents`` a form to its
+    ``ignored_intents`` where it has any (messages with them fill no slot while the form is
+    active). ``action_names`` is the list a policy predicts from: Rasa's default actions, then
+    the custom ``actions`` and the forms, then the ``utter_`` responses (sorted), each once.
     """
 
     intents: tuple[str, ...]
@@ -287,6 +288,7 @@ class Domain:
     forms: dict[str, tuple[str, ...]]
     action_names: tuple[str, ...]
     action_texts: tuple[str, ...] = ()  # e2e_actions: bot texts used as actions
+    form_ignored_intents: dict[str, tuple[str, ...]] = field(default_factory=dict)
     store_entities_as_slots: bool = True  # config: fill slots from entities (slots_for_entities)
     session_config: dict = field(default_factory=dict)  # read, not used
     version: str | None = None
@@ -475,6 +477,7 @@ class _DomainReader:
         self.slots: dict[str, tuple[Slot, str]] = {}
         self.responses: dict[str, tuple[list, str]] = {}
         self.forms: dict[str, tuple[tuple[str, ...], str]] = {}
+        self.form_ignored_intents: dict[str, tuple[str, ...]] = {}
         self.actions: dict[str, None] = {}  # ordered sets
         self.action_texts: dict[str, None] = {}
         self.session_config: dict = {}
@@ -669,6 +672,7 @@ class _DomainReader:
         for name, form_node, line in _named_fields(node, path, "'forms'"):
             item = Item(path, "form", name, line, DomainError)
             required: tuple[str, ...] = ()
+            self.form_ignored_intents.pop(name, None)  # a form declared again: its own
             if not is_null(form_node):
                 fields = _known_fields(form_node, item, _FORM_KEYS)
                 slots_node = fields.get("required_slots")
@@ -676,8 +680,15 @@ class _DomainReader:
                     required = tuple(key.value for key, _ in slots_node.value)
                 elif slots_node is not None and not is_null(slots_node):
                     required = tuple(_item_names(slots_node, item, "required_slots"))
-                if "ignored_intents" in fields and not is_null(fields["ignored_intents"]):
-                    _item_names(fields["ignored_intents"], item, "ignored_intents")
+                ignored_node = fields.get("ignored_intents")
+                if isinstance(ignored_node, yaml.ScalarNode) and not is_null(ignored_node):
+                    ignored = (_name(ignored_node, path, f"'ignored_intents' of form {name!r}"),)
+                elif ignored_node is not None and not is_null(ignored_node):
+                    ignored = tuple(_item_names(ignored_node, item, "ignored_intents"))
+                else:
+                    ignored = ()
+                if ignored:
+                    self.form_ignored_intents[name] = ignored
             self._define(self.forms, "form", name, required, item.source(line))
 
     def finish(self) -> Domain:
@@ -739,6 +750,7 @@ class _DomainReader:
             responses=responses,
             actions=tuple(self.actions),
             forms={name: required for name, (required, _) in self.forms.items()},
+            form_ignored_intents=dict(self.form_ignored_intents),
             action_names=_action_names_of(tuple(self.actions), tuple(self.forms), responses),
             action_texts=tuple(self.action_texts),
             store_entities_as_slots=self.store_entities_as_slots,

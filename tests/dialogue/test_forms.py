@@ -1,11 +1,13 @@
 """Forms and slot mappings in a live conversation (diet_sparse/dialogue/forms.py, via Bot)."""
 
+import json
 import textwrap
 
 import pytest
 
 from diet_sparse.dialogue.bot import Bot, applied_events
 from diet_sparse.dialogue.forms import active_form, run_form, slots_from_message
+from diet_sparse.persistence import _domain_from_json, _domain_to_json
 from diet_sparse.rasa.domain import load_domain
 from diet_sparse.rasa.events import ActionExecuted, UserUttered, events_as_json
 
@@ -247,6 +249,123 @@ def test_an_entity_that_maps_two_required_slots_fills_only_the_requested_one(tmp
         ("target", "Rome")
     ]
     assert slots_from_message(domain, "Rome", message) == [("origin", "Rome"), ("target", "Rome")]
+
+
+TRIGGER_DOMAIN = """
+intents: [order, inform, chitchat]
+entities: [pizza, size]
+slots:
+  pizza:
+    type: text
+    mappings: [{type: from_entity, entity: pizza, conditions: [{active_loop: pizza_form}]}]
+  size:
+    type: text
+    mappings:
+    - type: from_entity
+      entity: size
+      conditions: [{active_loop: pizza_form, requested_slot: size}]
+  channel:
+    type: text
+    mappings: [{type: from_trigger_intent, intent: order, value: web}]
+  note:
+    type: text
+    mappings:
+    - type: from_trigger_intent
+      intent: order
+      value: other
+      conditions: [{active_loop: other_form}]
+  topic:
+    type: text
+    mappings: [{type: from_text}]
+  chat:
+    type: text
+    mappings: [{type: from_text, intent: chitchat}]
+forms:
+  pizza_form: {required_slots: [pizza, size], ignored_intents: [chitchat]}
+  other_form: {required_slots: [size], ignored_intents: inform}
+responses:
+  utter_ask_pizza: [{text: Which pizza?}]
+  utter_ask_size: [{text: What size?}]
+"""
+
+
+@pytest.fixture
+def trigger_domain(tmp_path):
+    path = tmp_path / "domain.yml"
+    path.write_text(textwrap.dedent(TRIGGER_DOMAIN), encoding="utf-8")
+    return load_domain(path)
+
+
+def test_from_trigger_intent_fills_while_a_form_it_names_is_active(trigger_domain):
+    # Rasa's extract_slot_value_from_predefined_mapping: the mapping's value, when a loop is
+    # active and (if the mapping has conditions) one of them names it; its intent must suit
+    order = parsed("a pizza", "order")
+    filled = lambda message, loop=None: dict(  # noqa: E731
+        slots_from_message(trigger_domain, message["text"], message, loop)
+    )
+    assert "channel" not in filled(order)
+    assert (filled(order, "pizza_form")["channel"], "note" in filled(order, "pizza_form")) == (
+        "web",
+        False,
+    )
+    assert (filled(order, "other_form")["channel"], filled(order, "other_form")["note"]) == (
+        "web",
+        "other",
+    )
+    assert "channel" not in filled(parsed("a pizza", "inform"), "pizza_form")
+
+
+def test_a_form_fills_slots_from_the_message_that_started_it(trigger_domain):
+    # FormAction._activate_loop runs action_extract_slots on a copy of the conversation with
+    # the form active: its conditioned mappings (without a requested slot) and the trigger
+    # intent's mapping fill from the first message
+    message = parsed("a margherita, large", "order", ("pizza", "margherita"), ("size", "large"))
+    bot = Bot(StubNLU(), ScriptedPolicy("pizza_form"), domain=trigger_domain)
+    MESSAGES["a margherita, large"] = message
+    try:
+        bot.respond("a margherita, large")
+    finally:
+        del MESSAGES["a margherita, large"]
+    events = events_as_json(bot.events)
+    start = next(i for i, e in enumerate(events) if e["event"] == "user")
+    shown = [(e["event"], e.get("name"), e.get("value")) for e in events[start + 1 :]]
+    assert shown == [
+        ("slot", "topic", "a margherita, large"),  # action_extract_slots, no form active yet
+        ("action", "pizza_form", None),
+        ("active_loop", "pizza_form", None),
+        ("slot", "pizza", "margherita"),
+        ("slot", "channel", "web"),
+        ("slot", "topic", "a margherita, large"),
+        ("slot", "requested_slot", "size"),
+        ("bot", None, None),
+        ("action", "action_listen", None),
+    ]
+
+
+def test_a_form_s_ignored_intents_fill_no_slot_while_it_is_active(trigger_domain):
+    # SlotMapping.intent_is_desired: the active form's ignored_intents join each mapping's
+    # not_intent, unless the mapping names the intent or its conditions name only other loops
+    chat = parsed("nice weather", "chitchat")
+    assert slots_from_message(trigger_domain, "nice weather", chat) == [
+        ("topic", "nice weather"),
+        ("chat", "nice weather"),
+    ]
+    assert slots_from_message(trigger_domain, "nice weather", chat, "pizza_form", "pizza") == [
+        ("chat", "nice weather")  # its mapping names chitchat
+    ]
+    inform = parsed("large", "inform")
+    assert slots_from_message(trigger_domain, "large", inform, "other_form", "size") == []
+    assert slots_from_message(trigger_domain, "large", inform, "pizza_form", "size") == [
+        ("topic", "large")
+    ]
+    assert trigger_domain.form_ignored_intents == {
+        "pizza_form": ("chitchat",),
+        "other_form": ("inform",),  # one name, as Rasa's to_list reads it
+    }
+    # saved with a dialogue policy and read back
+    assert _domain_from_json(json.loads(json.dumps(_domain_to_json(trigger_domain)))) == (
+        trigger_domain
+    )
 
 
 def test_run_form_asks_with_the_first_action_of_rasas_search_path(tmp_path):
