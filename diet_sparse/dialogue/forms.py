@@ -28,8 +28,7 @@ at a time; `run_form` returns its events in Rasa's order (``FormAction`` and ``L
   ``utter_ask_<slot>`` that the domain has; the bot then listens. With nothing left to ask the
   form ends (``requested_slot`` unset, then active loop ``null``) and the policies go on.
 
-Not done (Rasa has them): ``custom`` mappings with an ``action`` of their own, and the
-``LoopInterrupted`` events of Rasa's RulePolicy.
+Not done (Rasa has them): the ``LoopInterrupted`` events of Rasa's RulePolicy.
 """
 
 from __future__ import annotations
@@ -123,12 +122,14 @@ def extract_slots(
     run: ActionRunner | None = None,
 ) -> list[Event]:
     """The events of Rasa's ``action_extract_slots`` after the conversation's last user
-    message: a `SlotSet` for each slot its mappings fill (`slots_from_message`), validated by
-    ``action_validate_slot_mappings`` when it is one of ``actions`` (those an action server
-    runs, with ``run``). As Rasa's ``_execute_validation_action``, that action gets the
-    conversation with the slot events added; its ``slot`` and ``bot`` events come first, then
-    the slot events for the slots it did not return. An action that did not run loses its
-    events (logged by ``run``'s caller), and the slot events stand.
+    message: a `SlotSet` for each slot its mappings fill (`slots_from_message`), and at the
+    place of each ``custom`` mapping that names an ``action`` (one of ``actions``, those an
+    action server runs, with ``run``) the slot events of that action, each action run once,
+    validated by ``action_validate_slot_mappings`` when it is one of ``actions``. As Rasa's
+    ``_execute_validation_action``, that action gets the conversation with the slot events
+    added; its ``slot`` and ``bot`` events come first, then the slot events for the slots it
+    did not return. An action that did not run loses its events (logged by ``run``'s caller),
+    and the slot events stand.
 
     Example:
         >>> from diet_sparse.rasa.domain import example_domain_file, load_domain
@@ -140,8 +141,19 @@ def extract_slots(
     applied = applied_events(events, domain.initial_slot_values)
     loop, requested = active_form(applied)
     text, parse = _latest_message(applied)
-    filled = slots_from_message(domain, text, parse, loop, requested, loop_rejected(applied))
-    found: list[Event] = [SlotSet(name, value) for name, value in filled]
+    found: list[Event] = []
+    ran = set()
+    for slot, value, action in _mapped(
+        domain, text, parse, loop, requested, loop_rejected(applied)
+    ):
+        if action is None:
+            found.append(SlotSet(slot, value))
+        elif action not in ran and run is not None and action in actions:
+            ran.add(action)  # Rasa runs each once, on the conversation as it came, and keeps
+            # only its slot events (its messages are dropped with the rest)
+            found += [
+                e for e in _run_or_nothing(run, action, list(events)) if isinstance(e, SlotSet)
+            ]
     if run is None or ACTION_VALIDATE_SLOT_MAPPINGS not in actions:
         return found
     returned = _run_or_nothing(run, ACTION_VALIDATE_SLOT_MAPPINGS, [*events, *found])
@@ -184,13 +196,28 @@ def slots_from_message(
         >>> slots_from_message(domain, "an aisle seat", parse)
         [('seat', 'aisle')]
     """
+    mapped = _mapped(domain, text, parse, active_loop, requested_slot, loop_rejected)
+    return [(slot, value) for slot, value, action in mapped if action is None]
+
+
+def _mapped(
+    domain: Domain,
+    text: str,
+    parse: dict[str, Any],
+    active_loop: str | None,
+    requested_slot: str | None,
+    loop_rejected: bool,
+) -> list[tuple[str, Any, str | None]]:
+    """`slots_from_message`'s ``(slot, value)`` pairs as ``(slot, value, None)``, and where a
+    ``custom`` mapping with an ``action`` applies (Rasa's ``ActionExtractSlots.run`` reaches
+    it), ``(slot, None, action)``, in Rasa's order."""
     intent = (parse.get("intent") or {}).get("name") or ""
     entities = [
         (e.get("entity"), e.get("value"), e.get("role"), e.get("group"))
         for e in parse.get("entities", [])
     ]
     required = domain.forms.get(active_loop or "", ())
-    filled = []
+    filled: list[tuple[str, Any, str | None]] = []
     for slot in domain.slots.values():
         values = []
         for mapping in slot.mappings:
@@ -216,10 +243,12 @@ def slots_from_message(
                 values.append(mapping["value"])
             elif kind == "from_trigger_intent" and _triggered(mapping, active_loop):
                 values.append(mapping.get("value"))
+            elif kind == "custom" and mapping.get("action"):
+                filled.append((slot.name, None, mapping["action"]))
             if values:
                 break  # as Rasa's ActionExtractSlots: the first mapping with a value fills it
         if values:
-            filled.append((slot.name, values if slot.type == "list" else values[-1]))
+            filled.append((slot.name, values if slot.type == "list" else values[-1], None))
     return filled
 
 

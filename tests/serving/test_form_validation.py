@@ -407,6 +407,51 @@ def test_the_global_validation_action_runs_after_every_message(tmp_path, server)
     assert brief(bot.events[-2:]) == [("user", "how are you"), ("action", "action_listen")]
 
 
+def test_a_custom_mapping_s_action_fills_slots_after_every_message(tmp_path, server):
+    # ActionExtractSlots._execute_custom_action: each action named by a custom mapping runs
+    # once per message, on the conversation as it came; only its slot events are kept, at
+    # the place of the first slot whose mapping names it
+    path = tmp_path / "domain.yml"
+    mapping = "mappings: [{type: custom, action: action_read_contact}]"
+    text = textwrap.dedent(DOMAIN).replace(
+        "slots:\n",
+        f"slots:\n  email: {{type: text, {mapping}}}\n  name: {{type: text, {mapping}}}\n",
+    )
+    path.write_text(
+        text.replace("actions: [validate_restaurant_form]", "actions: [action_read_contact]"),
+        encoding="utf-8",
+    )
+    domain = load_domain(path)
+
+    def read_contact(tracker, domain):
+        words = (tracker["latest_message"]["text"] or "").split()
+        events = [{"event": "slot", "name": "email", "value": w} for w in words if "@" in w]
+        events.append({"event": "slot", "name": "name", "value": words[0]})
+        return {"events": events, "responses": [{"text": "Got it."}]}
+
+    actions = server({"action_read_contact": read_contact})
+    bot = Bot(StubNLU(), ScriptedPolicy("action_listen", "action_listen"), domain=domain,
+              actions=ActionServer(actions.url))  # fmt: skip
+    MESSAGES["ann ann@example.com"] = ("inform", [("cuisine", "thai")])
+    try:
+        bot.respond("ann ann@example.com")
+    finally:
+        del MESSAGES["ann ann@example.com"]
+    assert brief(bot.events[1:]) == [
+        ("user", "ann ann@example.com"),
+        ("slot", "email", "ann@example.com"),  # the action's events, at email's place
+        ("slot", "name", "ann"),
+        ("slot", "cuisine", "thai"),
+        ("action", "action_listen"),
+    ]
+    (request,) = actions.requests  # once, for both slots
+    assert request["tracker"]["events"][-1]["event"] == "user"
+    # without an action server nothing runs, and the other mappings fill their slots
+    alone = Bot(StubNLU(), ScriptedPolicy("action_listen"), domain=domain)
+    alone.respond("how are you")
+    assert brief(alone.events[-2:]) == [("user", "how are you"), ("action", "action_listen")]
+
+
 def test_a_form_asks_with_a_custom_action_on_its_temporary_tracker(tmp_path, server):
     path = tmp_path / "domain.yml"
     text = textwrap.dedent(DOMAIN).replace("[validate_restaurant_form]", "[action_ask_cuisine]")
