@@ -88,7 +88,7 @@ class DIETConfig:
     use_dense_input_dropout: bool = False  # and on the pretrained sentence vector (Rasa: true)
     drop_rate_attention: float = 0.0  # dropout of attention weights
     regularization_constant: float = 0.002  # L2 weight of all kernels
-    regularize_encoder_layers: bool = True  # ... the encoder blocks' too (Rasa: embedding only)
+    regularize_encoder_layers: bool = False  # ... the encoder blocks' too (Rasa: embedding only)
     # tasks
     intent_classification: bool = True
     entity_recognition: bool = True
