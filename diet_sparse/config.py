@@ -87,7 +87,7 @@ class DIETConfig:
     use_sparse_input_dropout: bool = True  # drop_rate also on the sparse input values (Rasa's)
     use_dense_input_dropout: bool = False  # and on the pretrained sentence vector (Rasa: true)
     drop_rate_attention: float = 0.0  # dropout of attention weights
-    regularization_constant: float = 0.002  # L2 weight of all kernels
+    regularization_constant: float = 0.002  # L2 weight of the kernels (see the next key)
     regularize_encoder_layers: bool = False  # ... the encoder blocks' too (Rasa: embedding only)
     # tasks
     intent_classification: bool = True
