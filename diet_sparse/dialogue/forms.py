@@ -478,12 +478,7 @@ def _intent_suits(mapping: dict, intent: str, ignored: Sequence[str] = ()) -> bo
 def _ignored_intents(domain: Domain, mapping: dict, active_loop: str | None) -> tuple[str, ...]:
     """The active form's ``ignored_intents``, unless the mapping has ``conditions`` and none
     names that form (Rasa's ``SlotMapping._get_active_loop_ignored_intents``)."""
-    if active_loop is None:
-        return ()
-    conditions = mapping.get("conditions")
-    if conditions and not any(
-        isinstance(c, dict) and c.get("active_loop") == active_loop for c in conditions
-    ):
+    if active_loop is None or (mapping.get("conditions") and active_loop not in _loops(mapping)):
         return ()
     return domain.form_ignored_intents.get(active_loop, ())
 
@@ -492,10 +487,15 @@ def _triggered(mapping: dict, active_loop: str | None) -> bool:
     """Whether a ``from_trigger_intent`` mapping fills its slot: a loop is active and, when the
     mapping has ``conditions``, one of them names it (Rasa's
     ``extract_slot_value_from_predefined_mapping``)."""
-    if active_loop is None:
-        return False
-    loops = [c.get("active_loop") for c in mapping.get("conditions") or () if isinstance(c, dict)]
-    return not loops or active_loop in loops
+    loops = _loops(mapping)
+    return active_loop is not None and (not loops or active_loop in loops)
+
+
+def _loops(mapping: dict) -> list[str | None]:
+    """The ``active_loop`` of each of the mapping's ``conditions`` (None where one names none,
+    as Rasa lists them)."""
+    conditions = mapping.get("conditions") or ()
+    return [c.get("active_loop") for c in conditions if isinstance(c, dict)]
 
 
 def _conditions_hold(mapping: dict, active_loop: str | None, requested_slot: str | None) -> bool:

@@ -121,9 +121,14 @@ def _validation_messages(events: Sequence[Event], turn: Turn, sender_id: str) ->
     if turn.user is None:
         return []
     first = turn.actions[0] if turn.actions else turn.end
+    return _sent(events[turn.start + 1 : first], sender_id)
+
+
+def _sent(events: Sequence[Event], sender_id: str) -> list[dict]:
+    """The messages of the ``bot`` events among ``events``, as Rasa's REST channel sends them."""
     return [
         message
-        for event in events[turn.start + 1 : first]
+        for event in events
         if isinstance(event, BotUttered)
         for message in collected_messages(outgoing_message(event), sender_id)
     ]
@@ -137,7 +142,6 @@ def _actions(events: Sequence[Event], turn: Turn, sender_id: str) -> list[dict[s
         action = events[index]
         metadata = action.metadata or {}
         following = turn.actions[position + 1] if position + 1 < len(turn.actions) else turn.end
-        said = [e for e in events[index + 1 : following] if isinstance(e, BotUttered)]
         records.append(
             {
                 "action": action.name,
@@ -145,11 +149,7 @@ def _actions(events: Sequence[Event], turn: Turn, sender_id: str) -> list[dict[s
                 "confidence": action.confidence,
                 "rule": metadata.get("rule"),
                 "scores": metadata.get("scores") or [],
-                "messages": [
-                    message
-                    for event in said
-                    for message in collected_messages(outgoing_message(event), sender_id)
-                ],
+                "messages": _sent(events[index + 1 : following], sender_id),
                 "rejected": isinstance(action, ActionExecutionRejected),
                 "corrected": bool(metadata.get(CORRECTED)),
             }
