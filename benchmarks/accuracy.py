@@ -9,6 +9,8 @@ systems trained on the very same data: a TF-IDF + logistic-regression intent bas
     python benchmarks/accuracy.py --train path/train.yml [more.yml] --test path/test.yml
     python benchmarks/accuracy.py --dataset sara --examples-per-intent 5 10 20 \
         --rasa-python /path/to/rasa36/bin/python
+    python benchmarks/accuracy.py --dataset atis --references-only \
+        --rasa-python /path/to/rasa36/bin/python        # add Rasa's seeds, not diet-sparse's
 
 For every training-set size (``--examples-per-intent K``: at most K examples of each intent,
 chosen at random with the run's seed; ``full`` or 0 = the whole training set) and every seed
@@ -175,6 +177,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         metavar="PATH",
         help="a Python with rasa==3.6.21: also train Rasa 3.6's DIET on every run's examples",
+    )
+    parser.add_argument(
+        "--references-only",
+        action="store_true",
+        help="train only the reference systems, not diet-sparse (to add a reference's seeds "
+        "to diet-sparse runs measured before, on the same examples)",
     )
     parser.add_argument("--tag", help="suffix of the result file's name, for variants")
     parser.add_argument("--out", type=Path, help="result file (overrides the default name)")
@@ -628,7 +636,8 @@ def main(argv: list[str] | None = None) -> None:
     if encode is None:
         print(f"USE + TF-IDF LR skipped: {USE_PACKAGE} is not installed", flush=True)
 
-    import diet_sparse.training  # noqa: F401  TensorFlow loads here, not in the first run's time
+    if not args.references_only:
+        import diet_sparse.training  # noqa: F401  TensorFlow loads here, not in the 1st run's time
 
     record = {
         **run_header("accuracy", command, name, train_paths, test_path),
@@ -664,15 +673,14 @@ def main(argv: list[str] | None = None) -> None:
         for seed in seeds:
             subsample = cap_per_intent(train_data, limit, seed)
             seeded = as_config({**config.to_dict(), "random_seed": seed})
-            diet = diet_scores(subsample, test_data, seeded)
-            baseline = baseline_scores(subsample.examples, test_data.examples, seed)
             run = {
                 "examples_per_intent": size_label(limit),
                 "seed": seed,
                 "train_examples": len(subsample.examples),
-                "diet": diet,
-                "baseline": baseline,
             }
+            if not args.references_only:
+                run["diet"] = diet_scores(subsample, test_data, seeded)
+            run["baseline"] = baseline_scores(subsample.examples, test_data.examples, seed)
             if encode is not None:
                 run["use_tfidf_lr"] = peer_scores(
                     subsample.examples, test_data.examples, seed, encode

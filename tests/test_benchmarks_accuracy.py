@@ -88,6 +88,24 @@ def test_a_missing_data_file_stops_before_training(tmp_path):
         accuracy.main(["--train", str(missing), "--test", str(missing)])
 
 
+def test_references_only_trains_no_diet_sparse(tmp_path, monkeypatch):
+    from conftest import EXAMPLE_DATA
+
+    def refuse(*arguments):
+        raise AssertionError("diet-sparse was trained")
+
+    monkeypatch.setattr(accuracy, "diet_scores", refuse)
+    monkeypatch.setattr(accuracy, "use_encoder", lambda: None)  # the peer is tested below
+    out = tmp_path / "references.json"
+    data = ["--train", str(EXAMPLE_DATA), "--test", str(EXAMPLE_DATA), "--seeds", "2"]
+    accuracy.main([*data, "--references-only", "--out", str(out)])
+    record = json.loads(out.read_text())
+    assert record["complete"]
+    assert [run["seed"] for run in record["runs"]] == [42, 43]
+    assert all("diet" not in run and "intent_accuracy" in run["baseline"] for run in record["runs"])
+    assert "diet" not in record["summary"][0] and "baseline" in record["summary"][0]
+
+
 def test_summary_and_table():
     runs = [
         {
