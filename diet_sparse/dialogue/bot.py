@@ -330,8 +330,11 @@ class Bot:
         return _said(form, confidence, said, "form")
 
     def _served(self) -> tuple[str, ...]:
-        """The custom actions that run: the domain's, with an action server."""
-        return tuple(self.domain.actions) if self.actions is not None else ()
+        """The custom actions that run, with an action server: the domain's, and those its
+        slots' ``custom`` mappings name (Rasa calls them whether the domain lists them or not)."""
+        if self.actions is None:
+            return ()
+        return tuple(dict.fromkeys([*self.domain.actions, *self.domain.mapping_actions]))
 
     def _run_action(self, action: str, events: list[Event]) -> list[Event]:
         """Run a response or a custom action in the conversation ``events`` (a form's, or the
@@ -350,7 +353,7 @@ class Bot:
                 return []
             message["utter_action"] = action
             return [bot_uttered(message)]
-        if self.actions is None or action not in self.domain.actions:
+        if action not in self._served():
             return []
         returned, answers = self.actions.call(action, self.sender_id, events, self.domain)
         messages = action_server_messages(

@@ -342,6 +342,24 @@ class Domain:
         """
         return tuple(self.forms) + DEFAULT_LOOPS
 
+    @property
+    def mapping_actions(self) -> tuple[str, ...]:
+        """The actions the slots' ``custom`` mappings name, each once in the order of the slots:
+        Rasa's ``action_extract_slots`` calls them on the action server whether the domain's
+        ``actions`` lists them or not.
+
+        Example:
+            >>> load_domain(example_domain_file()).mapping_actions
+            ()
+        """
+        names = (
+            mapping["action"]
+            for slot in self.slots.values()
+            for mapping in slot.mappings
+            if mapping.get("type") == "custom" and isinstance(mapping.get("action"), str)
+        )
+        return tuple(dict.fromkeys(names))
+
     def slots_for_entities(self, entities: Iterable[Sequence]) -> list[tuple[str, Any]]:
         """The slots Rasa fills from a user turn's entities when it turns stories into training
         dialogues: each slot with a ``from_entity`` mapping (without an ``active_loop``

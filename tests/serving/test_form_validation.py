@@ -407,20 +407,21 @@ def test_the_global_validation_action_runs_after_every_message(tmp_path, server)
     assert brief(bot.events[-2:]) == [("user", "how are you"), ("action", "action_listen")]
 
 
-def test_a_custom_mapping_s_action_fills_slots_after_every_message(tmp_path, server):
+@pytest.mark.parametrize("listed", [True, False], ids=["listed", "not_in_domain_actions"])
+def test_a_custom_mapping_s_action_fills_slots_after_every_message(tmp_path, server, listed):
     # ActionExtractSlots._execute_custom_action: each action named by a custom mapping runs
     # once per message, on the conversation as it came; only its slot events are kept, at
-    # the place of the first slot whose mapping names it
+    # the place of the first slot whose mapping names it. Rasa calls it on the action server
+    # (a RemoteAction) whether the domain's actions list it or not.
     path = tmp_path / "domain.yml"
     mapping = "mappings: [{type: custom, action: action_read_contact}]"
     text = textwrap.dedent(DOMAIN).replace(
         "slots:\n",
         f"slots:\n  email: {{type: text, {mapping}}}\n  name: {{type: text, {mapping}}}\n",
     )
-    path.write_text(
-        text.replace("actions: [validate_restaurant_form]", "actions: [action_read_contact]"),
-        encoding="utf-8",
-    )
+    if listed:
+        text = text.replace("actions: [validate_restaurant_form]", "actions: [action_read_contact]")
+    path.write_text(text, encoding="utf-8")
     domain = load_domain(path)
 
     def read_contact(tracker, domain):
